@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "dermosynth_torch",
+      "sources": ["src/addon.cc"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node libtorch.cjs include)"
+      ],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter", "<!@(node libtorch.cjs cflags)"],
+      "libraries": ["<!@(node libtorch.cjs libs)"]
+    }
+  ]
+}

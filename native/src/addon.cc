@@ -1,0 +1,725 @@
+// dermosynth's binding to libtorch: one generic path to every ATen operator through the boxed
+// dispatcher, plus the few things that are not operators (tensor handles, raw data in and out,
+// autograd roots, gradient mode, random generators, threads).
+//
+// Arguments are converted from JavaScript by the operator's schema, results back by IValue tag,
+// so no operator needs a hand-written wrapper. Every libtorch error becomes a JavaScript Error
+// that names the operator; nothing here may abort the process on bad input.
+#include <napi.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+#include <torch/version.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+// Tags that let us check an object's native type before unwrapping it (never trust JS objects).
+const napi_type_tag kTensorTag = {0x6d8e1c2a4f3b4d7eULL, 0x9a5c0e1f2b3d4c6aULL};
+const napi_type_tag kGeneratorTag = {0x1b2c3d4e5f607182ULL, 0x93a4b5c6d7e8f901ULL};
+
+std::atomic<int64_t> g_liveTensors{0};
+
+// How a schema argument is converted from JavaScript.
+enum class Kind {
+  Tensor, Int, Float, Bool, Scalar, String, Device, Generator,
+  IntList, FloatList, BoolList, TensorList, OptTensorList, Unsupported
+};
+
+struct ArgSpec {
+  std::string name;
+  Kind kind;
+  bool optional;
+  int64_t fixedLength;  // for int[N] arguments given as one number; 0 when unknown
+  c10::optional<c10::IValue> defaultValue;
+  std::string typeName;
+};
+
+struct OpEntry {
+  c10::OperatorHandle handle;
+  std::string name;  // "aten::conv2d" or "aten::add.Tensor"
+  std::vector<ArgSpec> args;
+};
+
+Kind kindOf(const c10::TypePtr& type) {
+  using c10::TypeKind;
+  switch (type->kind()) {
+    case TypeKind::TensorType: return Kind::Tensor;
+    case TypeKind::IntType: return Kind::Int;
+    case TypeKind::FloatType: return Kind::Float;
+    case TypeKind::BoolType: return Kind::Bool;
+    case TypeKind::NumberType: return Kind::Scalar;
+    case TypeKind::StringType: return Kind::String;
+    case TypeKind::DeviceObjType: return Kind::Device;
+    case TypeKind::GeneratorType: return Kind::Generator;
+    case TypeKind::ListType: {
+      const c10::TypePtr elem = type->containedTypes().at(0);
+      if (elem->kind() == TypeKind::OptionalType &&
+          elem->containedTypes().at(0)->kind() == TypeKind::TensorType) {
+        return Kind::OptTensorList;
+      }
+      switch (kindOf(elem)) {
+        case Kind::Int: return Kind::IntList;
+        case Kind::Float: return Kind::FloatList;
+        case Kind::Bool: return Kind::BoolList;
+        case Kind::Tensor: return Kind::TensorList;
+        default: return Kind::Unsupported;
+      }
+    }
+    default: {
+      // Enumerations stored as integers, and the symbolic ints of libtorch 2.x, by name so that
+      // the same source compiles against versions that do or do not have these type kinds.
+      const std::string name = type->str();
+      if (name == "SymInt" || name == "ScalarType" || name == "Layout" || name == "MemoryFormat") {
+        return Kind::Int;
+      }
+      return Kind::Unsupported;
+    }
+  }
+}
+
+struct AddonData {
+  Napi::FunctionReference tensorCtor;
+  Napi::FunctionReference generatorCtor;
+  std::vector<OpEntry> ops;
+  std::unordered_map<std::string, int32_t> opIndex;
+  std::vector<std::unique_ptr<c10::InferenceMode>> inferenceGuards;
+};
+
+AddonData& data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+std::string errorText(const c10::Error& e) { return e.what_without_backtrace(); }
+
+Napi::Error torchError(Napi::Env env, const std::string& op, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, op.empty() ? message : op + ": " + message);
+  err.Set("name", Napi::String::New(env, "TorchError"));
+  if (!op.empty()) err.Set("op", Napi::String::New(env, op));
+  return err;
+}
+
+// Runs body, turning libtorch and standard exceptions into JavaScript errors naming `op`.
+template <typename F>
+Napi::Value guarded(Napi::Env env, const std::string& op, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw torchError(env, op, errorText(e));
+  } catch (const std::exception& e) {
+    throw torchError(env, op, e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensor handle: owns one at::Tensor reference until dispose() or garbage collection.
+
+class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TensorHandle", {
+      InstanceMethod<&TensorHandle::Dispose>("dispose"),
+      InstanceMethod<&TensorHandle::IsDisposed>("isDisposed"),
+      InstanceMethod<&TensorHandle::Sizes>("sizes"),
+      InstanceMethod<&TensorHandle::Strides>("strides"),
+      InstanceMethod<&TensorHandle::Dtype>("dtype"),
+      InstanceMethod<&TensorHandle::DeviceName>("device"),
+      InstanceMethod<&TensorHandle::RequiresGrad>("requiresGrad"),
+      InstanceMethod<&TensorHandle::SetRequiresGrad>("setRequiresGrad"),
+      InstanceMethod<&TensorHandle::Grad>("grad"),
+      InstanceMethod<&TensorHandle::SetGrad>("setGrad"),
+      InstanceMethod<&TensorHandle::IsLeaf>("isLeaf"),
+      InstanceMethod<&TensorHandle::IsContiguous>("isContiguous"),
+      InstanceMethod<&TensorHandle::IsChannelsLast>("isChannelsLast"),
+      InstanceMethod<&TensorHandle::Item>("item"),
+      InstanceMethod<&TensorHandle::ToBuffer>("toBuffer"),
+      InstanceMethod<&TensorHandle::StorageId>("storageId"),
+    });
+  }
+
+  explicit TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
+    info.This().As<Napi::Object>().TypeTag(&kTensorTag);
+  }
+  ~TensorHandle() override { release(); }
+
+  static Napi::Object Wrap(Napi::Env env, at::Tensor tensor) {
+    Napi::Object obj = data(env).tensorCtor.New({});
+    TensorHandle* h = Unwrap(obj);
+    h->tensor_ = std::move(tensor);
+    g_liveTensors.fetch_add(1, std::memory_order_relaxed);
+    h->held_ = true;
+    return obj;
+  }
+
+  // The handle's tensor, or a JavaScript TypeError naming what was expected.
+  static const at::Tensor& From(Napi::Env env, const Napi::Value& v, const std::string& what) {
+    if (v.IsObject()) {
+      Napi::Object obj = v.As<Napi::Object>();
+      if (obj.CheckTypeTag(&kTensorTag)) {
+        TensorHandle* h = Unwrap(obj);
+        if (!h->held_) throw Napi::TypeError::New(env, what + ": the tensor was disposed");
+        return h->tensor_;
+      }
+    }
+    throw Napi::TypeError::New(env, what + ": expected a Tensor");
+  }
+
+ private:
+  void release() {
+    if (held_) {
+      tensor_ = at::Tensor();
+      held_ = false;
+      g_liveTensors.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  const at::Tensor& t(Napi::Env env) const {
+    if (!held_) throw Napi::TypeError::New(env, "the tensor was disposed");
+    return tensor_;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !held_); }
+  Napi::Value Sizes(const Napi::CallbackInfo& info) {
+    const auto sizes = t(info.Env()).sizes();
+    Napi::Array out = Napi::Array::New(info.Env(), sizes.size());
+    for (size_t i = 0; i < sizes.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(sizes[i])));
+    return out;
+  }
+  Napi::Value Strides(const Napi::CallbackInfo& info) {
+    const auto strides = t(info.Env()).strides();
+    Napi::Array out = Napi::Array::New(info.Env(), strides.size());
+    for (size_t i = 0; i < strides.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(strides[i])));
+    return out;
+  }
+  Napi::Value Dtype(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(static_cast<int>(t(info.Env()).scalar_type())));
+  }
+  Napi::Value DeviceName(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), t(info.Env()).device().str());
+  }
+  Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), t(info.Env()).requires_grad());
+  }
+  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+    const bool flag = info[0].ToBoolean();
+    return guarded(info.Env(), "requiresGrad", [&]() -> Napi::Value {
+      t(info.Env()).set_requires_grad(flag);
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value Grad(const Napi::CallbackInfo& info) {
+    const at::Tensor& g = t(info.Env()).grad();
+    if (!g.defined()) return info.Env().Null();
+    return Wrap(info.Env(), g);
+  }
+  Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+    const at::Tensor& self = t(info.Env());
+    if (info[0].IsNull() || info[0].IsUndefined()) {
+      self.mutable_grad() = at::Tensor();
+      return info.Env().Undefined();
+    }
+    const at::Tensor& g = From(info.Env(), info[0], "setGrad");
+    return guarded(info.Env(), "setGrad", [&]() -> Napi::Value {
+      TORCH_CHECK(g.sizes() == self.sizes(), "gradient of shape ", g.sizes(), " for a tensor of shape ", self.sizes());
+      TORCH_CHECK(g.scalar_type() == self.scalar_type(), "gradient dtype ", g.scalar_type(), " differs from the tensor's ", self.scalar_type());
+      TORCH_CHECK(g.device() == self.device(), "gradient on ", g.device(), " for a tensor on ", self.device());
+      self.mutable_grad() = g;
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value IsLeaf(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), t(info.Env()).is_leaf()); }
+  Napi::Value IsContiguous(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), t(info.Env()).is_contiguous());
+  }
+  Napi::Value IsChannelsLast(const Napi::CallbackInfo& info) {
+    const at::Tensor& self = t(info.Env());
+    return Napi::Boolean::New(info.Env(), self.dim() == 4 && self.is_contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  Napi::Value Item(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), "item", [&]() -> Napi::Value {
+      const at::Tensor& self = t(info.Env());
+      const at::Scalar s = self.item();
+      if (s.isBoolean()) return Napi::Boolean::New(info.Env(), s.toBool());
+      return Napi::Number::New(info.Env(), s.toDouble());
+    });
+  }
+  // A copy of the tensor's elements in row-major order, as an ArrayBuffer.
+  Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), "toBuffer", [&]() -> Napi::Value {
+      at::Tensor c = t(info.Env()).detach().to(at::kCPU).contiguous();
+      const size_t bytes = c.numel() * c.element_size();
+      Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), bytes);
+      if (bytes > 0) std::memcpy(buf.Data(), c.data_ptr(), bytes);
+      return buf;
+    });
+  }
+  // Identifies the underlying storage, so callers can tell views and in-place results apart.
+  Napi::Value StorageId(const Napi::CallbackInfo& info) {
+    const at::Tensor& self = t(info.Env());
+    if (!self.has_storage()) return Napi::Number::New(info.Env(), 0);
+    return Napi::String::New(info.Env(), std::to_string(reinterpret_cast<uintptr_t>(self.storage().unsafeGetStorageImpl())));
+  }
+
+  at::Tensor tensor_;
+  bool held_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Random generator handle (per-call generators; states can be saved and restored).
+
+class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "GeneratorHandle", {
+      InstanceMethod<&GeneratorHandle::Seed>("seed"),
+      InstanceMethod<&GeneratorHandle::ManualSeed>("manualSeed"),
+      InstanceMethod<&GeneratorHandle::GetState>("getState"),
+      InstanceMethod<&GeneratorHandle::SetState>("setState"),
+    });
+  }
+  explicit GeneratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GeneratorHandle>(info) {
+    info.This().As<Napi::Object>().TypeTag(&kGeneratorTag);
+  }
+  static Napi::Object Wrap(Napi::Env env, at::Generator gen) {
+    Napi::Object obj = data(env).generatorCtor.New({});
+    Unwrap(obj)->gen_ = std::move(gen);
+    return obj;
+  }
+  static at::Generator From(Napi::Env env, const Napi::Value& v, const std::string& what) {
+    if (v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&kGeneratorTag)) {
+      return Unwrap(v.As<Napi::Object>())->gen_;
+    }
+    throw Napi::TypeError::New(env, what + ": expected a Generator");
+  }
+
+ private:
+  Napi::Value Seed(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(gen_.current_seed()));
+  }
+  Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(gen_.mutex());
+    gen_.set_current_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+    return info.Env().Undefined();
+  }
+  Napi::Value GetState(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), "Generator.getState", [&]() -> Napi::Value {
+      std::lock_guard<std::mutex> lock(gen_.mutex());
+      return TensorHandle::Wrap(info.Env(), gen_.get_state());
+    });
+  }
+  Napi::Value SetState(const Napi::CallbackInfo& info) {
+    const at::Tensor& state = TensorHandle::From(info.Env(), info[0], "Generator.setState");
+    return guarded(info.Env(), "Generator.setState", [&]() -> Napi::Value {
+      std::lock_guard<std::mutex> lock(gen_.mutex());
+      gen_.set_state(state);
+      return info.Env().Undefined();
+    });
+  }
+  at::Generator gen_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// JavaScript -> IValue by schema argument.
+
+[[noreturn]] void badArg(Napi::Env env, const OpEntry& op, const ArgSpec& a, const std::string& expected) {
+  throw Napi::TypeError::New(env, op.name + ": argument '" + a.name + "' (" + a.typeName + ") expected " + expected);
+}
+
+int64_t toInt(Napi::Env env, const OpEntry& op, const ArgSpec& a, const Napi::Value& v) {
+  if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return static_cast<int64_t>(d);
+  } else if (v.IsBigInt()) {
+    bool lossless = false;
+    const int64_t i = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (lossless) return i;
+  }
+  badArg(env, op, a, "an integer");
+}
+
+c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& a, const Napi::Value& v) {
+  if (a.optional && (v.IsNull() || v.IsUndefined())) return c10::IValue();
+  switch (a.kind) {
+    case Kind::Tensor:
+      return TensorHandle::From(env, v, op.name + ": argument '" + a.name + "'");
+    case Kind::Int:
+      return toInt(env, op, a, v);
+    case Kind::Float:
+      if (!v.IsNumber()) badArg(env, op, a, "a number");
+      return v.As<Napi::Number>().DoubleValue();
+    case Kind::Bool:
+      if (!v.IsBoolean()) badArg(env, op, a, "a boolean");
+      return v.As<Napi::Boolean>().Value();
+    case Kind::Scalar: {
+      if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
+      if (!v.IsNumber()) badArg(env, op, a, "a number");
+      const double d = v.As<Napi::Number>().DoubleValue();
+      // Integral values are integer scalars, so that int tensors keep their dtype (as in Python).
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) return c10::Scalar(static_cast<int64_t>(d));
+      return c10::Scalar(d);
+    }
+    case Kind::String:
+      if (!v.IsString()) badArg(env, op, a, "a string");
+      return v.As<Napi::String>().Utf8Value();
+    case Kind::Device:
+      if (!v.IsString()) badArg(env, op, a, "a device name such as 'cpu' or 'cuda:0'");
+      return c10::Device(v.As<Napi::String>().Utf8Value());
+    case Kind::Generator:
+      return GeneratorHandle::From(env, v, op.name + ": argument '" + a.name + "'");
+    case Kind::IntList: {
+      std::vector<int64_t> out;
+      if (v.IsNumber() && a.fixedLength > 0) {
+        out.assign(a.fixedLength, toInt(env, op, a, v));
+      } else {
+        if (!v.IsArray()) badArg(env, op, a, "an array of integers");
+        Napi::Array arr = v.As<Napi::Array>();
+        out.reserve(arr.Length());
+        for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(toInt(env, op, a, arr.Get(i)));
+      }
+      return out;
+    }
+    case Kind::FloatList: {
+      if (!v.IsArray()) badArg(env, op, a, "an array of numbers");
+      Napi::Array arr = v.As<Napi::Array>();
+      std::vector<double> out;
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value e = arr.Get(i);
+        if (!e.IsNumber()) badArg(env, op, a, "an array of numbers");
+        out.push_back(e.As<Napi::Number>().DoubleValue());
+      }
+      return out;
+    }
+    case Kind::BoolList: {
+      if (!v.IsArray()) badArg(env, op, a, "an array of booleans");
+      Napi::Array arr = v.As<Napi::Array>();
+      c10::List<bool> out;
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value e = arr.Get(i);
+        if (!e.IsBoolean()) badArg(env, op, a, "an array of booleans");
+        out.push_back(e.As<Napi::Boolean>().Value());
+      }
+      if (a.fixedLength > 0 && static_cast<int64_t>(out.size()) != a.fixedLength) {
+        badArg(env, op, a, "an array of " + std::to_string(a.fixedLength) + " booleans");
+      }
+      return out;
+    }
+    case Kind::TensorList: {
+      if (!v.IsArray()) badArg(env, op, a, "an array of Tensors");
+      Napi::Array arr = v.As<Napi::Array>();
+      c10::List<at::Tensor> out;
+      out.reserve(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        out.push_back(TensorHandle::From(env, arr.Get(i), op.name + ": argument '" + a.name + "'[" + std::to_string(i) + "]"));
+      }
+      return out;
+    }
+    case Kind::OptTensorList: {
+      if (!v.IsArray()) badArg(env, op, a, "an array of Tensors or nulls");
+      Napi::Array arr = v.As<Napi::Array>();
+      c10::List<c10::optional<at::Tensor>> out;
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value e = arr.Get(i);
+        if (e.IsNull() || e.IsUndefined()) {
+          out.push_back(c10::nullopt);
+        } else {
+          out.push_back(TensorHandle::From(env, e, op.name + ": argument '" + a.name + "'[" + std::to_string(i) + "]"));
+        }
+      }
+      return out;
+    }
+    case Kind::Unsupported:
+      break;
+  }
+  throw Napi::TypeError::New(env, op.name + ": argument '" + a.name + "' has type " + a.typeName +
+                                      ", which dermosynth's binding cannot pass; use another overload");
+}
+
+// IValue -> JavaScript, recursively; tensors become handles (or null when undefined).
+Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    return t.defined() ? Napi::Value(TensorHandle::Wrap(env, t)) : env.Null();
+  }
+  if (v.isNone()) return env.Null();
+  if (v.isInt()) return Napi::Number::New(env, double(v.toInt()));
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isScalar()) return Napi::Number::New(env, v.toScalar().toDouble());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  if (v.isTuple()) {
+    const auto& elems = v.toTupleRef().elements();
+    Napi::Array out = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); ++i) out.Set(i, fromIValue(env, elems[i]));
+    return out;
+  }
+  if (v.isList()) {
+    const auto list = v.toListRef();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, fromIValue(env, list[i]));
+    return out;
+  }
+  if (v.isDevice()) return Napi::String::New(env, v.toDevice().str());
+  throw Napi::TypeError::New(env, std::string("result of type ") + v.tagKind() + " cannot be returned to JavaScript");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Module functions.
+
+// opHandle(name, overload) -> id: resolves an operator once; later calls use the id.
+Napi::Value OpHandle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "opHandle: name must be a string like 'aten::add'");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  const std::string overload = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  const std::string full = overload.empty() ? name : name + "." + overload;
+  AddonData& d = data(env);
+  auto it = d.opIndex.find(full);
+  if (it != d.opIndex.end()) return Napi::Number::New(env, it->second);
+  auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
+  if (!handle) throw torchError(env, full, "no such operator in this libtorch (" TORCH_VERSION ")");
+  OpEntry entry{*handle, full, {}};
+  for (const c10::Argument& arg : handle->schema().arguments()) {
+    c10::TypePtr type = arg.type();
+    const bool optional = type->kind() == c10::TypeKind::OptionalType;
+    if (optional) type = type->containedTypes().at(0);
+    entry.args.push_back(ArgSpec{arg.name(), kindOf(type), optional, arg.N() ? int64_t(*arg.N()) : 0,
+                                 arg.default_value(), arg.type()->str()});
+  }
+  const int32_t id = static_cast<int32_t>(d.ops.size());
+  d.ops.push_back(std::move(entry));
+  d.opIndex.emplace(full, id);
+  return Napi::Number::New(env, id);
+}
+
+// callOp(id, args[, discard]) -> result. Missing or undefined trailing arguments take the schema's
+// defaults. With discard, results are dropped (for in-place operators that return self).
+Napi::Value CallOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonData& d = data(env);
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= d.ops.size()) throw Napi::RangeError::New(env, "callOp: unknown operator id");
+  const OpEntry& op = d.ops[id];
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, op.name + ": arguments must be an array");
+  Napi::Array args = info[1].As<Napi::Array>();
+  const bool discard = info.Length() > 2 && info[2].ToBoolean();
+  const uint32_t given = args.Length();
+  if (given > op.args.size()) {
+    throw Napi::TypeError::New(env, op.name + ": takes " + std::to_string(op.args.size()) + " arguments, got " +
+                                        std::to_string(given) + " (" + c10::toString(op.handle.schema()) + ")");
+  }
+  return guarded(env, op.name, [&]() -> Napi::Value {
+  torch::jit::Stack stack;
+  stack.reserve(op.args.size());
+  for (uint32_t i = 0; i < op.args.size(); ++i) {
+    const ArgSpec& a = op.args[i];
+    Napi::Value v = i < given ? args.Get(i) : env.Undefined();
+    if (v.IsUndefined() && !(a.optional && !a.defaultValue)) {
+      if (!a.defaultValue) {
+        throw Napi::TypeError::New(env, op.name + ": missing argument '" + a.name + "' (" + c10::toString(op.handle.schema()) + ")");
+      }
+      stack.push_back(*a.defaultValue);
+    } else {
+      stack.push_back(toIValue(env, op, a, v));
+    }
+  }
+    op.handle.callBoxed(&stack);
+    if (discard || stack.empty()) return env.Undefined();
+    if (stack.size() == 1) return fromIValue(env, stack[0]);
+    Napi::Array out = Napi::Array::New(env, stack.size());
+    for (size_t i = 0; i < stack.size(); ++i) out.Set(i, fromIValue(env, stack[i]));
+    return out;
+  });
+}
+
+Napi::Value OpSchema(const Napi::CallbackInfo& info) {
+  AddonData& d = data(info.Env());
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= d.ops.size()) throw Napi::RangeError::New(info.Env(), "opSchema: unknown operator id");
+  return Napi::String::New(info.Env(), c10::toString(d.ops[id].handle.schema()));
+}
+
+Napi::Value ListOps(const Napi::CallbackInfo& info) {
+  const auto names = c10::Dispatcher::singleton().getAllOpNames();
+  Napi::Array out = Napi::Array::New(info.Env(), names.size());
+  uint32_t i = 0;
+  for (const auto& n : names) {
+    out.Set(i++, Napi::String::New(info.Env(), n.overload_name.empty() ? n.name : n.name + "." + n.overload_name));
+  }
+  return out;
+}
+
+// fromBuffer(typedArray, dtype, shape[, device]) -> handle holding a copy of the bytes.
+Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() && !info[0].IsArrayBuffer()) {
+    throw Napi::TypeError::New(env, "fromBuffer: expected a typed array or ArrayBuffer");
+  }
+  const uint8_t* src;
+  size_t bytes;
+  if (info[0].IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+    src = static_cast<const uint8_t*>(ab.Data());
+    bytes = ab.ByteLength();
+  } else {
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    bytes = ta.ByteLength();
+  }
+  const int dtype = info[1].As<Napi::Number>().Int32Value();
+  Napi::Array shapeArr = info[2].As<Napi::Array>();
+  std::vector<int64_t> shape;
+  for (uint32_t i = 0; i < shapeArr.Length(); ++i) shape.push_back(shapeArr.Get(i).As<Napi::Number>().Int64Value());
+  const std::string device = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "cpu";
+  return guarded(env, "fromBuffer", [&]() -> Napi::Value {
+    TORCH_CHECK(dtype >= 0 && dtype < static_cast<int>(c10::ScalarType::NumOptions), "unknown dtype code ", dtype);
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(static_cast<c10::ScalarType>(dtype)));
+    const size_t need = t.numel() * t.element_size();
+    TORCH_CHECK(need == bytes, "shape ", t.sizes(), " of ", t.scalar_type(), " needs ", need, " bytes, got ", bytes);
+    if (bytes > 0) std::memcpy(t.data_ptr(), src, bytes);
+    if (device != "cpu") t = t.to(c10::Device(device));
+    return TensorHandle::Wrap(env, std::move(t));
+  });
+}
+
+// backward(roots[], grads[] (entries may be null), retainGraph, createGraph)
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array roots = info[0].As<Napi::Array>();
+  Napi::Array grads = info[1].As<Napi::Array>();
+  std::vector<at::Tensor> rootList, gradList;
+  for (uint32_t i = 0; i < roots.Length(); ++i) {
+    rootList.push_back(TensorHandle::From(env, roots.Get(i), "backward"));
+    Napi::Value g = i < grads.Length() ? grads.Get(i) : env.Null();
+    gradList.push_back(g.IsNull() || g.IsUndefined() ? at::Tensor() : TensorHandle::From(env, g, "backward: gradient"));
+  }
+  const bool retain = info[2].ToBoolean();
+  const bool create = info[3].ToBoolean();
+  return guarded(env, "backward", [&]() -> Napi::Value {
+    for (size_t i = 0; i < rootList.size(); ++i) {
+      if (!gradList[i].defined()) {
+        TORCH_CHECK(rootList[i].numel() == 1, "a gradient must be given for a non-scalar output of shape ", rootList[i].sizes());
+        gradList[i] = at::ones_like(rootList[i], at::MemoryFormat::Preserve);
+      }
+    }
+    torch::autograd::backward(rootList, gradList, retain, create);
+    return env.Undefined();
+  });
+}
+
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  const bool previous = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(info[0].ToBoolean());
+  return Napi::Boolean::New(info.Env(), previous);
+}
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
+}
+// Inference mode nests like a stack: enter and exit must pair (the TypeScript scope does this).
+Napi::Value EnterInferenceMode(const Napi::CallbackInfo& info) {
+  data(info.Env()).inferenceGuards.push_back(std::make_unique<c10::InferenceMode>(true));
+  return info.Env().Undefined();
+}
+Napi::Value ExitInferenceMode(const Napi::CallbackInfo& info) {
+  auto& guards = data(info.Env()).inferenceGuards;
+  if (guards.empty()) throw Napi::Error::New(info.Env(), "exitInferenceMode without enterInferenceMode");
+  guards.pop_back();
+  return info.Env().Undefined();
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  const uint64_t seed = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  return guarded(info.Env(), "manualSeed", [&]() -> Napi::Value {
+    torch::manual_seed(seed);
+    return info.Env().Undefined();
+  });
+}
+// newGenerator(seed, device) -> a generator of the device's kind, independent of the global one.
+Napi::Value NewGenerator(const Napi::CallbackInfo& info) {
+  const uint64_t seed = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  const std::string device = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "cpu";
+  return guarded(info.Env(), "Generator", [&]() -> Napi::Value {
+    at::Generator base = at::globalContext().defaultGenerator(c10::Device(device));
+    at::Generator gen;
+    {
+      std::lock_guard<std::mutex> lock(base.mutex());
+      gen = base.clone();
+    }
+    gen.set_current_seed(seed);
+    return GeneratorHandle::Wrap(info.Env(), gen);
+  });
+}
+Napi::Value DefaultGenerator(const Napi::CallbackInfo& info) {
+  const std::string device = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
+  return guarded(info.Env(), "defaultGenerator", [&]() -> Napi::Value {
+    return GeneratorHandle::Wrap(info.Env(), at::globalContext().defaultGenerator(c10::Device(device)));
+  });
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "setNumThreads: the thread count must be at least 1");
+  at::set_num_threads(n);
+  return info.Env().Undefined();
+}
+Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(g_liveTensors.load(std::memory_order_relaxed)));
+}
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(torch::cuda::is_available() ? torch::cuda::device_count() : 0));
+}
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("version", TORCH_VERSION);
+  o.Set("parallel", at::get_parallel_info());
+  o.Set("config", at::show_config());
+  o.Set("mkldnn", at::hasMKLDNN());
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* d = new AddonData();
+  d->tensorCtor = Napi::Persistent(TensorHandle::Define(env));
+  d->generatorCtor = Napi::Persistent(GeneratorHandle::Define(env));
+  env.SetInstanceData<AddonData>(d);
+  exports.Set("opHandle", Napi::Function::New(env, OpHandle));
+  exports.Set("callOp", Napi::Function::New(env, CallOp));
+  exports.Set("opSchema", Napi::Function::New(env, OpSchema));
+  exports.Set("listOps", Napi::Function::New(env, ListOps));
+  exports.Set("fromBuffer", Napi::Function::New(env, FromBuffer));
+  exports.Set("backward", Napi::Function::New(env, Backward));
+  exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
+  exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
+  exports.Set("enterInferenceMode", Napi::Function::New(env, EnterInferenceMode));
+  exports.Set("exitInferenceMode", Napi::Function::New(env, ExitInferenceMode));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("newGenerator", Napi::Function::New(env, NewGenerator));
+  exports.Set("defaultGenerator", Napi::Function::New(env, DefaultGenerator));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
+  exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(dermosynth_torch, Init)
