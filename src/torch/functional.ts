@@ -1,0 +1,302 @@
+// Neural-network operators as functions, as `torch.nn.functional`: convolutions, normalisation,
+// padding, pooling, resampling, activations, losses, and the tensor combinators they need.
+import { aten, REDUCTION, type Reduction } from './ops.js';
+import { Tensor, wrap, wrapList, type TensorOrScalar } from './tensor.js';
+import type { DType } from './dtype.js';
+
+type Pair = number | [number, number];
+
+const A = {
+  conv2d: aten('conv2d'), convTranspose2d: aten('conv_transpose2d.input'), linear: aten('linear'),
+  instanceNorm: aten('instance_norm'), batchNorm: aten('batch_norm'), groupNorm: aten('group_norm'),
+  layerNorm: aten('layer_norm'), reflectionPad1d: aten('reflection_pad1d'), reflectionPad2d: aten('reflection_pad2d'),
+  replicationPad1d: aten('replication_pad1d'), replicationPad2d: aten('replication_pad2d'), constantPad: aten('constant_pad_nd'),
+  avgPool2d: aten('avg_pool2d'), maxPool2d: aten('max_pool2d'), adaptiveAvgPool2d: aten('adaptive_avg_pool2d'),
+  nearest2d: aten('upsample_nearest2d.vec'), bilinear2d: aten('upsample_bilinear2d.vec'),
+  bilinear2dAA: aten('_upsample_bilinear2d_aa.vec'), bicubic2d: aten('upsample_bicubic2d.vec'),
+  bicubic2dAA: aten('_upsample_bicubic2d_aa.vec'),
+  leakyRelu: aten('leaky_relu'), softplus: aten('softplus'), gelu: aten('gelu'), elu: aten('elu'),
+  softmax: aten('softmax.int'), logSoftmax: aten('log_softmax.int'), dropout: aten('dropout'),
+  mse: aten('mse_loss'), l1: aten('l1_loss'), bceLogits: aten('binary_cross_entropy_with_logits'),
+  crossEntropy: aten('cross_entropy_loss'), oneHot: aten('one_hot'),
+  cat: aten('cat'), stack: aten('stack'), where: aten('where.self'), whereScalarOther: aten('where.ScalarOther'),
+  whereScalarSelf: aten('where.ScalarSelf'), whereScalar: aten('where.Scalar'),
+  eigh: aten('linalg_eigh'), mv: aten('mv'), dot: aten('dot'), normalize: aten('linalg_vector_norm'),
+  clampMin: aten('clamp_min'),
+};
+
+function pair(x: Pair, name: string): [number, number] {
+  const p = typeof x === 'number' ? [x, x] : x;
+  if (p.length !== 2 || !p.every((v) => Number.isInteger(v))) throw new TypeError(`${name} must be an integer or a pair of integers`);
+  return p as [number, number];
+}
+
+// ---- convolution and linear --------------------------------------------------------------------
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+/** 2-D convolution: input [N, Cin, H, W], weight [Cout, Cin/groups, kH, kW]. */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  return wrap(
+    A.conv2d([
+      input.handle, weight.handle, bias?.handle ?? null,
+      pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'), o.groups ?? 1,
+    ]),
+  );
+}
+
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  outputPadding?: Pair;
+}
+
+/** 2-D transposed convolution: weight [Cin, Cout/groups, kH, kW]. */
+export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvTranspose2dOptions = {}): Tensor {
+  return wrap(
+    A.convTranspose2d([
+      input.handle, weight.handle, bias?.handle ?? null,
+      pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'), pair(o.outputPadding ?? 0, 'outputPadding'),
+      o.groups ?? 1, pair(o.dilation ?? 1, 'dilation'),
+    ]),
+  );
+}
+
+/** y = x W^T + b, weight [out, in]. */
+export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return wrap(A.linear([input.handle, weight.handle, bias?.handle ?? null]));
+}
+
+// ---- normalisation ----------------------------------------------------------------------------
+
+export interface NormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  momentum?: number;
+  eps?: number;
+}
+
+/** Instance norm over each sample and channel; running stats only when given and not using input stats. */
+export function instanceNorm(input: Tensor, o: NormOptions & { useInputStats?: boolean } = {}): Tensor {
+  return wrap(
+    A.instanceNorm([
+      input.handle, o.weight?.handle ?? null, o.bias?.handle ?? null, o.runningMean?.handle ?? null,
+      o.runningVar?.handle ?? null, o.useInputStats ?? true, o.momentum ?? 0.1, o.eps ?? 1e-5, true,
+    ]),
+  );
+}
+
+/** Batch norm; in training mode it updates the running statistics in place. */
+export function batchNorm(input: Tensor, o: NormOptions & { training?: boolean } = {}): Tensor {
+  return wrap(
+    A.batchNorm([
+      input.handle, o.weight?.handle ?? null, o.bias?.handle ?? null, o.runningMean?.handle ?? null,
+      o.runningVar?.handle ?? null, o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5, true,
+    ]),
+  );
+}
+
+export function groupNorm(input: Tensor, numGroups: number, o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {}): Tensor {
+  return wrap(A.groupNorm([input.handle, numGroups, o.weight?.handle ?? null, o.bias?.handle ?? null, o.eps ?? 1e-5, true]));
+}
+
+export function layerNorm(input: Tensor, normalizedShape: number[], o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {}): Tensor {
+  return wrap(A.layerNorm([input.handle, normalizedShape, o.weight?.handle ?? null, o.bias?.handle ?? null, o.eps ?? 1e-5, true]));
+}
+
+// ---- padding, pooling, resampling -------------------------------------------------------------
+
+export type PadMode = 'constant' | 'reflect' | 'replicate';
+
+/** Pads the last dimensions: [left, right] or [left, right, top, bottom], as `F.pad`. */
+export function pad(input: Tensor, padding: number[], mode: PadMode = 'constant', value = 0): Tensor {
+  if (mode === 'constant') return wrap(A.constantPad([input.handle, padding, value]));
+  if (padding.length !== 2 && padding.length !== 4) {
+    throw new TypeError(`pad: mode '${mode}' takes 2 or 4 padding sizes, got ${padding.length}`);
+  }
+  const two = padding.length === 4;
+  if (mode === 'reflect') return wrap((two ? A.reflectionPad2d : A.reflectionPad1d)([input.handle, padding]));
+  if (mode === 'replicate') return wrap((two ? A.replicationPad2d : A.replicationPad1d)([input.handle, padding]));
+  throw new TypeError(`pad: unknown mode '${String(mode)}' (constant, reflect or replicate)`);
+}
+
+export interface PoolOptions {
+  stride?: Pair;
+  padding?: Pair;
+  ceilMode?: boolean;
+}
+
+export function avgPool2d(input: Tensor, kernelSize: Pair, o: PoolOptions & { countIncludePad?: boolean } = {}): Tensor {
+  return wrap(
+    A.avgPool2d([
+      input.handle, pair(kernelSize, 'kernelSize'), o.stride === undefined ? [] : pair(o.stride, 'stride'),
+      pair(o.padding ?? 0, 'padding'), o.ceilMode ?? false, o.countIncludePad ?? true, null,
+    ]),
+  );
+}
+
+export function maxPool2d(input: Tensor, kernelSize: Pair, o: PoolOptions & { dilation?: Pair } = {}): Tensor {
+  return wrap(
+    A.maxPool2d([
+      input.handle, pair(kernelSize, 'kernelSize'), o.stride === undefined ? [] : pair(o.stride, 'stride'),
+      pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'), o.ceilMode ?? false,
+    ]),
+  );
+}
+
+export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
+  return wrap(A.adaptiveAvgPool2d([input.handle, pair(outputSize, 'outputSize')]));
+}
+
+export interface InterpolateOptions {
+  /** Output [H, W]; or give scaleFactor. */
+  size?: [number, number];
+  scaleFactor?: number | [number, number];
+  mode?: 'nearest' | 'bilinear' | 'bicubic' | 'area';
+  alignCorners?: boolean;
+  /** Anti-aliased downsampling (bilinear and bicubic), as PIL and clean-fid resize. */
+  antialias?: boolean;
+}
+
+/** Resamples [N, C, H, W] images, as `F.interpolate`. */
+export function interpolate(input: Tensor, o: InterpolateOptions): Tensor {
+  if ((o.size === undefined) === (o.scaleFactor === undefined)) {
+    throw new TypeError('interpolate: give exactly one of size and scaleFactor');
+  }
+  if (input.ndim !== 4) throw new TypeError(`interpolate: expected a 4-D [N, C, H, W] input, got shape [${input.shape.join(', ')}]`);
+  const size = o.size ? pair(o.size, 'size') : null;
+  const scales = o.scaleFactor === undefined ? null : typeof o.scaleFactor === 'number' ? [o.scaleFactor, o.scaleFactor] : o.scaleFactor;
+  const mode = o.mode ?? 'nearest';
+  switch (mode) {
+    case 'nearest':
+      return wrap(A.nearest2d([input.handle, size, scales]));
+    case 'bilinear':
+      return wrap((o.antialias ? A.bilinear2dAA : A.bilinear2d)([input.handle, size, o.alignCorners ?? false, scales]));
+    case 'bicubic':
+      return wrap((o.antialias ? A.bicubic2dAA : A.bicubic2d)([input.handle, size, o.alignCorners ?? false, scales]));
+    case 'area': {
+      const out = size ?? [Math.floor(input.shape[2]! * scales![0]!), Math.floor(input.shape[3]! * scales![1]!)];
+      return adaptiveAvgPool2d(input, out as [number, number]);
+    }
+  }
+  throw new TypeError(`interpolate: unknown mode '${String(mode)}'`);
+}
+
+// ---- activations ------------------------------------------------------------------------------
+
+export function relu(x: Tensor): Tensor {
+  return x.relu();
+}
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  return wrap(A.leakyRelu([x.handle, negativeSlope]));
+}
+export function tanh(x: Tensor): Tensor {
+  return x.tanh();
+}
+export function sigmoid(x: Tensor): Tensor {
+  return x.sigmoid();
+}
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  return wrap(A.softplus([x.handle, beta, threshold]));
+}
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return wrap(A.gelu([x.handle, approximate]));
+}
+export function elu(x: Tensor, alpha = 1): Tensor {
+  return wrap(A.elu([x.handle, alpha, 1, 1]));
+}
+export function softmax(x: Tensor, dim: number): Tensor {
+  return wrap(A.softmax([x.handle, dim, null]));
+}
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return wrap(A.logSoftmax([x.handle, dim, null]));
+}
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  return wrap(A.dropout([x.handle, p, training]));
+}
+
+// ---- losses -----------------------------------------------------------------------------------
+
+export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return wrap(A.mse([input.handle, target.handle, REDUCTION[reduction]]));
+}
+export function l1Loss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return wrap(A.l1([input.handle, target.handle, REDUCTION[reduction]]));
+}
+export function binaryCrossEntropyWithLogits(
+  input: Tensor,
+  target: Tensor,
+  o: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {},
+): Tensor {
+  return wrap(A.bceLogits([input.handle, target.handle, o.weight?.handle ?? null, o.posWeight?.handle ?? null, REDUCTION[o.reduction ?? 'mean']]));
+}
+/** Cross entropy from logits [N, C, ...] and class indices (int64) or class probabilities. */
+export function crossEntropy(
+  input: Tensor,
+  target: Tensor,
+  o: { weight?: Tensor; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number } = {},
+): Tensor {
+  return wrap(
+    A.crossEntropy([input.handle, target.handle, o.weight?.handle ?? null, REDUCTION[o.reduction ?? 'mean'], o.ignoreIndex ?? -100, o.labelSmoothing ?? 0]),
+  );
+}
+
+// ---- combinators -----------------------------------------------------------------------------
+
+/** One-hot encoding of int64 class indices: [...] -> [..., numClasses] (int64, or `dtype`). */
+export function oneHot(indices: Tensor, numClasses = -1, dtype?: DType): Tensor {
+  const out = wrap(A.oneHot([indices.handle, numClasses]));
+  if (!dtype || dtype === 'int64') return out;
+  const converted = out.to(dtype);
+  out.dispose();
+  return converted;
+}
+export function cat(tensors: Tensor[], dim = 0): Tensor {
+  return wrap(A.cat([tensors.map((t) => t.handle), dim]));
+}
+export function stack(tensors: Tensor[], dim = 0): Tensor {
+  return wrap(A.stack([tensors.map((t) => t.handle), dim]));
+}
+/** Elementwise choice: condition ? x : y (each may be a number). */
+export function where(condition: Tensor, x: TensorOrScalar, y: TensorOrScalar): Tensor {
+  const c = condition.handle;
+  if (typeof x === 'number' && typeof y === 'number') return wrap(A.whereScalar([c, x, y]));
+  if (typeof x === 'number') return wrap(A.whereScalarSelf([c, x, (y as Tensor).handle]));
+  if (typeof y === 'number') return wrap(A.whereScalarOther([c, x.handle, y]));
+  return wrap(A.where([c, x.handle, y.handle]));
+}
+export function clamp(x: Tensor, min: number | null, max: number | null = null): Tensor {
+  return x.clamp(min, max);
+}
+
+// ---- linear algebra --------------------------------------------------------------------------
+
+/** Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices, as `torch.linalg.eigh`. */
+export function eigh(x: Tensor, uplo: 'L' | 'U' = 'L'): { eigenvalues: Tensor; eigenvectors: Tensor } {
+  const [eigenvalues, eigenvectors] = wrapList(A.eigh([x.handle, uplo]));
+  return { eigenvalues: eigenvalues!, eigenvectors: eigenvectors! };
+}
+/** Matrix-vector product. */
+export function mv(m: Tensor, v: Tensor): Tensor {
+  return wrap(A.mv([m.handle, v.handle]));
+}
+export function dot(a: Tensor, b: Tensor): Tensor {
+  return wrap(A.dot([a.handle, b.handle]));
+}
+/** x / max(||x||_p, eps) along `dim`, as `F.normalize`. */
+export function normalize(x: Tensor, dim = 1, p = 2, eps = 1e-12): Tensor {
+  const n = wrap(A.normalize([x.handle, p, [dim], true, null]));
+  const d = wrap(A.clampMin([n.handle, eps]));
+  n.dispose();
+  const e = d.expandAs(x);
+  d.dispose();
+  const out = x.div(e);
+  e.dispose();
+  return out;
+}

@@ -1,0 +1,479 @@
+// The Tensor class: a typed handle to a libtorch tensor, with PyTorch's method names in camelCase.
+// Every method is one boxed operator call; in-place methods end in `_` and return `this`.
+import { native, type NativeArg, type NativeResult, type TensorHandle } from './native.js';
+import { aten, MEMORY_FORMAT, type MemoryFormat } from './ops.js';
+import { dtypeCode, dtypeName, typedArrayFor, type AnyTypedArray, type DType } from './dtype.js';
+import { SCOPED, track } from './scope.js';
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+export type Shape = readonly number[];
+export type TensorOrScalar = Tensor | number;
+
+const A = {
+  add: aten('add.Tensor'), addS: aten('add.Scalar'), add_: aten('add_.Tensor'), addS_: aten('add_.Scalar'),
+  sub: aten('sub.Tensor'), subS: aten('sub.Scalar'), sub_: aten('sub_.Tensor'), subS_: aten('sub_.Scalar'),
+  mul: aten('mul.Tensor'), mulS: aten('mul.Scalar'), mul_: aten('mul_.Tensor'), mulS_: aten('mul_.Scalar'),
+  div: aten('div.Tensor'), divS: aten('div.Scalar'), div_: aten('div_.Tensor'), divS_: aten('div_.Scalar'),
+  pow: aten('pow.Tensor_Tensor'), powS: aten('pow.Tensor_Scalar'), rsub: aten('rsub.Scalar'),
+  neg: aten('neg'), abs: aten('abs'), exp: aten('exp'), log: aten('log'), sqrt: aten('sqrt'),
+  rsqrt: aten('rsqrt'), sin: aten('sin'), cos: aten('cos'), sign: aten('sign'), floor: aten('floor'),
+  ceil: aten('ceil'), round: aten('round'), reciprocal: aten('reciprocal'), square: aten('square'),
+  tanh: aten('tanh'), sigmoid: aten('sigmoid'), relu: aten('relu'), log1p: aten('log1p'),
+  maximum: aten('maximum'), minimum: aten('minimum'),
+  eq: aten('eq.Tensor'), eqS: aten('eq.Scalar'), ne: aten('ne.Tensor'), neS: aten('ne.Scalar'),
+  lt: aten('lt.Tensor'), ltS: aten('lt.Scalar'), le: aten('le.Tensor'), leS: aten('le.Scalar'),
+  gt: aten('gt.Tensor'), gtS: aten('gt.Scalar'), ge: aten('ge.Tensor'), geS: aten('ge.Scalar'),
+  logicalNot: aten('logical_not'), logicalAnd: aten('logical_and'), logicalOr: aten('logical_or'),
+  clamp: aten('clamp'), clamp_: aten('clamp_'), lerp_: aten('lerp_.Scalar'),
+  addcmul_: aten('addcmul_'), addcdiv_: aten('addcdiv_'), sqrt_: aten('sqrt_'), copy_: aten('copy_'),
+  zero_: aten('zero_'), fill_: aten('fill_.Scalar'), normal_: aten('normal_'), uniform_: aten('uniform_'),
+  sum: aten('sum'), sumDim: aten('sum.dim_IntList'), mean: aten('mean'), meanDim: aten('mean.dim'),
+  prod: aten('prod'), max: aten('max'), maxDim: aten('max.dim'), min: aten('min'), minDim: aten('min.dim'),
+  argmax: aten('argmax'), argmin: aten('argmin'), var: aten('var.correction'), std: aten('std.correction'),
+  norm: aten('norm.ScalarOpt_dim'), logsumexp: aten('logsumexp'), all: aten('all'), any: aten('any'),
+  matmul: aten('matmul'), mm: aten('mm'), bmm: aten('bmm'),
+  reshape: aten('reshape'), view: aten('view'), permute: aten('permute'), transpose: aten('transpose.int'),
+  flatten: aten('flatten.using_ints'), squeeze: aten('squeeze'), squeezeDim: aten('squeeze.dim'),
+  unsqueeze: aten('unsqueeze'), expand: aten('expand'), repeat: aten('repeat'), narrow: aten('narrow'),
+  slice: aten('slice.Tensor'), select: aten('select.int'), indexSelect: aten('index_select'),
+  index: aten('index.Tensor'), indexPut_: aten('index_put_'), gather: aten('gather'), flip: aten('flip'),
+  split: aten('split.Tensor'), chunk: aten('chunk'), maskedFill: aten('masked_fill.Scalar'),
+  contiguous: aten('contiguous'), clone: aten('clone'), detach: aten('detach'),
+  to: aten('to.dtype_layout'), t: aten('t'), diagonal: aten('diagonal'),
+};
+
+/** Wraps a native result: handles become Tensors (tracked by the current scope), arrays recurse. */
+export function wrap(result: NativeResult): Tensor {
+  if (result === null || result === undefined || typeof result !== 'object' || Array.isArray(result)) {
+    throw new TypeError(`expected a tensor result, got ${Array.isArray(result) ? 'a list' : String(result)}`);
+  }
+  return new Tensor(result);
+}
+
+export function wrapList(result: NativeResult): Tensor[] {
+  if (!Array.isArray(result)) throw new TypeError('expected a list of tensors');
+  return result.map((r) => wrap(r));
+}
+
+export class Tensor {
+  /** The native handle; pass it to `aten(...)` calls. */
+  readonly handle: TensorHandle;
+  private shape_: number[] | undefined;
+
+  constructor(handle: TensorHandle) {
+    this.handle = handle;
+    track(this);
+  }
+
+  // ---- metadata -------------------------------------------------------------------------------
+  get shape(): number[] {
+    return (this.shape_ ??= this.handle.sizes());
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+  get dtype(): DType {
+    return dtypeName(this.handle.dtype());
+  }
+  get device(): Device {
+    return this.handle.device() as Device;
+  }
+  get strides(): number[] {
+    return this.handle.strides();
+  }
+  size(dim: number): number {
+    const d = dim < 0 ? dim + this.ndim : dim;
+    if (d < 0 || d >= this.ndim) throw new RangeError(`size(${dim}): tensor has ${this.ndim} dimensions`);
+    return this.shape[d]!;
+  }
+  isContiguous(): boolean {
+    return this.handle.isContiguous();
+  }
+  isChannelsLast(): boolean {
+    return this.handle.isChannelsLast();
+  }
+  get isDisposed(): boolean {
+    return this.handle.isDisposed();
+  }
+  /** Frees the native tensor now. Idempotent. Autograd graphs keep what they need. */
+  dispose(): void {
+    this.handle.dispose();
+  }
+  toString(): string {
+    if (this.isDisposed) return 'Tensor(disposed)';
+    return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  // ---- autograd -------------------------------------------------------------------------------
+  get requiresGrad(): boolean {
+    return this.handle.requiresGrad();
+  }
+  set requiresGrad(flag: boolean) {
+    this.handle.setRequiresGrad(flag);
+  }
+  requiresGrad_(flag = true): this {
+    this.handle.setRequiresGrad(flag);
+    return this;
+  }
+  /** The accumulated gradient (a new handle to it), or null. */
+  get grad(): Tensor | null {
+    const g = this.handle.grad();
+    return g ? new Tensor(g) : null;
+  }
+  set grad(g: Tensor | null) {
+    this.handle.setGrad(g ? g.handle : null);
+  }
+  get isLeaf(): boolean {
+    return this.handle.isLeaf();
+  }
+  /** Clears the gradient (sets it to none, as PyTorch's `zero_grad(set_to_none=True)`). */
+  zeroGrad(): void {
+    this.handle.setGrad(null);
+  }
+  /**
+   * Back-propagates from this tensor. A non-scalar tensor needs `gradient`. Pass
+   * `retainGraph` to backward through the same graph again (GAN steps).
+   */
+  backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    native.backward([this.handle], [gradient?.handle ?? null], opts.retainGraph ?? false, opts.createGraph ?? false);
+  }
+  detach(): Tensor {
+    return wrap(A.detach([this.handle]));
+  }
+
+  // ---- data out -------------------------------------------------------------------------------
+  /** A copy of the elements in row-major order, in the dtype's typed array. */
+  data(): AnyTypedArray {
+    return typedArrayFor(this.dtype, this.handle.toBuffer());
+  }
+  /** The elements as a Float32Array (converting when needed). */
+  toFloat32Array(): Float32Array {
+    if (this.dtype === 'float32') return this.data() as Float32Array;
+    const f = this.to({ dtype: 'float32' });
+    try {
+      return f.data() as Float32Array;
+    } finally {
+      f.dispose();
+    }
+  }
+  /** The elements as plain numbers, row-major. */
+  toArray(): number[] {
+    const d = this.data();
+    return d instanceof BigInt64Array ? Array.from(d, Number) : Array.from(d as ArrayLike<number>);
+  }
+  /** The value of a one-element tensor. */
+  item(): number {
+    const v = this.handle.item();
+    return typeof v === 'boolean' ? Number(v) : v;
+  }
+
+  // ---- conversion and memory layout ----------------------------------------------------------
+  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean }): Tensor {
+    const o = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+    return wrap(
+      A.to([
+        this.handle,
+        o.dtype === undefined ? null : dtypeCode(o.dtype),
+        null,
+        o.device ?? null,
+        null,
+        false,
+        o.copy ?? false,
+        o.memoryFormat === undefined ? null : MEMORY_FORMAT[o.memoryFormat],
+      ]),
+    );
+  }
+  float(): Tensor {
+    return this.to('float32');
+  }
+  double(): Tensor {
+    return this.to('float64');
+  }
+  long(): Tensor {
+    return this.to('int64');
+  }
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
+  contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
+    return wrap(A.contiguous([this.handle, MEMORY_FORMAT[memoryFormat]]));
+  }
+  clone(memoryFormat: MemoryFormat = 'preserve'): Tensor {
+    return wrap(A.clone([this.handle, MEMORY_FORMAT[memoryFormat]]));
+  }
+
+  // ---- elementwise math (broadcasting) ------------------------------------------------------
+  add(other: TensorOrScalar, alpha = 1): Tensor {
+    return wrap(typeof other === 'number' ? A.addS([this.handle, other, alpha]) : A.add([this.handle, other.handle, alpha]));
+  }
+  sub(other: TensorOrScalar, alpha = 1): Tensor {
+    return wrap(typeof other === 'number' ? A.subS([this.handle, other, alpha]) : A.sub([this.handle, other.handle, alpha]));
+  }
+  /** `scalar - this`. */
+  rsub(scalar: number): Tensor {
+    return wrap(A.rsub([this.handle, scalar, 1]));
+  }
+  mul(other: TensorOrScalar): Tensor {
+    return wrap(typeof other === 'number' ? A.mulS([this.handle, other]) : A.mul([this.handle, other.handle]));
+  }
+  div(other: TensorOrScalar): Tensor {
+    return wrap(typeof other === 'number' ? A.divS([this.handle, other]) : A.div([this.handle, other.handle]));
+  }
+  pow(exponent: TensorOrScalar): Tensor {
+    return wrap(typeof exponent === 'number' ? A.powS([this.handle, exponent]) : A.pow([this.handle, exponent.handle]));
+  }
+  maximum(other: Tensor): Tensor {
+    return wrap(A.maximum([this.handle, other.handle]));
+  }
+  minimum(other: Tensor): Tensor {
+    return wrap(A.minimum([this.handle, other.handle]));
+  }
+  neg(): Tensor { return wrap(A.neg([this.handle])); }
+  abs(): Tensor { return wrap(A.abs([this.handle])); }
+  exp(): Tensor { return wrap(A.exp([this.handle])); }
+  log(): Tensor { return wrap(A.log([this.handle])); }
+  log1p(): Tensor { return wrap(A.log1p([this.handle])); }
+  sqrt(): Tensor { return wrap(A.sqrt([this.handle])); }
+  rsqrt(): Tensor { return wrap(A.rsqrt([this.handle])); }
+  square(): Tensor { return wrap(A.square([this.handle])); }
+  sin(): Tensor { return wrap(A.sin([this.handle])); }
+  cos(): Tensor { return wrap(A.cos([this.handle])); }
+  sign(): Tensor { return wrap(A.sign([this.handle])); }
+  floor(): Tensor { return wrap(A.floor([this.handle])); }
+  ceil(): Tensor { return wrap(A.ceil([this.handle])); }
+  round(): Tensor { return wrap(A.round([this.handle])); }
+  reciprocal(): Tensor { return wrap(A.reciprocal([this.handle])); }
+  tanh(): Tensor { return wrap(A.tanh([this.handle])); }
+  sigmoid(): Tensor { return wrap(A.sigmoid([this.handle])); }
+  relu(): Tensor { return wrap(A.relu([this.handle])); }
+  clamp(min: number | null, max: number | null = null): Tensor {
+    return wrap(A.clamp([this.handle, min, max]));
+  }
+
+  // ---- comparison and logic -----------------------------------------------------------------
+  eq(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.eqS([this.handle, o]) : A.eq([this.handle, o.handle])); }
+  ne(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.neS([this.handle, o]) : A.ne([this.handle, o.handle])); }
+  lt(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.ltS([this.handle, o]) : A.lt([this.handle, o.handle])); }
+  le(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.leS([this.handle, o]) : A.le([this.handle, o.handle])); }
+  gt(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.gtS([this.handle, o]) : A.gt([this.handle, o.handle])); }
+  ge(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.geS([this.handle, o]) : A.ge([this.handle, o.handle])); }
+  logicalNot(): Tensor { return wrap(A.logicalNot([this.handle])); }
+  logicalAnd(o: Tensor): Tensor { return wrap(A.logicalAnd([this.handle, o.handle])); }
+  logicalOr(o: Tensor): Tensor { return wrap(A.logicalOr([this.handle, o.handle])); }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return wrap(A.maskedFill([this.handle, mask.handle, value]));
+  }
+
+  // ---- in place (optimizers, initialisers) ---------------------------------------------------
+  add_(other: TensorOrScalar, alpha = 1): this {
+    if (typeof other === 'number') A.addS_([this.handle, other, alpha], true);
+    else A.add_([this.handle, other.handle, alpha], true);
+    return this;
+  }
+  sub_(other: TensorOrScalar, alpha = 1): this {
+    if (typeof other === 'number') A.subS_([this.handle, other, alpha], true);
+    else A.sub_([this.handle, other.handle, alpha], true);
+    return this;
+  }
+  mul_(other: TensorOrScalar): this {
+    if (typeof other === 'number') A.mulS_([this.handle, other], true);
+    else A.mul_([this.handle, other.handle], true);
+    return this;
+  }
+  div_(other: TensorOrScalar): this {
+    if (typeof other === 'number') A.divS_([this.handle, other], true);
+    else A.div_([this.handle, other.handle], true);
+    return this;
+  }
+  /** this += value * t1 * t2 */
+  addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
+    A.addcmul_([this.handle, t1.handle, t2.handle, value], true);
+    return this;
+  }
+  /** this += value * t1 / t2 */
+  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this {
+    A.addcdiv_([this.handle, t1.handle, t2.handle, value], true);
+    return this;
+  }
+  /** this += weight * (end - this) */
+  lerp_(end: Tensor, weight: number): this {
+    A.lerp_([this.handle, end.handle, weight], true);
+    return this;
+  }
+  sqrt_(): this {
+    A.sqrt_([this.handle], true);
+    return this;
+  }
+  clamp_(min: number | null, max: number | null = null): this {
+    A.clamp_([this.handle, min, max], true);
+    return this;
+  }
+  copy_(src: Tensor): this {
+    A.copy_([this.handle, src.handle, false], true);
+    return this;
+  }
+  zero_(): this {
+    A.zero_([this.handle], true);
+    return this;
+  }
+  fill_(value: number): this {
+    A.fill_([this.handle, value], true);
+    return this;
+  }
+  normal_(mean = 0, std = 1, generator?: { handle: NativeArg }): this {
+    A.normal_([this.handle, mean, std, generator?.handle ?? null], true);
+    return this;
+  }
+  uniform_(from = 0, to = 1, generator?: { handle: NativeArg }): this {
+    A.uniform_([this.handle, from, to, generator?.handle ?? null], true);
+    return this;
+  }
+
+  // ---- reductions ---------------------------------------------------------------------------
+  sum(dim?: number | number[], keepdim = false): Tensor {
+    return wrap(dim === undefined ? A.sum([this.handle, null]) : A.sumDim([this.handle, dims(dim), keepdim, null]));
+  }
+  mean(dim?: number | number[], keepdim = false): Tensor {
+    return wrap(dim === undefined ? A.mean([this.handle, null]) : A.meanDim([this.handle, dims(dim), keepdim, null]));
+  }
+  prod(): Tensor {
+    return wrap(A.prod([this.handle, null]));
+  }
+  /** Unbiased (correction 1) by default, as PyTorch. */
+  var(dim?: number | number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return wrap(A.var([this.handle, dim === undefined ? null : dims(dim), opts.correction ?? 1, opts.keepdim ?? false]));
+  }
+  std(dim?: number | number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return wrap(A.std([this.handle, dim === undefined ? null : dims(dim), opts.correction ?? 1, opts.keepdim ?? false]));
+  }
+  norm(p = 2, dim?: number | number[], keepdim = false): Tensor {
+    return wrap(A.norm([this.handle, p, dim === undefined ? [] : dims(dim), keepdim]));
+  }
+  logsumexp(dim: number | number[], keepdim = false): Tensor {
+    return wrap(A.logsumexp([this.handle, dims(dim), keepdim]));
+  }
+  max(): Tensor {
+    return wrap(A.max([this.handle]));
+  }
+  min(): Tensor {
+    return wrap(A.min([this.handle]));
+  }
+  /** Values and indices of the maximum along `dim`. */
+  maxDim(dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
+    const [values, indices] = wrapList(A.maxDim([this.handle, dim, keepdim]));
+    return { values: values!, indices: indices! };
+  }
+  minDim(dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
+    const [values, indices] = wrapList(A.minDim([this.handle, dim, keepdim]));
+    return { values: values!, indices: indices! };
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return wrap(A.argmax([this.handle, dim ?? null, keepdim]));
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return wrap(A.argmin([this.handle, dim ?? null, keepdim]));
+  }
+  all(): Tensor {
+    return wrap(A.all([this.handle]));
+  }
+  any(): Tensor {
+    return wrap(A.any([this.handle]));
+  }
+
+  // ---- linear algebra ----------------------------------------------------------------------
+  matmul(other: Tensor): Tensor {
+    return wrap(A.matmul([this.handle, other.handle]));
+  }
+  mm(other: Tensor): Tensor {
+    return wrap(A.mm([this.handle, other.handle]));
+  }
+  bmm(other: Tensor): Tensor {
+    return wrap(A.bmm([this.handle, other.handle]));
+  }
+  /** Transpose of a matrix. */
+  t(): Tensor {
+    return wrap(A.t([this.handle]));
+  }
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
+    return wrap(A.diagonal([this.handle, offset, dim1, dim2]));
+  }
+
+  // ---- shape, indexing, slicing ------------------------------------------------------------
+  reshape(...shape: number[]): Tensor {
+    return wrap(A.reshape([this.handle, shape]));
+  }
+  view(...shape: number[]): Tensor {
+    return wrap(A.view([this.handle, shape]));
+  }
+  permute(...dims: number[]): Tensor {
+    return wrap(A.permute([this.handle, dims]));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return wrap(A.transpose([this.handle, dim0, dim1]));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return wrap(A.flatten([this.handle, startDim, endDim]));
+  }
+  squeeze(dim?: number): Tensor {
+    return wrap(dim === undefined ? A.squeeze([this.handle]) : A.squeezeDim([this.handle, dim]));
+  }
+  unsqueeze(dim: number): Tensor {
+    return wrap(A.unsqueeze([this.handle, dim]));
+  }
+  expand(...shape: number[]): Tensor {
+    return wrap(A.expand([this.handle, shape, false]));
+  }
+  expandAs(other: Tensor): Tensor {
+    return this.expand(...other.shape);
+  }
+  repeat(...repeats: number[]): Tensor {
+    return wrap(A.repeat([this.handle, repeats]));
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return wrap(A.narrow([this.handle, dim, start, length]));
+  }
+  /** Python's `t[..., start:end:step, ...]` along one dimension (a view). */
+  slice(dim: number, start: number | null = null, end: number | null = null, step = 1): Tensor {
+    return wrap(A.slice([this.handle, dim, start, end, step]));
+  }
+  /** Python's `t[..., i, ...]` along one dimension (a view without that dimension). */
+  select(dim: number, index: number): Tensor {
+    return wrap(A.select([this.handle, dim, index]));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return wrap(A.indexSelect([this.handle, dim, index.handle]));
+  }
+  /** Advanced indexing: `t[i0, i1, ...]` with index tensors (null keeps a dimension whole). */
+  index(indices: (Tensor | null)[]): Tensor {
+    return wrap(A.index([this.handle, indices.map((i) => i?.handle ?? null)]));
+  }
+  indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate = false): this {
+    A.indexPut_([this.handle, indices.map((i) => i?.handle ?? null), values.handle, accumulate], true);
+    return this;
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return wrap(A.gather([this.handle, dim, index.handle, false]));
+  }
+  flip(...dims: number[]): Tensor {
+    return wrap(A.flip([this.handle, dims]));
+  }
+  split(size: number, dim = 0): Tensor[] {
+    return wrapList(A.split([this.handle, size, dim]));
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return wrapList(A.chunk([this.handle, chunks, dim]));
+  }
+}
+(Tensor.prototype as unknown as Record<symbol, boolean>)[SCOPED] = true;
+
+function dims(d: number | number[]): number[] {
+  return typeof d === 'number' ? [d] : d;
+}
+
+export function isDevice(s: string): s is Device {
+  return s === 'cpu' || s === 'cuda' || /^cuda:\d+$/.test(s);
+}
+
