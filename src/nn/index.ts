@@ -1,0 +1,14 @@
+// dermosynth's neural-network layer: modules, initialisers, spectral norm, optimizers, schedules.
+export { Module, type Parametrization } from './module.js';
+export { Conv2d, ConvTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions } from './layers/conv.js';
+export { Linear } from './layers/linear.js';
+export { InstanceNorm2d, BatchNorm2d, GroupNorm, type NormOptions } from './layers/normalization.js';
+export { ReLU, LeakyReLU, Tanh, Sigmoid, GELU, Identity, Dropout } from './layers/activation.js';
+export { ReflectionPad2d, ReplicationPad2d, ZeroPad2d } from './layers/padding.js';
+export { AvgPool2d, MaxPool2d, Upsample } from './layers/pooling.js';
+export { Sequential } from './layers/container.js';
+export { spectralNorm, type SpectralNormOptions } from './spectral_norm.js';
+export * as init from './init.js';
+export { initWeights, type InitScheme } from './init.js';
+export * as optim from './optim/index.js';
+export { saveModule, loadModule } from './serialization.js';

@@ -1,0 +1,47 @@
+// Activation layers, as torch.nn.
+import { F, type Tensor } from '../../torch/index.js';
+import { Module } from '../module.js';
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
+}
+export class LeakyReLU extends Module {
+  constructor(readonly negativeSlope = 0.01) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.leakyRelu(x, this.negativeSlope);
+  }
+}
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return x.tanh();
+  }
+}
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return x.sigmoid();
+  }
+}
+export class GELU extends Module {
+  forward(x: Tensor): Tensor {
+    return F.gelu(x);
+  }
+}
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+/** Zeroes elements with probability p in training mode (scaled by 1/(1-p)); identity in eval. */
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1], got ${p}`);
+  }
+  forward(x: Tensor): Tensor {
+    return F.dropout(x, this.p, this.training);
+  }
+}

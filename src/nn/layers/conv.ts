@@ -1,0 +1,96 @@
+// Conv2d and ConvTranspose2d, as torch.nn, with PyTorch's default initialisation.
+import { F, empty, type Tensor } from '../../torch/index.js';
+import { Module } from '../module.js';
+import { kaimingUniform_, fans, uniform_ } from '../init.js';
+
+type Pair = number | [number, number];
+const pair = (x: Pair): [number, number] => (typeof x === 'number' ? [x, x] : x);
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  bias?: boolean;
+  /** Padding applied before the convolution ('zeros' lets the convolution pad). */
+  paddingMode?: 'zeros' | 'reflect' | 'replicate';
+}
+
+function resetParameters(m: Module<any, any>): void {
+  const weight = m.param('weight');
+  kaimingUniform_(weight, { a: Math.sqrt(5) });
+  const bias = m.optionalParam('bias');
+  if (bias) {
+    const bound = 1 / Math.sqrt(fans(weight).fanIn);
+    uniform_(bias, -bound, bound);
+  }
+}
+
+function checkChannels(layer: string, inChannels: number, outChannels: number, groups: number): void {
+  for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels], ['groups', groups]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${layer}: ${name} must be a positive integer, got ${v}`);
+  }
+  if (inChannels % groups || outChannels % groups) {
+    throw new RangeError(`${layer}: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`);
+  }
+}
+
+export class Conv2d extends Module {
+  static initKind = 'conv' as const;
+  readonly kernelSize: [number, number];
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    readonly options: Conv2dOptions = {},
+  ) {
+    super();
+    const groups = options.groups ?? 1;
+    checkChannels('Conv2d', inChannels, outChannels, groups);
+    this.kernelSize = pair(kernelSize);
+    this.registerParameter('weight', empty([outChannels, inChannels / groups, ...this.kernelSize]));
+    this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
+    resetParameters(this);
+  }
+  forward(x: Tensor): Tensor {
+    const o = this.options;
+    const mode = o.paddingMode ?? 'zeros';
+    if (mode === 'zeros') {
+      return F.conv2d(x, this.param('weight'), this.optionalParam('bias'), { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups });
+    }
+    const [ph, pw] = pair(o.padding ?? 0);
+    const padded = F.pad(x, [pw, pw, ph, ph], mode === 'reflect' ? 'reflect' : 'replicate');
+    const y = F.conv2d(padded, this.param('weight'), this.optionalParam('bias'), { stride: o.stride, dilation: o.dilation, groups: o.groups });
+    padded.dispose();
+    return y;
+  }
+}
+
+export interface ConvTranspose2dOptions extends Omit<Conv2dOptions, 'paddingMode'> {
+  outputPadding?: Pair;
+}
+
+export class ConvTranspose2d extends Module {
+  static initKind = 'conv' as const;
+  readonly kernelSize: [number, number];
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    readonly options: ConvTranspose2dOptions = {},
+  ) {
+    super();
+    const groups = options.groups ?? 1;
+    checkChannels('ConvTranspose2d', inChannels, outChannels, groups);
+    this.kernelSize = pair(kernelSize);
+    this.registerParameter('weight', empty([inChannels, outChannels / groups, ...this.kernelSize]));
+    this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
+    resetParameters(this);
+  }
+  forward(x: Tensor): Tensor {
+    const o = this.options;
+    return F.convTranspose2d(x, this.param('weight'), this.optionalParam('bias'), {
+      stride: o.stride, padding: o.padding, outputPadding: o.outputPadding, dilation: o.dilation, groups: o.groups,
+    });
+  }
+}
