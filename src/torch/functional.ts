@@ -15,7 +15,7 @@ const A = {
   nearest2d: aten('upsample_nearest2d.vec'), bilinear2d: aten('upsample_bilinear2d.vec'),
   bilinear2dAA: aten('_upsample_bilinear2d_aa.vec'), bicubic2d: aten('upsample_bicubic2d.vec'),
   bicubic2dAA: aten('_upsample_bicubic2d_aa.vec'),
-  leakyRelu: aten('leaky_relu'), softplus: aten('softplus'), gelu: aten('gelu'), elu: aten('elu'),
+  leakyRelu: aten('leaky_relu'), leakyRelu_: aten('leaky_relu_'), softplus: aten('softplus'), gelu: aten('gelu'), elu: aten('elu'),
   softmax: aten('softmax.int'), logSoftmax: aten('log_softmax.int'), dropout: aten('dropout'),
   mse: aten('mse_loss'), l1: aten('l1_loss'), bceLogits: aten('binary_cross_entropy_with_logits'),
   crossEntropy: aten('cross_entropy_loss'), oneHot: aten('one_hot'),
@@ -194,6 +194,11 @@ export function relu(x: Tensor): Tensor {
 }
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return wrap(A.leakyRelu([x.handle, negativeSlope]));
+}
+/** In place: overwrites x (allowed where autograd does not need x, e.g. after a norm or conv). */
+export function leakyRelu_(x: Tensor, negativeSlope = 0.01): Tensor {
+  A.leakyRelu_([x.handle, negativeSlope], true);
+  return x;
 }
 export function tanh(x: Tensor): Tensor {
   return x.tanh();

@@ -18,7 +18,7 @@ const A = {
   neg: aten('neg'), abs: aten('abs'), exp: aten('exp'), log: aten('log'), sqrt: aten('sqrt'),
   rsqrt: aten('rsqrt'), sin: aten('sin'), cos: aten('cos'), sign: aten('sign'), floor: aten('floor'),
   ceil: aten('ceil'), round: aten('round'), reciprocal: aten('reciprocal'), square: aten('square'),
-  tanh: aten('tanh'), sigmoid: aten('sigmoid'), relu: aten('relu'), log1p: aten('log1p'),
+  tanh: aten('tanh'), sigmoid: aten('sigmoid'), relu: aten('relu'), relu_: aten('relu_'), log1p: aten('log1p'),
   maximum: aten('maximum'), minimum: aten('minimum'),
   eq: aten('eq.Tensor'), eqS: aten('eq.Scalar'), ne: aten('ne.Tensor'), neS: aten('ne.Scalar'),
   lt: aten('lt.Tensor'), ltS: aten('lt.Scalar'), le: aten('le.Tensor'), leS: aten('le.Scalar'),
@@ -301,6 +301,10 @@ export class Tensor {
   /** this += weight * (end - this) */
   lerp_(end: Tensor, weight: number): this {
     A.lerp_([this.handle, end.handle, weight], true);
+    return this;
+  }
+  relu_(): this {
+    A.relu_([this.handle], true);
     return this;
   }
   sqrt_(): this {

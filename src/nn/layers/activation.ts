@@ -2,17 +2,21 @@
 import { F, type Tensor } from '../../torch/index.js';
 import { Module } from '../module.js';
 
+/** max(x, 0); with `inplace` it overwrites its input and returns it (as `nn.ReLU(inplace=True)`). */
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor {
-    return x.relu();
-  }
-}
-export class LeakyReLU extends Module {
-  constructor(readonly negativeSlope = 0.01) {
+  constructor(readonly o: { inplace?: boolean } = {}) {
     super();
   }
   forward(x: Tensor): Tensor {
-    return F.leakyRelu(x, this.negativeSlope);
+    return this.o.inplace ? x.relu_() : x.relu();
+  }
+}
+export class LeakyReLU extends Module {
+  constructor(readonly negativeSlope = 0.01, readonly o: { inplace?: boolean } = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return this.o.inplace ? F.leakyRelu_(x, this.negativeSlope) : F.leakyRelu(x, this.negativeSlope);
   }
 }
 export class Tanh extends Module {
