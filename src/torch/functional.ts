@@ -2,6 +2,8 @@
 // padding, pooling, resampling, activations, losses, and the tensor combinators they need.
 import { aten, REDUCTION, type Reduction } from './ops.js';
 import { Tensor, wrap, wrapList, type TensorOrScalar } from './tensor.js';
+import { keep, tidy } from './scope.js';
+import { tensor, zeros } from './creation.js';
 import type { DType } from './dtype.js';
 
 type Pair = number | [number, number];
@@ -22,7 +24,7 @@ const A = {
   cat: aten('cat'), stack: aten('stack'), where: aten('where.self'), whereScalarOther: aten('where.ScalarOther'),
   whereScalarSelf: aten('where.ScalarSelf'), whereScalar: aten('where.Scalar'),
   eigh: aten('linalg_eigh'), mv: aten('mv'), dot: aten('dot'), normalize: aten('linalg_vector_norm'),
-  clampMin: aten('clamp_min'),
+  clampMin: aten('clamp_min'), pixelShuffle: aten('pixel_shuffle'), indexSelect: aten('index_select'),
 };
 
 function pair(x: Pair, name: string): [number, number] {
@@ -63,6 +65,45 @@ export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | nu
       o.groups ?? 1, pair(o.dilation ?? 1, 'dilation'),
     ]),
   );
+}
+
+/** The taps of a 3x3 kernel (row-major, 9 = a zero tap) that each output phase of a stride-2 transposed convolution uses. */
+const SUBPIXEL_TAPS = (() => {
+  // Output row 2m + a reads input rows m + d through kernel row k = a + 1 - 2d (padding 1), when 0 <= k < 3.
+  const k = (a: number, d: number): number => a + 1 - 2 * d;
+  const taps: number[] = [];
+  for (const a of [0, 1]) for (const b of [0, 1]) for (const di of [0, 1]) for (const dj of [0, 1]) {
+    const kr = k(a, di), kc = k(b, dj);
+    taps.push(kr >= 0 && kr < 3 && kc >= 0 && kc < 3 ? kr * 3 + kc : 9);
+  }
+  return taps;
+})();
+let subpixelIndex: Tensor | null = null;
+
+/**
+ * The transposed convolution with a 3x3 kernel, stride 2, padding 1 and output padding 1 (the
+ * upsampling layer of pix2pixHD) computed exactly as one 2x2 convolution with four output phases
+ * followed by a pixel shuffle. The convolution runs on oneDNN, where libtorch's CPU transposed
+ * convolution does not. Weight [Cin, Cout, 3, 3], as convTranspose2d.
+ */
+export function convTranspose2dSubpixel(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const [cin, cout, kh, kw] = weight.shape as [number, number, number, number];
+  if (kh !== 3 || kw !== 3) throw new TypeError(`convTranspose2dSubpixel: expected a 3x3 kernel, got ${kh}x${kw}`);
+  if (!subpixelIndex || subpixelIndex.device !== weight.device) {
+    subpixelIndex?.dispose();
+    subpixelIndex = keep(tensor(Int32Array.from(SUBPIXEL_TAPS), { dtype: 'int64', device: weight.device }));
+  }
+  const idx = subpixelIndex;
+  return tidy(() => {
+    const taps = cat([weight.reshape(cin, cout, 9), zeros([cin, cout, 1], { dtype: weight.dtype, device: weight.device })], 2);
+    const k = wrap(A.indexSelect([taps.handle, 2, idx.handle]))
+      .reshape(cin, cout, 2, 2, 2, 2)
+      .permute(1, 2, 3, 0, 4, 5)
+      .reshape(cout * 4, cin, 2, 2);
+    const b4 = bias ? bias.unsqueeze(1).expand(cout, 4).reshape(cout * 4) : null;
+    const y = conv2d(pad(input, [0, 1, 0, 1]), k, b4);
+    return wrap(A.pixelShuffle([y.handle, 2]));
+  });
 }
 
 /** y = x W^T + b, weight [out, in]. */
