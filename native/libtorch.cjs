@@ -76,10 +76,16 @@ function find() {
   return systemLibtorch() ?? { error: 'no system libtorch found (looked for /usr/include/torch and libtorch.so)' };
 }
 
+// The libstdc++ ABI libtorch was built with: from TorchConfig.cmake when there is one, else from
+// whether libc10's symbols carry the C++11 ABI tag (pip wheels were long built with the old ABI).
 function cxxAbi(found) {
-  if (!found.cmake) return null;
-  const m = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(fs.readFileSync(found.cmake, 'utf8'));
-  return m ? m[1] : null;
+  if (found.cmake) {
+    const m = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(fs.readFileSync(found.cmake, 'utf8'));
+    if (m) return m[1];
+  }
+  const c10 = path.join(found.lib, 'libc10.so');
+  if (!exists(c10)) return null;
+  return fs.readFileSync(c10).includes('B5cxx11') ? '1' : '0';
 }
 
 function main() {
@@ -102,7 +108,7 @@ function main() {
       console.log([include, path.join(include, 'torch', 'csrc', 'api', 'include')].join(' '));
       break;
     case 'cflags': {
-      const std = process.env.LIBTORCH_CXX_STD ?? (version.major > 2 || (version.major === 2 && version.minor >= 10) ? 'c++20' : 'c++17');
+      const std = process.env.LIBTORCH_CXX_STD ?? (version.major > 2 || (version.major === 2 && version.minor >= 12) ? 'c++20' : 'c++17');
       const flags = [`-std=${std}`];
       const abi = cxxAbi(found);
       if (abi !== null) flags.push(`-D_GLIBCXX_USE_CXX11_ABI=${abi}`);
