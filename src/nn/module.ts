@@ -21,7 +21,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   call(...input: In): Out {
     for (const [name, entry] of this.parametrizations) {
       entry.value?.dispose();
-      entry.value = entry.p.compute(this);
+      entry.value = keep(entry.p.compute(this));
     }
     return this.forward(...input);
   }
@@ -69,7 +69,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   param(name: string): Tensor {
     const computed = this.parametrizations.get(name);
     if (computed) {
-      if (!computed.value) computed.value = computed.p.compute(this);
+      if (!computed.value) computed.value = keep(computed.p.compute(this));
       return computed.value;
     }
     const p = this.params.get(name);

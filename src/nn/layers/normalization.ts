@@ -48,7 +48,6 @@ export class InstanceNorm2d extends RunningStatsNorm {
   forward(x: Tensor): Tensor {
     this.checkInput(x);
     const useInputStats = this.training || !this.trackRunningStats;
-    if (this.training && this.trackRunningStats) this.countBatch();
     return F.instanceNorm(x, {
       weight: this.optionalParam('weight'), bias: this.optionalParam('bias'),
       runningMean: this.buffer('running_mean'), runningVar: this.buffer('running_var'),

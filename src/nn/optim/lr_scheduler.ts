@@ -9,7 +9,8 @@ export abstract class LRScheduler {
 
   constructor(readonly optimizer: Optimizer<{ lr: number }>) {
     this.baseLrs = optimizer.groups.map((g) => g.hyper.lr);
-    this.apply();
+    // No apply() here: subclass fields are not set yet during super() (factor(0) would be NaN),
+    // and factor(0) is 1 for every schedule, so the initial rates already hold.
   }
 
   /** The multiplier of the initial learning rate at `epoch`. */
