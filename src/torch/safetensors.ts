@@ -109,9 +109,14 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
   return { tensors, metadata };
 }
 
+/** The reference implementation's dtype enum order: files list tensors by it, descending. */
+const DTYPE_RANK = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
+
 /**
- * Serialises tensors as safetensors, laid out as Python's `safetensors.torch.save_file` does:
- * ordered by element size (largest first) then name, header padded with spaces to 8 bytes.
+ * Serialises tensors as safetensors, byte for byte as the reference implementation (which
+ * Python's `safetensors.torch.save_file` calls) lays them out: `__metadata__` first, tensors
+ * ordered by dtype (its enum order, descending) then by name (UTF-8 bytes), compact JSON padded
+ * with spaces to 8 bytes, data contiguous.
  */
 export function writeSafetensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
@@ -122,29 +127,31 @@ export function writeSafetensors(
     if (name === '__metadata__') throw new TypeError("writeSafetensors: '__metadata__' is reserved and cannot name a tensor");
     if (!(t instanceof Tensor)) throw new TypeError(`writeSafetensors: '${name}' is not a Tensor`);
   }
-  list.sort(([an, a], [bn, b]) => ELEMENT_SIZE[b.dtype] - ELEMENT_SIZE[a.dtype] || (an < bn ? -1 : an > bn ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const rank = (t: Tensor): number => DTYPE_RANK.indexOf(TO_FILE[t.dtype]);
+  list.sort(([an, a], [bn, b]) => rank(b) - rank(a) || Buffer.compare(Buffer.from(an), Buffer.from(bn)));
+  // Built as text, not as a JS object, so that integer-like names keep their place.
+  const fields: string[] = [];
+  if (metadata && Object.keys(metadata).length > 0) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new TypeError(`writeSafetensors: metadata '${k}' must be a string`);
+    }
+    fields.push(`"__metadata__":${JSON.stringify(metadata)}`);
+  }
   const blobs: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of list) {
     const blob = new Uint8Array(t.handle.toBuffer());
-    header[name] = { dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + blob.byteLength] };
+    fields.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + blob.byteLength] })}`);
     blobs.push(blob);
     offset += blob.byteLength;
   }
-  let json = JSON.stringify(header);
-  const encoder = new TextEncoder();
-  let headerBytes = encoder.encode(json);
-  const padded = Math.ceil(headerBytes.byteLength / 8) * 8;
-  if (padded !== headerBytes.byteLength) {
-    json += ' '.repeat(padded - headerBytes.byteLength);
-    headerBytes = encoder.encode(json);
-  }
-  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
-  out.set(headerBytes, 8);
-  let at = 8 + headerBytes.byteLength;
+  const raw = new TextEncoder().encode(`{${fields.join(',')}}`);
+  const headerLength = Math.ceil(raw.byteLength / 8) * 8;
+  const out = new Uint8Array(8 + headerLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
+  out.set(raw, 8);
+  out.fill(0x20, 8 + raw.byteLength, 8 + headerLength);
+  let at = 8 + headerLength;
   for (const b of blobs) {
     out.set(b, at);
     at += b.byteLength;

@@ -177,7 +177,7 @@ describe('byte layout of our writer', () => {
     });
   });
 
-  it('tensors are ordered by element size (largest first), then by name', () => {
+  it('tensors are ordered as the reference does: dtype enum order descending (so by alignment), then name', () => {
     torch.tidy(() => {
       const tensors = new Map<string, Tensor>([
         ['z_f64', torch.zeros([1], { dtype: 'float64' })],
@@ -189,15 +189,13 @@ describe('byte layout of our writer', () => {
         ['a_f64', torch.zeros([1], { dtype: 'float64' })],
       ]);
       const { header } = parseLayout(torch.writeSafetensors(tensors));
-      expect(Object.keys(header)).toEqual(['a_f64', 'z_f64', 'b_f32', 'm_f32', 'c_f16', 'a_u8', 'y_i8']);
+      expect(Object.keys(header)).toEqual(['a_f64', 'z_f64', 'b_f32', 'm_f32', 'c_f16', 'y_i8', 'a_u8']);
       const sizes = Object.values(header).map((i: any) => ELEMENT_SIZE[i.dtype]!);
       expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
     });
   });
 
   it('re-serialising a PyTorch-side fixture reproduces its bytes exactly', async () => {
-    // These fixtures mix dtypes of different sizes only (F64, F32, I64 vs F32), where our order
-    // and the reference's agree.
     for (const name of ['conv2d', 'adam', 'sequential', 'module_state', 'instance_norm']) {
       const file = path.join(FIXTURES, `${name}.safetensors`);
       const original = fs.readFileSync(file);
@@ -208,11 +206,9 @@ describe('byte layout of our writer', () => {
     }
   });
 
-  // KNOWN DIVERGENCE (reported; src/torch/safetensors.ts): the reference library breaks ties between
-  // dtypes of the same size by its Dtype enum order (I64 before F64, I32 after F32, BF16 before
-  // F16, I8 before U8 before BOOL), not by name, so files with such ties are not byte-identical.
-  // This test is expected to fail until the writer sorts as the reference does; then make it `it`.
-  it.fails('re-serialising dtypes.safetensors (same-size dtype ties) reproduces its bytes exactly', async () => {
+  // The reference breaks ties between same-size dtypes by its Dtype enum order (I64 before F64,
+  // F32 before I32, BF16 before F16, I8 before U8 before BOOL), not by name.
+  it('re-serialising dtypes.safetensors (same-size dtype ties) reproduces its bytes exactly', async () => {
     const file = path.join(FIXTURES, 'dtypes.safetensors');
     const { tensors, metadata } = await torch.loadSafetensors(file);
     const again = torch.writeSafetensors(tensors, metadata);
@@ -221,16 +217,19 @@ describe('byte layout of our writer', () => {
   });
 });
 
-describe('known divergences from the reference writer (reported; expected to fail until fixed)', () => {
-  // KNOWN DIVERGENCE (src/torch/safetensors.ts builds the header as a JS object): integer-like
-  // tensor names ("0", "10") are enumerated first and in numeric order by JSON.stringify, so
-  // __metadata__ is no longer first and the header's entries are out of data order. Readers
-  // accept it (both check offsets, not order), but the bytes differ from the reference's.
-  it.fails('integer-like tensor names keep __metadata__ first and entries in data order', () => {
+describe('header order matches the reference writer', () => {
+  // A JS object would enumerate integer-like names ("0", "10") first and in numeric order; the
+  // header text must keep __metadata__ first and the entries in data order, as the reference does.
+  it('integer-like tensor names keep __metadata__ first and entries in data order', () => {
     torch.tidy(() => {
       const t = torch.zeros([1]);
-      const { header } = parseLayout(torch.writeSafetensors({ '10': t, '9': t, a: t }, { m: 'x' }));
-      expect(Object.keys(header)).toEqual(['__metadata__', '10', '9', 'a']);
+      const bytes = torch.writeSafetensors(new Map([['a', t], ['10', t], ['9', t]]), { m: 'x' });
+      const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+      const text = new TextDecoder().decode(bytes.subarray(8, 8 + n));
+      const at = ['"__metadata__"', '"10"', '"9"', '"a"'].map((k) => text.indexOf(`${k}:`));
+      expect(at.every((i) => i > 0)).toBe(true);
+      expect([...at].sort((x, y) => x - y)).toEqual(at);
+      expect(text).toMatch(/"10":\{"dtype":"F32","shape":\[1\],"data_offsets":\[0,4\]\}/);
     });
   });
 });
