@@ -28,8 +28,7 @@
 
 namespace {
 
-// Tags that let us check an object's native type before unwrapping it (never trust JS objects).
-const napi_type_tag kTensorTag = {0x6d8e1c2a4f3b4d7eULL, 0x9a5c0e1f2b3d4c6aULL};
+// A tag that lets us check an object's native type before unwrapping it (never trust JS objects).
 const napi_type_tag kGeneratorTag = {0x1b2c3d4e5f607182ULL, 0x93a4b5c6d7e8f901ULL};
 
 std::atomic<int64_t> g_liveTensors{0};
@@ -92,8 +91,32 @@ Kind kindOf(const c10::TypePtr& type) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tensor handles: JavaScript holds a number naming a slot of this table; the slot owns one
+// at::Tensor reference until it is released. A handle is slot + generation * 2^24 (generation
+// >= 1), so that a released or never-issued number is recognised and never aliases another
+// tensor. No per-tensor JavaScript object lives on the native side: nothing waits on the
+// garbage collector, and releasing is immediate.
+
+constexpr double kSlotSpan = 16777216.0;  // 2^24 slots
+
+struct TensorSlot {
+  at::Tensor tensor;
+  uint32_t generation = 0;
+  bool held = false;
+  int64_t externalBytes = 0;
+};
+
+// V8 cannot see native memory: it is told about large tensors, so that tensors left to the
+// garbage collector's safety net are collected as memory fills up.
+constexpr int64_t kExternalThreshold = 64 * 1024;
+
 struct AddonData {
-  Napi::FunctionReference tensorCtor;
+  std::vector<TensorSlot> slots;
+  std::vector<uint32_t> freeSlots;
+  // Handles whose Tensor objects the garbage collector has collected, released at the next safe
+  // point (see drainCollected).
+  std::vector<double> collected;
   Napi::FunctionReference generatorCtor;
   std::vector<OpEntry> ops;
   std::unordered_map<std::string, int32_t> opIndex;
@@ -125,161 +148,211 @@ Napi::Value guarded(Napi::Env env, const std::string& op, F&& body) {
   }
 }
 
+Napi::Value putTensor(Napi::Env env, at::Tensor tensor);
+const at::Tensor& getTensor(Napi::Env env, const Napi::Value& v, const std::string& what);
+bool releaseTensor(Napi::Env env, double h);
+
+
+Napi::Value putTensor(Napi::Env env, at::Tensor tensor) {
+  AddonData& d = data(env);
+  uint32_t index;
+  if (!d.freeSlots.empty()) {
+    index = d.freeSlots.back();
+    d.freeSlots.pop_back();
+  } else {
+    if (d.slots.size() >= static_cast<size_t>(kSlotSpan)) {
+      throw Napi::RangeError::New(env, "more than 16,777,216 live tensors: dispose tensors (or use tidy) to free handles");
+    }
+    index = static_cast<uint32_t>(d.slots.size());
+    d.slots.emplace_back();
+  }
+  TensorSlot& slot = d.slots[index];
+  slot.generation = slot.generation % 536870911u + 1;  // 1 .. 2^29 - 1, so handles stay exact doubles
+  if (tensor.has_storage() && tensor.device().is_cpu()) {
+    const int64_t bytes = static_cast<int64_t>(tensor.storage().nbytes());
+    if (bytes >= kExternalThreshold) {
+      slot.externalBytes = bytes;
+      Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+    }
+  }
+  slot.tensor = std::move(tensor);
+  slot.held = true;
+  g_liveTensors.fetch_add(1, std::memory_order_relaxed);
+  return Napi::Number::New(env, double(slot.generation) * kSlotSpan + double(index));
+}
+
+// The slot a handle names, or null when the number is not a handle ever issued for that slot.
+TensorSlot* slotOf(AddonData& d, double h) {
+  if (!(h >= kSlotSpan) || h != std::floor(h) || h > 9.0e15) return nullptr;
+  const double generation = std::floor(h / kSlotSpan);
+  const size_t index = static_cast<size_t>(h - generation * kSlotSpan);
+  if (index >= d.slots.size()) return nullptr;
+  TensorSlot& slot = d.slots[index];
+  return double(slot.generation) == generation ? &slot : nullptr;
+}
+
+TensorSlot* slotOf(Napi::Env env, const Napi::Value& v) {
+  return v.IsNumber() ? slotOf(data(env), v.As<Napi::Number>().DoubleValue()) : nullptr;
+}
+
+const at::Tensor& getTensor(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  TensorSlot* slot = slotOf(env, v);
+  if (slot && slot->held) return slot->tensor;
+  if (slot || (v.IsNumber() && v.As<Napi::Number>().DoubleValue() >= kSlotSpan)) {
+    throw Napi::TypeError::New(env, what + ": the tensor was disposed");
+  }
+  throw Napi::TypeError::New(env, what + ": expected a Tensor");
+}
+
+bool releaseTensor(Napi::Env env, double h) {
+  AddonData& d = data(env);
+  TensorSlot* slot = slotOf(d, h);
+  if (!slot || !slot->held) return false;
+  slot->tensor = at::Tensor();
+  slot->held = false;
+  if (slot->externalBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -slot->externalBytes);
+  slot->externalBytes = 0;
+  d.freeSlots.push_back(static_cast<uint32_t>(slot - d.slots.data()));
+  g_liveTensors.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+// The garbage collector's safety net. track(object, handle) attaches a finalizer to the
+// JavaScript Tensor object; it runs during collection (a basic finalizer: no JavaScript may run)
+// and only queues the handle. The queue is drained at the end of native calls, never while one is
+// reading its arguments, so a handle read just before a call stays valid through that call even
+// if its Tensor object is already unreachable. Handles disposed earlier are recognised by their
+// generation and left alone.
+void onTensorCollected(node_api_basic_env, void* data, void* hint) {
+  static_cast<AddonData*>(hint)->collected.push_back(static_cast<double>(reinterpret_cast<uintptr_t>(data)));
+}
+
+void drainCollected(Napi::Env env) {
+  AddonData& d = data(env);
+  if (d.collected.empty()) return;
+  std::vector<double> handles;
+  handles.swap(d.collected);
+  for (double h : handles) releaseTensor(env, h);
+}
+
+Napi::Value Track(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "track: expected the Tensor object");
+  TensorSlot* slot = slotOf(env, info[1]);
+  if (!slot || !slot->held) throw Napi::TypeError::New(env, "track: not a live tensor handle");
+  const double h = info[1].As<Napi::Number>().DoubleValue();
+  napi_status status = napi_wrap(env, info[0], reinterpret_cast<void*>(static_cast<uintptr_t>(h)),
+                                 onTensorCollected, &data(env), nullptr);
+  if (status != napi_ok) throw Napi::TypeError::New(env, "track: this object already tracks a tensor");
+  drainCollected(env);
+  return env.Undefined();
+}
+
 // ---------------------------------------------------------------------------------------------
-// Tensor handle: owns one at::Tensor reference until dispose() or garbage collection.
+// Tensor metadata and data, by handle.
 
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "TensorHandle", {
-      InstanceMethod<&TensorHandle::Dispose>("dispose"),
-      InstanceMethod<&TensorHandle::IsDisposed>("isDisposed"),
-      InstanceMethod<&TensorHandle::Sizes>("sizes"),
-      InstanceMethod<&TensorHandle::Strides>("strides"),
-      InstanceMethod<&TensorHandle::Dtype>("dtype"),
-      InstanceMethod<&TensorHandle::DeviceName>("device"),
-      InstanceMethod<&TensorHandle::RequiresGrad>("requiresGrad"),
-      InstanceMethod<&TensorHandle::SetRequiresGrad>("setRequiresGrad"),
-      InstanceMethod<&TensorHandle::Grad>("grad"),
-      InstanceMethod<&TensorHandle::SetGrad>("setGrad"),
-      InstanceMethod<&TensorHandle::IsLeaf>("isLeaf"),
-      InstanceMethod<&TensorHandle::IsContiguous>("isContiguous"),
-      InstanceMethod<&TensorHandle::IsChannelsLast>("isChannelsLast"),
-      InstanceMethod<&TensorHandle::Item>("item"),
-      InstanceMethod<&TensorHandle::ToBuffer>("toBuffer"),
-      InstanceMethod<&TensorHandle::StorageId>("storageId"),
-    });
-  }
+#define TENSOR_ARG(name) const at::Tensor& name = getTensor(info.Env(), info[0], __func__)
 
-  explicit TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-    info.This().As<Napi::Object>().TypeTag(&kTensorTag);
-  }
-  ~TensorHandle() override { release(); }
-
-  static Napi::Object Wrap(Napi::Env env, at::Tensor tensor) {
-    Napi::Object obj = data(env).tensorCtor.New({});
-    TensorHandle* h = Unwrap(obj);
-    h->tensor_ = std::move(tensor);
-    g_liveTensors.fetch_add(1, std::memory_order_relaxed);
-    h->held_ = true;
-    return obj;
-  }
-
-  // The handle's tensor, or a JavaScript TypeError naming what was expected.
-  static const at::Tensor& From(Napi::Env env, const Napi::Value& v, const std::string& what) {
-    if (v.IsObject()) {
-      Napi::Object obj = v.As<Napi::Object>();
-      if (obj.CheckTypeTag(&kTensorTag)) {
-        TensorHandle* h = Unwrap(obj);
-        if (!h->held_) throw Napi::TypeError::New(env, what + ": the tensor was disposed");
-        return h->tensor_;
-      }
-    }
-    throw Napi::TypeError::New(env, what + ": expected a Tensor");
-  }
-
- private:
-  void release() {
-    if (held_) {
-      tensor_ = at::Tensor();
-      held_ = false;
-      g_liveTensors.fetch_sub(1, std::memory_order_relaxed);
-    }
-  }
-  const at::Tensor& t(Napi::Env env) const {
-    if (!held_) throw Napi::TypeError::New(env, "the tensor was disposed");
-    return tensor_;
-  }
-
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    release();
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), info[0].IsNumber() && releaseTensor(info.Env(), info[0].As<Napi::Number>().DoubleValue()));
+}
+Napi::Value IsLive(const Napi::CallbackInfo& info) {
+  TensorSlot* slot = slotOf(info.Env(), info[0]);
+  return Napi::Boolean::New(info.Env(), slot && slot->held);
+}
+Napi::Value Sizes(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  const auto sizes = t.sizes();
+  Napi::Array out = Napi::Array::New(info.Env(), sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(sizes[i])));
+  return out;
+}
+Napi::Value Strides(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  const auto strides = t.strides();
+  Napi::Array out = Napi::Array::New(info.Env(), strides.size());
+  for (size_t i = 0; i < strides.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(strides[i])));
+  return out;
+}
+Napi::Value Dtype(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  return Napi::Number::New(info.Env(), double(static_cast<int>(t.scalar_type())));
+}
+Napi::Value DeviceName(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  return Napi::String::New(info.Env(), t.device().str());
+}
+Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  return Napi::Boolean::New(info.Env(), t.requires_grad());
+}
+Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  const bool flag = info[1].ToBoolean();
+  return guarded(info.Env(), "requiresGrad", [&]() -> Napi::Value {
+    TORCH_CHECK(t.is_leaf(), "you can only change requiresGrad of leaf tensors; use detach() for a tensor "
+                             "outside the graph");
+    t.set_requires_grad(flag);
+    return info.Env().Undefined();
+  });
+}
+Napi::Value Grad(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  const at::Tensor& g = t.grad();
+  return g.defined() ? putTensor(info.Env(), g) : info.Env().Null();
+}
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(self);
+  if (info[1].IsNull() || info[1].IsUndefined()) {
+    self.mutable_grad() = at::Tensor();
     return info.Env().Undefined();
   }
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !held_); }
-  Napi::Value Sizes(const Napi::CallbackInfo& info) {
-    const auto sizes = t(info.Env()).sizes();
-    Napi::Array out = Napi::Array::New(info.Env(), sizes.size());
-    for (size_t i = 0; i < sizes.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(sizes[i])));
-    return out;
-  }
-  Napi::Value Strides(const Napi::CallbackInfo& info) {
-    const auto strides = t(info.Env()).strides();
-    Napi::Array out = Napi::Array::New(info.Env(), strides.size());
-    for (size_t i = 0; i < strides.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(strides[i])));
-    return out;
-  }
-  Napi::Value Dtype(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), double(static_cast<int>(t(info.Env()).scalar_type())));
-  }
-  Napi::Value DeviceName(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), t(info.Env()).device().str());
-  }
-  Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), t(info.Env()).requires_grad());
-  }
-  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
-    const bool flag = info[0].ToBoolean();
-    return guarded(info.Env(), "requiresGrad", [&]() -> Napi::Value {
-      t(info.Env()).set_requires_grad(flag);
-      return info.Env().Undefined();
-    });
-  }
-  Napi::Value Grad(const Napi::CallbackInfo& info) {
-    const at::Tensor& g = t(info.Env()).grad();
-    if (!g.defined()) return info.Env().Null();
-    return Wrap(info.Env(), g);
-  }
-  Napi::Value SetGrad(const Napi::CallbackInfo& info) {
-    const at::Tensor& self = t(info.Env());
-    if (info[0].IsNull() || info[0].IsUndefined()) {
-      self.mutable_grad() = at::Tensor();
-      return info.Env().Undefined();
-    }
-    const at::Tensor& g = From(info.Env(), info[0], "setGrad");
-    return guarded(info.Env(), "setGrad", [&]() -> Napi::Value {
-      TORCH_CHECK(g.sizes() == self.sizes(), "gradient of shape ", g.sizes(), " for a tensor of shape ", self.sizes());
-      TORCH_CHECK(g.scalar_type() == self.scalar_type(), "gradient dtype ", g.scalar_type(), " differs from the tensor's ", self.scalar_type());
-      TORCH_CHECK(g.device() == self.device(), "gradient on ", g.device(), " for a tensor on ", self.device());
-      self.mutable_grad() = g;
-      return info.Env().Undefined();
-    });
-  }
-  Napi::Value IsLeaf(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), t(info.Env()).is_leaf()); }
-  Napi::Value IsContiguous(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), t(info.Env()).is_contiguous());
-  }
-  Napi::Value IsChannelsLast(const Napi::CallbackInfo& info) {
-    const at::Tensor& self = t(info.Env());
-    return Napi::Boolean::New(info.Env(), self.dim() == 4 && self.is_contiguous(at::MemoryFormat::ChannelsLast));
-  }
-  Napi::Value Item(const Napi::CallbackInfo& info) {
-    return guarded(info.Env(), "item", [&]() -> Napi::Value {
-      const at::Tensor& self = t(info.Env());
-      const at::Scalar s = self.item();
-      if (s.isBoolean()) return Napi::Boolean::New(info.Env(), s.toBool());
-      return Napi::Number::New(info.Env(), s.toDouble());
-    });
-  }
-  // A copy of the tensor's elements in row-major order, as an ArrayBuffer.
-  Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
-    return guarded(info.Env(), "toBuffer", [&]() -> Napi::Value {
-      at::Tensor c = t(info.Env()).detach().to(at::kCPU).contiguous();
-      const size_t bytes = c.numel() * c.element_size();
-      Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), bytes);
-      if (bytes > 0) std::memcpy(buf.Data(), c.data_ptr(), bytes);
-      return buf;
-    });
-  }
-  // Identifies the underlying storage, so callers can tell views and in-place results apart.
-  Napi::Value StorageId(const Napi::CallbackInfo& info) {
-    const at::Tensor& self = t(info.Env());
-    if (!self.has_storage()) return Napi::Number::New(info.Env(), 0);
-    return Napi::String::New(info.Env(), std::to_string(reinterpret_cast<uintptr_t>(self.storage().unsafeGetStorageImpl())));
-  }
-
-  at::Tensor tensor_;
-  bool held_ = false;
-};
+  const at::Tensor& g = getTensor(info.Env(), info[1], "setGrad");
+  return guarded(info.Env(), "setGrad", [&]() -> Napi::Value {
+    TORCH_CHECK(g.sizes() == self.sizes(), "gradient of shape ", g.sizes(), " for a tensor of shape ", self.sizes());
+    TORCH_CHECK(g.scalar_type() == self.scalar_type(), "gradient dtype ", g.scalar_type(), " differs from the tensor's ", self.scalar_type());
+    TORCH_CHECK(g.device() == self.device(), "gradient on ", g.device(), " for a tensor on ", self.device());
+    self.mutable_grad() = g;
+    return info.Env().Undefined();
+  });
+}
+Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  return Napi::Boolean::New(info.Env(), t.is_leaf());
+}
+Napi::Value IsContiguous(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  return Napi::Boolean::New(info.Env(), t.is_contiguous());
+}
+Napi::Value IsChannelsLast(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  return Napi::Boolean::New(info.Env(), t.dim() == 4 && t.is_contiguous(at::MemoryFormat::ChannelsLast));
+}
+Napi::Value Item(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  return guarded(info.Env(), "item", [&]() -> Napi::Value {
+    const at::Scalar s = t.item();
+    if (s.isBoolean()) return Napi::Boolean::New(info.Env(), s.toBool());
+    return Napi::Number::New(info.Env(), s.toDouble());
+  });
+}
+// A copy of the tensor's elements in row-major order, as an ArrayBuffer.
+Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  return guarded(info.Env(), "toBuffer", [&]() -> Napi::Value {
+    at::Tensor c = t.detach().to(at::kCPU).contiguous();
+    const size_t bytes = c.numel() * c.element_size();
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), bytes);
+    if (bytes > 0) std::memcpy(buf.Data(), c.data_ptr(), bytes);
+    return buf;
+  });
+}
+// Identifies the underlying storage, so callers can tell views and in-place results apart.
+Napi::Value StorageId(const Napi::CallbackInfo& info) {
+  TENSOR_ARG(t);
+  if (!t.has_storage()) return Napi::String::New(info.Env(), "none");
+  return Napi::String::New(info.Env(), std::to_string(reinterpret_cast<uintptr_t>(t.storage().unsafeGetStorageImpl())));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Random generator handle (per-call generators; states can be saved and restored).
@@ -321,11 +394,11 @@ class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
   Napi::Value GetState(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), "Generator.getState", [&]() -> Napi::Value {
       std::lock_guard<std::mutex> lock(gen_.mutex());
-      return TensorHandle::Wrap(info.Env(), gen_.get_state());
+      return putTensor(info.Env(), gen_.get_state());
     });
   }
   Napi::Value SetState(const Napi::CallbackInfo& info) {
-    const at::Tensor& state = TensorHandle::From(info.Env(), info[0], "Generator.setState");
+    const at::Tensor& state = getTensor(info.Env(), info[0], "Generator.setState");
     return guarded(info.Env(), "Generator.setState", [&]() -> Napi::Value {
       std::lock_guard<std::mutex> lock(gen_.mutex());
       gen_.set_state(state);
@@ -358,7 +431,7 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& a, const N
   if (a.optional && (v.IsNull() || v.IsUndefined())) return c10::IValue();
   switch (a.kind) {
     case Kind::Tensor:
-      return TensorHandle::From(env, v, op.name + ": argument '" + a.name + "'");
+      return getTensor(env, v, op.name + ": argument '" + a.name + "'");
     case Kind::Int:
       return toInt(env, op, a, v);
     case Kind::Float:
@@ -426,7 +499,7 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& a, const N
       c10::List<at::Tensor> out;
       out.reserve(arr.Length());
       for (uint32_t i = 0; i < arr.Length(); ++i) {
-        out.push_back(TensorHandle::From(env, arr.Get(i), op.name + ": argument '" + a.name + "'[" + std::to_string(i) + "]"));
+        out.push_back(getTensor(env, arr.Get(i), op.name + ": argument '" + a.name + "'[" + std::to_string(i) + "]"));
       }
       return out;
     }
@@ -439,7 +512,7 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& a, const N
         if (e.IsNull() || e.IsUndefined()) {
           out.push_back(c10::nullopt);
         } else {
-          out.push_back(TensorHandle::From(env, e, op.name + ": argument '" + a.name + "'[" + std::to_string(i) + "]"));
+          out.push_back(getTensor(env, e, op.name + ": argument '" + a.name + "'[" + std::to_string(i) + "]"));
         }
       }
       return out;
@@ -455,7 +528,7 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& a, const N
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isTensor()) {
     const at::Tensor& t = v.toTensor();
-    return t.defined() ? Napi::Value(TensorHandle::Wrap(env, t)) : env.Null();
+    return t.defined() ? putTensor(env, t) : env.Null();
   }
   if (v.isNone()) return env.Null();
   if (v.isInt()) return Napi::Number::New(env, double(v.toInt()));
@@ -540,11 +613,16 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
     }
   }
     op.handle.callBoxed(&stack);
-    if (discard || stack.empty()) return env.Undefined();
-    if (stack.size() == 1) return fromIValue(env, stack[0]);
-    Napi::Array out = Napi::Array::New(env, stack.size());
-    for (size_t i = 0; i < stack.size(); ++i) out.Set(i, fromIValue(env, stack[i]));
-    return out;
+    Napi::Value result = env.Undefined();
+    if (!discard && stack.size() == 1) {
+      result = fromIValue(env, stack[0]);
+    } else if (!discard && !stack.empty()) {
+      Napi::Array out = Napi::Array::New(env, stack.size());
+      for (size_t i = 0; i < stack.size(); ++i) out.Set(i, fromIValue(env, stack[i]));
+      result = out;
+    }
+    drainCollected(env);
+    return result;
   });
 }
 
@@ -553,6 +631,17 @@ Napi::Value OpSchema(const Napi::CallbackInfo& info) {
   const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   if (id >= d.ops.size()) throw Napi::RangeError::New(info.Env(), "opSchema: unknown operator id");
   return Napi::String::New(info.Env(), c10::toString(d.ops[id].handle.schema()));
+}
+
+// opReturns(id) -> the return types, e.g. ["Tensor", "Tensor"] or ["int"].
+Napi::Value OpReturns(const Napi::CallbackInfo& info) {
+  AddonData& d = data(info.Env());
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= d.ops.size()) throw Napi::RangeError::New(info.Env(), "opReturns: unknown operator id");
+  const auto& returns = d.ops[id].handle.schema().returns();
+  Napi::Array out = Napi::Array::New(info.Env(), returns.size());
+  for (size_t i = 0; i < returns.size(); ++i) out.Set(i, Napi::String::New(info.Env(), returns[i].type()->str()));
+  return out;
 }
 
 Napi::Value ListOps(const Napi::CallbackInfo& info) {
@@ -594,7 +683,7 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
     TORCH_CHECK(need == bytes, "shape ", t.sizes(), " of ", t.scalar_type(), " needs ", need, " bytes, got ", bytes);
     if (bytes > 0) std::memcpy(t.data_ptr(), src, bytes);
     if (device != "cpu") t = t.to(c10::Device(device));
-    return TensorHandle::Wrap(env, std::move(t));
+    return putTensor(env, std::move(t));
   });
 }
 
@@ -605,9 +694,9 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   Napi::Array grads = info[1].As<Napi::Array>();
   std::vector<at::Tensor> rootList, gradList;
   for (uint32_t i = 0; i < roots.Length(); ++i) {
-    rootList.push_back(TensorHandle::From(env, roots.Get(i), "backward"));
+    rootList.push_back(getTensor(env, roots.Get(i), "backward"));
     Napi::Value g = i < grads.Length() ? grads.Get(i) : env.Null();
-    gradList.push_back(g.IsNull() || g.IsUndefined() ? at::Tensor() : TensorHandle::From(env, g, "backward: gradient"));
+    gradList.push_back(g.IsNull() || g.IsUndefined() ? at::Tensor() : getTensor(env, g, "backward: gradient"));
   }
   const bool retain = info[2].ToBoolean();
   const bool create = info[3].ToBoolean();
@@ -680,6 +769,7 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
+  drainCollected(info.Env());
   return Napi::Number::New(info.Env(), double(g_liveTensors.load(std::memory_order_relaxed)));
 }
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
@@ -696,13 +786,30 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* d = new AddonData();
-  d->tensorCtor = Napi::Persistent(TensorHandle::Define(env));
   d->generatorCtor = Napi::Persistent(GeneratorHandle::Define(env));
   env.SetInstanceData<AddonData>(d);
   exports.Set("opHandle", Napi::Function::New(env, OpHandle));
+  exports.Set("dispose", Napi::Function::New(env, Dispose));
+  exports.Set("track", Napi::Function::New(env, Track));
+  exports.Set("isLive", Napi::Function::New(env, IsLive));
+  exports.Set("sizes", Napi::Function::New(env, Sizes));
+  exports.Set("strides", Napi::Function::New(env, Strides));
+  exports.Set("dtype", Napi::Function::New(env, Dtype));
+  exports.Set("device", Napi::Function::New(env, DeviceName));
+  exports.Set("requiresGrad", Napi::Function::New(env, RequiresGrad));
+  exports.Set("setRequiresGrad", Napi::Function::New(env, SetRequiresGrad));
+  exports.Set("grad", Napi::Function::New(env, Grad));
+  exports.Set("setGrad", Napi::Function::New(env, SetGrad));
+  exports.Set("isLeaf", Napi::Function::New(env, IsLeaf));
+  exports.Set("isContiguous", Napi::Function::New(env, IsContiguous));
+  exports.Set("isChannelsLast", Napi::Function::New(env, IsChannelsLast));
+  exports.Set("item", Napi::Function::New(env, Item));
+  exports.Set("toBuffer", Napi::Function::New(env, ToBuffer));
+  exports.Set("storageId", Napi::Function::New(env, StorageId));
   exports.Set("callOp", Napi::Function::New(env, CallOp));
   exports.Set("opSchema", Napi::Function::New(env, OpSchema));
   exports.Set("listOps", Napi::Function::New(env, ListOps));
+  exports.Set("opReturns", Napi::Function::New(env, OpReturns));
   exports.Set("fromBuffer", Napi::Function::New(env, FromBuffer));
   exports.Set("backward", Napi::Function::New(env, Backward));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));

@@ -4,25 +4,11 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
 
-/** An owned reference to one libtorch tensor. */
-export interface TensorHandle {
-  dispose(): void;
-  isDisposed(): boolean;
-  sizes(): number[];
-  strides(): number[];
-  dtype(): number;
-  device(): string;
-  requiresGrad(): boolean;
-  setRequiresGrad(flag: boolean): void;
-  grad(): TensorHandle | null;
-  setGrad(grad: TensorHandle | null): void;
-  isLeaf(): boolean;
-  isContiguous(): boolean;
-  isChannelsLast(): boolean;
-  item(): number | boolean;
-  toBuffer(): ArrayBuffer;
-  storageId(): string | number;
-}
+/**
+ * A number naming one libtorch tensor reference held by the addon (until `dispose(handle)`).
+ * Released or never-issued numbers are recognised: using one is an error, never another tensor.
+ */
+export type TensorHandle = number;
 
 export interface GeneratorHandle {
   seed(): number;
@@ -33,7 +19,6 @@ export interface GeneratorHandle {
 
 /** What a boxed operator call accepts and returns. */
 export type NativeArg =
-  | TensorHandle
   | GeneratorHandle
   | number
   | boolean
@@ -41,13 +26,33 @@ export type NativeArg =
   | null
   | undefined
   | readonly NativeArg[];
-export type NativeResult = TensorHandle | number | boolean | string | null | undefined | NativeResult[];
+/** Tensors in results are handles (numbers); `opReturns` says which positions are tensors. */
+export type NativeResult = number | boolean | string | null | undefined | NativeResult[];
 
 export interface NativeAddon {
   opHandle(name: string, overload: string): number;
   callOp(id: number, args: readonly NativeArg[], discard?: boolean): NativeResult;
   opSchema(id: number): string;
+  opReturns(id: number): string[];
   listOps(): string[];
+  dispose(h: TensorHandle): boolean;
+  /** Releases `h` once `owner` is garbage-collected (unless disposed before). */
+  track(owner: object, h: TensorHandle): void;
+  isLive(h: TensorHandle): boolean;
+  sizes(h: TensorHandle): number[];
+  strides(h: TensorHandle): number[];
+  dtype(h: TensorHandle): number;
+  device(h: TensorHandle): string;
+  requiresGrad(h: TensorHandle): boolean;
+  setRequiresGrad(h: TensorHandle, flag: boolean): void;
+  grad(h: TensorHandle): TensorHandle | null;
+  setGrad(h: TensorHandle, grad: TensorHandle | null): void;
+  isLeaf(h: TensorHandle): boolean;
+  isContiguous(h: TensorHandle): boolean;
+  isChannelsLast(h: TensorHandle): boolean;
+  item(h: TensorHandle): number | boolean;
+  toBuffer(h: TensorHandle): ArrayBuffer;
+  storageId(h: TensorHandle): string;
   fromBuffer(data: ArrayBufferView | ArrayBuffer, dtype: number, shape: readonly number[], device?: string): TensorHandle;
   backward(roots: TensorHandle[], grads: (TensorHandle | null)[], retainGraph: boolean, createGraph: boolean): void;
   setGradEnabled(enabled: boolean): boolean;

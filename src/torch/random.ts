@@ -26,6 +26,7 @@ export class Generator {
     return this.handle.seed();
   }
   manualSeed(seed: number): this {
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`Generator.manualSeed: seed must be a non-negative integer, got ${seed}`);
     this.handle.manualSeed(seed);
     return this;
   }

@@ -140,7 +140,7 @@ export function writeSafetensors(
   const blobs: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of list) {
-    const blob = new Uint8Array(t.handle.toBuffer());
+    const blob = t.bytes();
     fields.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + blob.byteLength] })}`);
     blobs.push(blob);
     offset += blob.byteLength;

@@ -4,8 +4,10 @@ import { native, type NativeArg, type NativeResult, type TensorHandle } from './
 import { aten, MEMORY_FORMAT, type MemoryFormat } from './ops.js';
 import { dtypeCode, dtypeName, typedArrayFor, type AnyTypedArray, type DType } from './dtype.js';
 import { SCOPED, track } from './scope.js';
+import { checkDevice, isDevice, type Device } from './device.js';
 
-export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+export type { Device };
+
 export type Shape = readonly number[];
 export type TensorOrScalar = Tensor | number;
 
@@ -42,9 +44,9 @@ const A = {
   to: aten('to.dtype_layout'), t: aten('t'), diagonal: aten('diagonal'),
 };
 
-/** Wraps a native result: handles become Tensors (tracked by the current scope), arrays recurse. */
+/** Wraps a native tensor result (a handle) as a Tensor, tracked by the current scope. */
 export function wrap(result: NativeResult): Tensor {
-  if (result === null || result === undefined || typeof result !== 'object' || Array.isArray(result)) {
+  if (typeof result !== 'number') {
     throw new TypeError(`expected a tensor result, got ${Array.isArray(result) ? 'a list' : String(result)}`);
   }
   return new Tensor(result);
@@ -58,16 +60,18 @@ export function wrapList(result: NativeResult): Tensor[] {
 export class Tensor {
   /** The native handle; pass it to `aten(...)` calls. */
   readonly handle: TensorHandle;
-  private shape_: number[] | undefined;
 
   constructor(handle: TensorHandle) {
     this.handle = handle;
+    // The safety net: a tensor never disposed is released once this object is collected.
+    native.track(this, handle);
     track(this);
   }
 
   // ---- metadata -------------------------------------------------------------------------------
+  /** The sizes of each dimension (a fresh array). */
   get shape(): number[] {
-    return (this.shape_ ??= this.handle.sizes());
+    return native.sizes(this.handle);
   }
   get ndim(): number {
     return this.shape.length;
@@ -76,31 +80,36 @@ export class Tensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
   get dtype(): DType {
-    return dtypeName(this.handle.dtype());
+    return dtypeName(native.dtype(this.handle));
   }
   get device(): Device {
-    return this.handle.device() as Device;
+    return native.device(this.handle) as Device;
   }
   get strides(): number[] {
-    return this.handle.strides();
+    return native.strides(this.handle);
   }
   size(dim: number): number {
-    const d = dim < 0 ? dim + this.ndim : dim;
-    if (d < 0 || d >= this.ndim) throw new RangeError(`size(${dim}): tensor has ${this.ndim} dimensions`);
-    return this.shape[d]!;
+    const shape = this.shape;
+    const d = dim < 0 ? dim + shape.length : dim;
+    if (d < 0 || d >= shape.length) throw new RangeError(`size(${dim}): tensor has ${shape.length} dimensions`);
+    return shape[d]!;
   }
   isContiguous(): boolean {
-    return this.handle.isContiguous();
+    return native.isContiguous(this.handle);
   }
   isChannelsLast(): boolean {
-    return this.handle.isChannelsLast();
+    return native.isChannelsLast(this.handle);
+  }
+  /** Identifies the memory the tensor views: equal for views of one storage and in-place results. */
+  storageId(): string {
+    return native.storageId(this.handle);
   }
   get isDisposed(): boolean {
-    return this.handle.isDisposed();
+    return !native.isLive(this.handle);
   }
   /** Frees the native tensor now. Idempotent. Autograd graphs keep what they need. */
   dispose(): void {
-    this.handle.dispose();
+    native.dispose(this.handle);
   }
   toString(): string {
     if (this.isDisposed) return 'Tensor(disposed)';
@@ -109,29 +118,30 @@ export class Tensor {
 
   // ---- autograd -------------------------------------------------------------------------------
   get requiresGrad(): boolean {
-    return this.handle.requiresGrad();
+    return native.requiresGrad(this.handle);
   }
+  /** Only leaf tensors (not results of recorded operations) can change it. */
   set requiresGrad(flag: boolean) {
-    this.handle.setRequiresGrad(flag);
+    native.setRequiresGrad(this.handle, flag);
   }
   requiresGrad_(flag = true): this {
-    this.handle.setRequiresGrad(flag);
+    native.setRequiresGrad(this.handle, flag);
     return this;
   }
   /** The accumulated gradient (a new handle to it), or null. */
   get grad(): Tensor | null {
-    const g = this.handle.grad();
-    return g ? new Tensor(g) : null;
+    const g = native.grad(this.handle);
+    return g === null ? null : new Tensor(g);
   }
   set grad(g: Tensor | null) {
-    this.handle.setGrad(g ? g.handle : null);
+    native.setGrad(this.handle, g ? g.handle : null);
   }
   get isLeaf(): boolean {
-    return this.handle.isLeaf();
+    return native.isLeaf(this.handle);
   }
   /** Clears the gradient (sets it to none, as PyTorch's `zero_grad(set_to_none=True)`). */
   zeroGrad(): void {
-    this.handle.setGrad(null);
+    native.setGrad(this.handle, null);
   }
   /**
    * Back-propagates from this tensor. A non-scalar tensor needs `gradient`. Pass
@@ -145,9 +155,13 @@ export class Tensor {
   }
 
   // ---- data out -------------------------------------------------------------------------------
-  /** A copy of the elements in row-major order, in the dtype's typed array. */
+  /** A copy of the elements in row-major order, in the dtype's typed array (16-bit floats as raw bits). */
   data(): AnyTypedArray {
-    return typedArrayFor(this.dtype, this.handle.toBuffer());
+    return typedArrayFor(this.dtype, native.toBuffer(this.handle));
+  }
+  /** The raw little-endian bytes of the elements in row-major order. */
+  bytes(): Uint8Array {
+    return new Uint8Array(native.toBuffer(this.handle));
   }
   /** The elements as a Float32Array (converting when needed). */
   toFloat32Array(): Float32Array {
@@ -159,20 +173,23 @@ export class Tensor {
       f.dispose();
     }
   }
-  /** The elements as plain numbers, row-major. */
+  /** The elements as plain numbers, row-major (16-bit floats decoded). */
   toArray(): number[] {
+    const dtype = this.dtype;
+    if (dtype === 'float16' || dtype === 'bfloat16') return Array.from(this.toFloat32Array());
     const d = this.data();
     return d instanceof BigInt64Array ? Array.from(d, Number) : Array.from(d as ArrayLike<number>);
   }
   /** The value of a one-element tensor. */
   item(): number {
-    const v = this.handle.item();
+    const v = native.item(this.handle);
     return typeof v === 'boolean' ? Number(v) : v;
   }
 
   // ---- conversion and memory layout ----------------------------------------------------------
   to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean }): Tensor {
     const o = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+    if (o.device !== undefined) checkDevice(o.device);
     return wrap(
       A.to([
         this.handle,
@@ -476,8 +493,3 @@ export class Tensor {
 function dims(d: number | number[]): number[] {
   return typeof d === 'number' ? [d] : d;
 }
-
-export function isDevice(s: string): s is Device {
-  return s === 'cpu' || s === 'cuda' || /^cuda:\d+$/.test(s);
-}
-

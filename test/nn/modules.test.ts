@@ -10,7 +10,7 @@ beforeAll(() => {
 });
 
 function bytes(t: Tensor): Buffer {
-  return Buffer.from(t.handle.toBuffer());
+  return Buffer.from(t.bytes());
 }
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {

@@ -38,7 +38,7 @@ afterAll(() => {
 });
 
 function rawBytes(t: Tensor): Buffer {
-  return Buffer.from(t.handle.toBuffer());
+  return Buffer.from(t.bytes());
 }
 
 /** One tensor of every dtype, including empty and 0-d tensors and special float values. */
