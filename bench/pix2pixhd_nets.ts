@@ -23,7 +23,7 @@ class ResnetBlock extends nn.Module {
   }
 }
 
-export function globalGenerator(inputNc: number, outputNc: number, ngf: number, nDown: number, nBlocks: number): nn.Sequential {
+export function globalGenerator(inputNc: number, outputNc: number, ngf: number, nDown: number, nBlocks: number, subpixel = true): nn.Sequential {
   const layers: nn.Module[] = [new nn.ReflectionPad2d(3), new nn.Conv2d(inputNc, ngf, 7), new nn.InstanceNorm2d(ngf), new nn.ReLU({ inplace: true })];
   for (let i = 0; i < nDown; i++) {
     const m = 2 ** i;
@@ -34,7 +34,7 @@ export function globalGenerator(inputNc: number, outputNc: number, ngf: number, 
   for (let i = 0; i < nDown; i++) {
     const k = 2 ** (nDown - i);
     layers.push(
-      new nn.ConvTranspose2d(ngf * k, (ngf * k) / 2, 3, { stride: 2, padding: 1, outputPadding: 1 }),
+      new nn.ConvTranspose2d(ngf * k, (ngf * k) / 2, 3, { stride: 2, padding: 1, outputPadding: 1, subpixel }),
       new nn.InstanceNorm2d((ngf * k) / 2),
       new nn.ReLU({ inplace: true }),
     );

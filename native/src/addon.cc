@@ -687,7 +687,8 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
   });
 }
 
-// backward(roots[], grads[] (entries may be null), retainGraph, createGraph)
+// backward(roots[], grads[] (entries may be null), retainGraph, createGraph[, inputs[]]): with
+// inputs, gradients accumulate into those leaves only, and only the graph leading to them runs.
 Napi::Value Backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array roots = info[0].As<Napi::Array>();
@@ -700,6 +701,11 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   }
   const bool retain = info[2].ToBoolean();
   const bool create = info[3].ToBoolean();
+  std::vector<at::Tensor> inputList;
+  if (info.Length() > 4 && info[4].IsArray()) {
+    Napi::Array inputs = info[4].As<Napi::Array>();
+    for (uint32_t i = 0; i < inputs.Length(); ++i) inputList.push_back(getTensor(env, inputs.Get(i), "backward: inputs"));
+  }
   return guarded(env, "backward", [&]() -> Napi::Value {
     for (size_t i = 0; i < rootList.size(); ++i) {
       if (!gradList[i].defined()) {
@@ -707,7 +713,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
         gradList[i] = at::ones_like(rootList[i], at::MemoryFormat::Preserve);
       }
     }
-    torch::autograd::backward(rootList, gradList, retain, create);
+    torch::autograd::backward(rootList, gradList, retain, create, inputList);
     return env.Undefined();
   });
 }

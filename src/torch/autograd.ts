@@ -39,16 +39,21 @@ export function isGradEnabled(): boolean {
   return native.isGradEnabled();
 }
 
+export interface BackwardOptions {
+  /** Keep the graph for another backward through it (GAN steps). */
+  retainGraph?: boolean;
+  createGraph?: boolean;
+  /** Accumulate into these leaves only; the rest of the graph is not run (e.g. a GAN's D step). */
+  inputs?: Tensor[];
+}
+
 /** Back-propagates from several roots at once, as `torch.autograd.backward`. */
-export function backward(
-  roots: Tensor[],
-  grads: (Tensor | null)[] = [],
-  opts: { retainGraph?: boolean; createGraph?: boolean } = {},
-): void {
+export function backward(roots: Tensor[], grads: (Tensor | null)[] = [], opts: BackwardOptions = {}): void {
   native.backward(
     roots.map((r) => r.handle),
     roots.map((_, i) => grads[i]?.handle ?? null),
     opts.retainGraph ?? false,
     opts.createGraph ?? false,
+    opts.inputs?.map((t) => t.handle),
   );
 }

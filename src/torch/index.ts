@@ -5,7 +5,7 @@ export { Tensor, type Device, type Shape, type TensorOrScalar } from './tensor.j
 export type { DType } from './dtype.js';
 export { DTYPES, isFloating } from './dtype.js';
 export * from './creation.js';
-export { noGrad, enableGrad, inferenceMode, isGradEnabled, backward } from './autograd.js';
+export { noGrad, enableGrad, inferenceMode, isGradEnabled, backward, type BackwardOptions } from './autograd.js';
 export { tidy, keep, dispose, scopeDepth } from './scope.js';
 export { manualSeed, Generator, getRngState, setRngState } from './random.js';
 export * from './runtime.js';

@@ -54,7 +54,7 @@ export interface NativeAddon {
   toBuffer(h: TensorHandle): ArrayBuffer;
   storageId(h: TensorHandle): string;
   fromBuffer(data: ArrayBufferView | ArrayBuffer, dtype: number, shape: readonly number[], device?: string): TensorHandle;
-  backward(roots: TensorHandle[], grads: (TensorHandle | null)[], retainGraph: boolean, createGraph: boolean): void;
+  backward(roots: TensorHandle[], grads: (TensorHandle | null)[], retainGraph: boolean, createGraph: boolean, inputs?: TensorHandle[]): void;
   setGradEnabled(enabled: boolean): boolean;
   isGradEnabled(): boolean;
   enterInferenceMode(): void;

@@ -145,10 +145,17 @@ export class Tensor {
   }
   /**
    * Back-propagates from this tensor. A non-scalar tensor needs `gradient`. Pass
-   * `retainGraph` to backward through the same graph again (GAN steps).
+   * `retainGraph` to backward through the same graph again (GAN steps), and `inputs` to
+   * accumulate into those leaves only (running only the part of the graph that leads to them).
    */
-  backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    native.backward([this.handle], [gradient?.handle ?? null], opts.retainGraph ?? false, opts.createGraph ?? false);
+  backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] } = {}): void {
+    native.backward(
+      [this.handle],
+      [gradient?.handle ?? null],
+      opts.retainGraph ?? false,
+      opts.createGraph ?? false,
+      opts.inputs?.map((t) => t.handle),
+    );
   }
   detach(): Tensor {
     return wrap(A.detach([this.handle]));

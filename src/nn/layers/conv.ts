@@ -68,6 +68,8 @@ export class Conv2d extends Module {
 
 export interface ConvTranspose2dOptions extends Omit<Conv2dOptions, 'paddingMode'> {
   outputPadding?: Pair;
+  /** Use the exact sub-pixel form where it applies (default true); false always calls aten. */
+  subpixel?: boolean;
 }
 
 export class ConvTranspose2d extends Module {
@@ -87,8 +89,22 @@ export class ConvTranspose2d extends Module {
     this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
     resetParameters(this);
   }
+  /**
+   * pix2pixHD's upsampling layer (3x3, stride 2, padding 1, output padding 1) runs as its exact
+   * sub-pixel form on oneDNN (see F.convTranspose2dSubpixel); other shapes use aten directly.
+   */
+  get usesSubpixel(): boolean {
+    const o = this.options;
+    const is = (v: number | [number, number] | undefined, want: number, fallback: number): boolean =>
+      (v === undefined ? fallback : typeof v === 'number' ? v : v[0] === v[1] ? v[0] : -1) === want;
+    return (
+      o.subpixel !== false && this.kernelSize[0] === 3 && this.kernelSize[1] === 3 && is(o.stride, 2, 1) && is(o.padding, 1, 0) &&
+      is(o.outputPadding, 1, 0) && is(o.dilation, 1, 1) && (o.groups ?? 1) === 1
+    );
+  }
   forward(x: Tensor): Tensor {
     const o = this.options;
+    if (this.usesSubpixel) return F.convTranspose2dSubpixel(x, this.param('weight'), this.optionalParam('bias'));
     return F.convTranspose2d(x, this.param('weight'), this.optionalParam('bias'), {
       stride: o.stride, padding: o.padding, outputPadding: o.outputPadding, dilation: o.dilation, groups: o.groups,
     });
