@@ -131,6 +131,12 @@ async function startPeer(name: string, command: string, args: string[]): Promise
     console.error(`cannot start ${name} (${command}: ${err.message}); for Python: sudo apt-get install -y python3-torch`);
     process.exit(1);
   });
+  let quitting = false;
+  child.on('exit', (code, signal) => {
+    if (quitting) return;
+    console.error(`${name} ended unexpectedly (exit code ${code}, signal ${signal}); the benchmark stops`);
+    process.exit(1);
+  });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const ask = async (cmd: string): Promise<Record<string, number>> => {
     if (cmd) child.stdin!.write(`${cmd}\n`);
@@ -139,7 +145,13 @@ async function startPeer(name: string, command: string, args: string[]): Promise
     return JSON.parse(next.value) as Record<string, number>;
   };
   await ask('');
-  return { ask, quit: () => child.stdin!.write('quit\n') };
+  return {
+    ask,
+    quit: () => {
+      quitting = true;
+      child.stdin!.write('quit\n');
+    },
+  };
 }
 
 /** `--serve like-for-like`: this script as a peer process running the like-for-like iteration. */
@@ -158,6 +170,7 @@ async function serve(): Promise<void> {
       break;
     }
   }
+  process.exit(0);
 }
 
 async function main(): Promise<void> {
@@ -208,7 +221,10 @@ async function main(): Promise<void> {
 }
 
 const run = process.argv.includes('--serve') ? serve : main;
-run().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+run().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
