@@ -10,6 +10,7 @@ export { tidy, keep, dispose, scopeDepth } from './scope.js';
 export { manualSeed, Generator, getRngState, setRngState } from './random.js';
 export * from './runtime.js';
 export { aten, op, schemaOf, listOperators, type MemoryFormat, type Reduction } from './ops.js';
+export { call } from './call.js';
 export * as F from './functional.js';
 export { cat, stack, where, oneHot, eigh } from './functional.js';
 export { loadSafetensors, saveSafetensors, readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';

@@ -720,3 +720,19 @@ describe('autograd', () => {
     expect(torch.zeros([1], { requiresGrad: true }).requiresGrad).toBe(true);
   });
 });
+
+describe('torch.call: any operator by name', () => {
+  it('passes Tensors and numbers by schema and wraps tensor results', () => {
+    const a = torch.tensor([0, 10]);
+    const b = torch.tensor([2, 20]);
+    const mid = torch.call('aten::lerp.Scalar', a, b, 0.5) as Tensor;
+    expect(mid.toArray()).toEqual([1, 15]);
+    const [values, indices] = torch.call('aten::max.dim', torch.tensor([[1, 5], [7, 2]]), 1) as [Tensor, Tensor];
+    expect(values.toArray()).toEqual([5, 7]);
+    expect(indices.toArray()).toEqual([1, 0]);
+    expect(torch.call('aten::_version', a)).toBe(0);
+    const parts = torch.call('aten::split.Tensor', torch.arange(5), 2) as Tensor[];
+    expect(parts.map((p) => p.toArray())).toEqual([[0, 1], [2, 3], [4]]);
+    expect(() => torch.call('aten::lerp.Scalar', a, 3, 0.5)).toThrow(/argument 'end': expected a Tensor/);
+  });
+});
