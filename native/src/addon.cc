@@ -260,19 +260,18 @@ Napi::Value IsLive(const Napi::CallbackInfo& info) {
   TensorSlot* slot = slotOf(info.Env(), info[0]);
   return Napi::Boolean::New(info.Env(), slot && slot->held);
 }
+Napi::Array numberArray(Napi::Env env, c10::IntArrayRef values) {
+  Napi::Array out = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); ++i) out.Set(i, Napi::Number::New(env, double(values[i])));
+  return out;
+}
 Napi::Value Sizes(const Napi::CallbackInfo& info) {
   TENSOR_ARG(t);
-  const auto sizes = t.sizes();
-  Napi::Array out = Napi::Array::New(info.Env(), sizes.size());
-  for (size_t i = 0; i < sizes.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(sizes[i])));
-  return out;
+  return numberArray(info.Env(), t.sizes());
 }
 Napi::Value Strides(const Napi::CallbackInfo& info) {
   TENSOR_ARG(t);
-  const auto strides = t.strides();
-  Napi::Array out = Napi::Array::New(info.Env(), strides.size());
-  for (size_t i = 0; i < strides.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), double(strides[i])));
-  return out;
+  return numberArray(info.Env(), t.strides());
 }
 Napi::Value Dtype(const Napi::CallbackInfo& info) {
   TENSOR_ARG(t);

@@ -26,13 +26,27 @@ function resetParameters(m: Module<any, any>): void {
   }
 }
 
-function checkChannels(layer: string, inChannels: number, outChannels: number, groups: number): void {
+/** Checks the channel counts, then registers weight and bias with PyTorch's initialisation. */
+function registerConvParameters(
+  m: Module<any, any>,
+  layer: string,
+  inChannels: number,
+  outChannels: number,
+  kernelSize: [number, number],
+  o: { groups?: number; bias?: boolean },
+  transposed: boolean,
+): void {
+  const groups = o.groups ?? 1;
   for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels], ['groups', groups]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${layer}: ${name} must be a positive integer, got ${v}`);
   }
   if (inChannels % groups || outChannels % groups) {
     throw new RangeError(`${layer}: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`);
   }
+  const weight = transposed ? [inChannels, outChannels / groups, ...kernelSize] : [outChannels, inChannels / groups, ...kernelSize];
+  m.registerParameter('weight', empty(weight));
+  m.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
+  resetParameters(m);
 }
 
 export class Conv2d extends Module {
@@ -45,12 +59,8 @@ export class Conv2d extends Module {
     readonly options: Conv2dOptions = {},
   ) {
     super();
-    const groups = options.groups ?? 1;
-    checkChannels('Conv2d', inChannels, outChannels, groups);
     this.kernelSize = pair(kernelSize);
-    this.registerParameter('weight', empty([outChannels, inChannels / groups, ...this.kernelSize]));
-    this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
-    resetParameters(this);
+    registerConvParameters(this, 'Conv2d', inChannels, outChannels, this.kernelSize, options, false);
   }
   forward(x: Tensor): Tensor {
     const o = this.options;
@@ -82,12 +92,8 @@ export class ConvTranspose2d extends Module {
     readonly options: ConvTranspose2dOptions = {},
   ) {
     super();
-    const groups = options.groups ?? 1;
-    checkChannels('ConvTranspose2d', inChannels, outChannels, groups);
     this.kernelSize = pair(kernelSize);
-    this.registerParameter('weight', empty([inChannels, outChannels / groups, ...this.kernelSize]));
-    this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
-    resetParameters(this);
+    registerConvParameters(this, 'ConvTranspose2d', inChannels, outChannels, this.kernelSize, options, true);
   }
   /**
    * pix2pixHD's upsampling layer (3x3, stride 2, padding 1, output padding 1) runs as its exact
