@@ -1,7 +1,7 @@
 // The Module base class, as `torch.nn.Module`: named parameters, buffers and children with
 // PyTorch's dotted names, train/eval, device moves, state dicts, and parametrizations (used by
 // spectral norm) that recompute a parameter from others before each call.
-import { Tensor, keep, noGrad, type Device, type DType } from '../torch/index.js';
+import { Tensor, isDevice, isFloating, keep, noGrad, type Device, type DType } from '../torch/index.js';
 
 /** Computes a tensor (e.g. a normalised weight) from the module's own parameters and buffers. */
 export interface Parametrization {
@@ -142,19 +142,18 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * optimizers after calling `to`, as PyTorch recommends.
    */
   to(target: Device | DType | { device?: Device; dtype?: DType }): this {
-    const o = typeof target === 'string' ? (/^(cpu|cuda)/.test(target) ? { device: target as Device } : { dtype: target as DType }) : target;
+    const o = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
     noGrad(() => {
       for (const [, m] of this.namedModules()) {
         for (const [name, p] of m.params) {
           if (!p) continue;
-          const moved = p.to({ device: o.device, dtype: p.dtype.startsWith('float') || p.dtype === 'bfloat16' ? o.dtype : undefined });
+          const moved = p.to({ device: o.device, dtype: isFloating(p.dtype) ? o.dtype : undefined });
           m.params.set(name, keep(moved.requiresGrad_(true)));
           p.dispose();
         }
         for (const [name, b] of m.buffers_) {
           if (!b.tensor) continue;
-          const floating = b.tensor.dtype.startsWith('float') || b.tensor.dtype === 'bfloat16';
-          const moved = b.tensor.to({ device: o.device, dtype: floating ? o.dtype : undefined });
+          const moved = b.tensor.to({ device: o.device, dtype: isFloating(b.tensor.dtype) ? o.dtype : undefined });
           m.buffers_.set(name, { tensor: keep(moved), persistent: b.persistent });
           b.tensor.dispose();
         }

@@ -4,6 +4,7 @@
 export { Tensor, type Device, type Shape, type TensorOrScalar } from './tensor.js';
 export type { DType } from './dtype.js';
 export { DTYPES, isFloating } from './dtype.js';
+export { isDevice } from './device.js';
 export * from './creation.js';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, backward, type BackwardOptions } from './autograd.js';
 export { tidy, keep, dispose, scopeDepth } from './scope.js';
