@@ -25,7 +25,7 @@ const net = new nn.Sequential(
 );
 const opt = new nn.optim.Adam(net.parameters(), { lr: 2e-4, betas: [0.5, 0.999] });
 const input = torch.keep(torch.randn([1, 3, size, size]));
-const target = torch.keep(torch.rand([1, 3, size, size]).mul(2).sub(1));
+const target = torch.keep(torch.tidy(() => torch.rand([1, 3, size, size]).mul(2).sub(1)));
 const mib = (): number => process.memoryUsage().rss / 2 ** 20;
 
 console.log(`${steps} steps, ${net.numParameters()}-parameter conv net, ${size}x${size}, ${torch.getNumThreads()} threads`);
