@@ -104,6 +104,7 @@ struct TensorSlot {
   at::Tensor tensor;
   uint32_t generation = 0;
   bool held = false;
+  bool tracked = false;  // a Tensor object owns this handle (see track)
   int64_t externalBytes = 0;
 };
 
@@ -177,6 +178,7 @@ Napi::Value putTensor(Napi::Env env, at::Tensor tensor) {
   }
   slot.tensor = std::move(tensor);
   slot.held = true;
+  slot.tracked = false;
   g_liveTensors.fetch_add(1, std::memory_order_relaxed);
   return Napi::Number::New(env, double(slot.generation) * kSlotSpan + double(index));
 }
@@ -240,10 +242,13 @@ Napi::Value Track(const Napi::CallbackInfo& info) {
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "track: expected the Tensor object");
   TensorSlot* slot = slotOf(env, info[1]);
   if (!slot || !slot->held) throw Napi::TypeError::New(env, "track: not a live tensor handle");
+  // Two owners would let the first one's collection release the handle under the second.
+  if (slot->tracked) throw Napi::TypeError::New(env, "track: this tensor handle already belongs to a Tensor object");
   const double h = info[1].As<Napi::Number>().DoubleValue();
   napi_status status = napi_wrap(env, info[0], reinterpret_cast<void*>(static_cast<uintptr_t>(h)),
                                  onTensorCollected, &data(env), nullptr);
   if (status != napi_ok) throw Napi::TypeError::New(env, "track: this object already tracks a tensor");
+  slot->tracked = true;
   drainCollected(env);
   return env.Undefined();
 }

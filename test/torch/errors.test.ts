@@ -760,3 +760,9 @@ describe('the process still works after every failure', () => {
     expect(F.conv2d(torch.ones([1, 1, 3, 3]), torch.ones([1, 1, 3, 3])).item()).toBe(9);
   });
 });
+
+it('a handle can belong to one Tensor object only (its collection would free it under another)', () => {
+  const t = torch.ones([2]);
+  expect(() => new torch.Tensor(t.handle)).toThrow(/already belongs to a Tensor object/);
+  expect(t.toArray()).toEqual([1, 1]);
+});
