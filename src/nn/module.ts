@@ -151,6 +151,11 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
           m.params.set(name, keep(moved.requiresGrad_(true)));
           p.dispose();
         }
+        // Parametrized values were computed from the old tensors: recompute on next use.
+        for (const entry of m.parametrizations.values()) {
+          entry.value?.dispose();
+          entry.value = null;
+        }
         for (const [name, b] of m.buffers_) {
           if (!b.tensor) continue;
           const moved = b.tensor.to({ device: o.device, dtype: isFloating(b.tensor.dtype) ? o.dtype : undefined });

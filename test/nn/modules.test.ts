@@ -484,3 +484,14 @@ describe('training', () => {
     torch.dispose([src, dst]);
   });
 });
+
+describe('Module.to with a parametrization', () => {
+  it('recomputes a spectral-norm weight from the converted tensors', () => {
+    const conv = nn.spectralNorm(new nn.Conv2d(2, 3, 3));
+    conv.call(torch.randn([1, 2, 5, 5]));
+    expect(conv.param('weight').dtype).toBe('float32');
+    conv.to('float64');
+    expect(conv.param('weight').dtype).toBe('float64');
+    expect(conv.call(torch.randn([1, 2, 5, 5], { dtype: 'float64' })).dtype).toBe('float64');
+  });
+});
