@@ -1,6 +1,7 @@
 // Any ATen operator by name with Tensors in and out: `torch.call('aten::lerp.Scalar', a, b, 0.5)`.
 // Arguments follow the operator's schema (`torch.schemaOf`); results are converted by its return types.
 import { native, type NativeArg, type NativeResult } from './native.js';
+import { opId } from './ops.js';
 import { Tensor } from './tensor.js';
 import { Generator } from './random.js';
 
@@ -9,8 +10,7 @@ const resolved = new Map<string, { id: number; returns: string[] }>();
 function resolve(qualified: string): { id: number; returns: string[] } {
   let r = resolved.get(qualified);
   if (!r) {
-    const dot = qualified.indexOf('.', qualified.indexOf('::') + 2);
-    const id = native.opHandle(dot < 0 ? qualified : qualified.slice(0, dot), dot < 0 ? '' : qualified.slice(dot + 1));
+    const id = opId(qualified);
     r = { id, returns: native.opReturns(id) };
     resolved.set(qualified, r);
   }

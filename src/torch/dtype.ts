@@ -38,23 +38,6 @@ export const ELEMENT_SIZE: Record<DType, number> = {
   uint8: 1, int8: 1, int16: 2, int32: 4, int64: 8, float16: 2, float32: 4, float64: 8, bool: 1, bfloat16: 2,
 };
 
-/** The typed array that holds each dtype's elements (16-bit floats as raw Uint16 bits). */
-export type TypedArrayFor<D extends DType> = D extends 'float32'
-  ? Float32Array
-  : D extends 'float64'
-    ? Float64Array
-    : D extends 'int64'
-      ? BigInt64Array
-      : D extends 'int32'
-        ? Int32Array
-        : D extends 'int16'
-          ? Int16Array
-          : D extends 'int8'
-            ? Int8Array
-            : D extends 'float16' | 'bfloat16'
-              ? Uint16Array
-              : Uint8Array;
-
 export type AnyTypedArray =
   | Float32Array
   | Float64Array

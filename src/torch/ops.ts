@@ -12,24 +12,24 @@ export function aten(qualified: string): OpCall {
   return op(`aten::${qualified}`);
 }
 
+/** The addon's id of an operator named `ns::name` or `ns::name.overload` (resolved once by the addon). */
+export function opId(qualified: string): number {
+  const dot = qualified.indexOf('.', qualified.indexOf('::') + 2);
+  return dot < 0 ? native.opHandle(qualified, '') : native.opHandle(qualified.slice(0, dot), qualified.slice(dot + 1));
+}
+
 /** Any registered operator by its full name, e.g. `op('aten::upsample_bilinear2d.vec')`. */
 export function op(qualified: string): OpCall {
-  const dot = qualified.indexOf('.', qualified.indexOf('::') + 2);
-  const name = dot < 0 ? qualified : qualified.slice(0, dot);
-  const overload = dot < 0 ? '' : qualified.slice(dot + 1);
   let id = -1;
   return (args, discard) => {
-    if (id < 0) id = native.opHandle(name, overload);
+    if (id < 0) id = opId(qualified);
     return native.callOp(id, args, discard);
   };
 }
 
 /** The schema of an operator, e.g. for error messages and documentation. */
 export function schemaOf(qualified: string): string {
-  const dot = qualified.indexOf('.', qualified.indexOf('::') + 2);
-  const name = dot < 0 ? qualified : qualified.slice(0, dot);
-  const overload = dot < 0 ? '' : qualified.slice(dot + 1);
-  return native.opSchema(native.opHandle(name, overload));
+  return native.opSchema(opId(qualified));
 }
 
 /** Names of every operator this libtorch registers (`aten::add.Tensor`, ...). */
