@@ -1,0 +1,154 @@
+// Image and mask decoding with sharp (libvips): checked, resized to a target, as raw uint8 pixels.
+import sharp from 'sharp';
+
+// Many lesions are decoded at once (one per core); one libvips thread per image is fastest then.
+sharp.concurrency(1);
+sharp.cache(false);
+
+/** How an image of another aspect ratio reaches the target size. */
+export type Fit = 'crop' | 'pad';
+
+export interface Size {
+  width: number;
+  height: number;
+}
+
+/** Pixels placed at the target size, and the rectangle that holds real image content. */
+export interface Placed {
+  /** [H, W, channels] interleaved. */
+  pixels: Uint8Array;
+  channels: number;
+  /** Where the image content lies (the whole target for 'crop', the inner box for 'pad'). */
+  content: { left: number; top: number; width: number; height: number };
+}
+
+export class ImageError extends Error {
+  constructor(
+    readonly file: string,
+    readonly kind: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = 'ImageError';
+  }
+}
+
+export async function probe(bytes: Uint8Array, file: string): Promise<sharp.Metadata & Size> {
+  try {
+    const m = await sharp(bytes).metadata();
+    if (!m.width || !m.height) throw new Error('no width or height');
+    return m as sharp.Metadata & Size;
+  } catch (e) {
+    throw new ImageError(file, 'corrupt-image', `cannot read the image (${(e as Error).message}); replace or remove the file`);
+  }
+}
+
+/**
+ * Decodes an image to sRGB and resizes it to `target`: 'crop' scales to cover then cuts the centre,
+ * 'pad' scales to fit inside then pads with black, both anti-aliased (Lanczos-3). Truncated or
+ * corrupt files throw an ImageError naming the file.
+ */
+export async function decodeImageTo(bytes: Uint8Array, file: string, source: Size, target: Size, fit: Fit): Promise<Placed> {
+  return place(bytes, file, source, target, fit, 'image');
+}
+
+/**
+ * Resizes a mask already decoded by `checkMask` with nearest neighbour and the same geometry as its
+ * image. The result keeps the mask's original values (threshold them afterwards).
+ */
+export async function resizeMaskTo(mask: RawMask, file: string, target: Size, fit: Fit): Promise<Placed> {
+  return place(mask, file, mask, target, fit, 'mask');
+}
+
+async function place(input: Uint8Array | RawMask, file: string, source: Size, target: Size, fit: Fit, what: 'image' | 'mask'): Promise<Placed> {
+  const { width: W, height: H } = target;
+  const inner = fit === 'crop' ? { width: W, height: H } : fitInside(source, target);
+  let out: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    let s =
+      input instanceof Uint8Array
+        ? sharp(input, { failOn: 'truncated' })
+        : sharp(input.data, { raw: { width: input.width, height: input.height, channels: input.channels as 1 | 2 | 3 | 4 } });
+    s = what === 'image' ? s.removeAlpha().toColourspace('srgb') : s.extractChannel(0);
+    s = s.resize(inner.width, inner.height, {
+      fit: fit === 'crop' ? 'cover' : 'fill',
+      position: 'centre',
+      kernel: what === 'image' ? 'lanczos3' : 'nearest',
+    });
+    out = await s.raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new ImageError(file, what === 'image' ? 'corrupt-image' : 'corrupt-mask', `cannot decode the ${what} (${(e as Error).message}); replace or remove the file`);
+  }
+  const channels = what === 'image' ? 3 : 1;
+  if (out.info.channels !== channels || out.info.width !== inner.width || out.info.height !== inner.height) {
+    throw new ImageError(file, 'decode', `decoded to ${out.info.width}x${out.info.height}x${out.info.channels}, expected ${inner.width}x${inner.height}x${channels}`);
+  }
+  const data = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+  if (inner.width === W && inner.height === H) {
+    return { pixels: data, channels, content: { left: 0, top: 0, width: W, height: H } };
+  }
+  const left = Math.floor((W - inner.width) / 2);
+  const top = Math.floor((H - inner.height) / 2);
+  const pixels = new Uint8Array(W * H * channels);
+  const rowBytes = inner.width * channels;
+  for (let y = 0; y < inner.height; y++) {
+    pixels.set(data.subarray(y * rowBytes, (y + 1) * rowBytes), ((top + y) * W + left) * channels);
+  }
+  return { pixels, channels, content: { left, top, width: inner.width, height: inner.height } };
+}
+
+/** The largest size with the source's aspect ratio that fits inside the target. */
+export function fitInside(source: Size, target: Size): Size {
+  const scale = Math.min(target.width / source.width, target.height / source.height);
+  return {
+    width: Math.max(1, Math.min(target.width, Math.round(source.width * scale))),
+    height: Math.max(1, Math.min(target.height, Math.round(source.height * scale))),
+  };
+}
+
+export interface MaskCheck {
+  /** 'ok'; 'grey-as-colour' (several identical channels: used); 'colour' (channels differ: unusable). */
+  channels: 'ok' | 'grey-as-colour' | 'colour';
+  channelCount: number;
+  /** Fraction of pixels with values in (32, 224), far from both 0 and 255. */
+  ambiguous: number;
+  /** Fraction of pixels >= 128 (lesion), at the mask's own resolution. */
+  coverage: number;
+}
+
+/** A mask decoded at its own resolution. */
+export interface RawMask extends Size {
+  data: Uint8Array;
+  channels: number;
+}
+
+/** Decodes a mask at full resolution and checks it is a single-channel 0/255 image. */
+export async function checkMask(bytes: Uint8Array, file: string): Promise<{ check: MaskCheck; raw: RawMask }> {
+  let out: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    out = await sharp(bytes, { failOn: 'truncated' }).raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new ImageError(file, 'corrupt-mask', `cannot decode the mask (${(e as Error).message}); replace or remove the file`);
+  }
+  const { data, info } = out;
+  const c = info.channels;
+  // An alpha channel (last of 2 or 4) is ignored; colour channels must agree.
+  const colourChannels = c === 2 || c === 4 ? c - 1 : c;
+  let differ = false;
+  let ambiguous = 0;
+  let lesion = 0;
+  const n = info.width * info.height;
+  for (let i = 0, p = 0; i < n; i++, p += c) {
+    const v = data[p]!;
+    for (let k = 1; k < colourChannels; k++) if (data[p + k] !== v) differ = true;
+    if (v > 32 && v < 224) ambiguous++;
+    if (v >= 128) lesion++;
+  }
+  const check: MaskCheck = {
+    channels: colourChannels === 1 ? 'ok' : differ ? 'colour' : 'grey-as-colour',
+    channelCount: c,
+    ambiguous: ambiguous / n,
+    coverage: lesion / n,
+  };
+  return { check, raw: { data, width: info.width, height: info.height, channels: c } };
+}

@@ -1,0 +1,78 @@
+// The flat layout (as ../shared/data/isic2017-512 and `dermosynth data sample`):
+//   images/<id>.jpg   masks/<id>_segmentation.png   labels.csv (image_id,melanoma,seborrheic_keratosis)
+//   split.csv (optional: image_id,isic2017_split with train/val/test)
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseCsv, requireColumn, CsvError } from '../csv.js';
+import { ISIC2017_CLASSES } from '../diagnosis.js';
+import { parseSplit, type DatasetIndex, type DatasetReader, type Split } from '../dataset.js';
+import { DataError, type Problem } from '../problems.js';
+import { assemble, exists, listImages, listMasks } from './assemble.js';
+import { readIsic2017Labels, type LabelRow } from './isic2017_labels.js';
+
+export const flatReader: DatasetReader = {
+  name: 'flat',
+  description: 'a flat layout: images/<id>.jpg, masks/<id>_segmentation.png, labels.csv (image_id,melanoma,seborrheic_keratosis), optional split.csv (image_id,isic2017_split)',
+  async detect(dir) {
+    return (await exists(path.join(dir, 'images'))) && (await exists(path.join(dir, 'labels.csv')));
+  },
+  async read(dir) {
+    const root = path.resolve(dir);
+    const problems: Problem[] = [];
+    const imagesDir = path.join(root, 'images');
+    const masksDir = path.join(root, 'masks');
+    const labelsFile = path.join(root, 'labels.csv');
+    const images = await listImages(imagesDir, problems);
+    if (images.size === 0) throw new DataError(`${imagesDir}: the folder holds no images (${'.jpg, .png'}); put the lesion images there`, problems);
+    let masks = new Map<string, string>();
+    if (await exists(masksDir)) masks = await listMasks(masksDir, problems);
+    else problems.push({ severity: 'error', kind: 'missing-folder', file: masksDir, message: 'the masks folder is missing; add masks/<id>_segmentation.png for every image' });
+    const labels = new Map<string, LabelRow>();
+    const badLabels = new Set<string>();
+    await readIsic2017Labels(labelsFile, labels, problems, badLabels);
+    const records = assemble({ images, masks, labels, badLabels, labelsFile, masksDir, split: null }, problems);
+    const splitFile = path.join(root, 'split.csv');
+    if (await exists(splitFile)) {
+      const splits = await readSplitCsv(splitFile, problems);
+      for (const r of records) {
+        const s = splits.get(r.id);
+        if (s) r.split = s;
+        else if (r.image) problems.push({ severity: 'error', kind: 'missing-split', id: r.id, file: splitFile, message: 'no row in split.csv; add one (train, val or test) or delete split.csv to split by diagnosis' });
+      }
+      const known = new Set(records.map((r) => r.id));
+      const extra = [...splits.keys()].filter((id) => !known.has(id));
+      if (extra.length > 0) {
+        problems.push({
+          severity: 'warning',
+          kind: 'orphan-split-row',
+          file: splitFile,
+          message: `${extra.length} rows name lesions that are not in the dataset (${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}); ignored`,
+        });
+      }
+    }
+    return { root, format: 'flat', classes: [...ISIC2017_CLASSES], records, problems } satisfies DatasetIndex;
+  },
+};
+
+/** split.csv: image_id plus a split column (isic2017_split, or split). */
+async function readSplitCsv(file: string, problems: Problem[]): Promise<Map<string, Split>> {
+  const t = parseCsv(await readFile(file, 'utf8'), file);
+  const idCol = requireColumn(t, 'image_id');
+  const col = t.header.includes('isic2017_split') ? t.header.indexOf('isic2017_split') : t.header.indexOf('split');
+  if (col < 0) throw new CsvError(file, 1, `missing column 'isic2017_split' (or 'split'); the header is: ${t.header.join(',')}`);
+  const out = new Map<string, Split>();
+  for (const { line, cells } of t.rows) {
+    const id = cells[idCol]!.trim();
+    const s = parseSplit(cells[col]!);
+    if (!s) {
+      problems.push({ severity: 'error', kind: 'bad-csv', id, file: `${file}:${line}`, message: `unknown split '${cells[col]}'; use train, val or test` });
+      continue;
+    }
+    if (out.has(id)) {
+      problems.push({ severity: 'error', kind: 'duplicate-id', id, file: `${file}:${line}`, message: 'duplicate split row; keep one per image' });
+      continue;
+    }
+    out.set(id, s);
+  }
+  return out;
+}

@@ -1,0 +1,29 @@
+// Finds the reader for a dataset folder.
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { DatasetIndex, DatasetReader } from '../dataset.js';
+import { DataError } from '../problems.js';
+import { flatReader } from './flat.js';
+import { isic2017Reader } from './isic2017_official.js';
+
+/** Known layouts, tried in order. */
+export const READERS: DatasetReader[] = [isic2017Reader, flatReader];
+
+/** Reads a dataset folder with the first reader that recognises it (or the one named). */
+export async function readDataset(dir: string, format?: string): Promise<DatasetIndex> {
+  const root = path.resolve(dir);
+  let st;
+  try {
+    st = await stat(root);
+  } catch {
+    throw new DataError(`${dir}: no such folder; give a dataset folder (or run 'dermosynth data sample --out ${dir}' for sample data)`);
+  }
+  if (!st.isDirectory()) throw new DataError(`${dir}: not a folder; give a dataset folder`);
+  if (format !== undefined) {
+    const r = READERS.find((x) => x.name === format);
+    if (!r) throw new DataError(`unknown dataset format '${format}'; known: ${READERS.map((x) => x.name).join(', ')}`);
+    return r.read(root);
+  }
+  for (const r of READERS) if (await r.detect(root)) return r.read(root);
+  throw new DataError(`${dir}: not a dataset folder this version understands. Expected one of:\n${READERS.map((r) => `  - ${r.name}: ${r.description}`).join('\n')}`);
+}

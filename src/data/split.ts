@@ -1,0 +1,45 @@
+// Train/val/test splits: the dataset's official split when it has one, otherwise stratified by
+// diagnosis with a seed (each class is shuffled and cut in the same proportions).
+import type { LesionRecord, Split } from './dataset.js';
+import { Rng } from './random.js';
+
+export interface SplitOptions {
+  /** Fractions of each class for val and test (the rest is train). */
+  val: number;
+  test: number;
+  seed: number;
+}
+
+export const DEFAULT_SPLIT: SplitOptions = { val: 0.15, test: 0.15, seed: 0 };
+
+export interface SplitResult {
+  splits: Map<string, Split>;
+  /** 'official' when every record came with its split, else 'stratified'. */
+  source: 'official' | 'stratified';
+}
+
+export function assignSplits(records: readonly LesionRecord[], o: SplitOptions = DEFAULT_SPLIT): SplitResult {
+  for (const [k, v] of [['val', o.val], ['test', o.test]] as const) {
+    if (!(v >= 0 && v < 1)) throw new RangeError(`split: the ${k} fraction must be in [0, 1), got ${v}`);
+  }
+  if (o.val + o.test >= 1) throw new RangeError(`split: val + test fractions must leave some training data, got ${o.val} + ${o.test}`);
+  if (records.length > 0 && records.every((r) => r.split !== null)) {
+    return { splits: new Map(records.map((r) => [r.id, r.split!])), source: 'official' };
+  }
+  const byClass = new Map<number, LesionRecord[]>();
+  for (const r of records) {
+    const k = r.label ?? -1;
+    if (!byClass.has(k)) byClass.set(k, []);
+    byClass.get(k)!.push(r);
+  }
+  const splits = new Map<string, Split>();
+  for (const [k, rs] of [...byClass].sort((a, b) => a[0] - b[0])) {
+    // Sort by id first so the result does not depend on the order the reader listed files in.
+    const sorted = [...rs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    new Rng(o.seed, 0x5917, k + 1).shuffle(sorted);
+    const nVal = Math.round(sorted.length * o.val);
+    const nTest = Math.round(sorted.length * o.test);
+    sorted.forEach((r, i) => splits.set(r.id, i < nVal ? 'val' : i < nVal + nTest ? 'test' : 'train'));
+  }
+  return { splits, source: 'stratified' };
+}
