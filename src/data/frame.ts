@@ -50,6 +50,8 @@ export function detectFrame(
   }
   const dark = new Uint8Array(n);
   for (let i = 0; i < n; i++) dark[i] = luma[i]! < threshold && !mask[i] ? 1 : 0;
+  // Most images have no frame: no dark pixel on the border means nothing to fill.
+  if (!outside && !touchesBorder(dark, width, height)) return new Uint8Array(n);
   // Opening (erode then dilate) with a square of radius r removes hairs thinner than 2r + 1 pixels.
   const r = Math.max(1, Math.round(Math.min(width, height) / 100));
   const opened = dilate(erode(dark, width, height, r, 1), width, height, r);
@@ -87,6 +89,12 @@ export function detectFrame(
   return frame;
 }
 
+function touchesBorder(m: Uint8Array, width: number, height: number): boolean {
+  for (let x = 0; x < width; x++) if (m[x] || m[(height - 1) * width + x]) return true;
+  for (let y = 0; y < height; y++) if (m[y * width] || m[y * width + width - 1]) return true;
+  return false;
+}
+
 /**
  * Binary erosion with a (2r+1)-square, separable. `edge` is the value assumed outside the image:
  * 1 keeps regions that touch the border intact there, 0 erodes them from the border too.
@@ -104,21 +112,23 @@ export function dilate(m: Uint8Array, width: number, height: number, r: number):
   return e;
 }
 
-/** A 1-D running minimum of a 0/1 map along rows or columns, via counts of zeros in the window. */
+/** A 1-D running minimum of a 0/1 map along rows or columns, from prefix counts of zeros. */
 function minFilter(m: Uint8Array, width: number, height: number, r: number, edge: 0 | 1, horizontal: boolean): Uint8Array {
   const out = new Uint8Array(m.length);
   const lines = horizontal ? height : width;
   const len = horizontal ? width : height;
   const stride = horizontal ? 1 : width;
+  const zeros = new Int32Array(len + 1);
+  const outsideZero = edge === 0 ? 1 : 0;
   for (let l = 0; l < lines; l++) {
     const base = horizontal ? l * width : l;
-    const at = (k: number) => (k < 0 || k >= len ? edge : m[base + k * stride]!);
-    let zeros = 0;
-    for (let k = -r; k <= r; k++) if (at(k) === 0) zeros++;
-    for (let k = 0; k < len; k++) {
-      out[base + k * stride] = zeros === 0 ? 1 : 0;
-      if (at(k - r) === 0) zeros--;
-      if (at(k + r + 1) === 0) zeros++;
+    for (let k = 0, p = base; k < len; k++, p += stride) zeros[k + 1] = zeros[k]! + (m[p] === 0 ? 1 : 0);
+    for (let k = 0, p = base; k < len; k++, p += stride) {
+      const lo = k - r;
+      const hi = k + r;
+      let z = zeros[hi >= len ? len : hi + 1]! - zeros[lo < 0 ? 0 : lo]!;
+      if (outsideZero) z += (lo < 0 ? -lo : 0) + (hi >= len ? hi - len + 1 : 0);
+      out[p] = z === 0 ? 1 : 0;
     }
   }
   return out;

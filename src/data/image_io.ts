@@ -126,7 +126,10 @@ export interface RawMask extends Size {
 export async function checkMask(bytes: Uint8Array, file: string): Promise<{ check: MaskCheck; raw: RawMask }> {
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
-    out = await sharp(bytes, { failOn: 'truncated' }).raw().toBuffer({ resolveWithObject: true });
+    // libvips would turn a grey mask into sRGB on output; keep what the file stores.
+    const stored = (await sharp(bytes).metadata()).channels ?? 1;
+    const s = sharp(bytes, { failOn: 'truncated' });
+    out = await (stored <= 2 ? s.extractChannel(0) : s).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new ImageError(file, 'corrupt-mask', `cannot decode the mask (${(e as Error).message}); replace or remove the file`);
   }
