@@ -4,7 +4,7 @@ import { aten, REDUCTION, type Reduction } from './ops.js';
 import { Tensor, wrap, wrapList, type TensorOrScalar } from './tensor.js';
 import { keep, tidy } from './scope.js';
 import { tensor, zeros } from './creation.js';
-import type { DType } from './dtype.js';
+import { isFloating, type DType } from './dtype.js';
 
 type Pair = number | [number, number];
 
@@ -16,7 +16,7 @@ const A = {
   avgPool2d: aten('avg_pool2d'), maxPool2d: aten('max_pool2d'), adaptiveAvgPool2d: aten('adaptive_avg_pool2d'),
   nearest2d: aten('upsample_nearest2d.vec'), bilinear2d: aten('upsample_bilinear2d.vec'),
   bilinear2dAA: aten('_upsample_bilinear2d_aa.vec'), bicubic2d: aten('upsample_bicubic2d.vec'),
-  bicubic2dAA: aten('_upsample_bicubic2d_aa.vec'),
+  bicubic2dAA: aten('_upsample_bicubic2d_aa.vec'), affineGrid: aten('affine_grid_generator'), gridSampler: aten('grid_sampler'),
   leakyRelu: aten('leaky_relu'), leakyRelu_: aten('leaky_relu_'), softplus: aten('softplus'), gelu: aten('gelu'), elu: aten('elu'),
   softmax: aten('softmax.int'), logSoftmax: aten('log_softmax.int'), dropout: aten('dropout'),
   mse: aten('mse_loss'), l1: aten('l1_loss'), bceLogits: aten('binary_cross_entropy_with_logits'),
@@ -226,6 +226,57 @@ export function interpolate(input: Tensor, o: InterpolateOptions): Tensor {
     }
   }
   throw new TypeError(`interpolate: unknown mode '${String(mode)}'`);
+}
+
+/**
+ * The sampling grid [N, H, W, 2] of the affine maps `theta` [N, 2, 3] for an output of `size`
+ * [N, C, H, W], as `F.affine_grid`: theta maps normalised output coordinates (x, y in [-1, 1])
+ * to normalised input coordinates.
+ */
+export function affineGrid(theta: Tensor, size: [number, number, number, number], alignCorners = false): Tensor {
+  const ts = theta.shape;
+  if (ts.length !== 3 || ts[1] !== 2 || ts[2] !== 3) {
+    throw new TypeError(`affineGrid: theta must be [N, 2, 3] (2-D affine maps), got shape [${ts.join(', ')}]`);
+  }
+  if (!Array.isArray(size) || size.length !== 4 || !size.every((v) => Number.isInteger(v) && v > 0)) {
+    throw new TypeError(`affineGrid: size must be [N, C, H, W] of positive integers, got ${JSON.stringify(size)}`);
+  }
+  if (size[0] !== ts[0]) throw new TypeError(`affineGrid: size[0] (${size[0]}) must equal theta's batch size (${ts[0]})`);
+  if (!isFloating(theta.dtype)) throw new TypeError(`affineGrid: theta must be floating point, got ${theta.dtype}`);
+  return wrap(A.affineGrid([theta.handle, size, alignCorners]));
+}
+
+/** grid_sampler's interpolation and padding codes (as PyTorch's GridSamplerInterpolation and GridSamplerPadding). */
+export const GRID_SAMPLE_MODE = { bilinear: 0, nearest: 1, bicubic: 2 } as const;
+export const GRID_SAMPLE_PADDING = { zeros: 0, border: 1, reflection: 2 } as const;
+
+export interface GridSampleOptions {
+  mode?: keyof typeof GRID_SAMPLE_MODE;
+  paddingMode?: keyof typeof GRID_SAMPLE_PADDING;
+  /** Default false, as PyTorch. */
+  alignCorners?: boolean;
+}
+
+/**
+ * Samples `input` [N, C, H, W] at the normalised (x, y) locations of `grid` [N, Ho, Wo, 2] (x
+ * indexes width, -1 and 1 the outer edges, or the corner pixels' centres with alignCorners), as
+ * `F.grid_sample`. Result [N, C, Ho, Wo]. Differentiable in input and grid.
+ */
+export function gridSample(input: Tensor, grid: Tensor, o: GridSampleOptions = {}): Tensor {
+  const is = input.shape;
+  const gs = grid.shape;
+  if (is.length !== 4) throw new TypeError(`gridSample: input must be 4-D [N, C, H, W], got shape [${is.join(', ')}]`);
+  if (gs.length !== 4 || gs[3] !== 2) throw new TypeError(`gridSample: grid must be [N, Ho, Wo, 2], got shape [${gs.join(', ')}]`);
+  if (is[0] !== gs[0]) throw new TypeError(`gridSample: input and grid batch sizes differ (${is[0]} and ${gs[0]})`);
+  if (input.dtype !== grid.dtype || !isFloating(input.dtype)) {
+    throw new TypeError(`gridSample: input and grid must share one floating dtype, got ${input.dtype} and ${grid.dtype}`);
+  }
+  if (input.device !== grid.device) throw new TypeError(`gridSample: input is on ${input.device} but grid is on ${grid.device}`);
+  const mode = GRID_SAMPLE_MODE[o.mode ?? 'bilinear'];
+  if (mode === undefined) throw new TypeError(`gridSample: unknown mode '${String(o.mode)}' (bilinear, nearest or bicubic)`);
+  const padding = GRID_SAMPLE_PADDING[o.paddingMode ?? 'zeros'];
+  if (padding === undefined) throw new TypeError(`gridSample: unknown paddingMode '${String(o.paddingMode)}' (zeros, border or reflection)`);
+  return wrap(A.gridSampler([input.handle, grid.handle, mode, padding, o.alignCorners ?? false]));
 }
 
 // ---- activations ------------------------------------------------------------------------------

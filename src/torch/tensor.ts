@@ -38,7 +38,7 @@ const A = {
   flatten: aten('flatten.using_ints'), squeeze: aten('squeeze'), squeezeDim: aten('squeeze.dim'),
   unsqueeze: aten('unsqueeze'), expand: aten('expand'), repeat: aten('repeat'), narrow: aten('narrow'),
   slice: aten('slice.Tensor'), select: aten('select.int'), indexSelect: aten('index_select'),
-  index: aten('index.Tensor'), indexPut_: aten('index_put_'), gather: aten('gather'), flip: aten('flip'),
+  index: aten('index.Tensor'), indexPut_: aten('index_put_'), gather: aten('gather'), flip: aten('flip'), rot90: aten('rot90'),
   split: aten('split.Tensor'), chunk: aten('chunk'), maskedFill: aten('masked_fill.Scalar'),
   contiguous: aten('contiguous'), clone: aten('clone'), detach: aten('detach'),
   to: aten('to.dtype_layout'), t: aten('t'), diagonal: aten('diagonal'),
@@ -487,6 +487,15 @@ export class Tensor {
   }
   flip(...dims: number[]): Tensor {
     return wrap(A.flip([this.handle, dims]));
+  }
+  /** Rotates by k quarter turns in the plane of `dims`, from the first towards the second, as `torch.rot90`. */
+  rot90(k = 1, dims: [number, number] = [0, 1]): Tensor {
+    if (!Number.isInteger(k)) throw new TypeError(`rot90: k must be an integer, got ${k}`);
+    const n = this.ndim;
+    if (dims.length !== 2 || !dims.every((d) => Number.isInteger(d) && d >= -n && d < n) || (dims[0] - dims[1]) % n === 0) {
+      throw new TypeError(`rot90: dims must be two different dimensions of a ${n}-D tensor, got [${dims.join(', ')}]`);
+    }
+    return wrap(A.rot90([this.handle, k, dims]));
   }
   split(size: number, dim = 0): Tensor[] {
     return wrapList(A.split([this.handle, size, dim]));
