@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LesionRecord } from './dataset.js';
 import type { LabelMapSpec } from './label_map.js';
-import { hashSources, prepareLesion, type PreparedLesion, type PreprocessOptions } from './preprocess.js';
+import { hashSources, prepareLesion, readSources, type PreparedLesion, type PreprocessOptions } from './preprocess.js';
 import type { Problem } from './problems.js';
 
 export interface DecodeRequest {
@@ -21,10 +21,21 @@ export type DecodeResponse =
   | { seq: number; ok: false; error: string };
 
 export interface DecodeResult {
-  /** sha256 of the sources, null when a file could not be read (see problems). */
+  /** sha256 of the sources for 'hash' requests (null when a file could not be read: see problems). */
   hash: string | null;
   lesion: PreparedLesion | null;
   problems: Problem[];
+}
+
+/** One request's work, in whichever thread runs it. */
+export async function decode(req: DecodeRequest): Promise<DecodeResult> {
+  if (req.kind === 'hash') {
+    const h = await hashSources(req.record);
+    return typeof h === 'string' ? { hash: h, lesion: null, problems: [] } : { hash: null, lesion: null, problems: [h] };
+  }
+  const src = await readSources(req.record);
+  if (!('image' in src)) return { hash: null, lesion: null, problems: [src] };
+  return { hash: null, ...(await prepareLesion(req.record, src, req.spec!, req.options!)) };
 }
 
 /** Starts decode_worker; from TypeScript sources (tsx, vitest) the worker registers tsx first. */
@@ -71,13 +82,7 @@ export class DecodePool {
   }
 
   private async run(req: DecodeRequest): Promise<DecodeResult> {
-    if (this.threads === 0) {
-      const src = await hashSources(req.record);
-      if (!('hash' in src)) return { hash: null, lesion: null, problems: [src] };
-      if (req.kind === 'hash') return { hash: src.hash, lesion: null, problems: [] };
-      const r = await prepareLesion(req.record, src, req.spec!, req.options!);
-      return { hash: src.hash, ...r };
-    }
+    if (this.threads === 0) return decode(req);
     return new Promise((resolve, reject) => {
       this.queue.push({ req, resolve, reject });
       this.dispatch();

@@ -89,7 +89,7 @@ export function buildLabelBytes(
     }
   }
   if (spec.boundary > 0) {
-    // Lesion pixels that a (2w-1)-square erosion removes: the inner band of width w.
+    // Lesion pixels that a (2w+1)-square erosion (radius w) removes: the inner band of width w.
     const interior = erode(lesion, width, height, spec.boundary, 1);
     for (let i = 0; i < n; i++) if (lesion[i] && !interior[i]) out[i]! |= BOUNDARY_BIT;
   }

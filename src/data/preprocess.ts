@@ -31,20 +31,29 @@ export interface PreparedLesion {
   frame: number;
 }
 
-/** sha256 of a lesion's source files: what the cache is keyed on. */
-export async function hashSources(record: LesionRecord): Promise<{ hash: string; image: Uint8Array; mask: Uint8Array } | Problem> {
-  const h = createHash('sha256');
+export interface SourceBytes {
+  image: Uint8Array;
+  mask: Uint8Array;
+}
+
+/** Reads a lesion's image and mask files, or says which one cannot be read. */
+export async function readSources(record: LesionRecord): Promise<SourceBytes | Problem> {
   const files: Uint8Array[] = [];
   for (const file of [record.image!, record.mask!]) {
     try {
-      const bytes = await readFile(file);
-      h.update(bytes);
-      files.push(bytes);
+      files.push(await readFile(file));
     } catch (e) {
       return { severity: 'error', kind: 'unreadable-file', id: record.id, file, message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
     }
   }
-  return { hash: h.digest('hex'), image: files[0]!, mask: files[1]! };
+  return { image: files[0]!, mask: files[1]! };
+}
+
+/** sha256 of a lesion's source files: what the cache is keyed on. */
+export async function hashSources(record: LesionRecord): Promise<string | Problem> {
+  const src = await readSources(record);
+  if (!('image' in src)) return src;
+  return createHash('sha256').update(src.image).update(src.mask).digest('hex');
 }
 
 /**
@@ -54,7 +63,7 @@ export async function hashSources(record: LesionRecord): Promise<{ hash: string;
  */
 export async function prepareLesion(
   record: LesionRecord,
-  bytes: { image: Uint8Array; mask: Uint8Array },
+  bytes: SourceBytes,
   spec: LabelMapSpec,
   o: PreprocessOptions,
 ): Promise<{ lesion: PreparedLesion | null; problems: Problem[] }> {
@@ -88,7 +97,7 @@ export async function prepareLesion(
     }
     if (check.coverage === 0) warn({ kind: 'empty-mask', file: record.mask!, message: 'the mask marks no lesion pixel; the label map will be all skin' });
     const image = await decodeImageTo(bytes.image, record.image!, source, target, o.fit);
-    const mask = await resizeMaskTo(raw, record.mask!, target, o.fit);
+    const mask = resizeMaskTo(raw, target, o.fit);
     const n = o.width * o.height;
     let frame: Uint8Array | null = null;
     let frameCount = 0;

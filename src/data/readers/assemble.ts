@@ -72,7 +72,7 @@ export interface Part {
   images: Map<string, string>;
   masks: Map<string, string>;
   labels: Map<string, LabelRow>;
-  /** Ids whose label rows were duplicated (already reported). */
+  /** Ids whose label rows were rejected: duplicated or invalid (already reported). */
   badLabels: Set<string>;
   labelsFile: string;
   masksDir: string;

@@ -17,10 +17,10 @@ export interface LabelRow {
 /**
  * Reads an ISIC-2017 ground-truth CSV. Rows with non-numeric values, values other than 0 and 1,
  * both diagnoses at once, or an id seen before become error problems (with file and line) and are
- * left out of `into` (duplicated ids go to `duplicates`); a CsvError is thrown when the file itself
- * is unusable.
+ * left out of `into`; their ids go to `rejected` (already reported: the image does not also count
+ * as one without a label row). A CsvError is thrown when the file itself is unusable.
  */
-export async function readIsic2017Labels(file: string, into: Map<string, LabelRow>, problems: Problem[], duplicates: Set<string>): Promise<void> {
+export async function readIsic2017Labels(file: string, into: Map<string, LabelRow>, problems: Problem[], rejected: Set<string>): Promise<void> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -48,14 +48,18 @@ export async function readIsic2017Labels(file: string, into: Map<string, LabelRo
         file: where,
         message: `melanoma and seborrheic_keratosis must be 0 or 1, got '${cells[melCol]}' and '${cells[skCol]}'`,
       });
+      into.delete(id);
+      rejected.add(id);
       continue;
     }
     if (mel === 1 && sk === 1) {
       problems.push({ severity: 'error', kind: 'label-conflict', id, file: where, message: 'melanoma=1 and seborrheic_keratosis=1 together; a lesion has one diagnosis, fix the row' });
+      into.delete(id);
+      rejected.add(id);
       continue;
     }
     const previous = into.get(id);
-    if (previous || duplicates.has(id)) {
+    if (previous || rejected.has(id)) {
       problems.push({
         severity: 'error',
         kind: 'duplicate-id',
@@ -64,7 +68,7 @@ export async function readIsic2017Labels(file: string, into: Map<string, LabelRo
         message: `duplicate label row${previous ? ` (first at ${previous.file}:${previous.line})` : ''}; keep one row per image`,
       });
       into.delete(id);
-      duplicates.add(id);
+      rejected.add(id);
       continue;
     }
     into.set(id, { label: mel === 1 ? MELANOMA : sk === 1 ? SK : NEVUS, file, line });
