@@ -50,13 +50,14 @@ export async function probe(bytes: Uint8Array, file: string): Promise<sharp.Meta
  */
 export async function decodeImageTo(bytes: Uint8Array, file: string, source: Size, target: Size, fit: Fit): Promise<Placed> {
   const { width: W, height: H } = target;
-  const inner = fit === 'crop' ? { width: W, height: H } : fitInside(source, target);
+  const cover = fit === 'crop' ? coverGeometry(source, target) : null;
+  const inner = cover ? { width: W, height: H } : fitInside(source, target);
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
-    const s = sharp(bytes, { failOn: 'truncated' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .resize(inner.width, inner.height, { fit: fit === 'crop' ? 'cover' : 'fill', position: 'centre', kernel: 'lanczos3' });
+    // The crop geometry is ours (resize to whole pixels, then cut), so the mask can follow it exactly.
+    let s = sharp(bytes, { failOn: 'truncated' }).removeAlpha().toColourspace('srgb');
+    if (cover) s = s.resize(cover.width, cover.height, { fit: 'fill', kernel: 'lanczos3' }).extract({ left: cover.left, top: cover.top, width: W, height: H });
+    else s = s.resize(inner.width, inner.height, { fit: 'fill', kernel: 'lanczos3' });
     out = await s.raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new ImageError(file, 'corrupt-image', `cannot decode the image (${(e as Error).message}); replace or remove the file`);
@@ -93,9 +94,9 @@ export function resizeMaskTo(mask: RawMask, target: Size, fit: Fit): Placed {
   const ys = new Int32Array(H);
   let content = { left: 0, top: 0, width: W, height: H };
   if (fit === 'crop') {
-    const scale = Math.max(W / w, H / h);
-    for (let x = 0; x < W; x++) xs[x] = clampIndex(Math.floor((x + 0.5 - W / 2) / scale + w / 2), w);
-    for (let y = 0; y < H; y++) ys[y] = clampIndex(Math.floor((y + 0.5 - H / 2) / scale + h / 2), h);
+    const g = coverGeometry(mask, target);
+    for (let x = 0; x < W; x++) xs[x] = clampIndex(Math.floor((x + g.left + 0.5) * (w / g.width)), w);
+    for (let y = 0; y < H; y++) ys[y] = clampIndex(Math.floor((y + g.top + 0.5) * (h / g.height)), h);
   } else {
     const inner = fitInside(mask, target);
     content = { left: Math.floor((W - inner.width) / 2), top: Math.floor((H - inner.height) / 2), ...inner };
@@ -116,6 +117,17 @@ export function resizeMaskTo(mask: RawMask, target: Size, fit: Fit): Placed {
 
 function clampIndex(i: number, n: number): number {
   return i < 0 ? 0 : i >= n ? n - 1 : i;
+}
+
+/**
+ * 'crop': the whole-pixel size that covers the target with the source's aspect ratio, and the
+ * offset of the centred target inside it. Image and mask both use it, so they stay aligned.
+ */
+export function coverGeometry(source: Size, target: Size): Size & { left: number; top: number } {
+  const scale = Math.max(target.width / source.width, target.height / source.height);
+  const width = Math.max(target.width, Math.round(source.width * scale));
+  const height = Math.max(target.height, Math.round(source.height * scale));
+  return { width, height, left: Math.floor((width - target.width) / 2), top: Math.floor((height - target.height) / 2) };
 }
 
 /** The largest size with the source's aspect ratio that fits inside the target. */
