@@ -33,11 +33,12 @@ export const flatReader: DatasetReader = {
     const records = assemble({ images, masks, labels, badLabels, labelsFile, masksDir, split: null }, problems);
     const splitFile = path.join(root, 'split.csv');
     if (await exists(splitFile)) {
-      const splits = await readSplitCsv(splitFile, problems);
+      const rejected = new Set<string>();
+      const splits = await readSplitCsv(splitFile, problems, rejected);
       for (const r of records) {
         const s = splits.get(r.id);
         if (s) r.split = s;
-        else if (r.image) problems.push({ severity: 'error', kind: 'missing-split', id: r.id, file: splitFile, message: 'no row in split.csv; add one (train, val or test) or delete split.csv to split by diagnosis' });
+        else if (r.image && !rejected.has(r.id)) problems.push({ severity: 'error', kind: 'missing-split', id: r.id, file: splitFile, message: 'no row in split.csv; add one (train, val or test) or delete split.csv to split by diagnosis' });
       }
       const known = new Set(records.map((r) => r.id));
       const extra = [...splits.keys()].filter((id) => !known.has(id));
@@ -54,8 +55,8 @@ export const flatReader: DatasetReader = {
   },
 };
 
-/** split.csv: image_id plus a split column (isic2017_split, or split). */
-async function readSplitCsv(file: string, problems: Problem[]): Promise<Map<string, Split>> {
+/** split.csv: image_id plus a split column (isic2017_split, or split). Bad rows' ids go to `rejected`. */
+async function readSplitCsv(file: string, problems: Problem[], rejected: Set<string>): Promise<Map<string, Split>> {
   const t = parseCsv(await readFile(file, 'utf8'), file);
   const idCol = requireColumn(t, 'image_id');
   const col = t.header.includes('isic2017_split') ? t.header.indexOf('isic2017_split') : t.header.indexOf('split');
@@ -66,10 +67,13 @@ async function readSplitCsv(file: string, problems: Problem[]): Promise<Map<stri
     const s = parseSplit(cells[col]!);
     if (!s) {
       problems.push({ severity: 'error', kind: 'bad-csv', id, file: `${file}:${line}`, message: `unknown split '${cells[col]}'; use train, val or test` });
+      rejected.add(id);
       continue;
     }
     if (out.has(id)) {
       problems.push({ severity: 'error', kind: 'duplicate-id', id, file: `${file}:${line}`, message: 'duplicate split row; keep one per image' });
+      out.delete(id);
+      rejected.add(id);
       continue;
     }
     out.set(id, s);
