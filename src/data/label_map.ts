@@ -96,22 +96,33 @@ export function buildLabelBytes(
   return out;
 }
 
-/** One-hot encodes label bytes [B, 1, H, W] (uint8) into float32 [B, C, H, W] as `spec.channels`. */
+/**
+ * One-hot encodes label bytes [B, 1, H, W] (uint8) into float32 [B, C, H, W] as `spec.channels`.
+ * The result has channels-last strides (a row lookup per pixel in a [256, C] table, 4x faster here
+ * than comparisons into a contiguous tensor); `.contiguous()` gives the NCHW layout if needed.
+ * Convolutions accept either layout.
+ */
 export function oneHotLabels(labelBytes: Tensor, spec: LabelMapSpec): Tensor {
   const shape = labelBytes.shape;
   if (shape.length !== 4 || shape[1] !== 1 || labelBytes.dtype !== 'uint8') {
     throw new TypeError(`oneHotLabels: expected uint8 label bytes [B, 1, H, W], got ${labelBytes.dtype} [${shape.join(', ')}]`);
   }
   return torch.tidy(() => {
-    // Comparisons written straight into the float output (no bool temporaries, no cat): 2.3x
-    // faster here than eq + to + cat, and 6x faster than one_hot + permute.
-    const [b, , h, w] = shape as [number, number, number, number];
-    const k = classCount(spec);
-    const out = torch.empty([b, spec.channels.length, h, w], { device: labelBytes.device });
-    const ids = torch.arange(0, k, 1, { dtype: 'uint8', device: labelBytes.device }).view(1, k, 1, 1);
-    const classes = torch.call('aten::bitwise_and.Scalar', labelBytes, CLASS_BITS) as Tensor;
-    torch.call('aten::eq.Tensor_out', classes, ids, out.narrow(1, 0, k));
-    if (spec.boundary > 0) torch.call('aten::ge.Scalar_out', labelBytes, BOUNDARY_BIT, out.narrow(1, k, 1));
-    return out;
+    const table = torch.tensor(oneHotTable(spec), { shape: [256, spec.channels.length], device: labelBytes.device });
+    const rows = torch.call('aten::embedding', table, labelBytes.squeeze(1).to('int64')) as Tensor; // [B, H, W, C]
+    return rows.permute(0, 3, 1, 2);
   });
+}
+
+/** Row v of the table is the one-hot encoding of label byte v. */
+function oneHotTable(spec: LabelMapSpec): Float32Array {
+  const c = spec.channels.length;
+  const k = classCount(spec);
+  const t = new Float32Array(256 * c);
+  for (let v = 0; v < 256; v++) {
+    const cls = v & CLASS_BITS;
+    if (cls < k) t[v * c + cls] = 1;
+    if (spec.boundary > 0 && v & BOUNDARY_BIT) t[v * c + k] = 1;
+  }
+  return t;
 }

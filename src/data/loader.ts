@@ -31,7 +31,7 @@ export interface LoaderState {
 export interface Batch {
   /** float32 [B, 3, H, W] in [-1, 1]. */
   image: Tensor;
-  /** float32 [B, C, H, W] one-hot, channels as the cache's labelMap.channels. */
+  /** float32 [B, C, H, W] one-hot, channels as the cache's labelMap.channels (channels-last strides). */
   label: Tensor;
   /** uint8 [B, 1, H, W] label bytes (class in bits 0-6, boundary in bit 7). */
   labelBytes: Tensor;
@@ -148,17 +148,15 @@ export class DataLoader {
     const params = sampleBatchParams(new Rng(this.seed, 0xa06, this.epochNo, position), this.augment, b, W === H);
     const spec = this.cache.spec;
     const out = torch.tidy(() => {
-      let image = torch
-        .fromBytes(this.imageBuf.subarray(0, b * px * 3), 'uint8', [b, 3, H, W])
-        .to('float32')
-        .mul_(1 / 127.5)
-        .sub_(1);
+      // uint8 * a float scalar is float32: the conversion and the scaling in one pass.
+      let image = torch.fromBytes(this.imageBuf.subarray(0, b * px * 3), 'uint8', [b, 3, H, W]).mul(1 / 127.5).sub_(1);
       let labelBytes = torch.fromBytes(this.labelBuf.subarray(0, b * px), 'uint8', [b, 1, H, W]);
       if (!params.every(isIdentity)) ({ image, label: labelBytes } = augmentBatch(image, labelBytes, params));
-      const label = oneHotLabels(labelBytes, spec);
       const diagnosis = torch.tensor(indices.map((i) => this.cache.records[i]!.label), { dtype: 'int64' });
-      const move = (t: Tensor) => (this.device === 'cpu' ? t.contiguous() : t.to(this.device));
-      return [move(image), move(label), move(labelBytes), move(diagnosis)] as const;
+      // Only bytes cross to another device; the one-hot map is made there.
+      const lb = this.device === 'cpu' ? labelBytes : labelBytes.to(this.device);
+      const move = (t: Tensor) => (this.device === 'cpu' ? t : t.to(this.device));
+      return [move(image), oneHotLabels(lb, spec), lb, move(diagnosis)] as const;
     });
     return {
       image: out[0],
