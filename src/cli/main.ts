@@ -4,12 +4,14 @@ import { CsvError } from '../data/csv.js';
 import { ImageError } from '../data/image_io.js';
 import { DataError } from '../data/problems.js';
 import { dataCommand } from './data_command.js';
+import { trainCommand } from './train_command.js';
 
 const program = new Command('dermosynth')
   .description('high-resolution dermoscopy image synthesis with conditional GANs (pix2pixHD-style), on libtorch')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 program.addCommand(dataCommand());
+program.addCommand(trainCommand());
 
 /** Errors a user can fix get one clear message; anything else is a bug and keeps its stack. */
 function expected(e: unknown): e is Error {

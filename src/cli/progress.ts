@@ -2,7 +2,8 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  update(done: number, total?: number): void;
+  /** `detail`: a short text shown after the bar (e.g. the latest losses). */
+  update(done: number, total?: number, detail?: string): void;
   stop(): void;
 }
 
@@ -11,7 +12,7 @@ export function progress(label: string, total: number, unit = 'items'): Progress
   if (process.stderr.isTTY && !process.env.DERMOSYNTH_NO_BAR) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${label.padEnd(10)} {bar} {percentage}% | {shown} | {rate} | ETA {eta_formatted}`,
+        format: `${label.padEnd(10)} {bar} {percentage}% | {shown} | {rate} | ETA {eta_formatted} {detail}`,
         stream: process.stderr,
         hideCursor: true,
         etaBuffer: 50,
@@ -20,17 +21,23 @@ export function progress(label: string, total: number, unit = 'items'): Progress
       cliProgress.Presets.shades_classic,
     );
     const start = Date.now();
+    let detail = '';
     const payload = (done: number, t: number) => ({
       shown: bytes ? `${mib(done)}/${mib(t)} MiB` : `${done}/${t} ${unit}`,
       rate: rate(done, start, bytes, unit),
+      detail,
     });
+    let stopped = false;
     bar.start(total, 0, payload(0, total));
     return {
-      update(done, t) {
+      update(done, t, d) {
         if (t !== undefined && t !== bar.getTotal()) bar.setTotal(t);
+        if (d !== undefined) detail = d;
         bar.update(done, payload(done, bar.getTotal()));
       },
       stop() {
+        if (stopped) return;
+        stopped = true;
         bar.stop();
       },
     };
@@ -38,22 +45,29 @@ export function progress(label: string, total: number, unit = 'items'): Progress
   // Not a terminal (CI, logs): one line at most every 5 s, and one at the end.
   let last = 0;
   let current = 0;
+  let first = -1;
   let max = total;
+  let detail = '';
+  let stopped = false;
   const start = Date.now();
   const line = () => {
-    const eta = current > 0 && max > current ? ` ETA ${Math.round(((Date.now() - start) / current) * (max - current) / 1000)}s` : '';
-    process.stderr.write(`${label}: ${bytes ? `${mib(current)}/${mib(max)} MiB` : `${current}/${max} ${unit}`} ${rate(current, start, bytes, unit)}${eta}\n`);
+    const eta = current > first && max > current ? ` ETA ${Math.round((((Date.now() - start) / (current - first)) * (max - current)) / 1000)}s` : '';
+    process.stderr.write(`${label}: ${bytes ? `${mib(current)}/${mib(max)} MiB` : `${current}/${max} ${unit}`} ${rate(current - Math.max(0, first), start, bytes, unit)}${eta}${detail ? ` ${detail}` : ''}\n`);
   };
   return {
-    update(done, t) {
+    update(done, t, d) {
+      if (first < 0) first = done;
       current = done;
       if (t !== undefined) max = t;
+      if (d !== undefined) detail = d;
       if (Date.now() - last > 5000) {
         last = Date.now();
         line();
       }
     },
     stop() {
+      if (stopped) return;
+      stopped = true;
       line();
     },
   };

@@ -1,0 +1,102 @@
+// Checkpoints: one safetensors file per step holding both networks, both optimizers and the RNG,
+// with the rest of the training state as JSON metadata. Written atomically; the last K are kept.
+//
+// Tensors: <module>.<param> for each module (G and D, PyTorch names: load them in Python with
+// load_state_dict; Gglobal for a coarse-to-fine generator's stand-alone global generator),
+// <optimizer>.state.<i>.<slot> (optG, optD: Adam moments), rng.cpu (the CPU generator state).
+// Metadata 'dermosynth.state': TrainState as JSON.
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import type { Module } from '../nn/index.js';
+import type { OptimizerState } from '../nn/optim/optimizer.js';
+import type { LoaderState } from '../data/loader.js';
+
+export const CHECKPOINT_VERSION = 1;
+
+export interface TrainState {
+  version: number;
+  step: number;
+  loader: LoaderState;
+  /** Each optimizer's configuration (hyper-parameters, step counts) by name. */
+  optimizers: Record<string, OptimizerState['config']>;
+  /** Consecutive skipped (non-finite) steps at the time of the checkpoint. */
+  nanStreak: number;
+  /** Seconds of training so far (for the ETA and the report). */
+  seconds: number;
+}
+
+export interface Checkpointable {
+  /** Modules by tensor-name prefix (e.g. G, D). */
+  modules: Record<string, Module<any, any>>;
+  /** Optimizers by tensor-name prefix (e.g. optG, optD). */
+  optimizers: Record<string, { stateDict(): OptimizerState; loadStateDict(s: OptimizerState): void }>;
+}
+
+const NAME = /^step-(\d{8})\.safetensors$/;
+
+export function checkpointFile(dir: string, step: number): string {
+  return path.join(dir, `step-${String(step).padStart(8, '0')}.safetensors`);
+}
+
+/** Checkpoint files of a folder, newest (highest step) first. */
+export async function listCheckpoints(dir: string): Promise<{ step: number; file: string }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => NAME.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ step: Number(m[1]), file: path.join(dir, m[0]) }))
+    .sort((a, b) => b.step - a.step);
+}
+
+export async function saveCheckpoint(dir: string, nets: Checkpointable, state: Omit<TrainState, 'version' | 'optimizers'>, keepLast: number): Promise<string> {
+  const tensors = new Map<string, Tensor>();
+  for (const [prefix, m] of Object.entries(nets.modules)) for (const [k, t] of m.stateDict()) tensors.set(`${prefix}.${k}`, t);
+  const optimizers: TrainState['optimizers'] = {};
+  for (const [prefix, o] of Object.entries(nets.optimizers)) {
+    const sd = o.stateDict();
+    for (const [k, t] of sd.tensors) tensors.set(`${prefix}.${k}`, t);
+    optimizers[prefix] = sd.config;
+  }
+  const rng = torch.getRngState();
+  tensors.set('rng.cpu', rng);
+  const full: TrainState = { version: CHECKPOINT_VERSION, ...state, optimizers };
+  const file = checkpointFile(dir, state.step);
+  try {
+    await torch.saveSafetensors(file, tensors, { 'dermosynth.state': JSON.stringify(full) });
+  } finally {
+    rng.dispose();
+  }
+  for (const old of (await listCheckpoints(dir)).slice(Math.max(1, keepLast))) await rm(old.file, { force: true });
+  return file;
+}
+
+/** Restores networks, optimizers and the RNG from a checkpoint; returns the rest of the state. */
+export async function loadCheckpoint(file: string, nets: Checkpointable): Promise<TrainState> {
+  const { tensors, metadata } = await torch.loadSafetensors(file);
+  try {
+    const raw = metadata['dermosynth.state'];
+    if (!raw) throw new Error(`${file}: not a dermosynth checkpoint (no 'dermosynth.state' metadata)`);
+    const state = JSON.parse(raw) as TrainState;
+    if (state.version !== CHECKPOINT_VERSION) throw new Error(`${file}: checkpoint version ${state.version}, this dermosynth reads ${CHECKPOINT_VERSION}`);
+    const part = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(`${prefix}.`)).map(([k, t]) => [k.slice(prefix.length + 1), t]));
+    for (const [prefix, m] of Object.entries(nets.modules)) m.loadStateDict(part(prefix), { source: file });
+    for (const [prefix, o] of Object.entries(nets.optimizers)) {
+      const config = state.optimizers[prefix];
+      if (!config) throw new Error(`${file}: the checkpoint has no state for optimizer ${prefix}`);
+      o.loadStateDict({ tensors: part(prefix), config });
+    }
+    const rng = tensors.get('rng.cpu');
+    if (!rng) throw new Error(`${file}: the checkpoint has no RNG state`);
+    torch.setRngState(rng);
+    return state;
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}

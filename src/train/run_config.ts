@@ -1,0 +1,37 @@
+// A run directory's config.json: the resolved options, model and losses, so that later commands
+// (resume, synthesis, evaluation) load the run without repeating options.
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../torch/atomic_file.js';
+import { parseTrainOptions, type TrainOptions } from './options.js';
+
+export const RUN_CONFIG_VERSION = 1;
+
+export interface RunConfig {
+  format: 'dermosynth-run';
+  version: number;
+  created: string;
+  options: TrainOptions;
+  /** The resolved network options (preset plus overrides) and loss weights. */
+  model: { generator: string; options: Record<string, unknown>; losses: Record<string, unknown>; parameters: { generator: number; discriminator: number } };
+  data: { cache: string; size: [number, number]; labelChannels: string[]; classes: string[]; train: number; val: number; test: number };
+  /** Steps per epoch, total steps and coarse-to-fine stage epochs, as computed at the start. */
+  schedule: { stepsPerEpoch: number; totalSteps: number; globalEpochs: number; fixGlobalEpochs: number };
+}
+
+export async function writeRunConfig(file: string, c: RunConfig): Promise<void> {
+  await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(c, null, 2) + '\n'));
+}
+
+export async function readRunConfig(file: string): Promise<RunConfig | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const c = JSON.parse(text) as RunConfig;
+  if (c.format !== 'dermosynth-run' || c.version !== RUN_CONFIG_VERSION) throw new RangeError(`${file}: not a dermosynth run config of version ${RUN_CONFIG_VERSION}`);
+  c.options = parseTrainOptions(c.options);
+  return c;
+}
