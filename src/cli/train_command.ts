@@ -1,7 +1,8 @@
 // dermosynth train: a conditional GAN on a dataset, a prepared cache, or the built-in sample data.
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { loadVgg19 } from '../models/registry.js';
+import { checkImageSize, loadVgg19, resolveOptions } from '../models/registry.js';
+import { ISIC2017_CLASSES } from '../data/diagnosis.js';
 import { openTrainingData } from '../train/training_data.js';
 import { DEFAULT_TRAIN_OPTIONS, MODEL_NAMES, differingOptions, parseTrainOptions, type TrainOptions } from '../train/options.js';
 import { readRunConfig, writeRunConfig, RUN_CONFIG_VERSION } from '../train/run_config.js';
@@ -133,6 +134,10 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     if (existing) throw new RangeError(`${out} already holds a run (config.json); add --resume to continue it, or choose another --out`);
     options = parseTrainOptions(fromFlags);
   }
+
+  // The size check needs no data: fail before preparing any.
+  const labelChannels = 1 + ISIC2017_CLASSES.length + (options.frame ? 1 : 0) + (options.boundary > 0 ? 1 : 0);
+  checkImageSize(options.model, resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset), options.width, options.height);
 
   let bar: Progress | null = null;
   let phase = '';
