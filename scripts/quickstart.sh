@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The README's first command: set-up, then the main job on the built-in sample data.
-# Today the main job is the data pipeline (sample -> inspect -> prepare); training joins it next.
+# The README's first command: set-up, then the main job on the built-in sample data: a conditional
+# GAN trained on the procedural sample dataset at 64x64 (about 3 minutes on 2 cores). Look at
+# runs/quickstart/samples/*.png (label | real | generated) as it learns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-mkdir -p runs
-[ -f runs/sample/labels.csv ] || npx dermosynth data sample --out runs/sample --n 60 --seed 0
-npx dermosynth data inspect runs/sample
-npx dermosynth data prepare runs/sample --size 64x64 --boundary 1 --frame --out runs/sample-cache-64
+if [ -f runs/quickstart/config.json ]; then
+  npx dermosynth train --out runs/quickstart --resume
+else
+  npx dermosynth train --out runs/quickstart
+fi

@@ -12,8 +12,11 @@ import { DEFAULT_SPLIT } from '../data/split.js';
 import { SPLITS, type Split } from '../data/dataset.js';
 import type { CacheManifest } from '../data/cache.js';
 import { fraction, intIn, listOf, parseSize } from './parse.js';
-import { progress, type Progress } from './progress.js';
+import { phasedProgress, progress, type Progress } from './progress.js';
 import { percent, problemList, table } from './report.js';
+
+/** Bar labels of prepare's phases. */
+export const PREPARE_PHASES = { hash: 'hashing', decode: 'decoding' };
 
 export function dataCommand(): Command {
   const data = new Command('data').description('datasets: inspect, prepare a training cache, make sample data, download ISIC-2017');
@@ -87,8 +90,7 @@ export function dataCommand(): Command {
     .addOption(new Option('--workers <n>', 'decoding threads (default: the number of cores)').argParser(intIn(0, 256)))
     .action(async (dir: string, o: PrepareFlags) => {
       const index = await readDataset(dir);
-      let bar: Progress | null = null;
-      let phase = '';
+      const bars = phasedProgress(PREPARE_PHASES, 'lesions');
       const t0 = Date.now();
       const r = await prepareCache(index, o.out, {
         ...o.size,
@@ -98,15 +100,8 @@ export function dataCommand(): Command {
         skipBad: o.skipBad,
         overwrite: o.overwrite,
         workers: o.workers,
-        onProgress: (p) => {
-          if (p.phase !== phase) {
-            bar?.stop();
-            phase = p.phase;
-            bar = p.total > 0 ? progress(p.phase === 'hash' ? 'hashing' : 'decoding', p.total, 'lesions') : null;
-          }
-          bar?.update(p.done, p.total);
-        },
-      }).finally(() => (bar as Progress | null)?.stop());
+        onProgress: (p) => bars.update(p),
+      }).finally(() => bars.stop());
       const seconds = (Date.now() - t0) / 1000;
       console.log(describeCache(r.dir, r.manifest));
       console.log(`\n${r.decoded} lesion(s) decoded, ${r.reused} reused from existing shards, in ${seconds.toFixed(1)} s`);

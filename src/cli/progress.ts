@@ -82,3 +82,25 @@ function rate(done: number, start: number, bytes: boolean, unit: string): string
   if (s <= 0) return '';
   return bytes ? `${mib(done / s)} MiB/s` : `${(done / s).toFixed(1)} ${unit}/s`;
 }
+
+/**
+ * Progress of work in phases (e.g. hashing then decoding): one bar per phase, the previous one
+ * stopped when the next starts. `stop()` ends the last.
+ */
+export function phasedProgress(labels: Record<string, string>, unit: string): { update(p: { phase: string; done: number; total: number }): void; stop(): void } {
+  let bar: Progress | null = null;
+  let phase = '';
+  return {
+    update(p) {
+      if (p.phase !== phase) {
+        bar?.stop();
+        phase = p.phase;
+        bar = p.total > 0 ? progress(labels[p.phase] ?? p.phase, p.total, unit) : null;
+      }
+      bar?.update(p.done, p.total);
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}

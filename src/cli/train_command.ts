@@ -8,7 +8,8 @@ import { DEFAULT_TRAIN_OPTIONS, MODEL_NAMES, differingOptions, parseTrainOptions
 import { readRunConfig, writeRunConfig, RUN_CONFIG_VERSION } from '../train/run_config.js';
 import { Trainer, runPaths } from '../train/trainer.js';
 import { intIn, parseSize } from './parse.js';
-import { progress, type Progress } from './progress.js';
+import { phasedProgress, progress } from './progress.js';
+import { PREPARE_PHASES } from './data_command.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
@@ -139,16 +140,8 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   const labelChannels = 1 + ISIC2017_CLASSES.length + (options.frame ? 1 : 0) + (options.boundary > 0 ? 1 : 0);
   checkImageSize(options.model, resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset), options.width, options.height);
 
-  let bar: Progress | null = null;
-  let phase = '';
-  const cache = await openTrainingData(out, options, (what, p) => {
-    if (p.phase !== phase) {
-      bar?.stop();
-      phase = p.phase;
-      bar = p.total > 0 ? progress(p.phase === 'hash' ? 'hashing' : 'decoding', p.total, 'lesions') : null;
-    }
-    bar?.update(p.done, p.total);
-  }).finally(() => (bar as Progress | null)?.stop());
+  const bars = phasedProgress(PREPARE_PHASES, 'lesions');
+  const cache = await openTrainingData(out, options, (p) => bars.update(p)).finally(() => bars.stop());
 
   const notice = (m: string) => process.stderr.write(`${m}\n`);
   const vgg = options.vggWeights ? await loadVgg19(options.vggWeights) : null;

@@ -14,7 +14,7 @@ export const SAMPLE_LESIONS = 60;
 export async function openTrainingData(
   runDir: string,
   o: TrainOptions,
-  onProgress?: (what: string, p: PrepareProgress) => void,
+  onProgress?: (p: PrepareProgress) => void,
 ): Promise<LesionCache> {
   if (o.data && existsSync(path.join(o.data, MANIFEST_FILE))) {
     const cache = await LesionCache.open(o.data);
@@ -46,7 +46,7 @@ export async function openTrainingData(
     fit: o.fit,
     labelMap: { boundary: o.boundary, frame: o.frame },
     skipBad: o.skipBad,
-    onProgress: onProgress && ((p) => onProgress(source!, p)),
+    onProgress,
   });
   return LesionCache.open(cacheDir);
 }
