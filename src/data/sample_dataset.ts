@@ -47,6 +47,7 @@
 // per-pixel grain from its sibling stream Rng(seed, index, 1)), so two runs with the same options
 // give byte-identical files. Rendering is plain typed-array JavaScript (smooth noise fields are
 // evaluated on a coarse grid and upsampled); 60 images of 256 px take about 1-2 s.
+import { DataError } from './problems.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -993,7 +994,7 @@ async function refuseExistingDataset(dir: string): Promise<void> {
   let entries: string[];
   try {
     const st = await fs.stat(dir);
-    if (!st.isDirectory()) throw new Error(`writeSampleDataset: ${dir} exists and is not a folder; choose an empty folder or delete it`);
+    if (!st.isDirectory()) throw new DataError(`${dir} exists and is not a folder; choose an empty folder or delete it`);
     entries = await fs.readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -1001,9 +1002,7 @@ async function refuseExistingDataset(dir: string): Promise<void> {
   }
   const found = ['labels.csv', 'images', 'masks'].filter((name) => entries.includes(name));
   if (found.length > 0) {
-    throw new Error(
-      `writeSampleDataset: ${dir} already holds a dataset (${found.join(', ')}); choose an empty folder or delete it first`,
-    );
+    throw new DataError(`${dir} already holds a dataset (${found.join(', ')}); choose an empty folder or delete it first`);
   }
 }
 
