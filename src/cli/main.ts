@@ -13,9 +13,9 @@ const program = new Command('dermosynth')
 program.addCommand(dataCommand());
 program.addCommand(trainCommand());
 
-/** Errors a user can fix get one clear message; anything else is a bug and keeps its stack. */
-function expected(e: unknown): e is Error {
-  return e instanceof DataError || e instanceof CsvError || e instanceof ImageError || e instanceof RangeError || (e instanceof Error && (e.name === 'DownloadError' || e.name === 'ArchiveError'));
+/** Errors about the user's input, files or network. */
+function expected(e: Error): boolean {
+  return e instanceof DataError || e instanceof CsvError || e instanceof ImageError || e instanceof RangeError || ['DownloadError', 'ArchiveError', 'SafetensorsError'].includes(e.name);
 }
 
 try {
@@ -23,10 +23,11 @@ try {
 } catch (e) {
   if (e instanceof CommanderError) {
     process.exitCode = e.exitCode;
-  } else if (expected(e) && !process.env.DERMOSYNTH_DEBUG) {
-    console.error(`dermosynth: ${e.message}`);
-    process.exitCode = 1;
-  } else {
+  } else if (process.env.DERMOSYNTH_DEBUG || !(e instanceof Error)) {
     throw e;
+  } else {
+    // Errors a user can fix are one line; anything else may be a bug: say how to get the stack.
+    console.error(`dermosynth: ${e.message}${expected(e) ? '' : `\n(${e.name}; run with DERMOSYNTH_DEBUG=1 for the stack trace, and report it if it looks like a bug)`}`);
+    process.exitCode = 1;
   }
 }

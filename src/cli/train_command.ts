@@ -140,11 +140,19 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   const labelChannels = 1 + ISIC2017_CLASSES.length + (options.frame ? 1 : 0) + (options.boundary > 0 ? 1 : 0);
   checkImageSize(options.model, resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset), options.width, options.height);
 
+  let vgg = null;
+  if (options.vggWeights) {
+    try {
+      vgg = await loadVgg19(options.vggWeights);
+    } catch (e) {
+      throw new RangeError(`--vgg-weights ${options.vggWeights}: ${(e as Error).message}`);
+    }
+  }
+
   const bars = phasedProgress(PREPARE_PHASES, 'lesions');
   const cache = await openTrainingData(out, options, (p) => bars.update(p)).finally(() => bars.stop());
 
   const notice = (m: string) => process.stderr.write(`${m}\n`);
-  const vgg = options.vggWeights ? await loadVgg19(options.vggWeights) : null;
   const trainer = new Trainer(paths, options, cache, vgg, { onNotice: notice });
   const m = trainer.models;
   if (!existing) {
