@@ -1,0 +1,94 @@
+// pix2pix's U-Net generator (unet_256 with numDowns 8), written after the structure of
+// junyanz/pytorch-CycleGAN-and-pix2pix: nested skip blocks, each a 4x4 stride-2 convolution down,
+// the inner block, a 4x4 stride-2 transposed convolution up, and cat(input, output) as its result.
+//
+//   outermost  conv(Cl -> ngf)                       ... ReLU, convT(2 ngf -> 3), tanh
+//   3 blocks   LReLU, conv(ngf 2^k -> ngf 2^(k+1)), norm ... ReLU, convT(back), norm
+//   numDowns-5 LReLU, conv(8 ngf -> 8 ngf), norm      ... ReLU, convT(16 ngf -> 8 ngf), norm, dropout
+//   innermost  LReLU, conv(8 ngf -> 8 ngf)           ... ReLU, convT(8 ngf -> 8 ngf), norm
+//
+// Convolutions before batch norm have no bias (pix2pix's use_bias). As in the original, whose
+// LeakyReLU runs in place on the block's input before the concatenation, the skip connection
+// carries the LeakyReLU-activated encoder features.
+import { F, type Tensor } from '../torch/index.js';
+import * as nn from '../nn/index.js';
+import { checkPositiveInt, convNorm, parseNorm } from './blocks.js';
+import type { NormSpec } from './types.js';
+
+type Position = 'outermost' | 'middle' | 'innermost';
+
+export class UnetSkipBlock extends nn.Module {
+  readonly down: nn.Sequential;
+  readonly submodule: UnetSkipBlock | null;
+  readonly up: nn.Sequential;
+  constructor(
+    readonly position: Position,
+    outerNc: number,
+    innerNc: number,
+    o: { inputNc?: number; submodule?: UnetSkipBlock; norm: NormSpec; dropout?: number },
+  ) {
+    super();
+    const inputNc = o.inputNc ?? outerNc;
+    // pix2pix: no bias before batch norm; the down convolution follows that rule even where no norm follows it.
+    const downBias = parseNorm(o.norm).kind !== 'batch';
+    const downConv = (bias: boolean): nn.Module => new nn.Conv2d(inputNc, innerNc, 4, { stride: 2, padding: 1, bias });
+    const upIn = position === 'innermost' ? innerNc : 2 * innerNc;
+    const upConv = (bias: boolean): nn.Module => new nn.ConvTranspose2d(upIn, outerNc, 4, { stride: 2, padding: 1, bias });
+    if (position === 'outermost') {
+      this.down = new nn.Sequential(downConv(downBias));
+      this.up = new nn.Sequential(new nn.ReLU({ inplace: true }), upConv(true), new nn.Tanh());
+    } else {
+      const downNorm = position === 'innermost' ? [downConv(downBias)] : convNorm(o.norm, innerNc, () => downConv(downBias), 'drop-if-batch');
+      this.down = new nn.Sequential(...downNorm);
+      const dropout = position === 'middle' && (o.dropout ?? 0) > 0 ? [new nn.Dropout(o.dropout)] : [];
+      this.up = new nn.Sequential(new nn.ReLU({ inplace: true }), ...convNorm(o.norm, outerNc, upConv, 'drop-if-batch'), ...dropout);
+    }
+    this.registerModule('down', this.down);
+    this.submodule = o.submodule ? this.registerModule('submodule', o.submodule) : null;
+    this.registerModule('up', this.up);
+    if ((position === 'innermost') !== (this.submodule === null)) throw new Error('UnetSkipBlock: only the innermost block has no submodule');
+  }
+
+  forward(x: Tensor): Tensor {
+    // The block's input (the outer block's features) is activated in place, as in pix2pix.
+    const a = this.position === 'outermost' ? x : F.leakyRelu_(x, 0.2);
+    const h = this.down.call(a);
+    const inner = this.submodule ? this.submodule.call(h) : h;
+    if (inner !== h) h.dispose();
+    const u = this.up.call(inner);
+    inner.dispose();
+    if (this.position === 'outermost') return u;
+    const out = F.cat([a, u], 1);
+    u.dispose();
+    return out;
+  }
+}
+
+export interface UnetGeneratorConfig {
+  inputNc: number;
+  outputNc?: number;
+  ngf: number;
+  numDowns: number;
+  norm?: NormSpec;
+  dropout?: number;
+}
+
+export class UnetGenerator extends nn.Module {
+  readonly model: UnetSkipBlock;
+  constructor(c: UnetGeneratorConfig) {
+    super();
+    checkPositiveInt('UnetGenerator', 'numDowns', c.numDowns, 5);
+    checkPositiveInt('UnetGenerator', 'ngf', c.ngf);
+    const norm = c.norm ?? 'batch';
+    const { ngf } = c;
+    let block = new UnetSkipBlock('innermost', ngf * 8, ngf * 8, { norm });
+    for (let i = 0; i < c.numDowns - 5; i++) block = new UnetSkipBlock('middle', ngf * 8, ngf * 8, { submodule: block, norm, dropout: c.dropout ?? 0.5 });
+    block = new UnetSkipBlock('middle', ngf * 4, ngf * 8, { submodule: block, norm });
+    block = new UnetSkipBlock('middle', ngf * 2, ngf * 4, { submodule: block, norm });
+    block = new UnetSkipBlock('middle', ngf, ngf * 2, { submodule: block, norm });
+    this.model = this.registerModule('model', new UnetSkipBlock('outermost', c.outputNc ?? 3, ngf, { inputNc: c.inputNc, submodule: block, norm }));
+  }
+  forward(x: Tensor): Tensor {
+    return this.model.call(x);
+  }
+}
