@@ -53,8 +53,9 @@ export const PUBLISHED_DEFAULTS: Presets = deepFreeze({
  * width 16 and 32 hidden channels in its SPADE layers (the original hard-codes 128). On the
  * 2-core development machine (libtorch 1.13.1, 2 threads, batch 1, 64x64, warm), one generator
  * forward + backward plus two discriminator passes and the backward through all of them took
- * about 80 ms (proposed), 70 ms (pix2pixhd), 30-60 ms (pix2pix) and 150-230 ms (spade); the
- * machine was shared, so single runs varied several-fold.
+ * about 80 ms (proposed), 70 ms (pix2pixhd), 30-90 ms (pix2pix) and 100-400 ms (spade, whose
+ * SPADE layers run 3x3 convolutions at every resolution); the VGG19 loss at 64x64 adds about
+ * 80-160 ms. The machine was shared, so single runs varied several-fold.
  */
 export const CPU_DEFAULTS: Presets = deepFreeze({
   proposed: {
