@@ -50,19 +50,28 @@ export function detectFrame(
   }
   const dark = new Uint8Array(n);
   for (let i = 0; i < n; i++) dark[i] = luma[i]! < threshold && !mask[i] ? 1 : 0;
-  // Most images have no frame: no dark pixel on the border means nothing to fill.
-  if (!outside && !touchesBorder(dark, width, height)) return new Uint8Array(n);
+  const minPixels = (o.minFraction ?? 0.005) * n;
+  // Most images have no frame: the dark region reached from the border is already too small
+  // before the opening (which only shrinks it), so skip the opening.
+  if (!outside && borderFill(dark, width, height).size < minPixels) return new Uint8Array(n);
   // Opening (erode then dilate) with a square of radius r removes hairs thinner than 2r + 1 pixels.
   const r = Math.max(1, Math.round(Math.min(width, height) / 100));
   const opened = dilate(erode(dark, width, height, r, 1), width, height, r);
   for (let i = 0; i < n; i++) opened[i] = opened[i]! & dark[i]!;
   if (outside) for (let i = 0; i < n; i++) if (outside[i]) opened[i] = 1;
-  // Flood fill from the border through the opened dark pixels.
-  const frame = new Uint8Array(n);
+  const { region: frame, size } = borderFill(opened, width, height);
+  if (size < minPixels && !outside) return new Uint8Array(n);
+  return frame;
+}
+
+/** The pixels of `m` connected (4-neighbours) to the image border through pixels of `m`. */
+function borderFill(m: Uint8Array, width: number, height: number): { region: Uint8Array; size: number } {
+  const n = width * height;
+  const region = new Uint8Array(n);
   const stack: number[] = [];
   const seed = (i: number) => {
-    if (opened[i] && !frame[i]) {
-      frame[i] = 1;
+    if (m[i] && !region[i]) {
+      region[i] = 1;
       stack.push(i);
     }
   };
@@ -84,15 +93,7 @@ export function detectFrame(
     if (i >= width) seed(i - width);
     if (i < n - width) seed(i + width);
   }
-  const minPixels = (o.minFraction ?? 0.005) * n;
-  if (size < minPixels && !outside) return new Uint8Array(n);
-  return frame;
-}
-
-function touchesBorder(m: Uint8Array, width: number, height: number): boolean {
-  for (let x = 0; x < width; x++) if (m[x] || m[(height - 1) * width + x]) return true;
-  for (let y = 0; y < height; y++) if (m[y * width] || m[y * width + width - 1]) return true;
-  return false;
+  return { region, size };
 }
 
 /**
