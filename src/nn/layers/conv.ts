@@ -82,6 +82,17 @@ export interface ConvTranspose2dOptions extends Omit<Conv2dOptions, 'paddingMode
   subpixel?: boolean;
 }
 
+/**
+ * Where the sub-pixel form is faster on the CPU (measured, bench:train and bench:engine, 2 cores):
+ * at fine scales with few channels (128 -> 32 channels at 128x128: 60 vs 78 ms forward+backward);
+ * at coarse scales with many channels libtorch's own kernel wins by far (1024 -> 256 at 16x16:
+ * 26 vs 191 ms), since the sub-pixel form does 16/9 of the work and rebuilds its kernel per call.
+ */
+function subpixelPays(x: Tensor, inChannels: number, outChannels: number): boolean {
+  const [, , h, w] = x.shape as [number, number, number, number];
+  return x.device === 'cpu' && inChannels * outChannels <= 256 * 128 && h * w >= 32 * 32;
+}
+
 export class ConvTranspose2d extends Module {
   static initKind = 'conv' as const;
   readonly kernelSize: [number, number];
@@ -96,8 +107,9 @@ export class ConvTranspose2d extends Module {
     registerConvParameters(this, 'ConvTranspose2d', inChannels, outChannels, this.kernelSize, options, true);
   }
   /**
-   * pix2pixHD's upsampling layer (3x3, stride 2, padding 1, output padding 1) runs as its exact
-   * sub-pixel form on oneDNN (see F.convTranspose2dSubpixel); other shapes use aten directly.
+   * pix2pixHD's upsampling layer (3x3, stride 2, padding 1, output padding 1) can run as its exact
+   * sub-pixel form on oneDNN (see F.convTranspose2dSubpixel), which it does on the CPU where that
+   * is faster (see subpixelPays); other shapes and cases use aten directly.
    */
   get usesSubpixel(): boolean {
     const o = this.options;
@@ -110,7 +122,7 @@ export class ConvTranspose2d extends Module {
   }
   forward(x: Tensor): Tensor {
     const o = this.options;
-    if (this.usesSubpixel) return F.convTranspose2dSubpixel(x, this.param('weight'), this.optionalParam('bias'));
+    if (this.usesSubpixel && subpixelPays(x, this.inChannels, this.outChannels)) return F.convTranspose2dSubpixel(x, this.param('weight'), this.optionalParam('bias'));
     return F.convTranspose2d(x, this.param('weight'), this.optionalParam('bias'), {
       stride: o.stride, padding: o.padding, outputPadding: o.outputPadding, dilation: o.dilation, groups: o.groups,
     });
