@@ -25,7 +25,7 @@ export function dataCommand(): Command {
     .command('inspect')
     .description('count lesions per class and split, image sizes, mask coverage, and report every problem')
     .argument('<dir>', 'a dataset folder (official ISIC-2017 or flat layout) or a prepared cache')
-    .addOption(new Option('--workers <n>', 'decoding threads (default: the number of cores)').argParser(intIn(0, 256)))
+    .addOption(new Option('--workers <n>', 'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)').argParser(intIn(0, 256)))
     .action(async (dir: string, o: { workers?: number }) => {
       const manifest = await readManifest(path.resolve(dir));
       if (manifest) {
@@ -87,7 +87,7 @@ export function dataCommand(): Command {
     .addOption(new Option('--seed <n>', 'without an official split: the split seed').argParser(intIn(0, 2 ** 31 - 1)).default(DEFAULT_SPLIT.seed))
     .option('--skip-bad', 'leave unusable lesions out (listed in CACHE/skipped.csv) instead of failing', false)
     .option('--overwrite', 'replace a cache made with other options in the same folder', false)
-    .addOption(new Option('--workers <n>', 'decoding threads (default: the number of cores)').argParser(intIn(0, 256)))
+    .addOption(new Option('--workers <n>', 'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)').argParser(intIn(0, 256)))
     .action(async (dir: string, o: PrepareFlags) => {
       const index = await readDataset(dir);
       const bars = phasedProgress(PREPARE_PHASES, 'lesions');

@@ -160,7 +160,7 @@ export async function checkMask(bytes: Uint8Array, file: string): Promise<{ chec
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
     // libvips would turn a grey mask into sRGB on output; keep what the file stores.
-    const stored = (await sharp(bytes).metadata()).channels ?? 1;
+    const stored = pngChannels(bytes) ?? (await sharp(bytes).metadata()).channels ?? 1;
     const s = sharp(bytes, { failOn: 'truncated' });
     out = await (stored <= 2 ? s.extractChannel(0) : s).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
@@ -187,4 +187,13 @@ export async function checkMask(bytes: Uint8Array, file: string): Promise<{ chec
     coverage: lesion / n,
   };
   return { check, raw: { data, width: info.width, height: info.height, channels: c } };
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/** Channels a PNG stores, read from its IHDR chunk (null when not a PNG): saves a metadata call. */
+export function pngChannels(bytes: Uint8Array): number | null {
+  if (bytes.length < 33 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return null;
+  if (String.fromCharCode(bytes[12]!, bytes[13]!, bytes[14]!, bytes[15]!) !== 'IHDR') return null;
+  // Colour types: 0 grey, 2 RGB, 3 palette (decoded to RGB), 4 grey + alpha, 6 RGBA.
+  return ({ 0: 1, 2: 3, 3: 3, 4: 2, 6: 4 } as Record<number, number>)[bytes[25]!] ?? null;
 }

@@ -4,6 +4,7 @@ import { badIds, SPLITS, type DatasetIndex } from './dataset.js';
 import { DecodePool } from './decode_pool.js';
 import { labelMapSpec } from './label_map.js';
 import { pool } from './pool.js';
+import { defaultWorkers } from './prepare.js';
 import type { Problem } from './problems.js';
 
 export interface CoverageStats {
@@ -38,7 +39,7 @@ export async function inspectDataset(
   const readerBad = badIds(index);
   const candidates = index.records.filter((r) => !readerBad.has(r.id) && r.image && r.mask && r.label !== null);
   const spec = labelMapSpec(index.classes, { boundary: 0, frame: false });
-  const threads = o.workers ?? os.availableParallelism();
+  const threads = o.workers ?? defaultWorkers();
   const decoder = new DecodePool(candidates.length < 16 ? 0 : threads);
   const sizes = new Map<string, number>();
   const coverage = new Map<string, number[]>();
@@ -46,7 +47,7 @@ export async function inspectDataset(
   let usable = 0;
   try {
     // Decoding to a small size checks the whole file (libvips reads every scan) at little cost.
-    await pool(candidates, Math.max(2, 2 * threads), async (r) => {
+    await pool(candidates, 4 * Math.max(1, threads || os.availableParallelism()), async (r) => {
       const res = await decoder.prepare(r, spec, { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 0, frame: false } });
       problems.push(...res.problems);
       const l = res.lesion;

@@ -36,7 +36,12 @@ export interface PrepareOptions extends PreprocessOptions {
   skipBad?: boolean;
   /** Replace a cache made with other options in the same folder. */
   overwrite?: boolean;
-  /** Worker threads that decode (default: the number of cores; 0 decodes in this thread). */
+  /**
+   * Worker threads that decode; 0 decodes in this thread, where libvips still decodes several
+   * lesions at once on its own threads. Default: the number of cores from 4 cores up, else 0 (on 2
+   * cores in-thread was faster: 8.9 vs 10.3 ms/lesion; with more cores the per-pixel JavaScript
+   * needs more than one thread).
+   */
   workers?: number;
   onProgress?: (p: PrepareProgress) => void;
 }
@@ -68,7 +73,7 @@ export async function prepareCache(index: DatasetIndex, out: string, o: PrepareO
   const spec = labelMapSpec(index.classes, o.labelMap);
   const key = optionsKey(o, spec);
   const splitOptions = o.split ?? DEFAULT_SPLIT;
-  const threads = o.workers ?? os.availableParallelism();
+  const threads = o.workers ?? defaultWorkers();
   if (!Number.isInteger(threads) || threads < 0 || threads > 256) throw new RangeError(`prepare: workers must be an integer from 0 to 256, got ${threads}`);
   await claimFolder(dir, o, key);
   const shardDir = path.join(dir, SHARD_DIR);
@@ -88,8 +93,9 @@ export async function prepareCache(index: DatasetIndex, out: string, o: PrepareO
   }
 
   async function build(): Promise<PrepareResult> {
-  // Keep at least two lesions per thread in flight so no core waits on the main thread.
-  const inFlight = Math.max(2, 2 * threads);
+  // Several lesions per core in flight, so that libvips always has work while JavaScript runs
+  // (2 cores, 400 lesions: 2 in flight 10.9 ms/lesion, 4: 9.3, 8: 8.9).
+  const inFlight = 4 * Math.max(1, threads || os.availableParallelism());
   // 1. Hash the sources (cheap next to decoding): the shard keys depend on them.
   const hashes = new Map<string, string>();
   let hashed = 0;
@@ -254,4 +260,10 @@ async function removeUnreferencedShards(shardDir: string, keep: Set<string>): Pr
 function problemsCsv(problems: Problem[]): string {
   const q = (s: string | undefined) => (s === undefined ? '' : /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   return ['id,severity,kind,file,message', ...problems.map((p) => [p.id, p.severity, p.kind, p.file, p.message].map(q).join(','))].join('\n') + '\n';
+}
+
+/** Decoding threads when the caller does not choose (see PrepareOptions.workers). */
+export function defaultWorkers(): number {
+  const cores = os.availableParallelism();
+  return cores >= 4 ? cores : 0;
 }
