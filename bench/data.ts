@@ -1,4 +1,4 @@
-// npm run bench:data [-- --size 256 --limit 1921 --rounds 2]
+// npm run bench:data [-- --size 256 --limit 1921 --rounds 3]
 //
 // Data throughput on the real ISIC-2017 images (../shared/data/isic2017-512):
 //  1. preparing the cache (read, hash, check, decode, resize, label map, write shards) in images/s,
@@ -22,7 +22,7 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 const size = arg('size', 256);
-const rounds = arg('rounds', 2);
+const rounds = arg('rounds', 3);
 const root = path.resolve(import.meta.dirname, '../../shared/data/isic2017-512');
 if (!existsSync(root)) {
   console.log(`bench:data: ${root} is missing; this benchmark needs the shared ISIC-2017 data`);
