@@ -175,12 +175,6 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
       schedule: { stepsPerEpoch: trainer.stepsPerEpoch, totalSteps: trainer.totalSteps, globalEpochs: trainer.stageEpochs.global, fixGlobalEpochs: trainer.stageEpochs.local },
     });
   }
-  const start = await trainer.resume();
-  console.error(
-    `${start > 0 ? `resuming at step ${start}` : 'training'}: ${options.model} (${options.preset}), G ${(m.generator.numParameters() / 1e6).toFixed(2)}M / D ${(m.discriminator.numParameters() / 1e6).toFixed(2)}M parameters, ` +
-      `${options.width}x${options.height}, batch ${options.batch}, ${trainer.totalSteps} steps (${trainer.stepsPerEpoch} per epoch) -> ${out}`,
-  );
-
   let stopSignal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopSignal) process.exit(sig === 'SIGINT' ? 130 : 143); // a second signal: stop now
@@ -189,6 +183,12 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const start = await trainer.resume();
+  console.error(
+    `${start > 0 ? `resuming at step ${start}` : 'training'}: ${options.model} (${options.preset}), G ${(m.generator.numParameters() / 1e6).toFixed(2)}M / D ${(m.discriminator.numParameters() / 1e6).toFixed(2)}M parameters, ` +
+      `${options.width}x${options.height}, batch ${options.batch}, ${trainer.totalSteps} steps (${trainer.stepsPerEpoch} per epoch) -> ${out}`,
+  );
+
   const steps = progress('training', trainer.totalSteps, 'steps');
   try {
     const result = await trainer.run({

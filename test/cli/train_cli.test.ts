@@ -95,7 +95,7 @@ describe('dermosynth train: signals', () => {
     const sent = new Promise<void>((resolve) => {
       child.stderr.on('data', (d) => {
         stderr += d;
-        if (/^training: /m.test(stderr) && !child.killed) {
+        if (/^training: \d+\/\d+ steps/m.test(stderr) && !child.killed) {
           child.kill('SIGINT');
           resolve();
         }
