@@ -138,7 +138,12 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
 
   // The size check needs no data: fail before preparing any.
   const labelChannels = 1 + ISIC2017_CLASSES.length + (options.frame ? 1 : 0) + (options.boundary > 0 ? 1 : 0);
-  checkImageSize(options.model, resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset), options.width, options.height);
+  try {
+    checkImageSize(options.model, resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset), options.width, options.height);
+  } catch (e) {
+    // The network options come from the flags: a mismatch is the user's to fix, not a bug.
+    throw new RangeError((e as Error).message);
+  }
 
   let vgg = null;
   if (options.vggWeights) {
