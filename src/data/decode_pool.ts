@@ -1,6 +1,7 @@
 // Decoding in parallel: worker threads that each hash, check and decode whole lesions, so that the
 // JavaScript parts (mask checks, frame detection, label maps) run on every core, not only libvips.
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LesionRecord } from './dataset.js';
@@ -118,4 +119,19 @@ export class DecodePool {
       }
     }
   }
+}
+
+/** Decoding threads when the caller does not choose (see PrepareOptions.workers: on 2 cores decoding in-thread was faster). */
+export function defaultWorkers(): number {
+  const cores = os.availableParallelism();
+  return cores >= 4 ? cores : 0;
+}
+
+/**
+ * Lesions to keep in flight for `threads` decoding workers (0: this thread): several per core so
+ * that libvips always has work while JavaScript runs (2 cores, 400 lesions: 2 in flight 10.9
+ * ms/lesion, 4: 9.3, 8: 8.9).
+ */
+export function lesionsInFlight(threads: number): number {
+  return 4 * Math.max(1, threads || os.availableParallelism());
 }

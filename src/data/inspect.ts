@@ -1,10 +1,8 @@
 // `data inspect`: what a dataset holds and everything wrong with it, decoding every lesion once.
-import os from 'node:os';
 import { badIds, SPLITS, type DatasetIndex } from './dataset.js';
-import { DecodePool } from './decode_pool.js';
+import { DecodePool, defaultWorkers, lesionsInFlight } from './decode_pool.js';
 import { labelMapSpec } from './label_map.js';
 import { pool } from './pool.js';
-import { defaultWorkers } from './prepare.js';
 import type { Problem } from './problems.js';
 
 export interface CoverageStats {
@@ -47,7 +45,7 @@ export async function inspectDataset(
   let usable = 0;
   try {
     // Decoding to a small size checks the whole file (libvips reads every scan) at little cost.
-    await pool(candidates, 4 * Math.max(1, threads || os.availableParallelism()), async (r) => {
+    await pool(candidates, lesionsInFlight(threads), async (r) => {
       const res = await decoder.prepare(r, spec, { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 0, frame: false } });
       problems.push(...res.problems);
       const l = res.lesion;

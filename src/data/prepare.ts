@@ -1,7 +1,6 @@
 // Builds (or brings up to date) a preprocessing cache from a dataset, decoding in parallel.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../torch/atomic_file.js';
 import {
@@ -18,7 +17,7 @@ import {
 } from './cache.js';
 import { badIds, type DatasetIndex, type LesionRecord, type Split } from './dataset.js';
 import { labelMapSpec } from './label_map.js';
-import { DecodePool } from './decode_pool.js';
+import { DecodePool, defaultWorkers, lesionsInFlight } from './decode_pool.js';
 import { pool } from './pool.js';
 import type { PreparedLesion, PreprocessOptions } from './preprocess.js';
 import { DataError, formatProblem, type Problem } from './problems.js';
@@ -93,9 +92,7 @@ export async function prepareCache(index: DatasetIndex, out: string, o: PrepareO
   }
 
   async function build(): Promise<PrepareResult> {
-  // Several lesions per core in flight, so that libvips always has work while JavaScript runs
-  // (2 cores, 400 lesions: 2 in flight 10.9 ms/lesion, 4: 9.3, 8: 8.9).
-  const inFlight = 4 * Math.max(1, threads || os.availableParallelism());
+  const inFlight = lesionsInFlight(threads);
   // 1. Hash the sources (cheap next to decoding): the shard keys depend on them.
   const hashes = new Map<string, string>();
   let hashed = 0;
@@ -260,10 +257,4 @@ async function removeUnreferencedShards(shardDir: string, keep: Set<string>): Pr
 function problemsCsv(problems: Problem[]): string {
   const q = (s: string | undefined) => (s === undefined ? '' : /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   return ['id,severity,kind,file,message', ...problems.map((p) => [p.id, p.severity, p.kind, p.file, p.message].map(q).join(','))].join('\n') + '\n';
-}
-
-/** Decoding threads when the caller does not choose (see PrepareOptions.workers). */
-export function defaultWorkers(): number {
-  const cores = os.availableParallelism();
-  return cores >= 4 ? cores : 0;
 }

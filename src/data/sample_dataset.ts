@@ -47,6 +47,7 @@
 // per-pixel grain from its sibling stream Rng(seed, index, 1)), so two runs with the same options
 // give byte-identical files. Rendering is plain typed-array JavaScript (smooth noise fields are
 // evaluated on a coarse grid and upsampled); 60 images of 256 px take about 1-2 s.
+import { ISIC2017_CLASSES } from './diagnosis.js';
 import { DataError } from './problems.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -54,7 +55,8 @@ import sharp from 'sharp';
 import { Rng } from './random.js';
 import { writeFileAtomic } from '../torch/atomic_file.js';
 
-export const SAMPLE_CLASSES = ['nevus', 'melanoma', 'seborrheic_keratosis'] as const;
+/** The sample's classes are ISIC-2017's, in the same order (class i is index i % 3). */
+export const SAMPLE_CLASSES = ISIC2017_CLASSES;
 export type SampleClass = (typeof SAMPLE_CLASSES)[number];
 
 export interface SampleDatasetOptions {

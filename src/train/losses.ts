@@ -23,12 +23,14 @@
 // excluded) of L1(fake_ij, real_ij.detach()) * 4/(n_layers_D + 1) * 1/num_D * lambda, where a
 // discriminator with n_layers_D strided layers returns n_layers_D + 2 maps, so 4/(n_layers_D + 1)
 // is 4 / (the number of intermediate maps). SPADE's variant lacks the 4/(n_layers_D + 1) factor.
+import type { GanLoss } from '../models/types.js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 
 const { F } = torch;
 
-export type GanMode = 'lsgan' | 'hinge' | 'vanilla';
+/** The adversarial objectives (the models' loss defaults name them). */
+export type GanMode = GanLoss;
 export const GAN_MODES: readonly GanMode[] = ['lsgan', 'hinge', 'vanilla'];
 
 /** How the per-scale adversarial losses combine: pix2pixHD sums them, SPADE averages them. */

@@ -1,8 +1,9 @@
 // Training options: what a run is made of, validated, with CPU-sized defaults. The resolved
 // options are the run's config.json; a resumed run must match them.
 import { z } from 'zod';
+import { MODEL_NAMES } from '../models/types.js';
 
-export const MODEL_NAMES = ['proposed', 'pix2pixhd', 'pix2pix', 'spade'] as const;
+export { MODEL_NAMES };
 
 export const trainOptionsSchema = z.object({
   /** A dataset folder or a prepared cache; null trains on the built-in sample data. */
