@@ -1,5 +1,5 @@
 // What every dataset reader produces: lesion records (image, mask, diagnosis, split) and problems.
-import type { Problem } from './problems.js';
+import { DataError, type Problem } from './problems.js';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -14,6 +14,33 @@ export interface LesionRecord {
   label: number | null;
   /** The dataset's own split, when it has one. */
   split: Split | null;
+  /** Made by `dermosynth synthesize` (an id starting with SYN_): for training only, never for testing. */
+  synthetic: boolean;
+}
+
+/** Synthetic lesions' ids: SYN_ and 7 digits. No ISIC id (ISIC_ and 7 digits) can take this form. */
+export const SYNTHETIC_ID_PREFIX = 'SYN_';
+
+export function isSyntheticId(id: string): boolean {
+  return id.startsWith(SYNTHETIC_ID_PREFIX);
+}
+
+export function syntheticId(n: number): string {
+  if (!Number.isInteger(n) || n < 0 || n > 9_999_999) throw new RangeError(`synthetic id number must be an integer from 0 to 9999999, got ${n}`);
+  return `${SYNTHETIC_ID_PREFIX}${String(n).padStart(7, '0')}`;
+}
+
+/**
+ * Refuses records that include synthetic lesions where only real ones are allowed (a test or
+ * validation set): measuring on generated images would say nothing about real lesions.
+ */
+export function refuseSynthetic(records: readonly LesionRecord[], what: string): void {
+  const syn = records.filter((r) => r.synthetic);
+  if (syn.length === 0) return;
+  const ids = syn.slice(0, 5).map((r) => r.id).join(', ');
+  throw new DataError(
+    `${what} contains ${syn.length} synthetic lesion${syn.length === 1 ? '' : 's'} (${ids}${syn.length > 5 ? ', ...' : ''}); evaluate on real lesions only (synthetic ones are for training)`,
+  );
 }
 
 export interface DatasetIndex {

@@ -1,6 +1,7 @@
 // Train/val/test splits: the dataset's official split when it has one, otherwise stratified by
-// diagnosis with a seed (each class is shuffled and cut in the same proportions).
-import type { LesionRecord, Split } from './dataset.js';
+// diagnosis with a seed (each class is shuffled and cut in the same proportions). Synthetic lesions
+// always go to train; one placed in val or test is refused.
+import { refuseSynthetic, type LesionRecord, type Split } from './dataset.js';
 import { Rng } from './random.js';
 
 export interface SplitOptions {
@@ -23,16 +24,20 @@ export function assignSplits(records: readonly LesionRecord[], o: SplitOptions =
     if (!(v >= 0 && v < 1)) throw new RangeError(`split: the ${k} fraction must be in [0, 1), got ${v}`);
   }
   if (o.val + o.test >= 1) throw new RangeError(`split: val + test fractions must leave some training data, got ${o.val} + ${o.test}`);
-  if (records.length > 0 && records.every((r) => r.split !== null)) {
-    return { splits: new Map(records.map((r) => [r.id, r.split!])), source: 'official' };
+  // Synthetic lesions are training data only, whatever the split.
+  refuseSynthetic(records.filter((r) => r.split === 'val' || r.split === 'test'), 'the val and test splits');
+  const splits = new Map<string, Split>(records.filter((r) => r.synthetic).map((r) => [r.id, 'train']));
+  const real = records.filter((r) => !r.synthetic);
+  if (real.length > 0 && real.every((r) => r.split !== null)) {
+    for (const r of real) splits.set(r.id, r.split!);
+    return { splits, source: 'official' };
   }
   const byClass = new Map<number, LesionRecord[]>();
-  for (const r of records) {
+  for (const r of real) {
     const k = r.label ?? -1;
     if (!byClass.has(k)) byClass.set(k, []);
     byClass.get(k)!.push(r);
   }
-  const splits = new Map<string, Split>();
   for (const [k, rs] of [...byClass].sort((a, b) => a[0] - b[0])) {
     // Sort by id first so the result does not depend on the order the reader listed files in.
     const sorted = [...rs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -6,7 +6,7 @@ import { assignSplits, DEFAULT_SPLIT } from '../../src/data/split.js';
 import { Rng } from '../../src/data/random.js';
 
 function record(id: string, label: number | null, split: Split | null = null): LesionRecord {
-  return { id, image: `/data/images/${id}.jpg`, mask: `/data/masks/${id}_segmentation.png`, label, split };
+  return { id, image: `/data/images/${id}.jpg`, mask: `/data/masks/${id}_segmentation.png`, label, split, synthetic: id.startsWith('SYN_') };
 }
 
 /** `counts[k]` lesions of class k, ids interleaved across classes. */
@@ -114,5 +114,22 @@ describe('assignSplits', () => {
     const r = assignSplits([]);
     expect(r.splits.size).toBe(0);
     expect(r.source).toBe('stratified');
+  });
+
+  it('puts synthetic lesions in train and splits the real ones as if they were alone', () => {
+    const real = dataset([40, 20]);
+    const syn = [record('SYN_0000001', 1), record('SYN_0000002', 0, 'train'), record('SYN_0000003', 1)];
+    const alone = assignSplits(real, { val: 0.25, test: 0.25, seed: 3 });
+    const mixed = assignSplits([...syn, ...real], { val: 0.25, test: 0.25, seed: 3 });
+    for (const r of syn) expect(mixed.splits.get(r.id)).toBe('train');
+    for (const r of real) expect(mixed.splits.get(r.id)).toBe(alone.splits.get(r.id));
+    // The official split of the real lesions is kept when synthetic ones come without a split.
+    const official = assignSplits([record('ISIC_0000001', 0, 'test'), record('SYN_0000001', 0)]);
+    expect(official.source).toBe('official');
+    expect(official.splits.get('SYN_0000001')).toBe('train');
+  });
+
+  it('refuses a synthetic lesion placed in val or test', () => {
+    expect(() => assignSplits([record('ISIC_0000001', 0, 'train'), record('SYN_0000009', 1, 'test')])).toThrow(/SYN_0000009.*real lesions only/);
   });
 });

@@ -1,7 +1,7 @@
 // Shared by the readers: lists image and mask files, and joins them with labels and splits.
 import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { LesionRecord, Split } from '../dataset.js';
+import { isSyntheticId, type LesionRecord, type Split } from '../dataset.js';
 import type { Problem } from '../problems.js';
 import { DataError } from '../problems.js';
 import type { LabelRow } from './isic2017_labels.js';
@@ -105,7 +105,7 @@ export function assemble(part: Part, problems: Problem[]): LesionRecord[] {
         message: 'the segmentation mask is missing; add it or remove the image',
       });
     }
-    records.push({ id, image, mask, label: row?.label ?? null, split: part.split });
+    records.push({ id, image, mask, label: row?.label ?? null, split: part.split, synthetic: isSyntheticId(id) });
   }
   for (const [id, file] of part.masks) {
     if (!part.images.has(id) && !part.labels.has(id)) {
