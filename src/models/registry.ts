@@ -154,7 +154,7 @@ export { loadVgg19 } from './vgg19.js';
 
 const PATCH_STYLE: Record<ModelName, PatchStyle> = { proposed: 'pix2pixhd', pix2pixhd: 'pix2pixhd', pix2pix: 'pix2pix', spade: 'spade' };
 
-function buildGenerator(o: ResolvedOptions): GeneratorModule {
+function createGenerator(o: ResolvedOptions): GeneratorModule {
   const inputNc = o.labelChannels;
   switch (o.model) {
     case 'proposed':
@@ -208,9 +208,20 @@ export function buildModels<N extends ModelName>(
   preset: Preset = 'published',
 ): BuiltModels<N> {
   const options = resolveOptions(name, labelChannels, overrides, preset);
-  const generator = buildGenerator(options);
+  const generator = createGenerator(options);
   const discriminator = buildDiscriminator(options);
   return { generator, discriminator, options, losses: { ...LOSS_DEFAULTS[name] } };
+}
+
+/** Builds a model's generator alone (for synthesis: no discriminator is needed). */
+export function buildGenerator<N extends ModelName>(
+  name: N,
+  labelChannels: number,
+  overrides: ModelOverrides = {},
+  preset: Preset = 'published',
+): { generator: GeneratorModule; options: ResolvedOptions<N> } {
+  const options = resolveOptions(name, labelChannels, overrides, preset);
+  return { generator: createGenerator(options), options };
 }
 
 // ---- image sizes -----------------------------------------------------------------------------

@@ -14,12 +14,14 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   private readonly buffers_ = new Map<string, { tensor: Tensor | null; persistent: boolean }>();
   private readonly children_ = new Map<string, Module<any, any>>();
   private readonly parametrizations = new Map<string, { p: Parametrization; value: Tensor | null }>();
+  private parametrizationsFrozen = false;
 
   abstract forward(...input: In): Out;
 
   /** Runs the module: parametrizations first, then `forward`. */
   call(...input: In): Out {
-    for (const [name, entry] of this.parametrizations) {
+    for (const entry of this.parametrizations.values()) {
+      if (this.parametrizationsFrozen && entry.value) continue;
       entry.value?.dispose();
       entry.value = keep(entry.p.compute(this));
     }
@@ -128,7 +130,28 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   // ---- modes and devices --------------------------------------------------------------------
   train(mode = true): this {
-    for (const [, m] of this.namedModules()) m.training = mode;
+    for (const [, m] of this.namedModules()) {
+      m.training = mode;
+      if (mode) m.parametrizationsFrozen = false;
+    }
+    return this;
+  }
+  /**
+   * For inference: eval mode, and every parametrized value (spectral norm's weight / sigma)
+   * computed once and reused by later calls instead of at each call. In eval mode those values
+   * do not change, so the outputs are identical. `train()` undoes it.
+   */
+  freezeForInference(): this {
+    this.eval();
+    noGrad(() => {
+      for (const [, m] of this.namedModules()) {
+        m.parametrizationsFrozen = true;
+        for (const entry of m.parametrizations.values()) {
+          entry.value?.dispose();
+          entry.value = keep(entry.p.compute(m));
+        }
+      }
+    });
     return this;
   }
   eval(): this {

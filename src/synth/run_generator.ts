@@ -1,0 +1,149 @@
+// A trained run's generator, ready for inference: the run's config (model, size, label map), the
+// weights (the final generator.safetensors, else the newest checkpoint, or a file named by the
+// user) with their sha256 for provenance, and `generate(labelBytes) -> RGB bytes` in batches.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as torch from '../torch/index.js';
+import type { Device, Tensor } from '../torch/index.js';
+import { labelMapSpec, oneHotLabels, type LabelMapSpec } from '../data/label_map.js';
+import { buildGenerator } from '../models/registry.js';
+import type { GeneratorModule, ModelName } from '../models/types.js';
+import { listCheckpoints } from '../train/checkpoint.js';
+import { readRunConfig, type RunConfig } from '../train/run_config.js';
+import { runPaths } from '../train/trainer.js';
+import { imagesToRgb } from '../train/sample_grid.js';
+
+export class RunError extends Error {}
+
+export interface RunWeights {
+  file: string;
+  /** sha256 of the weights file, hex: what provenance records. */
+  sha256: string;
+  /** The training step of a checkpoint; null for the final generator.safetensors or a user file. */
+  step: number | null;
+}
+
+export interface LoadRunOptions {
+  device?: Device;
+  /** A weights file to use instead of the run's own (a checkpoint or a generator safetensors). */
+  weights?: string;
+}
+
+export class RunGenerator {
+  private constructor(
+    readonly dir: string,
+    readonly config: RunConfig,
+    readonly spec: LabelMapSpec,
+    readonly generator: GeneratorModule,
+    readonly weights: RunWeights,
+    readonly device: Device,
+  ) {}
+
+  get model(): ModelName {
+    return this.config.options.model;
+  }
+  get width(): number {
+    return this.config.options.width;
+  }
+  get height(): number {
+    return this.config.options.height;
+  }
+  /** The diagnoses the run was trained on, in label order. */
+  get classes(): string[] {
+    return this.spec.classes;
+  }
+
+  /** Loads a run directory written by `dermosynth train`; errors name the directory and what is missing. */
+  static async load(dir: string, o: LoadRunOptions = {}): Promise<RunGenerator> {
+    const device = torch.checkDevice(o.device ?? 'cpu');
+    const paths = runPaths(dir);
+    if (!existsSync(dir)) throw new RunError(`${dir}: no such run directory; pass the --out folder of a 'dermosynth train' run`);
+    let config: RunConfig | null;
+    try {
+      config = await readRunConfig(paths.config);
+    } catch (e) {
+      throw new RunError(`${paths.config}: cannot read the run's config (${(e as Error).message})`);
+    }
+    if (!config) throw new RunError(`${dir}: not a training run (no config.json); pass the --out folder of a 'dermosynth train' run`);
+    const spec = labelMapSpec(config.data.classes, { boundary: config.options.boundary, frame: config.options.frame });
+    if (spec.channels.join(',') !== config.data.labelChannels.join(',')) {
+      throw new RunError(`${paths.config}: the label channels (${config.data.labelChannels.join(', ')}) do not match this dermosynth's label map (${spec.channels.join(', ')})`);
+    }
+    const weights = await findWeights(dir, o.weights);
+    const o2 = config.options;
+    const { generator } = buildGenerator(o2.model, spec.channels.length, o2.modelOverrides, o2.preset);
+    const { tensors } = torch.readSafetensors(weights.bytes, weights.file);
+    try {
+      // A checkpoint holds G.*, D.* and optimizer state; a generator file holds G's names alone.
+      const prefixed = [...tensors.keys()].some((k) => k.startsWith('G.'));
+      const state = prefixed ? new Map([...tensors].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t])) : tensors;
+      try {
+        generator.loadStateDict(state, { source: weights.file });
+      } catch (e) {
+        throw new RunError(`${(e as Error).message}; the weights do not fit the run's ${o2.model} generator (${paths.config})`);
+      }
+    } finally {
+      torch.dispose(tensors);
+    }
+    if (device !== 'cpu') generator.to(device);
+    generator.freezeForInference();
+    return new RunGenerator(dir, config, spec, generator, { file: weights.file, sha256: weights.sha256, step: weights.step }, device);
+  }
+
+  /**
+   * Generates one image per label map: `labelBytes[i]` is [H*W] label bytes at the run's size (see
+   * label_map.ts); returns interleaved RGB bytes [H*W*3] per image. All maps are run as one batch:
+   * the caller picks the batch size (see `defaultBatchSize`).
+   */
+  generate(labelBytes: readonly Uint8Array[]): Uint8Array[] {
+    const n = this.width * this.height;
+    for (const [i, lb] of labelBytes.entries()) {
+      if (lb.length !== n) throw new RangeError(`generate: label map ${i} has ${lb.length} pixels, the run's size ${this.width}x${this.height} needs ${n}`);
+    }
+    if (labelBytes.length === 0) return [];
+    const flat = new Uint8Array(labelBytes.length * n);
+    labelBytes.forEach((lb, i) => flat.set(lb, i * n));
+    return torch.inferenceMode(() =>
+      torch.tidy(() => {
+        const bytes = torch.fromBytes(flat, 'uint8', [labelBytes.length, 1, this.height, this.width], this.device);
+        // One-hot maps come out channels-last; the convolutions keep that layout (faster on CPU).
+        const label: Tensor = oneHotLabels(bytes, this.spec);
+        return imagesToRgb(this.generator.call(label));
+      }),
+    );
+  }
+
+  dispose(): void {
+    torch.dispose(this.generator.stateDict());
+  }
+}
+
+/** Images per batch at a size: about 1 Mpixel per batch (16 at 256x256, 4 at 512x512, 1 at 1024x768). */
+export function defaultBatchSize(width: number, height: number): number {
+  return Math.max(1, Math.min(16, Math.floor(2 ** 20 / (width * height))));
+}
+
+async function findWeights(dir: string, explicit: string | undefined): Promise<RunWeights & { bytes: Uint8Array }> {
+  const paths = runPaths(dir);
+  let file: string;
+  let step: number | null = null;
+  if (explicit) {
+    if (!existsSync(explicit)) throw new RunError(`${explicit}: no such weights file`);
+    file = explicit;
+    const m = /step-(\d{8})\.safetensors$/.exec(path.basename(explicit));
+    if (m) step = Number(m[1]);
+  } else if (existsSync(paths.generator)) {
+    file = paths.generator;
+  } else {
+    const newest = (await listCheckpoints(paths.checkpoints))[0];
+    if (!newest) {
+      throw new RunError(`${dir}: the run has no weights yet (neither generator.safetensors nor a checkpoint in checkpoints/); train it first, or let it reach its first checkpoint`);
+    }
+    file = newest.file;
+    step = newest.step;
+  }
+  const bytes = await readFile(file);
+  return { file, sha256: createHash('sha256').update(bytes).digest('hex'), step, bytes };
+}
