@@ -4,6 +4,7 @@ import { CsvError } from '../data/csv.js';
 import { ImageError } from '../data/image_io.js';
 import { DataError } from '../data/problems.js';
 import { dataCommand } from './data_command.js';
+import { serveCommand } from './serve_command.js';
 import { trainCommand } from './train_command.js';
 
 const program = new Command('dermosynth')
@@ -12,6 +13,7 @@ const program = new Command('dermosynth')
   .exitOverride();
 program.addCommand(dataCommand());
 program.addCommand(trainCommand());
+program.addCommand(serveCommand());
 
 /** Errors about the user's input, files or network. */
 function expected(e: Error): boolean {
