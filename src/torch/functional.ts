@@ -25,6 +25,7 @@ const A = {
   whereScalarSelf: aten('where.ScalarSelf'), whereScalar: aten('where.Scalar'),
   eigh: aten('linalg_eigh'), mv: aten('mv'), dot: aten('dot'), normalize: aten('linalg_vector_norm'),
   clampMin: aten('clamp_min'), pixelShuffle: aten('pixel_shuffle'), indexSelect: aten('index_select'),
+  silu: aten('silu'), silu_: aten('silu_'),
 };
 
 function pair(x: Pair, name: string): [number, number] {
@@ -306,6 +307,15 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
 }
 export function elu(x: Tensor, alpha = 1): Tensor {
   return wrap(A.elu([x.handle, alpha, 1, 1]));
+}
+/** x * sigmoid(x) (swish), as `F.silu`. */
+export function silu(x: Tensor): Tensor {
+  return wrap(A.silu([x.handle]));
+}
+/** In place (where autograd does not need x itself, e.g. right after a batch norm). */
+export function silu_(x: Tensor): Tensor {
+  A.silu_([x.handle], true);
+  return x;
 }
 export function softmax(x: Tensor, dim: number): Tensor {
   return wrap(A.softmax([x.handle, dim, null]));

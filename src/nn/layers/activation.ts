@@ -29,6 +29,15 @@ export class Sigmoid extends Module {
     return x.sigmoid();
   }
 }
+/** x * sigmoid(x), as `nn.SiLU` (EfficientNet's activation). */
+export class SiLU extends Module {
+  constructor(readonly o: { inplace?: boolean } = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return this.o.inplace ? F.silu_(x) : F.silu(x);
+  }
+}
 export class GELU extends Module {
   forward(x: Tensor): Tensor {
     return F.gelu(x);

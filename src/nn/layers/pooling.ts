@@ -20,6 +20,24 @@ export class MaxPool2d extends Module {
     return F.maxPool2d(x, this.kernelSize, this.o);
   }
 }
+/** Averages each channel over an adaptive grid: output [N, C, H', W'] whatever the input size. */
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: Pair) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+}
+/** Flattens dimensions startDim..endDim into one, as `nn.Flatten` (default: all but the batch). */
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+}
 export class Upsample extends Module {
   constructor(readonly o: F.InterpolateOptions) {
     super();
