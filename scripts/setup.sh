@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dermosynth needs on Debian 12 / Ubuntu (run as root or with sudo available):
 # libtorch (C++), OpenBLAS (libtorch's BLAS; 16x faster than the reference BLAS), Python PyTorch
-# on the same libtorch (benchmark peer and interop tests), then the npm packages and native addon.
+# on the same libtorch (benchmark peer and interop tests), then the npm packages and native addon,
+# and the web studio's bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -12,3 +13,5 @@ if [ -z "${LIBTORCH:-}" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends libtorch-dev libopenblas0-pthread python3-torch python3-numpy g++ make python3 >/dev/null
 fi
 npm ci --no-audit --no-fund
+# The web studio's bundle (studio/dist), served by 'dermosynth serve'.
+npm run build:studio
