@@ -5,6 +5,7 @@ import { readManifest } from '../data/cache.js';
 import { classAbbreviation } from '../data/diagnosis.js';
 import { ISIC2017_FILES, downloadIsic2017, type DownloadEvent } from '../data/download.js';
 import { inspectDataset } from '../data/inspect.js';
+import { mergeDatasets } from '../data/merge.js';
 import { prepareCache } from '../data/prepare.js';
 import { readDataset } from '../data/readers/index.js';
 import { writeSampleDataset } from '../data/sample_dataset.js';
@@ -43,6 +44,7 @@ export function dataCommand(): Command {
       });
       (bar as Progress | null)?.stop();
       const lines = [`${report.root} (${report.format} layout): ${report.lesions} lesions, ${report.usable} usable`];
+      if (report.synthetic > 0) lines.push(`${report.synthetic} of them synthetic (SYN_ ids, made by dermosynth synthesize): training data only, never tested on`);
       const classes = report.classes;
       const splits = Object.keys(report.perSplit);
       lines.push(
@@ -55,7 +57,9 @@ export function dataCommand(): Command {
           ],
         ),
       );
-      if (splits.length === 1 && splits[0] === 'none') lines.push('(no official split: prepare splits each class 70/15/15 with a seed)');
+      if (splits.length === 1 && splits[0] === 'none') {
+        lines.push(report.synthetic === report.lesions ? '(synthetic lesions go to the train split)' : '(no official split: prepare splits each class 70/15/15 with a seed; synthetic lesions go to train)');
+      }
       lines.push('', 'image sizes:', table(['size', 'images'], report.sizes.slice(0, 12).map(([s, n]) => [s, n])));
       if (report.sizes.length > 12) lines.push(`  ... and ${report.sizes.length - 12} other sizes`);
       lines.push(
@@ -167,6 +171,27 @@ export function dataCommand(): Command {
         ),
       );
       console.log(`\nthe dataset is in ${report.outDir}; next: dermosynth data inspect ${o.out}`);
+    });
+
+  data
+    .command('merge')
+    .description('a classifier training set: a real dataset plus synthetic ones (flat layout; synthetic lesions all in train, with their provenance)')
+    .argument('<real>', 'the real dataset (official ISIC-2017 or flat layout)')
+    .argument('<synthetic...>', "one or more 'dermosynth synthesize' outputs")
+    .requiredOption('--out <dir>', 'the merged dataset folder')
+    .option('--overwrite', 'replace an earlier merge in --out', false)
+    .action(async (real: string, synthetic: string[], o: { out: string; overwrite: boolean }) => {
+      let bar: Progress | null = null;
+      const s = await mergeDatasets(path.resolve(real), synthetic.map((d) => path.resolve(d)), path.resolve(o.out), {
+        overwrite: o.overwrite,
+        onProgress: (done, total) => {
+          bar ??= progress('merging', total, 'lesions');
+          bar.update(done);
+        },
+      }).finally(() => (bar as Progress | null)?.stop());
+      const classes = [...new Set(Object.values(s.counts).flatMap((c) => Object.keys(c)))];
+      console.log(`${s.out}: ${s.real} real + ${s.synthetic} synthetic lesions\n`);
+      console.log(table(['split', ...classes.map(classAbbreviation)], Object.entries(s.counts).map(([split, c]) => [split, ...classes.map((k) => c[k] ?? 0)])));
     });
 
   return data;

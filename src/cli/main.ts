@@ -6,6 +6,7 @@ import { DataError } from '../data/problems.js';
 import { dataCommand } from './data_command.js';
 import { serveCommand } from './serve_command.js';
 import { trainCommand } from './train_command.js';
+import { synthCommand } from './synth_command.js';
 
 const program = new Command('dermosynth')
   .description('high-resolution dermoscopy image synthesis with conditional GANs (pix2pixHD-style), on libtorch')
@@ -13,6 +14,7 @@ const program = new Command('dermosynth')
   .exitOverride();
 program.addCommand(dataCommand());
 program.addCommand(trainCommand());
+program.addCommand(synthCommand());
 program.addCommand(serveCommand());
 
 /** Errors about the user's input, files or network. */

@@ -10,6 +10,7 @@ import { Trainer, runPaths } from '../train/trainer.js';
 import { intIn, parseSize } from './parse.js';
 import { phasedProgress, progress } from './progress.js';
 import { PREPARE_PHASES } from './data_command.js';
+import { watchStopSignals } from './stop_signals.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
@@ -180,14 +181,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
       schedule: { stepsPerEpoch: trainer.stepsPerEpoch, totalSteps: trainer.totalSteps, globalEpochs: trainer.stageEpochs.global, fixGlobalEpochs: trainer.stageEpochs.local },
     });
   }
-  let stopSignal: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopSignal) process.exit(sig === 'SIGINT' ? 130 : 143); // a second signal: stop now
-    stopSignal = sig;
-    process.stderr.write(`\n${sig}: saving a checkpoint after this step (send it again to stop at once)\n`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = watchStopSignals('saving a checkpoint after this step');
   const start = await trainer.resume();
   console.error(
     `${start > 0 ? `resuming at step ${start}` : 'training'}: ${options.model} (${options.preset}), G ${(m.generator.numParameters() / 1e6).toFixed(2)}M / D ${(m.discriminator.numParameters() / 1e6).toFixed(2)}M parameters, ` +
@@ -199,19 +193,18 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     const result = await trainer.run({
       onStep: (s) => steps.update(s.step, s.totalSteps, `${s.stage} e${s.epoch} ${Object.entries(s.losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')}`),
       onNotice: notice,
-      shouldStop: () => stopSignal !== null,
+      shouldStop: () => signals.signal !== null,
     });
     steps.stop();
     if (!result.finished) {
       console.log(`stopped at step ${result.step} of ${result.totalSteps}; checkpoint ${result.lastCheckpoint}. Continue with: dermosynth train --out ${out} --resume`);
-      process.exitCode = stopSignal === 'SIGTERM' ? 143 : 130;
+      process.exitCode = signals.exitCode;
       return;
     }
     console.log(`done: ${result.step} steps. Generator weights: ${result.generatorFile}; sample grids: ${paths.samples}; losses: ${paths.log}`);
   } finally {
     steps.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.dispose();
     trainer.dispose();
   }
 }

@@ -20,6 +20,8 @@ export interface InspectReport {
   lesions: number;
   usable: number;
   perClass: Record<string, number>;
+  /** Synthetic lesions (SYN_ ids) among them: training data only. */
+  synthetic: number;
   /** Per split and class; 'none' when the dataset has no split of its own. */
   perSplit: Record<string, Record<string, number>>;
   /** 'WxH' -> number of images, most common first. */
@@ -82,6 +84,7 @@ export async function inspectDataset(
     lesions: index.records.length,
     usable,
     perClass,
+    synthetic: index.records.filter((r) => r.synthetic).length,
     perSplit: sortedSplits,
     sizes: [...sizes].sort((a, b) => b[1] - a[1]),
     coverage: Object.fromEntries([...coverage].map(([k, v]) => [k, stats(v)])),

@@ -49,9 +49,9 @@
 // evaluated on a coarse grid and upsampled); 60 images of 256 px take about 1-2 s.
 import { ISIC2017_CLASSES } from './diagnosis.js';
 import { DataError } from './problems.js';
+import { LABELS_HEADER, encodeMaskPng, encodeRgb, labelsRow, maskFileName } from './flat_writer.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { Rng } from './random.js';
 import { writeFileAtomic } from '../torch/atomic_file.js';
 
@@ -1022,11 +1022,11 @@ export async function writeSampleDataset(dir: string, o: SampleDatasetOptions = 
   await fs.mkdir(masksDir, { recursive: true });
 
   const counts: Record<string, number> = Object.fromEntries(SAMPLE_CLASSES.map((c) => [c, 0]));
-  const rows: string[] = ['image_id,melanoma,seborrheic_keratosis'];
+  const rows: string[] = [LABELS_HEADER];
   for (let i = 0; i < n; i++) {
     const cls = sampleClassOf(i);
     counts[cls] = counts[cls]! + 1;
-    rows.push(`${sampleIdOf(i, n)},${cls === 'melanoma' ? '1.0' : '0.0'},${cls === 'seborrheic_keratosis' ? '1.0' : '0.0'}`);
+    rows.push(labelsRow(sampleIdOf(i, n), cls));
   }
 
   let next = 0;
@@ -1035,15 +1035,8 @@ export async function writeSampleDataset(dir: string, o: SampleDatasetOptions = 
       const i = next++;
       const id = sampleIdOf(i, n);
       const { rgb, mask } = renderSampleLesion(i, sampleClassOf(i), seed, size);
-      const [jpg, png] = await Promise.all([
-        sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 92 }).toBuffer(),
-        // Without toColourspace('b-w') sharp writes a one-channel raw input as an RGB PNG.
-        sharp(mask, { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png().toBuffer(),
-      ]);
-      await Promise.all([
-        writeFileAtomic(path.join(imagesDir, `${id}.jpg`), jpg),
-        writeFileAtomic(path.join(masksDir, `${id}_segmentation.png`), png),
-      ]);
+      const [jpg, png] = await Promise.all([encodeRgb(rgb, size, size, 'jpg', 92), encodeMaskPng(mask, size, size)]);
+      await Promise.all([writeFileAtomic(path.join(imagesDir, `${id}.jpg`), jpg), writeFileAtomic(path.join(masksDir, maskFileName(id)), png)]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, n) }, () => worker()));
