@@ -62,7 +62,7 @@ export class DatasetMasks {
       const cls = label[i]! & CLASS_BITS;
       if (cls >= 1 && cls <= lesionClasses) mask[i] = 255;
     }
-    return sharp(mask, { raw: { width: c.width, height: c.height, channels: 1 } }).png().toBuffer();
+    return sharp(mask, { raw: { width: c.width, height: c.height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
   }
 
   close(): void {

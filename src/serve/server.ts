@@ -149,7 +149,7 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
   async function normaliseMask(req: IncomingMessage, res: ServerResponse): Promise<void> {
     requireMediaType(req, ['image/png']);
     const mask = await maskFromPng(await readBody(req, maxBody), target);
-    const png = await sharp(Buffer.from(mask.pixels), { raw: { width: mask.width, height: mask.height, channels: 1 } }).png().toBuffer();
+    const png = await sharp(Buffer.from(mask.pixels), { raw: { width: mask.width, height: mask.height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
     send(res, 200, png, 'image/png', mask.notice ? { 'X-Dermosynth-Notice': mask.notice } : {});
   }
 
