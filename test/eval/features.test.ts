@@ -95,6 +95,6 @@ describe('extractFeatures', () => {
     await expect(extractFeatures(net, [])).rejects.toThrow('extractFeatures: no images');
     await expect(extractFeatures(net, torch.zeros([2, 3, 4, 4], { dtype: 'int32' }))).rejects.toThrow('images must be uint8 (0..255) or floating point in [-1, 1], got int32');
     await expect(extractFeatures(net, torch.zeros([2, 3, 4, 4]), { batchSize: 0 })).rejects.toThrow('batchSize must be a positive integer, got 0');
-    expect(torch.tidy(() => toNetworkRange(torch.tensor([-1, 0, 1], { shape: [1, 3, 1, 1] }), 'unit').toArray())).toEqual([0, 0.5, 1]);
+    expect(torch.tidy(() => toNetworkRange(torch.tensor(Float32Array.from([-1, 0, 1]), { shape: [1, 3, 1, 1] }), 'unit').toArray())).toEqual([0, 0.5, 1]);
   });
 });
