@@ -1,0 +1,132 @@
+// npm run bench:serve [-- --run RUN --requests 50 --rounds 5 --queue 16 --threads N]
+//
+// The studio's server under a burst: `dermosynth serve` runs as a child process; each round fires
+// `--requests` generate requests at once (64x64 masks, a different lesion and diagnosis each) and
+// waits for every answer. Prints per round the answers (200 / 503 / other), p50 and p95 latency of
+// the 200s and of the 503s, and the server's RSS; the RSS after the first round against the last
+// shows whether memory stays flat. Without --run, a 64x64 run of the proposed model (cpu preset,
+// 2 steps: the weights do not matter for speed) is trained once into .bench-cache/serve-run.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { build } from 'vite';
+
+const root = path.resolve(import.meta.dirname, '..');
+const bin = path.join(root, 'bin/dermosynth.mjs');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+const requests = Number(arg('requests', '50'));
+const rounds = Number(arg('rounds', '5'));
+const queue = arg('queue', '16');
+const threads = arg('threads', '');
+let runDir = arg('run', '');
+
+if (!runDir) {
+  runDir = path.join(root, '.bench-cache/serve-run');
+  if (!existsSync(path.join(runDir, 'generator.safetensors'))) {
+    console.log(`training a 64x64 run for the benchmark into ${runDir} ...`);
+    const r = spawnSync(process.execPath, [bin, 'train', '--out', runDir, '--size', '64x64', '--steps', '2'], { cwd: root, encoding: 'utf8', env: { ...process.env, DERMOSYNTH_NO_BAR: '1' } });
+    if (r.status !== 0) throw new Error(`bench:serve: training the benchmark run failed:\n${r.stderr}`);
+  }
+}
+if (!existsSync(path.join(root, 'studio/dist/index.html'))) {
+  console.log('building the studio bundle (npm run build:studio) ...');
+  await build({ root: path.join(root, 'studio'), logLevel: 'warn' });
+}
+
+const config = JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { options: { width: number; height: number; model: string }; data: { classes: string[] } };
+const { width: W, height: H, model } = config.options;
+const classes = config.data.classes;
+
+const args = [bin, 'serve', '--run', runDir, '--port', '0', '--queue', queue];
+if (threads) args.push('--threads', threads);
+const server = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+let out = '';
+let err = '';
+server.stdout.on('data', (d) => (out += d));
+server.stderr.on('data', (d) => (err += d));
+const deadline = Date.now() + 120_000;
+while (!/dermosynth studio: (http:\S+)\//.test(out)) {
+  if (server.exitCode !== null || Date.now() > deadline) throw new Error(`bench:serve: the server did not start:\n${err}`);
+  await new Promise((r) => setTimeout(r, 50));
+}
+const url = /dermosynth studio: (http:\S+)\//.exec(out)![1]!;
+
+function rssMiB(): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Ellipse masks of varied size and position, as PNG. */
+async function masks(n: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (let k = 0; k < n; k++) {
+    const px = Buffer.alloc(W * H);
+    const cx = W * (0.35 + 0.3 * ((k * 7) % 10) / 10);
+    const cy = H * (0.35 + 0.3 * ((k * 3) % 10) / 10);
+    const rx = W * (0.12 + 0.15 * ((k * 5) % 7) / 7);
+    const ry = H * (0.12 + 0.15 * ((k * 11) % 7) / 7);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) px[y * W + x] = 255;
+    out.push(await sharp(px, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toBuffer());
+  }
+  return out;
+}
+
+function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(1).padStart(7) : '      -');
+const bodies = await masks(requests);
+
+async function burst(): Promise<{ ok: number[]; busy: number[]; other: number[] }> {
+  const ok: number[] = [];
+  const busy: number[] = [];
+  const other: number[] = [];
+  await Promise.all(
+    bodies.map(async (body, k) => {
+      const t0 = performance.now();
+      const r = await fetch(`${url}/api/generate?class=${classes[k % classes.length]}&seed=${k}`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(body) });
+      await r.arrayBuffer();
+      const ms = performance.now() - t0;
+      (r.status === 200 ? ok : r.status === 503 ? busy : other).push(ms);
+    }),
+  );
+  return { ok, busy, other };
+}
+
+try {
+  console.log(`bench:serve: ${model} ${W}x${H}, ${requests} concurrent requests x ${rounds} rounds, queue ${queue}, ${os.availableParallelism()} cores; ${err.trim().split('\n').pop()}`);
+  // Warm-up: one request, so that the first round does not time libtorch's first call.
+  await fetch(`${url}/api/generate?class=${classes[0]}`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(bodies[0]!) }).then((r) => r.arrayBuffer());
+  const rssStart = rssMiB();
+  console.log(`server RSS after warm-up: ${rssStart.toFixed(1)} MiB`);
+  console.log('round    200    503  other   200 p50   200 p95   503 p50   503 p95   all p50   all p95   RSS MiB');
+  const rss: number[] = [];
+  const all200: number[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    const t = await burst();
+    rss.push(rssMiB());
+    all200.push(...t.ok);
+    const every = [...t.ok, ...t.busy, ...t.other];
+    console.log(
+      `${String(r).padStart(5)} ${String(t.ok.length).padStart(6)} ${String(t.busy.length).padStart(6)} ${String(t.other.length).padStart(6)}` +
+        `   ${fmt(quantile(t.ok, 0.5))}   ${fmt(quantile(t.ok, 0.95))}   ${fmt(quantile(t.busy, 0.5))}   ${fmt(quantile(t.busy, 0.95))}   ${fmt(quantile(every, 0.5))}   ${fmt(quantile(every, 0.95))}   ${rss[rss.length - 1]!.toFixed(1).padStart(7)}`,
+    );
+    if (t.other.length > 0) console.log(`  ${t.other.length} answers were neither 200 nor 503`);
+  }
+  const health = (await (await fetch(`${url}/healthz`)).json()) as { queue: Record<string, number> };
+  console.log(`latency ms (all rounds, 200s): p50 ${quantile(all200, 0.5).toFixed(1)}, p95 ${quantile(all200, 0.95).toFixed(1)}; server counts ${JSON.stringify(health.queue)}`);
+  const growth = rss.length > 1 ? (rss[rss.length - 1]! - rss[0]!) / rss[0]! : 0;
+  console.log(`server RSS: ${rssStart.toFixed(1)} MiB after warm-up, ${rss[0]!.toFixed(1)} after round 1, ${rss[rss.length - 1]!.toFixed(1)} after round ${rounds}: growth after round 1 ${(growth * 100).toFixed(1)}%`);
+} finally {
+  server.kill('SIGINT');
+  await new Promise((r) => server.on('exit', r));
+}
