@@ -4,6 +4,7 @@ import { CsvError } from '../data/csv.js';
 import { ImageError } from '../data/image_io.js';
 import { DataError } from '../data/problems.js';
 import { dataCommand } from './data_command.js';
+import { experimentCommand } from './experiment_command.js';
 import { serveCommand } from './serve_command.js';
 import { trainCommand } from './train_command.js';
 import { synthCommand } from './synth_command.js';
@@ -16,6 +17,7 @@ program.addCommand(dataCommand());
 program.addCommand(trainCommand());
 program.addCommand(synthCommand());
 program.addCommand(serveCommand());
+program.addCommand(experimentCommand());
 
 /** Errors about the user's input, files or network. */
 function expected(e: Error): boolean {
