@@ -163,14 +163,19 @@ export class InferenceQueue {
     return this.options.capacity;
   }
 
-  /** Queues a job; throws QueueFullError at once when `capacity` jobs are queued or running. */
-  submit(job: GenerateJob): Promise<GenerateResult> {
-    if (this.closed) return Promise.reject(new Error('the inference queue is closed'));
-    if (this.broken) return Promise.reject(this.broken);
+  /** Throws QueueFullError (and counts a refusal) when `capacity` jobs are queued or running. */
+  checkRoom(): void {
     if (this.depth >= this.options.capacity) {
       this.counts.refused++;
       throw new QueueFullError(this.options.capacity);
     }
+  }
+
+  /** Queues a job; throws QueueFullError at once when `capacity` jobs are queued or running. */
+  submit(job: GenerateJob): Promise<GenerateResult> {
+    if (this.closed) return Promise.reject(new Error('the inference queue is closed'));
+    if (this.broken) return Promise.reject(this.broken);
+    this.checkRoom();
     return new Promise((resolve, reject) => {
       this.waiting.push({ job, enqueued: performance.now(), resolve, reject });
       this.dispatch();

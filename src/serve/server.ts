@@ -111,7 +111,7 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
   async function generate(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const type = requireMediaType(req, ['image/png', 'application/json']);
     // Refuse at once when full, before reading the body; the queue checks again on submit.
-    if (queue.depth >= queue.capacity) throw new QueueFullError(queue.capacity);
+    queue.checkRoom();
     const body = await readBody(req, maxBody);
     let mask: RunMask;
     let classIndex: number;
