@@ -130,21 +130,46 @@ interface Predictions {
   probabilities: number[][];
 }
 
-/** Opens a prepared cache, or prepares a dataset folder into `into`. */
-async function openOrPrepare(dir: string, into: string, o: AugmentExperimentOptions, onProgress: (p: PrepareProgress) => void): Promise<{ cache: LesionCache; syntheticIds: string[]; official: boolean }> {
+/**
+ * Opens a prepared cache, or prepares a dataset folder into `into`; first checks that the lesions
+ * are what the role needs (real ones for --real, synthetic ones for --synthetic), before any
+ * decoding. The test set's check (real lesions only) is made on the lesions actually used.
+ */
+async function openOrPrepare(
+  dir: string,
+  into: string,
+  role: 'real' | 'synthetic' | 'test',
+  o: AugmentExperimentOptions,
+  onProgress: (p: PrepareProgress) => void,
+): Promise<{ cache: LesionCache; official: boolean }> {
+  const check = (ids: string[]) => {
+    if (role === 'real') {
+      const syn = ids.filter(isSyntheticId);
+      if (syn.length > 0) throw new DataError(`--real ${dir} contains synthetic lesions (${syn.slice(0, 3).join(', ')}...); give the real dataset alone and the synthetic one with --synthetic`);
+    } else if (role === 'synthetic') {
+      const notSyn = ids.filter((id) => !isSyntheticId(id));
+      if (notSyn.length > 0) throw new DataError(`--synthetic ${dir} contains real lesions (${notSyn.slice(0, 3).join(', ')}...); give a folder made by 'dermosynth synthesize'`);
+    }
+  };
   if (existsSync(path.join(dir, MANIFEST_FILE))) {
     const cache = await LesionCache.open(dir);
-    if (cache.width !== o.width || cache.height !== o.height) {
+    try {
+      if (cache.width !== o.width || cache.height !== o.height) {
+        throw new DataError(`${dir}: the cache holds ${cache.width}x${cache.height} lesions but --size is ${o.width}x${o.height}; pass --size ${cache.width}x${cache.height} or give the dataset folder`);
+      }
+      check(cache.records.map((r) => r.id));
+    } catch (e) {
       cache.close();
-      throw new DataError(`${dir}: the cache holds ${cache.width}x${cache.height} lesions but --size is ${o.width}x${o.height}; pass --size ${cache.width}x${cache.height} or give the dataset folder`);
+      throw e;
     }
-    return { cache, syntheticIds: cache.records.filter((r) => isSyntheticId(r.id)).map((r) => r.id), official: cache.manifest.split.source === 'official' };
+    return { cache, official: cache.manifest.split.source === 'official' };
   }
-  if (!existsSync(dir)) throw new DataError(`${dir}: no such folder`);
+  if (!existsSync(dir)) throw new DataError(`--${role} ${dir}: no such folder`);
   const index = await readDataset(dir);
+  check(index.records.map((r) => r.id));
   await prepareCache(index, into, { width: o.width, height: o.height, fit: 'crop', labelMap: { boundary: 0, frame: false }, onProgress });
   const cache = await LesionCache.open(into);
-  return { cache, syntheticIds: index.records.filter((r) => r.synthetic).map((r) => r.id), official: cache.manifest.split.source === 'official' };
+  return { cache, official: cache.manifest.split.source === 'official' };
 }
 
 function checkClasses(cache: LesionCache, what: string): void {
@@ -194,17 +219,16 @@ export async function runAugmentExperiment(o: AugmentExperimentOptions, hooks: E
   if (!Number.isInteger(o.seeds) || o.seeds < 1) throw new RangeError(`experiment: --seeds must be a positive integer, got ${o.seeds}`);
   const out = path.resolve(o.out);
   const notice = hooks.onNotice ?? (() => {});
-  const real = await openOrPrepare(path.resolve(o.real), path.join(out, 'caches', 'real'), o, (p) => hooks.onPrepare?.('real', p));
-  const synthetic = await openOrPrepare(path.resolve(o.synthetic), path.join(out, 'caches', 'synthetic'), o, (p) => hooks.onPrepare?.('synthetic', p));
+  const real = await openOrPrepare(path.resolve(o.real), path.join(out, 'caches', 'real'), 'real', o, (p) => hooks.onPrepare?.('real', p));
+  let synthetic: Awaited<ReturnType<typeof openOrPrepare>> | null = null;
+  let test: Awaited<ReturnType<typeof openOrPrepare>> | null = null;
   const sameAsReal = path.resolve(o.test) === path.resolve(o.real);
-  const test = sameAsReal ? real : await openOrPrepare(path.resolve(o.test), path.join(out, 'caches', 'test'), o, (p) => hooks.onPrepare?.('test', p));
   try {
+    synthetic = await openOrPrepare(path.resolve(o.synthetic), path.join(out, 'caches', 'synthetic'), 'synthetic', o, (p) => hooks.onPrepare?.('synthetic', p));
+    test = sameAsReal ? real : await openOrPrepare(path.resolve(o.test), path.join(out, 'caches', 'test'), 'test', o, (p) => hooks.onPrepare?.('test', p));
     checkClasses(real.cache, '--real');
     checkClasses(synthetic.cache, '--synthetic');
     checkClasses(test.cache, '--test');
-    if (real.syntheticIds.length > 0) throw new DataError(`--real ${o.real} contains synthetic lesions (${real.syntheticIds.slice(0, 3).join(', ')}...); give the real dataset alone and the synthetic one with --synthetic`);
-    const notSynthetic = synthetic.cache.records.filter((r) => !isSyntheticId(r.id));
-    if (notSynthetic.length > 0) throw new DataError(`--synthetic ${o.synthetic} contains real lesions (${notSynthetic.slice(0, 3).map((r) => r.id).join(', ')}...); give a folder made by 'dermosynth synthesize'`);
 
     const testSplit: Split | 'all' = sameAsReal || test.official ? 'test' : 'all';
     const testSet = new LesionSet([{ cache: test.cache, split: testSplit === 'all' ? undefined : 'test' }]);
@@ -272,8 +296,8 @@ export async function runAugmentExperiment(o: AugmentExperimentOptions, hooks: E
     return results;
   } finally {
     real.cache.close();
-    synthetic.cache.close();
-    if (test !== real) test.cache.close();
+    synthetic?.cache.close();
+    if (test && test !== real) test.cache.close();
   }
 }
 
@@ -371,7 +395,7 @@ export function resultsMarkdown(r: ExperimentResults): string {
     '# Augmentation experiment: real vs real + synthetic training data',
     '',
     `Test set: ${r.data.testLesions} real lesions (${r.data.testSplit === 'all' ? 'all of --test' : 'the test split'}; ${ISIC2017_CLASSES.map((c) => `${classAbbreviation(c)} ${r.data.testCounts[c]}`).join(', ')}). ` +
-      `${o.seeds} seed${o.seeds > 1 ? 's' : ''} per arm, ${o.epochs} epochs, ${o.width}x${o.height}, batch ${o.batch}, ${o.optimizer} lr ${o.lr}${o.balanced ? ', class-balanced sampling' : ''}, augmentation ${o.augment}.`,
+      `${o.seeds} seed${o.seeds > 1 ? "s" : ""} per arm, ${o.epochs} epoch${o.epochs > 1 ? "s" : ""}, ${o.width}x${o.height}, batch ${o.batch}, ${o.optimizer} lr ${o.lr}${o.balanced ? ', class-balanced sampling' : ''}, augmentation ${o.augment}.`,
     'AUCs are one class vs the rest on the probabilities averaged over seeds, with stratified bootstrap 95% CIs ' +
       `(${o.bootstrap} replicates); p: DeLong's test of the two arms on the same cases.`,
     '',
