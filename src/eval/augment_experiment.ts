@@ -395,7 +395,7 @@ export function resultsMarkdown(r: ExperimentResults): string {
     '# Augmentation experiment: real vs real + synthetic training data',
     '',
     `Test set: ${r.data.testLesions} real lesions (${r.data.testSplit === 'all' ? 'all of --test' : 'the test split'}; ${ISIC2017_CLASSES.map((c) => `${classAbbreviation(c)} ${r.data.testCounts[c]}`).join(', ')}). ` +
-      `${o.seeds} seed${o.seeds > 1 ? "s" : ""} per arm, ${o.epochs} epoch${o.epochs > 1 ? "s" : ""}, ${o.width}x${o.height}, batch ${o.batch}, ${o.optimizer} lr ${o.lr}${o.balanced ? ', class-balanced sampling' : ''}, augmentation ${o.augment}.`,
+      `${o.seeds} seed${o.seeds > 1 ? 's' : ''} per arm, ${o.epochs} epoch${o.epochs > 1 ? 's' : ''}, ${o.width}x${o.height}, batch ${o.batch}, ${o.optimizer} lr ${o.lr}${o.balanced ? ', class-balanced sampling' : ''}, augmentation ${o.augment}.`,
     'AUCs are one class vs the rest on the probabilities averaged over seeds, with stratified bootstrap 95% CIs ' +
       `(${o.bootstrap} replicates); p: DeLong's test of the two arms on the same cases.`,
     '',
