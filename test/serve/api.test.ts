@@ -319,6 +319,22 @@ describe('the bounded queue', () => {
     }
   });
 
+  it('a failing batch rejects its jobs; a dead worker is replaced and the queue goes on', async () => {
+    const q = await InferenceQueue.start({ runDir, device: 'cpu', threads: 1, capacity: 4, maxBatch: 1 });
+    try {
+      const job = { mask: boxMask([4, 4, 20, 20]), classIndex: 2, seed: 0, vary: false };
+      await expect(q.submit({ ...job, mask: new Uint8Array(10) })).rejects.toThrow(/inference failed: .*mask has 10 pixels/);
+      const before = await q.submit(job);
+      // Kill the worker thread as a crash would (the field is private: this is the test's way in).
+      await (q as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      const after = await q.submit(job);
+      expect(q.counts.restarts).toBe(1);
+      expect(Buffer.from(after.rgb).equals(Buffer.from(before.rgb))).toBe(true);
+    } finally {
+      await q.close();
+    }
+  });
+
   it('over HTTP: a burst gets 200s and immediate 503s, every request answered', async () => {
     const small = await startStudioServer({ runDir, port: 0, bundleDir: path.join(work, 'bundle'), queue: 1, maxBatch: 1 });
     try {
