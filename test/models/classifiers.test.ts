@@ -1,7 +1,8 @@
 // The four classifiers: torchvision's parameter counts and state-dict names, logits and features,
 // train/eval behaviour, and the strict safetensors weight loader (head skipped when the class
 // count differs; a clear error naming the file and the first mismatched tensor otherwise).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,10 @@ import {
 import { freeModule, gc } from './helpers.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-classifiers-'));
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const PYTHON = '/usr/bin/python3';
+const HAS_TORCH = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+if (!HAS_TORCH) console.warn(`classifiers.test: parity tests skipped: ${PYTHON} cannot import torch (apt install python3-torch)`);
 beforeAll(() => torch.setNumThreads(2));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => gc());
@@ -186,4 +191,34 @@ describe('loadClassifierWeights', () => {
     expect(torch.tidy(() => m.stateDict().get(k)!.sub(src.stateDict().get(k)!).abs().max().item())).toBe(0);
     freeModule(src, m);
   });
+});
+
+describe.skipIf(!HAS_TORCH)('parity with PyTorch (test/fixtures/classifiers_pytorch.py)', () => {
+  for (const name of CLASSIFIER_NAMES) {
+    it(`${name}: a torch state dict converted by scripts/to_safetensors.py loads strictly; eval logits and features agree`, async () => {
+      const out = path.join(dir, `pt-${name}`);
+      mkdirSync(out, { recursive: true });
+      const env = { ...process.env, OMP_NUM_THREADS: '1' };
+      execFileSync(PYTHON, [path.join(ROOT, 'test/fixtures/classifiers_pytorch.py'), name, '11', out], { env });
+      for (const f of ['weights', 'io']) execFileSync(PYTHON, [path.join(ROOT, 'scripts/to_safetensors.py'), path.join(out, `${f}.pth`), path.join(out, `${f}.safetensors`)], { env });
+      const m = buildClassifier(name, { numClasses: 3 });
+      const r = await loadClassifierWeights(m, path.join(out, 'weights.safetensors'));
+      expect(r.skippedHead).toEqual([]);
+      expect(r.loaded).toBe(STATE_DICT_SIZE[name]);
+      const { tensors } = await torch.loadSafetensors(path.join(out, 'io.safetensors'));
+      m.eval();
+      torch.tidy(() => torch.noGrad(() => {
+        const images = tensors.get('images')!;
+        for (const [k, ours] of [['logits', m.call(images)], ['features', m.features(images)]] as const) {
+          const ref = tensors.get(k)!;
+          expect(ours.shape).toEqual(ref.shape);
+          const scale = ref.abs().max().item();
+          expect(scale).toBeGreaterThan(1e-3);
+          expect(ours.sub(ref).abs().max().item() / scale, k).toBeLessThan(1e-4);
+        }
+      }));
+      torch.dispose([...tensors.values()]);
+      freeModule(m);
+    });
+  }
 });
