@@ -105,12 +105,20 @@ export class RunGenerator {
     if (labelBytes.length === 0) return [];
     const flat = new Uint8Array(labelBytes.length * n);
     labelBytes.forEach((lb, i) => flat.set(lb, i * n));
+    return torch.tidy(() => imagesToRgb(this.generateImages(torch.fromBytes(flat, 'uint8', [labelBytes.length, 1, this.height, this.width]))));
+  }
+
+  /** Label bytes uint8 [B, 1, H, W] (any device) -> images in [-1, 1], [B, 3, H, W], on the run's device. */
+  generateImages(labelBytes: Tensor): Tensor {
+    const [, c, h, w] = labelBytes.shape;
+    if (labelBytes.shape.length !== 4 || c !== 1 || h !== this.height || w !== this.width) {
+      throw new RangeError(`generateImages: expected label bytes [B, 1, ${this.height}, ${this.width}], got [${labelBytes.shape.join(', ')}]`);
+    }
     return torch.inferenceMode(() =>
       torch.tidy(() => {
-        const bytes = torch.fromBytes(flat, 'uint8', [labelBytes.length, 1, this.height, this.width], this.device);
         // One-hot maps come out channels-last; the convolutions keep that layout (faster on CPU).
-        const label: Tensor = oneHotLabels(bytes, this.spec);
-        return imagesToRgb(this.generator.call(label));
+        const label: Tensor = oneHotLabels(labelBytes.to(this.device), this.spec);
+        return this.generator.call(label);
       }),
     );
   }
