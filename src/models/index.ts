@@ -11,6 +11,9 @@ export { NLayerDiscriminator, patchLayers, PATCH_STYLES, type PatchStyle, type P
 export { MultiscaleDiscriminator, downsampleScale, type MultiscaleDiscriminatorConfig } from './multiscale_discriminator.js';
 export { Vgg19, loadVgg19, VGG19_FEATURE_LAYERS, VGG19_FEATURE_NAMES, IMAGENET_MEAN, IMAGENET_STD } from './vgg19.js';
 export { initPix2pixHD, initLikeOriginal } from './init.js';
+export { InceptionV3, loadInceptionV3, INCEPTION_SIZE, INCEPTION_FEATURES, INCEPTION_CLASSES, INCEPTION_RESIZE_MODES, type InceptionResize, type InceptionV3Options, type InceptionOutputs } from './inception_v3.js';
+export { Lpips, loadLpips, type LpipsBackbone } from './lpips.js';
+export { Segmenter, saveSegmenter, loadSegmenter, SEGMENTER_DEFAULTS, type SegmenterConfig } from './segmenter.js';
 export {
   buildModels, resolveOptions, checkModelName, requiredDivisor, checkImageSize, PUBLISHED_DEFAULTS, CPU_DEFAULTS, LOSS_DEFAULTS,
   type Preset, type ModelOverrides, type ResolvedOptions, type BuiltModels,
