@@ -12,6 +12,7 @@
 //   model.predict(images)   // bool lesion masks; score with src/eval/segmentation.ts
 //
 //   trainSegmenterSteps(model, nextBatch, o)   the loop itself, on any source of { image, target } batches
+//   lesionBatchSource(cache, { batchSize, seed?, augment?, device? })   the real training lesions' batches
 import * as torch from '../torch/index.js';
 import { F, type Device, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
@@ -115,19 +116,28 @@ export function trainSegmenterSteps(
   return log;
 }
 
-/** Trains a new segmenter on the real lesions of `cache`'s training split (see the header). */
-export async function trainSegmenter(cache: LesionCache, o: SegmenterTrainOptions = {}): Promise<SegmenterTrainResult> {
-  const seed = o.seed ?? 0;
-  const batchSize = positive('batchSize', o.batchSize ?? 8, true);
+/** Options of the batch source: the DataLoader's, on the training split. */
+export interface LesionBatchOptions {
+  batchSize: number;
+  seed?: number;
+  augment?: string;
+  device?: Device;
+}
+
+/**
+ * Batches of the real (non-SYN_) lesions of `cache`'s training split, with lesion targets: a
+ * DataLoader over the training split whose synthetic rows are dropped from each batch (a batch of
+ * synthetic lesions only is skipped). `next()` gives { image, target, ids }; dispose image and target.
+ */
+export function lesionBatchSource(cache: LesionCache, o: LesionBatchOptions): { next(): { image: Tensor; target: Tensor; ids: string[] }; realLesions: number } {
+  const batchSize = positive('batchSize', o.batchSize, true);
   const numDiagnoses = cache.spec.classes.length;
   const real = cache.indices('train').filter((i) => !isSyntheticId(cache.records[i]!.id));
   if (real.length === 0) throw new RangeError(`trainSegmenter: ${cache.dir} has no real (non-SYN_) lesion in its training split`);
   if (real.length < batchSize) throw new RangeError(`trainSegmenter: batchSize ${batchSize} is larger than the ${real.length} real training lesions of ${cache.dir}; use a smaller batch`);
-  torch.manualSeed(seed);
   const device = o.device ?? 'cpu';
-  const model = new Segmenter(o.model).to(device);
-  const loader = new DataLoader(cache, { batchSize, split: 'train', seed, augment: o.augment ?? 'default', device });
-  const nextBatch = (): { image: Tensor; target: Tensor } => {
+  const loader = new DataLoader(cache, { batchSize, split: 'train', seed: o.seed ?? 0, augment: o.augment ?? 'default', device });
+  const next = (): { image: Tensor; target: Tensor; ids: string[] } => {
     for (;;) {
       const b = loader.next();
       const keep = b.ids.flatMap((id, i) => (isSyntheticId(id) ? [] : [i]));
@@ -140,11 +150,22 @@ export async function trainSegmenter(cache: LesionCache, o: SegmenterTrainOption
         const pick = (t: Tensor): Tensor => (keep.length === b.ids.length ? t.clone() : t.indexSelect(0, idx));
         return { image: pick(b.image), target: lesionTargets(pick(b.labelBytes), numDiagnoses) };
       });
+      const ids = keep.map((i) => b.ids[i]!);
       disposeBatch(b);
-      return out;
+      return { ...out, ids };
     }
   };
-  const log = trainSegmenterSteps(model, nextBatch, { steps: o.steps ?? 500, lr: o.lr, diceWeight: o.diceWeight, onStep: o.onStep });
+  return { next, realLesions: real.length };
+}
+
+/** Trains a new segmenter on the real lesions of `cache`'s training split (see the header). */
+export async function trainSegmenter(cache: LesionCache, o: SegmenterTrainOptions = {}): Promise<SegmenterTrainResult> {
+  const seed = o.seed ?? 0;
+  const device = o.device ?? 'cpu';
+  const source = lesionBatchSource(cache, { batchSize: o.batchSize ?? 8, seed, augment: o.augment, device });
+  torch.manualSeed(seed);
+  const model = new Segmenter(o.model).to(device);
+  const log = trainSegmenterSteps(model, () => source.next(), { steps: o.steps ?? 500, lr: o.lr, diceWeight: o.diceWeight, onStep: o.onStep });
   if (o.out) await saveSegmenter(o.out, model, { cache: cache.dir, steps: String(log.length), seed: String(seed) });
   return { model, log };
 }

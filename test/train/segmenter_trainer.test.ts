@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { Segmenter, loadSegmenter, saveSegmenter } from '../../src/models/segmenter.js';
-import { lesionTargets, segmentationLoss, trainSegmenter, trainSegmenterSteps } from '../../src/train/segmenter_trainer.js';
+import { lesionBatchSource, lesionTargets, segmentationLoss, trainSegmenter, trainSegmenterSteps } from '../../src/train/segmenter_trainer.js';
 import { segmentationScores } from '../../src/eval/segmentation.js';
 import { Rng } from '../../src/data/random.js';
 import { LesionCache } from '../../src/data/cache.js';
@@ -134,6 +134,51 @@ describe('trainSegmenter on a prepared cache', () => {
     await saveSegmenter(out, a.model);
     await torch.saveSafetensors(path.join(work, 'plain.safetensors'), a.model.stateDict());
     await expect(loadSegmenter(path.join(work, 'plain.safetensors'))).rejects.toThrow('has no segmenter config in its metadata');
+    cache.close();
+  });
+
+  it('leaves synthetic (SYN_) lesions out: they do not count as training lesions and never reach a batch', async () => {
+    // 6 sample lesions; 4 become SYN_ (train), the 2 real ones go to train and val.
+    const data = path.join(work, 'data-syn');
+    await writeSampleDataset(data, { n: 6, seed: 4, size: 64 });
+    const labels = (await fs.readFile(path.join(data, 'labels.csv'), 'utf8')).trim().split('\n');
+    const split = ['image_id,isic2017_split'];
+    for (let i = 0; i < 6; i++) {
+      const id = `SAMPLE_000${i}`;
+      if (i < 4) {
+        const syn = `SYN_000000${i + 1}`;
+        await fs.rename(path.join(data, 'images', `${id}.jpg`), path.join(data, 'images', `${syn}.jpg`));
+        await fs.rename(path.join(data, 'masks', `${id}_segmentation.png`), path.join(data, 'masks', `${syn}_segmentation.png`));
+        labels[i + 1] = labels[i + 1]!.replace(id, syn);
+        split.push(`${syn},train`);
+      } else {
+        split.push(`${id},${i === 4 ? 'train' : 'val'}`);
+      }
+    }
+    await fs.writeFile(path.join(data, 'labels.csv'), `${labels.join('\n')}\n`);
+    await fs.writeFile(path.join(data, 'split.csv'), `${split.join('\n')}\n`);
+    const cacheDir = path.join(work, 'cache-syn');
+    await prepareCache(await readDataset(data), cacheDir, { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 0, frame: false }, workers: 0 });
+    const cache = await LesionCache.open(cacheDir);
+    expect(cache.indices('train').length).toBe(5);
+    await expect(trainSegmenter(cache, { steps: 1, batchSize: 2 })).rejects.toThrow(/batchSize 2 is larger than the 1 real training lesions/);
+    // Every batch holds the one real training lesion only, with its mask as the target.
+    const real = cache.indices('train').find((i) => cache.records[i]!.id === 'SAMPLE_0004')!;
+    const img = new Uint8Array(3 * 32 * 32);
+    const lab = new Uint8Array(32 * 32);
+    cache.readInto(real, img, 0, lab, 0);
+    const lesionPixels = lab.reduce((n, v) => n + ((v & 127) >= 1 && (v & 127) <= 3 ? 1 : 0), 0);
+    expect(lesionPixels).toBeGreaterThan(0);
+    const source = lesionBatchSource(cache, { batchSize: 1, augment: 'none' });
+    expect(source.realLesions).toBe(1);
+    for (let k = 0; k < 8; k++) {
+      const { image, target, ids } = source.next();
+      expect(ids).toEqual(['SAMPLE_0004']);
+      expect(target.sum().item()).toBe(lesionPixels);
+      torch.dispose([image, target]);
+    }
+    const { log } = await trainSegmenter(cache, { steps: 3, batchSize: 1, model: { base: 4, depth: 2 } });
+    expect(log.length).toBe(3);
     cache.close();
   });
 });
