@@ -8,6 +8,7 @@ import { experimentCommand } from './experiment_command.js';
 import { serveCommand } from './serve_command.js';
 import { trainCommand } from './train_command.js';
 import { synthCommand } from './synth_command.js';
+import { compareCommand, evaluateCommand } from './eval_command.js';
 
 const program = new Command('dermosynth')
   .description('high-resolution dermoscopy image synthesis with conditional GANs (pix2pixHD-style), on libtorch')
@@ -16,6 +17,8 @@ const program = new Command('dermosynth')
 program.addCommand(dataCommand());
 program.addCommand(trainCommand());
 program.addCommand(synthCommand());
+program.addCommand(evaluateCommand());
+program.addCommand(compareCommand());
 program.addCommand(serveCommand());
 program.addCommand(experimentCommand());
 

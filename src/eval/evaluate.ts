@@ -31,7 +31,8 @@ import { LesionSet } from '../train/classifier_trainer.js';
 import { writeSampleGrid } from '../train/sample_grid.js';
 import { RunGenerator } from '../synth/run_generator.js';
 import { writeFileAtomic } from '../torch/atomic_file.js';
-import { rocAuc } from './auc.js';
+import { rocAuc, rocCurve } from './auc.js';
+import { plotRocCurves } from './plot.js';
 import { domainClassifier, lesionSegmenter, sha256, type AuxNetwork, type AuxProgress } from './aux_networks.js';
 import { fid } from './fid.js';
 import { inceptionScore } from './inception_score.js';
@@ -106,8 +107,8 @@ export interface Metrics {
     classAuc: Record<string, { generated: number | null; real: number | null }> | null;
   };
   networks: Record<string, { description: string; file: string; sha256: string }>;
-  /** Files written next to metrics.json, relative to the run. */
-  files: { grids: Record<string, string> };
+  /** Files written next to metrics.json, relative to the run (PNG; the charts also as SVG). */
+  files: { grids: Record<string, string>; roc: Record<string, string> };
   notes: string[];
 }
 
@@ -307,6 +308,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
         torch.dispose([...feats.real, ...feats.fake, ...feats.logits]);
       }
     }
+    const roc: Record<string, string> = {};
     if (classifier) {
       metrics.classAuc = {};
       for (const [k, name] of classes.entries()) {
@@ -314,7 +316,19 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
         const positives = labels.filter((l) => l === k).length;
         const auc = (p: Float64Array[]) => (positives > 0 && positives < labels.length ? rocAuc(p.map((r) => r[k]!), labels.map((l) => l === k)) : null);
         metrics.classAuc[name] = { generated: auc(probs.fake), real: auc(probs.real) };
-        if (positives === 0 || positives === labels.length) note(`${classAbbreviation(name)}-vs-rest AUC needs both classes in the split; left out`);
+        if (positives === 0 || positives === labels.length) {
+          note(`${classAbbreviation(name)}-vs-rest AUC needs both classes in the split; left out`);
+          continue;
+        }
+        const truth = labels.map((l) => l === k);
+        const curves = (['generated', 'real'] as const).map((which) => ({
+          name: `${which} images`,
+          auc: metrics.classAuc![name]![which]!,
+          points: rocCurve((which === 'generated' ? probs.fake : probs.real).map((r) => r[k]!), truth),
+        }));
+        const rel = path.join('eval', `class-roc-${name}`);
+        await plotRocCurves(curves, path.join(o.run, rel), { title: `${classAbbreviation(name)} vs rest: a classifier trained on real images` });
+        roc[name] = `${rel}.png`;
       }
     }
 
@@ -344,10 +358,10 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       model: gen.model,
       weights: { file: gen.weights.file, sha256: gen.weights.sha256, step: gen.weights.step },
       size: [gen.width, gen.height],
-      data: { cache: cache.dir, split: o.split, lesions: positions.length, perClass },
+      data: { cache: cache.dir, split: o.split, lesions: positions.length, perClass: Object.fromEntries(classes.filter((c) => perClass[c]).map((c) => [c, perClass[c]!])) },
       metrics,
       networks,
-      files: { grids },
+      files: { grids, roc },
       notes,
     };
     await writeFileAtomic(path.join(o.run, METRICS_FILE), new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
