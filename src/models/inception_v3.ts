@@ -25,7 +25,8 @@
 // (Parmar et al. 2022: aliased resizing shifts FID): libtorch's `_upsample_bicubic2d_aa`, i.e.
 // `F.interpolate(x, size=(299, 299), mode='bicubic', antialias=True, align_corners=False)`, the
 // Keys cubic with a = -0.5 over a support widened by the downscale factor, which is PIL's BICUBIC
-// resize that clean-fid uses. `resize: 'bilinear'` reproduces pytorch-fid exactly (plain,
+// resize that clean-fid uses (checked against PIL.Image.resize(BICUBIC) on float images in
+// test/models/inception_v3.test.ts: within 1e-4). `resize: 'bilinear'` reproduces pytorch-fid exactly (plain,
 // aliased bilinear); `'none'` feeds 299x299 inputs as they are.
 //
 //   const net = await loadInceptionV3('inception.safetensors');   // frozen, eval mode

@@ -18,6 +18,8 @@ import { freeModule, gc } from './helpers.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PYTHON = '/usr/bin/python3';
 const HAS_TORCH = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+const HAS_PIL = spawnSync(PYTHON, ['-c', 'import PIL.Image, numpy'], { stdio: 'ignore' }).status === 0;
+if (!HAS_PIL) console.warn(`inception_v3.test: the PIL resize comparison is skipped: ${PYTHON} cannot import PIL and numpy (apt install python3-pil)`);
 if (!HAS_TORCH) console.warn(`inception_v3.test: parity tests skipped: ${PYTHON} cannot import torch (apt install python3-torch)`);
 
 let dir = '';
@@ -84,6 +86,28 @@ describe('InceptionV3', () => {
       const expected = torch.F.interpolate(big, { size: [299, 299], mode: 'bicubic', antialias: true }).mul(2).sub(1);
       expect(net().preprocess(big).sub(expected).abs().max().item()).toBe(0);
     });
+  });
+});
+
+describe.skipIf(!HAS_PIL)("the anti-aliased resize is PIL's bicubic (clean-fid's)", () => {
+  it('downscaling 150x130 and upscaling 64x80 to 299x299 agree with PIL.Image.resize(BICUBIC) on float images to 1e-4', () => {
+    for (const [h, w] of [[150, 130], [64, 80]] as const) {
+      torch.manualSeed(h);
+      const x = torch.rand([1, 3, h, w]);
+      const ours = torch.tidy(() => net().preprocess(x).add(1).mul(0.5).toArray());
+      const code = `
+import json, sys, numpy as np
+from PIL import Image
+x = np.array(json.load(sys.stdin), dtype=np.float32).reshape(3, ${h}, ${w})
+out = [np.asarray(Image.fromarray(x[c], mode='F').resize((299, 299), resample=Image.BICUBIC)) for c in range(3)]
+print(json.dumps(np.stack(out).ravel().tolist()))`;
+      const ref = JSON.parse(execFileSync(PYTHON, ['-c', code], { input: JSON.stringify(x.toArray()), encoding: 'utf8', maxBuffer: 64 << 20 })) as number[];
+      expect(ref.length).toBe(ours.length);
+      let worst = 0;
+      for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i]! - ours[i]!));
+      expect(worst).toBeLessThan(1e-4);
+      x.dispose();
+    }
   });
 });
 
