@@ -38,13 +38,18 @@ export interface AuxNetwork<M> {
   description: string;
 }
 
-/** A key for what a network is trained on: the cache's content and split, and the settings. */
-export function auxKey(cache: LesionCache, settings: Record<string, unknown>): string {
+/** A key of a cache's content: its options, its shards' bytes, and every lesion's id, split and label. */
+export function cacheContentKey(cache: LesionCache): string {
   const m = cache.manifest;
-  const h = createHash('sha256').update(m.key).update(JSON.stringify(settings));
+  const h = createHash('sha256').update(m.key);
   for (const s of m.shards) h.update(s.sha256);
   for (const r of m.records) h.update(`${r.id}\t${r.split}\t${r.label}\n`);
-  return h.digest('hex').slice(0, 16);
+  return h.digest('hex');
+}
+
+/** A key for what a network is trained on: the cache's content, and the settings. */
+export function auxKey(cache: LesionCache, settings: Record<string, unknown>): string {
+  return createHash('sha256').update(cacheContentKey(cache)).update(JSON.stringify(settings)).digest('hex').slice(0, 16);
 }
 
 export const DOMAIN_CLASSIFIER: ClassifierName = 'resnet18';

@@ -25,7 +25,7 @@ export async function compareRuns(runDirs: readonly string[]): Promise<Compariso
     const values = new Set(runs.map((r) => get(r.m)));
     if (values.size > 1) warnings.push(`the runs were evaluated on different ${what} (${[...values].join(' / ')}): compare their numbers with care`);
   };
-  differ('data', (m) => m.data.cache);
+  differ('data', (m) => `${path.basename(m.data.cache)} ${m.data.contentKey.slice(0, 12)}`);
   differ('splits', (m) => `${m.data.split} (${m.data.lesions} lesions)`);
   differ('sizes', (m) => m.size.join('x'));
   for (const net of ['inception', 'classifier', 'segmenter']) differ(`${net} networks`, (m) => m.networks[net]?.sha256.slice(0, 12) ?? 'none');

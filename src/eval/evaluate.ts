@@ -33,7 +33,7 @@ import { RunGenerator } from '../synth/run_generator.js';
 import { writeFileAtomic } from '../torch/atomic_file.js';
 import { rocAuc, rocCurve } from './auc.js';
 import { plotRocCurves } from './plot.js';
-import { domainClassifier, lesionSegmenter, sha256, type AuxNetwork, type AuxProgress } from './aux_networks.js';
+import { cacheContentKey, domainClassifier, lesionSegmenter, sha256, type AuxNetwork, type AuxProgress } from './aux_networks.js';
 import { fid } from './fid.js';
 import { inceptionScore } from './inception_score.js';
 import { kid } from './kid.js';
@@ -87,7 +87,8 @@ export interface Metrics {
   model: string;
   weights: { file: string; sha256: string; step: number | null };
   size: [number, number];
-  data: { cache: string; split: Split; lesions: number; perClass: Record<string, number> };
+  /** The cache evaluated on, and a hash of its content (equal for the same data and label-map options). */
+  data: { cache: string; contentKey: string; split: Split; lesions: number; perClass: Record<string, number> };
   /** Each metric, null when it could not be computed (no weights given, too few images...). */
   metrics: {
     ssim: MeanStd;
@@ -358,7 +359,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       model: gen.model,
       weights: { file: gen.weights.file, sha256: gen.weights.sha256, step: gen.weights.step },
       size: [gen.width, gen.height],
-      data: { cache: cache.dir, split: o.split, lesions: positions.length, perClass: Object.fromEntries(classes.filter((c) => perClass[c]).map((c) => [c, perClass[c]!])) },
+      data: { cache: cache.dir, contentKey: cacheContentKey(cache), split: o.split, lesions: positions.length, perClass: Object.fromEntries(classes.filter((c) => perClass[c]).map((c) => [c, perClass[c]!])) },
       metrics,
       networks,
       files: { grids, roc },
