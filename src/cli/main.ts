@@ -4,6 +4,7 @@ import { CsvError } from '../data/csv.js';
 import { ImageError } from '../data/image_io.js';
 import { DataError } from '../data/problems.js';
 import { dataCommand } from './data_command.js';
+import { demoCommand } from './demo_command.js';
 import { experimentCommand } from './experiment_command.js';
 import { serveCommand } from './serve_command.js';
 import { trainCommand } from './train_command.js';
@@ -21,6 +22,7 @@ program.addCommand(evaluateCommand());
 program.addCommand(compareCommand());
 program.addCommand(serveCommand());
 program.addCommand(experimentCommand());
+program.addCommand(demoCommand());
 
 /** Errors about the user's input, files or network. */
 function expected(e: Error): boolean {
