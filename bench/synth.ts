@@ -12,7 +12,10 @@
 // turns one batch at a time (--warmup untimed batches first), with the same thread count. It prints
 // images/s for each side and size, `ratio dermosynth/pytorch` of the median seconds per batch
 // (target <= 1.0), and the largest pixel difference between the two sides' first batch (parity).
-// `--contiguous` (diagnostic) feeds dermosynth's generator an NCHW-contiguous one-hot instead.
+// `--contiguous` (diagnostic) feeds dermosynth's generator an NCHW-contiguous one-hot instead;
+// `--peer-malloc-reuse` gives the Python side dermosynth's allocation policy (src/torch/native.ts:
+// large blocks kept in the heap instead of page-faulted in again at every forward), to separate
+// that choice from the rest. The header line says which policy each side runs.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -48,6 +51,8 @@ const [warmup] = ints('warmup', '1').map((n) => n);
 const [threads] = ints('threads', String(os.availableParallelism()));
 const [ngf] = ints('ngf', '64');
 const contiguous = process.argv.includes('--contiguous');
+/** Diagnostic: run the Python side with the allocation policy dermosynth uses (src/torch/native.ts). */
+const peerReuse = process.argv.includes('--peer-malloc-reuse');
 const python = arg('python', '/usr/bin/python3');
 const here = import.meta.dirname;
 const SHARED = path.resolve(here, '../../shared/data/isic2017-512');
@@ -99,7 +104,12 @@ interface Side {
 }
 
 function pythonSide(args: string[]): Side {
-  const proc = spawn(python, [path.join(here, 'synth_pytorch.py'), ...args, '--wait'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+  const proc = spawn(python, [path.join(here, 'synth_pytorch.py'), ...args, '--wait'], { stdio: ['pipe', 'pipe', 'inherit'], env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_'))),
+      OMP_NUM_THREADS: String(threads),
+      ...(peerReuse ? { MALLOC_MMAP_THRESHOLD_: String(2 ** 30), MALLOC_TRIM_THRESHOLD_: String(2 ** 31 - 1) } : {}),
+    },
+  });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   return {
     async next() {
@@ -127,7 +137,8 @@ writeFileSync(names, JSON.stringify([...generator.stateDict()].map(([k, t]) => [
 torch.dispose(generator.stateDict());
 console.log(
   `bench:synth: proposed generator (published, no local enhancer, ngf ${ngf}), ${threads} threads, ${timed} timed batches per side after ${warmup} warm-up, ` +
-    `label maps from ${existsSync(SHARED) ? 'ISIC-2017 (shared/data/isic2017-512)' : 'the built-in sample data'}${contiguous ? ', dermosynth input NCHW-contiguous (diagnostic)' : ''}`,
+    `label maps from ${existsSync(SHARED) ? 'ISIC-2017 (shared/data/isic2017-512)' : 'the built-in sample data'}${contiguous ? ', dermosynth input NCHW-contiguous (diagnostic)' : ''}; ` +
+    `allocation policy: dermosynth ${torch.MALLOC_POLICY}, pytorch ${peerReuse ? 'reuse' : 'system'}`,
 );
 const rows: string[] = [];
 try {

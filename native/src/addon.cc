@@ -6,6 +6,10 @@
 // so no operator needs a hand-written wrapper. Every libtorch error becomes a JavaScript Error
 // that names the operator; nothing here may abort the process on bad input.
 #include <napi.h>
+#include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -794,6 +798,17 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// glibc's mallopt(param, value), for the allocation policy chosen in src/torch/native.ts; false
+// where the C library is not glibc or refuses the value.
+Napi::Value Mallopt(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  int ok = mallopt(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value());
+  return Napi::Boolean::New(info.Env(), ok == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* d = new AddonData();
   d->generatorCtor = Napi::Persistent(GeneratorHandle::Define(env));
@@ -834,6 +849,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
+  exports.Set("mallopt", Napi::Function::New(env, Mallopt));
   return exports;
 }
 

@@ -2,6 +2,7 @@
 import { native } from './native.js';
 
 export { cudaDeviceCount, cudaIsAvailable, checkDevice } from './device.js';
+export { MALLOC_POLICY } from './native.js';
 
 /** Intra-op threads libtorch uses (defaults to the machine's cores). */
 export function getNumThreads(): number {
