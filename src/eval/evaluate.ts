@@ -139,6 +139,16 @@ async function evaluationCache(gen: RunGenerator, data: string | null, onPrepare
   return cache;
 }
 
+/** Loads user-given weights; a missing or unfit file is the user's to fix, named with its flag. */
+async function userWeights<T>(flag: string, files: readonly string[], load: () => Promise<T>): Promise<T> {
+  for (const f of files) if (!existsSync(f)) throw new DataError(`${flag} ${f}: no such file`);
+  try {
+    return await load();
+  } catch (e) {
+    throw new DataError(`${flag}: ${(e as Error).message}`);
+  }
+}
+
 function meanStd(v: readonly number[]): MeanStd {
   const n = v.length;
   const mean = v.reduce((a, b) => a + b, 0) / n;
@@ -178,14 +188,16 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
     // Networks: given weights, and the auxiliary ones trained on the real training split.
     const networks: Metrics['networks'] = {};
     if (o.inceptionWeights) {
-      inception = await loadInceptionV3(o.inceptionWeights);
+      const file = o.inceptionWeights;
+      inception = await userWeights('--inception-weights', [file], () => loadInceptionV3(file));
       if (o.device !== 'cpu') inception.to(o.device);
       networks.inception = { description: 'FID Inception-v3 (pytorch-fid weights)', file: o.inceptionWeights, sha256: await sha256(o.inceptionWeights) };
     } else {
       note('no --inception-weights: distribution metrics are domain-FID and domain-KID on the features of a classifier trained on the real training split (not comparable with published FIDs)');
     }
     if (o.lpips) {
-      lpips = await loadLpips(o.lpips.backbone, o.lpips.files);
+      const l = o.lpips;
+      lpips = await userWeights('--lpips-weights', [l.files.backbone, l.files.linear], () => loadLpips(l.backbone, l.files));
       if (o.device !== 'cpu') lpips.to(o.device);
       networks.lpips = { description: `LPIPS (${o.lpips.backbone})`, file: o.lpips.files.linear, sha256: await sha256(o.lpips.files.linear) };
     }

@@ -15,7 +15,10 @@ import { readRunConfig, type RunConfig } from '../train/run_config.js';
 import { runPaths } from '../train/trainer.js';
 import { imagesToRgb } from '../train/sample_grid.js';
 
-export class RunError extends Error {}
+/** A run folder that cannot be used (missing, no config, no weights, weights of another model). */
+export class RunError extends Error {
+  override name = 'RunError';
+}
 
 export interface RunWeights {
   file: string;
