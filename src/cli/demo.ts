@@ -55,13 +55,14 @@ export type StageName = (typeof STAGES)[number];
 export const BUDGET_SHARES: Record<'train' | 'synthesize' | 'evaluate' | 'experiment', number> = { train: 0.6, synthesize: 0.05, evaluate: 0.15, experiment: 0.2 };
 
 /**
- * The cost of one image through a network, forward and backward, in units of one measured GAN
- * step of the demo (the proposed model, cpu preset, batch 1, at the same size): the cost model
+ * The cost of one training image through a network, forward and backward, in units of one measured
+ * GAN step of the demo (the proposed model, cpu preset, batch 1, at the same size): the cost model
  * that turns the evaluation's and the experiment's budgets into epochs. Measured on the 2-core
- * development machine at 64x64 (shared, so rough): resnet18 (batch 16) about 0.5 GAN steps per
- * image, the U-Net lesion segmenter (batch 8) about 1.6.
+ * development machine at 64x64 with the real trainers (ClassifierTrainer, trainSegmenter),
+ * interleaved with GAN steps (about 0.11 s each): resnet18 (batch 16) 0.10 steps per image, the
+ * U-Net lesion segmenter (batch 8) 0.2 to 0.3; rounded up.
  */
-export const COST_PER_IMAGE = { classifier: 0.5, segmenter: 1.6 };
+export const COST_PER_IMAGE = { classifier: 0.12, segmenter: 0.3 };
 
 export interface DemoRequest {
   /** A dataset folder; null: the built-in sample data. */
@@ -96,7 +97,7 @@ export interface DemoSettings {
   gridExamples: number;
 }
 
-export const DEFAULT_SAMPLE_LESIONS = 120;
+export const DEFAULT_SAMPLE_LESIONS = 200;
 export const DEFAULT_MAX_TRAIN = 600;
 
 export function demoSettings(r: DemoRequest): DemoSettings {
@@ -108,7 +109,7 @@ export function demoSettings(r: DemoRequest): DemoSettings {
   }
   return {
     width: r.width, height: r.height, sampleLesions: r.lesions ?? DEFAULT_SAMPLE_LESIONS, maxTrain: r.lesions ?? DEFAULT_MAX_TRAIN, modelOverrides: {},
-    calibrationSteps: 10, fixedSteps: null, checkpointEvery: 100, sampleEvery: 200, fixedAuxEpochs: null, fixedExperimentEpochs: null, experimentBatch: 16, bootstrap: 1000, gridExamples: 4,
+    calibrationSteps: 20, fixedSteps: null, checkpointEvery: 100, sampleEvery: 200, fixedAuxEpochs: null, fixedExperimentEpochs: null, experimentBatch: 16, bootstrap: 1000, gridExamples: 4,
   };
 }
 
@@ -469,86 +470,109 @@ async function writeConfig(s: DemoState, trainer: Trainer, options: TrainOptions
   });
 }
 
+function median(v: readonly number[]): number {
+  const a = [...v].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length % 2 === 1 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+}
+
+/** A re-plan is made when the step time measured later differs from the plan's by more than this. */
+const REPLAN_TOLERANCE = 0.2;
+/** ... once, when this share of the training budget is spent. */
+const REPLAN_AT = 0.3;
+
+/**
+ * Training for a time budget. The steps are planned from the median time of the run's own first
+ * steps (a run that never ends while they are measured; they are kept: the planned run resumes from
+ * their checkpoint). On a shared machine one measurement can be off, so when 30% of the budget is
+ * spent the step time is measured again over the steps since, and the run re-planned (checkpoint,
+ * new schedule, resume) when it differs by more than 20%. A run slower than planned still stops at
+ * 110% of the budget, and says so.
+ */
 const trainStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
   const run = runPaths(paths.run);
   const st = s.settings;
-  let plan = (rec.detail.plan as TrainPlan | undefined) ?? null;
   const said = new Set<string>();
   const notices = (m: string) => {
     if (m.startsWith('checkpoint ') || said.has(m)) return;
     said.add(m);
     ui.say(m);
   };
-  if (!plan) {
-    // Measure the step time on the run's own first steps (they are kept: the planned run resumes
-    // from their checkpoint), then choose the steps that fill the budget.
-    const cache = await openTrainingData(paths.run, trainOptions(s, null));
-    const trainer = new Trainer(run, trainOptions(s, null), cache, null, { onNotice: notices });
+  for (;;) {
+    const plan = (rec.detail.plan as TrainPlan | undefined) ?? null;
+    const replanned = rec.detail.replanned === true;
+    const options = trainOptions(s, plan);
+    const cache = await openTrainingData(paths.run, options);
+    const trainer = new Trainer(run, options, cache, null, { onNotice: notices });
     try {
+      // The run's config.json (what synthesize and evaluate read) holds the plan's schedule.
+      if (plan && (await readRunConfig(run.config))?.options.steps !== plan.steps) await writeConfig(s, trainer, options, cache);
       const start = await trainer.resume();
-      const until = start + st.calibrationSteps;
-      const times: number[] = [];
-      const bar = ui.progress('measuring', st.calibrationSteps, 'steps');
+      if (start > 0) ui.say(`resuming the training at step ${start}${plan ? ` of ${trainer.totalSteps}` : ''}`);
+      const limit = s.budgets.train * 1.1;
+      const durations: number[] = [];
+      let seconds = 0;
+      let why: 'measured' | 'replan' | 'time' | null = null;
+      const bar = plan ? ui.progress('training', trainer.totalSteps, 'steps') : ui.progress('measuring', st.calibrationSteps, 'steps');
+      bar.update(plan ? start : 0);
       const r = await trainer.run({
         onStep: (x) => {
-          times.push(x.seconds);
-          bar.update(x.step - start);
+          if (seconds > 0 || x.step > start + 1) durations.push(x.seconds - seconds);
+          seconds = x.seconds;
+          if (plan) bar.update(x.step, x.totalSteps, Object.entries(x.losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' '));
+          else bar.update(x.step - start);
         },
-        shouldStop: () => trainer.currentStep >= until || stop(),
+        onNotice: notices,
+        shouldStop: () => {
+          if (stop()) return true;
+          if (!plan) {
+            if (trainer.currentStep - start >= st.calibrationSteps) why = 'measured';
+          } else if (st.fixedSteps === null) {
+            if (seconds > limit) why = 'time';
+            else if (!replanned && seconds >= REPLAN_AT * s.budgets.train && durations.length >= st.calibrationSteps) {
+              const now = median(durations);
+              if (Math.abs(now - plan.secondsPerStep) > REPLAN_TOLERANCE * plan.secondsPerStep) why = 'replan';
+              else rec.detail.replanned = true; // checked once
+            }
+          }
+          return why !== null;
+        },
       }).finally(() => bar.stop());
-      if (trainer.currentStep < until) return false;
-      // The first step warms up; the rate is taken over the others.
-      const secondsPerStep = times.length > 1 ? (times[times.length - 1]! - times[0]!) / (times.length - 1) : times[0]!;
-      plan = planSteps(s, r.step, times[times.length - 1]!, secondsPerStep, trainer.stepsPerEpoch);
+      rec.detail.trainSeconds = Number(seconds.toFixed(1));
+      rec.detail.steps = r.step;
+      if (why === 'measured' || why === 'replan') {
+        const next = planSteps(s, r.step, seconds, median(durations), trainer.stepsPerEpoch);
+        if (why === 'replan') {
+          rec.detail.replanned = true;
+          rec.detail.firstPlan = plan;
+          ui.say(`the step time changed: ${median(durations).toFixed(3)} s now, ${plan!.secondsPerStep.toFixed(3)} s measured at first; re-planned from ${plan!.steps} to ${next.steps} steps`);
+        } else {
+          ui.say(`${next.secondsPerStep.toFixed(3)} s per step (median of ${durations.length}): ${next.steps} steps (${next.epochs} epochs at lr 2e-4, then ${next.decayEpochs} decaying to 0; ${next.stepsPerEpoch} steps per epoch)`);
+        }
+        rec.detail.plan = next;
+        await saveState(s);
+        continue;
+      }
+      if (!plan || (!r.finished && why !== 'time')) return false;
+      rec.detail.stoppedOnTime = why === 'time';
+      if (why === 'time') ui.say(`stopped on the time budget at step ${r.step} of ${r.totalSteps} (the steps took longer than measured); the newest checkpoint is the generator`);
+      rec.detail.weights = path.relative(paths.out, r.finished ? r.generatorFile! : r.lastCheckpoint!);
+      return true;
     } finally {
       trainer.dispose();
     }
-    rec.detail.plan = plan;
-    await saveState(s);
-    ui.say(`${plan.secondsPerStep.toFixed(3)} s per step: ${plan.steps} steps (${plan.epochs} epochs at lr 2e-4, then ${plan.decayEpochs} decaying to 0; ${plan.stepsPerEpoch} steps per epoch)`);
-  }
-  const options = trainOptions(s, plan);
-  const cache = await openTrainingData(paths.run, options);
-  const trainer = new Trainer(run, options, cache, null, { onNotice: notices });
-  try {
-    if (!(await readRunConfig(run.config))) await writeConfig(s, trainer, options, cache);
-    const start = await trainer.resume();
-    if (start > 0) ui.say(`resuming the training at step ${start} of ${trainer.totalSteps}`);
-    const limit = s.budgets.train * 1.1;
-    let seconds = 0;
-    let onTime = false;
-    const bar = ui.progress('training', trainer.totalSteps, 'steps');
-    bar.update(start);
-    const r = await trainer.run({
-      onStep: (x) => {
-        seconds = x.seconds;
-        bar.update(x.step, x.totalSteps, Object.entries(x.losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' '));
-      },
-      onNotice: notices,
-      shouldStop: () => {
-        if (stop()) return true;
-        onTime = st.fixedSteps === null && seconds > limit;
-        return onTime;
-      },
-    }).finally(() => bar.stop());
-    rec.detail.trainSeconds = Number(seconds.toFixed(1));
-    rec.detail.steps = r.step;
-    if (!r.finished && !onTime) return false;
-    rec.detail.stoppedOnTime = onTime;
-    if (onTime) ui.say(`stopped on the time budget at step ${r.step} of ${r.totalSteps} (the step time rose after it was measured); the newest checkpoint is the generator`);
-    rec.detail.weights = path.relative(paths.out, r.finished ? r.generatorFile! : r.lastCheckpoint!);
-    return true;
-  } finally {
-    trainer.dispose();
   }
 };
 
 // ---- 3. synthesize --------------------------------------------------------------------------
 
-/** Balanced classes (the sample data) are each doubled; imbalanced ones are filled up to the largest. */
-function balanceTarget(trainCounts: Record<string, number>): BalanceTarget {
+/**
+ * Imbalanced classes (ISIC-2017: mostly nevi) are filled up to the largest; (nearly) balanced ones,
+ * as the sample data's, are each doubled, so that there is something to add.
+ */
+export function balanceTarget(trainCounts: Record<string, number>): BalanceTarget {
   const n = ISIC2017_CLASSES.map((c) => trainCounts[c] ?? 0);
-  return Math.max(...n) === Math.min(...n) ? { kind: 'ratio', ratio: 2 } : { kind: 'ratio', ratio: 1 };
+  return Math.min(...n) >= 0.8 * Math.max(...n) ? { kind: 'ratio', ratio: 2 } : { kind: 'ratio', ratio: 1 };
 }
 
 /** One picture per class: up to `n` synthetic lesions, their masks above and images below. */

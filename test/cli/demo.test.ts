@@ -129,6 +129,27 @@ describe('dermosynth demo (tiny)', () => {
     expect(md).toMatch(/npx dermosynth train --data \S+ --size 32x32 --steps 8 /);
   });
 
+  it('stopped in the middle of training (SIGINT), it continues from the checkpoint, the steps done kept', async () => {
+    const said: string[] = [];
+    const ui = { say: (m: string) => said.push(m), progress: () => ({ update() {}, stop() {} }) };
+    // Polled after each step: steps 1 to 3 while measuring, then 4 and 5.
+    let polls = 0;
+    const r = await runDemo(request('b'), { ui, shouldStop: () => ++polls >= 5 });
+    expect(r.finished).toBe(false);
+    expect(r.state.stages.train!.done).toBe(false);
+    expect(r.state.stages.train!.detail.steps).toBe(5);
+    const run = path.join(work, 'b', 'run');
+    expect(loggedSteps(run)).toEqual([1, 2, 3, 4, 5]);
+    expect(existsSync(path.join(run, 'generator.safetensors'))).toBe(false);
+    said.length = 0;
+    const again = await runDemo(request('b'), { ui, stopAfter: 'train' });
+    expect(said.join('\n')).toMatch(/resuming the training at step 5 of 8/);
+    expect(again.state.stages.train!.done).toBe(true);
+    expect(again.state.stages.train!.sessions).toBe(2);
+    expect(loggedSteps(run)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(existsSync(path.join(run, 'generator.safetensors'))).toBe(true);
+  });
+
   it('a demo folder made with other options is refused, and so is a folder that is something else', async () => {
     await expect(runDemo(request('a', { minutes: 5 }))).rejects.toThrow(/other options \(minutes: demo 10, given 5\)/);
     await expect(runDemo(request('a', { tiny: false }))).rejects.toThrow(/tiny: demo true, given false/);
