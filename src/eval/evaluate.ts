@@ -29,7 +29,7 @@ import type { Segmenter } from '../models/segmenter.js';
 import { lesionTargets } from '../train/segmenter_trainer.js';
 import { LesionSet } from '../train/classifier_trainer.js';
 import { writeSampleGrid } from '../train/sample_grid.js';
-import { RunGenerator } from '../synth/run_generator.js';
+import { RunGenerator, type GeneratorProvenance } from '../synth/run_generator.js';
 import { writeFileAtomic } from '../torch/atomic_file.js';
 import { rocAuc, rocCurve } from './auc.js';
 import { plotRocCurves } from './plot.js';
@@ -79,14 +79,10 @@ export interface MeanStd {
   std: number;
 }
 
-export interface Metrics {
+export interface Metrics extends GeneratorProvenance {
   format: 'dermosynth-metrics';
   version: number;
   created: string;
-  run: string;
-  model: string;
-  weights: { file: string; sha256: string; step: number | null };
-  size: [number, number];
   /** The cache evaluated on, and a hash of its content (equal for the same data and label-map options). */
   data: { cache: string; contentKey: string; split: Split; lesions: number; perClass: Record<string, number> };
   /** Each metric, null when it could not be computed (no weights given, too few images...). */
@@ -367,10 +363,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       format: 'dermosynth-metrics',
       version: METRICS_VERSION,
       created: new Date().toISOString(),
-      run: path.resolve(o.run),
-      model: gen.model,
-      weights: { file: gen.weights.file, sha256: gen.weights.sha256, step: gen.weights.step },
-      size: [gen.width, gen.height],
+      ...gen.provenance,
       data: { cache: cache.dir, contentKey: cacheContentKey(cache), split: o.split, lesions: positions.length, perClass: Object.fromEntries(classes.filter((c) => perClass[c]).map((c) => [c, perClass[c]!])) },
       metrics,
       networks,

@@ -14,21 +14,17 @@ import { parseCsv, requireColumn } from '../data/csv.js';
 import { LABELS_HEADER, encodeMaskPng, encodeRgb, labelsRow, maskFileName, type ImageFormat } from '../data/flat_writer.js';
 import { DataError } from '../data/problems.js';
 import type { PlanItem } from './plan.js';
+import type { GeneratorProvenance } from './run_generator.js';
 
 export const SYNTHESIS_FILE = 'synthesis.json';
 export const PROVENANCE_FILE = 'provenance.csv';
 export const PROVENANCE_COLUMNS = ['image_id', 'diagnosis', 'source_id', 'source_file', 'deform_seed', 'model', 'checkpoint_sha256', 'checkpoint_step', 'run'] as const;
 export const SYNTHESIS_VERSION = 1;
 
-export interface SynthesisManifest {
+export interface SynthesisManifest extends GeneratorProvenance {
   format: 'dermosynth-synthesis';
   version: number;
   created: string;
-  /** The run directory and the weights used. */
-  run: string;
-  model: string;
-  weights: { file: string; sha256: string; step: number | null };
-  size: [number, number];
   imageFormat: ImageFormat;
   /** The request as given (sources, classes, counts, seed, deformation). */
   request: Record<string, unknown>;

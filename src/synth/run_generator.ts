@@ -28,6 +28,15 @@ export interface RunWeights {
   step: number | null;
 }
 
+/** What made an image: recorded by synthesis and evaluation. */
+export interface GeneratorProvenance {
+  /** The run folder (absolute). */
+  run: string;
+  model: string;
+  weights: RunWeights;
+  size: [number, number];
+}
+
 export interface LoadRunOptions {
   device?: Device;
   /** A weights file to use instead of the run's own (a checkpoint or a generator safetensors). */
@@ -52,6 +61,9 @@ export class RunGenerator {
   }
   get height(): number {
     return this.config.options.height;
+  }
+  get provenance(): GeneratorProvenance {
+    return { run: path.resolve(this.dir), model: this.model, weights: { ...this.weights, file: path.resolve(this.weights.file) }, size: [this.width, this.height] };
   }
   /** The diagnoses the run was trained on, in label order. */
   get classes(): string[] {
