@@ -15,6 +15,11 @@ export function cudaIsAvailable(): boolean {
   return native.cudaDeviceCount() > 0;
 }
 
+/** A device this libtorch cannot use (no CUDA, no such GPU): the user's to fix. */
+export class DeviceError extends Error {
+  override name = 'DeviceError';
+}
+
 /** Checks a device name against what this libtorch has; the error says how to get CUDA. */
 export function checkDevice(device: string): Device {
   if (device === 'cpu') return device;
@@ -22,7 +27,7 @@ export function checkDevice(device: string): Device {
   if (!m) throw new TypeError(`unknown device '${device}' (expected 'cpu', 'cuda' or 'cuda:N')`);
   const count = cudaDeviceCount();
   if (count === 0) {
-    throw new Error(
+    throw new DeviceError(
       `device '${device}' asked for, but this libtorch has no CUDA (or sees no GPU). Rebuild the addon against a CUDA ` +
         'libtorch with LIBTORCH=/path/to/libtorch npm run build:native (see README.md).',
     );
