@@ -476,18 +476,21 @@ function median(v: readonly number[]): number {
   return a.length % 2 === 1 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
 }
 
-/** A re-plan is made when the step time measured later differs from the plan's by more than this. */
+/** A re-plan is made when the step time measured later differs from the plan's by more than this... */
 const REPLAN_TOLERANCE = 0.2;
-/** ... once, when this share of the training budget is spent. */
-const REPLAN_AT = 0.3;
+/** ... measured over the most recent steps (at most this many)... */
+const REPLAN_WINDOW = 50;
+/** ... when these shares of the training budget are spent. */
+const REPLAN_AT = [0.25, 0.5, 0.75];
 
 /**
  * Training for a time budget. The steps are planned from the median time of the run's own first
  * steps (a run that never ends while they are measured; they are kept: the planned run resumes from
- * their checkpoint). On a shared machine one measurement can be off, so when 30% of the budget is
- * spent the step time is measured again over the steps since, and the run re-planned (checkpoint,
- * new schedule, resume) when it differs by more than 20%. A run slower than planned still stops at
- * 110% of the budget, and says so.
+ * their checkpoint). On a shared machine the step time changes as other work comes and goes, so
+ * when 25%, 50% and 75% of the budget are spent it is measured again over the recent steps, and
+ * the run re-planned (checkpoint, new schedule, resume) when it differs by more than 20%. A run
+ * slower than planned still stops at 110% of the budget, and says so. The last steps' time is kept
+ * for the later stages' cost model.
  */
 const trainStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
   const run = runPaths(paths.run);
@@ -500,7 +503,6 @@ const trainStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
   };
   for (;;) {
     const plan = (rec.detail.plan as TrainPlan | undefined) ?? null;
-    const replanned = rec.detail.replanned === true;
     const options = trainOptions(s, plan);
     const cache = await openTrainingData(paths.run, options);
     const trainer = new Trainer(run, options, cache, null, { onNotice: notices });
@@ -529,10 +531,13 @@ const trainStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
             if (trainer.currentStep - start >= st.calibrationSteps) why = 'measured';
           } else if (st.fixedSteps === null) {
             if (seconds > limit) why = 'time';
-            else if (!replanned && seconds >= REPLAN_AT * s.budgets.train && durations.length >= st.calibrationSteps) {
-              const now = median(durations);
-              if (Math.abs(now - plan.secondsPerStep) > REPLAN_TOLERANCE * plan.secondsPerStep) why = 'replan';
-              else rec.detail.replanned = true; // checked once
+            else {
+              const checked = (rec.detail.checks as number | undefined) ?? 0;
+              if (checked < REPLAN_AT.length && seconds >= REPLAN_AT[checked]! * s.budgets.train && durations.length >= st.calibrationSteps) {
+                rec.detail.checks = checked + 1;
+                const now = median(durations.slice(-REPLAN_WINDOW));
+                if (Math.abs(now - plan.secondsPerStep) > REPLAN_TOLERANCE * plan.secondsPerStep) why = 'replan';
+              }
             }
           }
           return why !== null;
@@ -540,12 +545,12 @@ const trainStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
       }).finally(() => bar.stop());
       rec.detail.trainSeconds = Number(seconds.toFixed(1));
       rec.detail.steps = r.step;
+      if (durations.length > 0) rec.detail.recentSecondsPerStep = median(durations.slice(-REPLAN_WINDOW));
       if (why === 'measured' || why === 'replan') {
-        const next = planSteps(s, r.step, seconds, median(durations), trainer.stepsPerEpoch);
+        const next = planSteps(s, r.step, seconds, median(durations.slice(-REPLAN_WINDOW)), trainer.stepsPerEpoch);
         if (why === 'replan') {
-          rec.detail.replanned = true;
-          rec.detail.firstPlan = plan;
-          ui.say(`the step time changed: ${median(durations).toFixed(3)} s now, ${plan!.secondsPerStep.toFixed(3)} s measured at first; re-planned from ${plan!.steps} to ${next.steps} steps`);
+          rec.detail.replans = [...((rec.detail.replans as TrainPlan[] | undefined) ?? []), plan!];
+          ui.say(`the step time changed: ${next.secondsPerStep.toFixed(3)} s now, ${plan!.secondsPerStep.toFixed(3)} s planned; re-planned from ${plan!.steps} to ${next.steps} steps`);
         } else {
           ui.say(`${next.secondsPerStep.toFixed(3)} s per step (median of ${durations.length}): ${next.steps} steps (${next.epochs} epochs at lr 2e-4, then ${next.decayEpochs} decaying to 0; ${next.stepsPerEpoch} steps per epoch)`);
         }
@@ -655,12 +660,17 @@ function trainLesions(s: DemoState): number {
   return Object.values((s.stages.data!.detail.counts as Record<Split, Record<string, number>>).train).reduce((a, b) => a + b, 0);
 }
 
+/** Seconds of a GAN step at the end of the training (the unit of the cost model). */
+function stepSeconds(s: DemoState): number {
+  const d = s.stages.train!.detail;
+  return (d.recentSecondsPerStep as number | undefined) ?? (d.plan as TrainPlan).secondsPerStep;
+}
+
 const evaluateStage: StageRunner = async (s, rec, { ui, paths }) => {
-  const plan = s.stages.train!.detail.plan as TrainPlan;
   const n = trainLesions(s);
   // Everything but the auxiliary networks' training (one pass over the val split, charts) is
   // small: a fifth of the budget is kept for it.
-  const perEpoch = n * (COST_PER_IMAGE.classifier + COST_PER_IMAGE.segmenter) * plan.secondsPerStep;
+  const perEpoch = n * (COST_PER_IMAGE.classifier + COST_PER_IMAGE.segmenter) * stepSeconds(s);
   const auxEpochs = s.settings.fixedAuxEpochs ?? Math.min(10, Math.max(1, Math.floor((0.8 * s.budgets.evaluate) / perEpoch)));
   rec.detail.auxEpochs = auxEpochs;
   ui.say(`auxiliary classifier and segmenter: ${auxEpochs} epoch(s) on the ${n} real training lesions (about ${formatSeconds(auxEpochs * perEpoch)}), then the val split`);
@@ -728,12 +738,11 @@ export function experimentOptions(s: DemoState, epochs: number): AugmentExperime
 }
 
 const experimentStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
-  const plan = s.stages.train!.detail.plan as TrainPlan;
   let epochs = rec.detail.epochs as number | undefined;
   if (epochs === undefined) {
     const real = trainLesions(s);
     const imagesPerEpoch = real + real + (s.stages.synthesize!.detail.total as number);
-    epochs = s.settings.fixedExperimentEpochs ?? Math.min(20, Math.max(1, Math.floor((0.85 * s.budgets.experiment) / (imagesPerEpoch * COST_PER_IMAGE.classifier * plan.secondsPerStep))));
+    epochs = s.settings.fixedExperimentEpochs ?? Math.min(20, Math.max(1, Math.floor((0.85 * s.budgets.experiment) / (imagesPerEpoch * COST_PER_IMAGE.classifier * stepSeconds(s)))));
     rec.detail.epochs = epochs;
     await saveState(s);
   }

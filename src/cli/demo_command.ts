@@ -21,7 +21,7 @@ export function demoCommand(): Command {
     .option('--out <dir>', 'the demo folder: demo.json, data/, run/, synthetic/, experiment/, report.html, report.md', 'runs/demo')
     .addOption(new Option('--minutes <m>', 'the time budget: 60% GAN training, 5% synthesis, 15% evaluation, 20% the experiment').argParser(minutes).default(10))
     .addOption(new Option('--lesions <n>', `sample data: lesions to make (default ${DEFAULT_SAMPLE_LESIONS}); real data: training lesions used at most, a stratified pick (default ${DEFAULT_MAX_TRAIN}; val and test are used whole)`).argParser(intIn(9, 1_000_000)))
-    .addOption(new Option('--size <WxH>', 'the size everything runs at (CPU-sized; 128x128 takes about 4x longer per step)').argParser(parseSize).default({ width: 64, height: 64 }, '64x64'))
+    .addOption(new Option('--size <WxH>', 'the size everything runs at (CPU-sized)').argParser(parseSize).default({ width: 64, height: 64 }, '64x64'))
     .option('--tiny', 'for tests only: a tiny network at 32x32, a few steps, one epoch everywhere (seconds; the numbers mean nothing)', false)
     .action(async (o: Record<string, unknown>) => {
       const size = o.size as { width: number; height: number };

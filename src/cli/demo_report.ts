@@ -57,6 +57,12 @@ export async function writeDemoReport(s: DemoState): Promise<{ html: string; mar
   const testSet = detail('data').testSet as { dir: string; split: Split };
   const expEpochs = detail('experiment').epochs as number;
   const trainSteps = detail('train').steps as number;
+  const replans = (detail('train').replans as TrainPlan[] | undefined) ?? [];
+  const recent = detail('train').recentSecondsPerStep as number | undefined;
+  const stepTimes =
+    `${(replans[0] ?? plan).secondsPerStep.toFixed(3)} s per step measured on the first ${st.calibrationSteps} steps` +
+    (replans.length > 0 ? `, re-planned ${replans.length} time(s) as the step time changed (${[...replans.slice(1), plan].map((x) => x.secondsPerStep.toFixed(3)).join(', ')} s)` : '') +
+    (recent !== undefined ? `, ${recent.toFixed(3)} s at the end` : '');
   const totalSeconds = STAGES.reduce((a, n) => a + (s.stages[n]?.seconds ?? 0), 0);
   const dataName = s.request.data === null ? `the built-in procedural sample data (${st.sampleLesions} lesions)` : `\`${s.request.dataArg}\``;
 
@@ -80,7 +86,7 @@ export async function writeDemoReport(s: DemoState): Promise<{ html: string; mar
         ['data', `${s.request.data === null ? `sample dataset of ${st.sampleLesions} lesions` : `lesions of ${s.request.dataArg} linked${st.maxTrain === null ? '' : ` (at most ${st.maxTrain} training lesions)`}`}; label maps and the cache at ${st.width}x${st.height} (split: ${detail('data').splitSource})`, '-', formatSeconds(s.stages.data?.seconds ?? 0)],
         [
           'train',
-          `${trainSteps} steps of batch 1 (${plan.stepsPerEpoch} per epoch; ${plan.epochs} epochs at lr 2e-4, ${plan.decayEpochs} decaying), ${plan.secondsPerStep.toFixed(3)} s per step measured on the first ${st.calibrationSteps}` +
+          `${trainSteps} steps of batch 1 (${plan.stepsPerEpoch} per epoch; ${plan.epochs} epochs at lr 2e-4, ${plan.decayEpochs} decaying); ${stepTimes}` +
             `${detail('train').stoppedOnTime ? `; stopped on the time budget before the planned ${plan.steps}` : ''}`,
           formatSeconds(s.budgets.train),
           formatSeconds(s.stages.train?.seconds ?? 0),
