@@ -709,8 +709,30 @@ const evaluateStage: StageRunner = async (s, rec, { ui, paths }) => {
   // The run's own report also draws the loss curves (RUN/eval/losses-*.png) the demo's links.
   const r = await writeRunReport(paths.run, m);
   rec.detail.runReport = path.relative(paths.out, r.html);
+  await removeFinishedCheckpoints(path.join(paths.run, 'eval', 'networks'));
   return true;
 };
+
+/**
+ * Removes the checkpoints of finished classifiers under `dir` (a folder holding model.safetensors
+ * and checkpoints/): nothing reads them once the weights are written, and a resnet18 checkpoint
+ * with its Adam state is over 100 MB. Returns the folders removed.
+ */
+async function removeFinishedCheckpoints(dir: string): Promise<number> {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (!e.isDirectory()) continue;
+    const sub = path.join(dir, e.name);
+    if (e.name === 'checkpoints' && existsSync(path.join(dir, 'model.safetensors'))) {
+      await rm(sub, { recursive: true, force: true });
+      n++;
+    } else {
+      n += await removeFinishedCheckpoints(sub);
+    }
+  }
+  return n;
+}
 
 // ---- 5. experiment --------------------------------------------------------------------------
 
@@ -769,6 +791,7 @@ const experimentStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
     (bar as Progress | null)?.stop();
   }
   if (!results) return false;
+  await removeFinishedCheckpoints(path.join(paths.experiment, 'runs'));
   const m = results.models[0]!;
   rec.detail.meanAuc = { real: m.arms.real.pooled.mean.auc, 'real+synthetic': m.arms['real+synthetic'].pooled.mean.auc };
   return true;

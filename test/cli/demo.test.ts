@@ -93,6 +93,16 @@ describe('dermosynth demo (tiny)', () => {
     expect(results.models.map((m) => m.model)).toEqual(['resnet18']);
     expect(results.data.testSplit).toBe('test');
     expect(results.models[0]!.arms['real+synthetic'].trainLesions).toBe(36);
+    // Finished classifiers keep their weights and predictions, not their checkpoints.
+    for (const arm of ['real', 'real+synthetic']) {
+      const dir = path.join(o, 'experiment', 'runs', 'resnet18', 'seed-0', arm);
+      expect(existsSync(path.join(dir, 'model.safetensors')) && existsSync(path.join(dir, 'predictions.json'))).toBe(true);
+      expect(existsSync(path.join(dir, 'checkpoints')), arm).toBe(false);
+    }
+    const nets = path.join(o, 'run', 'eval', 'networks');
+    const classifier = readdirSync(nets).find((d) => d.startsWith('classifier-'))!;
+    expect(existsSync(path.join(nets, classifier, 'model.safetensors'))).toBe(true);
+    expect(existsSync(path.join(nets, classifier, 'checkpoints'))).toBe(false);
   });
 
   it('the report has every section, in Markdown and HTML, and every file it links exists', () => {
