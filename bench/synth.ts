@@ -14,7 +14,7 @@
 // (target <= 1.0), and the largest pixel difference between the two sides' first batch (parity).
 // `--contiguous` (diagnostic) feeds dermosynth's generator an NCHW-contiguous one-hot instead;
 // `--peer-malloc-reuse` gives the Python side dermosynth's allocation policy (src/torch/native.ts:
-// large blocks kept in the heap instead of page-faulted in again at every forward), to separate
+// large blocks from the heap instead of page-faulted in again at every forward), to separate
 // that choice from the rest. The header line says which policy each side runs.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -107,7 +107,7 @@ function pythonSide(args: string[]): Side {
   const proc = spawn(python, [path.join(here, 'synth_pytorch.py'), ...args, '--wait'], { stdio: ['pipe', 'pipe', 'inherit'], env: {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_'))),
       OMP_NUM_THREADS: String(threads),
-      ...(peerReuse ? { MALLOC_MMAP_THRESHOLD_: String(2 ** 30), MALLOC_TRIM_THRESHOLD_: String(2 ** 31 - 1) } : {}),
+      ...(peerReuse ? { MALLOC_MMAP_THRESHOLD_: String(2 ** 30) } : {}),
     },
   });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
@@ -138,7 +138,7 @@ torch.dispose(generator.stateDict());
 console.log(
   `bench:synth: proposed generator (published, no local enhancer, ngf ${ngf}), ${threads} threads, ${timed} timed batches per side after ${warmup} warm-up, ` +
     `label maps from ${existsSync(SHARED) ? 'ISIC-2017 (shared/data/isic2017-512)' : 'the built-in sample data'}${contiguous ? ', dermosynth input NCHW-contiguous (diagnostic)' : ''}; ` +
-    `allocation policy: dermosynth ${torch.MALLOC_POLICY}, pytorch ${peerReuse ? 'reuse' : 'system'}`,
+    `allocation policy: dermosynth ${torch.MALLOC_POLICY}, pytorch ${peerReuse ? 'large-blocks-in-heap' : 'system'}`,
 );
 const rows: string[] = [];
 try {

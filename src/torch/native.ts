@@ -97,17 +97,18 @@ if (!process.env.OMP_NUM_THREADS) native.setNumThreads(os.availableParallelism()
  * The allocation policy for tensor memory (libtorch's CPU allocator is the C library's malloc).
  * glibc serves blocks above an adaptive threshold (128 KiB to 32 MiB) with fresh mmap'd pages and
  * unmaps them on free, so each large activation of a network page-faults its memory in again at
- * every step: measured here, a 256x256 generator forward spends about 15% of its time so (Python
- * PyTorch too: the same settings made its forward 4.2 s -> 3.6 s, bench/synth.ts). dermosynth
- * keeps such blocks in the heap and reuses them (the mmap threshold at 1 GiB, no trimming), as a
- * caching allocator does: RSS stays at the peak of the work instead of shrinking between steps.
- * DERMOSYNTH_MALLOC=system, or any of glibc's own MALLOC_* / GLIBC_TUNABLES settings, keeps the
- * C library's policy.
+ * every step. dermosynth raises that threshold to 1 GiB: large blocks come from the heap and are
+ * reused while they are free, and the heap's free top is still returned to the system (glibc's
+ * trim), so RSS follows the work's peak rather than growing. Measured on the 2-core machine with
+ * Python PyTorch on the same libtorch (a 256x256 generator forward, batch 4): 4.3 s with glibc's
+ * default, 3.85 s with this policy; `dermosynth serve`'s RSS stays flat over bench:serve's rounds
+ * (keeping the freed top as well made it 3-7% faster still, but RSS grew 27% there). Set
+ * DERMOSYNTH_MALLOC=system, or any of glibc's MALLOC_* / GLIBC_TUNABLES settings, to keep the C
+ * library's policy.
  */
-export const MALLOC_POLICY: 'reuse' | 'system' = (() => {
+export const MALLOC_POLICY: 'large-blocks-in-heap' | 'system' = (() => {
   const own = Object.keys(process.env).some((k) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES');
   if (own || process.env.DERMOSYNTH_MALLOC === 'system') return 'system';
-  const M_TRIM_THRESHOLD = -1;
   const M_MMAP_THRESHOLD = -3;
-  return native.mallopt(M_MMAP_THRESHOLD, 2 ** 30) && native.mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1) ? 'reuse' : 'system';
+  return native.mallopt(M_MMAP_THRESHOLD, 2 ** 30) ? 'large-blocks-in-heap' : 'system';
 })();
