@@ -27,7 +27,6 @@ import { parseCsv, requireColumn } from '../data/csv.js';
 import type { LesionRecord, Split } from '../data/dataset.js';
 import { ISIC2017_CLASSES } from '../data/diagnosis.js';
 import { LABELS_HEADER, labelsRow, maskFileName } from '../data/flat_writer.js';
-import type { PrepareProgress } from '../data/prepare.js';
 import { DataError } from '../data/problems.js';
 import { Rng } from '../data/random.js';
 import { readDataset } from '../data/readers/index.js';
@@ -40,11 +39,11 @@ import { SYNTHESIS_FILE } from '../synth/output.js';
 import { synthesize } from '../synth/synthesize.js';
 import type { BalanceTarget } from '../synth/balance.js';
 import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions, type TrainOptions } from '../train/options.js';
-import { RUN_CONFIG_VERSION, readRunConfig, writeRunConfig } from '../train/run_config.js';
+import { readRunConfig, writeRunConfig } from '../train/run_config.js';
 import { openTrainingData } from '../train/training_data.js';
 import { Trainer, runPaths } from '../train/trainer.js';
 import { writeDemoReport } from './demo_report.js';
-import type { Progress } from './progress.js';
+import { phasedProgress, type Progress } from './progress.js';
 
 export const DEMO_STATE_FILE = 'demo.json';
 export const DEMO_STATE_VERSION = 1;
@@ -146,6 +145,11 @@ export interface DemoUI {
   /** A line for the user (stage headers, the plan, notices). */
   say(message: string): void;
   progress(label: string, total: number, unit: string): Progress;
+}
+
+/** Bars for the cache's phases (hashing, decoding), drawn by the demo's UI. */
+function prepareBars(ui: DemoUI) {
+  return phasedProgress({ hash: 'prepare hashing', decode: 'prepare decoding' }, 'lesions', (label, total, unit) => ui.progress(label, total, unit));
 }
 
 export interface DemoHooks {
@@ -321,24 +325,6 @@ function printPlan(s: DemoState, ui: DemoUI): void {
   );
 }
 
-/** Bars for prepare's phases. */
-function prepareBars(ui: DemoUI, label: string): { update(p: PrepareProgress): void; stop(): void } {
-  let bar: Progress | null = null;
-  let phase = '';
-  return {
-    update(p) {
-      if (p.phase !== phase) {
-        bar?.stop();
-        phase = p.phase;
-        bar = p.total > 0 ? ui.progress(`${label} ${p.phase === 'hash' ? 'hashing' : 'decoding'}`, p.total, 'lesions') : null;
-      }
-      bar?.update(p.done, p.total);
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
-}
 
 // ---- 1. data --------------------------------------------------------------------------------
 
@@ -412,7 +398,7 @@ const dataStage: StageRunner = async (s, rec, { ui, paths }) => {
       if (w.leftOut > 0) ui.say(`${w.leftOut} lesion(s) of ${s.request.data} have no image, mask or label: left out (see 'dermosynth data inspect')`);
     }
   }
-  const bars = prepareBars(ui, 'prepare');
+  const bars = prepareBars(ui);
   const cache = await openTrainingData(paths.run, trainOptions(s, null), (p) => bars.update(p)).finally(() => bars.stop());
   try {
     const counts = cacheCounts(cache);
@@ -449,26 +435,6 @@ function planSteps(s: DemoState, doneSteps: number, spentSeconds: number, second
   return { secondsPerStep, steps, epochs, decayEpochs: epochsTotal - epochs, stepsPerEpoch };
 }
 
-async function writeConfig(s: DemoState, trainer: Trainer, options: TrainOptions, cache: LesionCache): Promise<void> {
-  const m = trainer.models;
-  await writeRunConfig(runPaths(demoPaths(s.request.out).run).config, {
-    format: 'dermosynth-run',
-    version: RUN_CONFIG_VERSION,
-    created: new Date().toISOString(),
-    options,
-    model: { generator: options.model, options: m.options as Record<string, unknown>, losses: { ...trainer.losses.config }, parameters: { generator: m.generator.numParameters(), discriminator: m.discriminator.numParameters() } },
-    data: {
-      cache: cache.dir,
-      size: [cache.width, cache.height],
-      labelChannels: cache.spec.channels,
-      classes: cache.spec.classes,
-      train: cache.indices('train').length,
-      val: cache.indices('val').length,
-      test: cache.indices('test').length,
-    },
-    schedule: { stepsPerEpoch: trainer.stepsPerEpoch, totalSteps: trainer.totalSteps, globalEpochs: trainer.stageEpochs.global, fixGlobalEpochs: trainer.stageEpochs.local },
-  });
-}
 
 function median(v: readonly number[]): number {
   const a = [...v].sort((x, y) => x - y);
@@ -508,7 +474,7 @@ const trainStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
     const trainer = new Trainer(run, options, cache, null, { onNotice: notices });
     try {
       // The run's config.json (what synthesize and evaluate read) holds the plan's schedule.
-      if (plan && (await readRunConfig(run.config))?.options.steps !== plan.steps) await writeConfig(s, trainer, options, cache);
+      if (plan && (await readRunConfig(run.config))?.options.steps !== plan.steps) await writeRunConfig(run.config, trainer.runConfig());
       const start = await trainer.resume();
       if (start > 0) ui.say(`resuming the training at step ${start}${plan ? ` of ${trainer.totalSteps}` : ''}`);
       const limit = s.budgets.train * 1.1;
@@ -674,7 +640,7 @@ const evaluateStage: StageRunner = async (s, rec, { ui, paths }) => {
   const auxEpochs = s.settings.fixedAuxEpochs ?? Math.min(10, Math.max(1, Math.floor((0.8 * s.budgets.evaluate) / perEpoch)));
   rec.detail.auxEpochs = auxEpochs;
   ui.say(`auxiliary classifier and segmenter: ${auxEpochs} epoch(s) on the ${n} real training lesions (about ${formatSeconds(auxEpochs * perEpoch)}), then the val split`);
-  const prep = prepareBars(ui, 'prepare');
+  const prep = prepareBars(ui);
   let aux: { what: string; bar: Progress } | null = null;
   let bar: Progress | null = null;
   let m: Metrics;
@@ -771,7 +737,7 @@ const experimentStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
   const o = experimentOptions(s, epochs);
   ui.say(`resnet18 from scratch, ${epochs} epoch(s) per arm at ${o.width}x${o.height}, batch ${o.batch}: real only, then real + synthetic`);
   let bar: Progress | null = null;
-  const prep = prepareBars(ui, 'prepare');
+  const prep = prepareBars(ui);
   let results: ExperimentResults | null;
   try {
     results = await runAugmentExperiment(o, {

@@ -85,9 +85,13 @@ function rate(done: number, start: number, bytes: boolean, unit: string): string
 
 /**
  * Progress of work in phases (e.g. hashing then decoding): one bar per phase, the previous one
- * stopped when the next starts. `stop()` ends the last.
+ * stopped when the next starts. `stop()` ends the last. `make` makes each bar (default: `progress`).
  */
-export function phasedProgress(labels: Record<string, string>, unit: string): { update(p: { phase: string; done: number; total: number }): void; stop(): void } {
+export function phasedProgress(
+  labels: Record<string, string>,
+  unit: string,
+  make: (label: string, total: number, unit: string) => Progress = progress,
+): { update(p: { phase: string; done: number; total: number }): void; stop(): void } {
   let bar: Progress | null = null;
   let phase = '';
   return {
@@ -95,7 +99,7 @@ export function phasedProgress(labels: Record<string, string>, unit: string): { 
       if (p.phase !== phase) {
         bar?.stop();
         phase = p.phase;
-        bar = p.total > 0 ? progress(labels[p.phase] ?? p.phase, p.total, unit) : null;
+        bar = p.total > 0 ? make(labels[p.phase] ?? p.phase, p.total, unit) : null;
       }
       bar?.update(p.done, p.total);
     },

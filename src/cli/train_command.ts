@@ -5,7 +5,7 @@ import { checkImageSize, loadVgg19, resolveOptions } from '../models/registry.js
 import { ISIC2017_CLASSES } from '../data/diagnosis.js';
 import { openTrainingData } from '../train/training_data.js';
 import { DEFAULT_TRAIN_OPTIONS, MODEL_NAMES, differingOptions, parseTrainOptions, type TrainOptions } from '../train/options.js';
-import { readRunConfig, writeRunConfig, RUN_CONFIG_VERSION } from '../train/run_config.js';
+import { readRunConfig, writeRunConfig } from '../train/run_config.js';
 import { Trainer, runPaths } from '../train/trainer.js';
 import { intIn, parseSize } from './parse.js';
 import { phasedProgress, progress } from './progress.js';
@@ -161,26 +161,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   const notice = (m: string) => process.stderr.write(`${m}\n`);
   const trainer = new Trainer(paths, options, cache, vgg, { onNotice: notice });
   const m = trainer.models;
-  if (!existing) {
-    const count = (mod: { numParameters(): number }) => mod.numParameters();
-    await writeRunConfig(paths.config, {
-      format: 'dermosynth-run',
-      version: RUN_CONFIG_VERSION,
-      created: new Date().toISOString(),
-      options,
-      model: { generator: options.model, options: m.options as Record<string, unknown>, losses: { ...trainer.losses.config }, parameters: { generator: count(m.generator), discriminator: count(m.discriminator) } },
-      data: {
-        cache: cache.dir,
-        size: [cache.width, cache.height],
-        labelChannels: cache.spec.channels,
-        classes: cache.spec.classes,
-        train: cache.indices('train').length,
-        val: cache.indices('val').length,
-        test: cache.indices('test').length,
-      },
-      schedule: { stepsPerEpoch: trainer.stepsPerEpoch, totalSteps: trainer.totalSteps, globalEpochs: trainer.stageEpochs.global, fixGlobalEpochs: trainer.stageEpochs.local },
-    });
-  }
+  if (!existing) await writeRunConfig(paths.config, trainer.runConfig());
   const signals = watchStopSignals('saving a checkpoint after this step');
   const start = await trainer.resume();
   console.error(

@@ -11,6 +11,7 @@ import { buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '.
 import { listCheckpoints, loadCheckpoint, saveCheckpoint, type Checkpointable } from './checkpoint.js';
 import { GanLosses } from './losses.js';
 import type { TrainOptions } from './options.js';
+import { RUN_CONFIG_VERSION, type RunConfig } from './run_config.js';
 import { writeSampleGrid } from './sample_grid.js';
 import { TrainLog, type LogEntry } from './train_log.js';
 
@@ -138,6 +139,34 @@ export class Trainer {
       return this.step;
     }
     return 0;
+  }
+
+  /** The run's config.json: resolved options, networks, data and schedule (written when a run starts). */
+  runConfig(): RunConfig {
+    const m = this.models;
+    const cache = this.cache;
+    return {
+      format: 'dermosynth-run',
+      version: RUN_CONFIG_VERSION,
+      created: new Date().toISOString(),
+      options: this.options,
+      model: {
+        generator: this.options.model,
+        options: m.options as Record<string, unknown>,
+        losses: { ...this.losses.config },
+        parameters: { generator: m.generator.numParameters(), discriminator: m.discriminator.numParameters() },
+      },
+      data: {
+        cache: cache.dir,
+        size: [cache.width, cache.height],
+        labelChannels: cache.spec.channels,
+        classes: cache.spec.classes,
+        train: cache.indices('train').length,
+        val: cache.indices('val').length,
+        test: cache.indices('test').length,
+      },
+      schedule: { stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, globalEpochs: this.stageEpochs.global, fixGlobalEpochs: this.stageEpochs.local },
+    };
   }
 
   get currentStep(): number {
