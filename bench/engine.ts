@@ -12,11 +12,8 @@ import * as torch from '../src/torch/index.js';
 import { F, type Tensor } from '../src/torch/index.js';
 import * as nn from '../src/nn/index.js';
 import { MultiscaleDiscriminator, globalGenerator } from './pix2pixhd_nets.js';
+import { arg } from './args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
 const size = Number(arg('size', '256'));
 const iters = Number(arg('iters', '15'));
 const warmup = Number(arg('warmup', '2'));

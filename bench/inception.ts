@@ -19,16 +19,8 @@ import path from 'node:path';
 import * as torch from '../src/torch/index.js';
 import { loadInceptionV3, INCEPTION_RESIZE_MODES, type InceptionResize } from '../src/models/inception_v3.js';
 import { extractFeatures } from '../src/eval/features.js';
+import { arg, intArg } from './args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-function intArg(name: string, fallback: number, min: number): number {
-  const v = Number(arg(name, String(fallback)));
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`--${name} must be an integer >= ${min}, got ${arg(name, '')}`);
-  return v;
-}
 const n = intArg('n', 64, 1);
 const size = intArg('size', 256, 16);
 const batch = intArg('batch', 16, 1);

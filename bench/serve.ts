@@ -12,14 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { build } from 'vite';
+import { arg } from './args.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin/dermosynth.mjs');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
 const requests = Number(arg('requests', '50'));
 const rounds = Number(arg('rounds', '5'));
 const queue = arg('queue', '16');

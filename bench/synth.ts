@@ -33,23 +33,15 @@ import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions } from '../src/train/options.j
 import { RUN_CONFIG_VERSION, writeRunConfig } from '../src/train/run_config.js';
 import { imagesToRgb } from '../src/train/sample_grid.js';
 import { RunGenerator } from '../src/synth/run_generator.js';
+import { arg, intListArg } from './args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-function ints(name: string, fallback: string): number[] {
-  const v = arg(name, fallback).split(',').map(Number);
-  if (v.some((n) => !Number.isInteger(n) || n < 1)) throw new RangeError(`--${name}: expected positive integers, got ${arg(name, '')}`);
-  return v;
-}
-const sizes = ints('sizes', '256,512');
-const batches = ints('batch', '4,1');
+const sizes = intListArg('sizes', '256,512');
+const batches = intListArg('batch', '4,1');
 if (batches.length !== sizes.length) throw new RangeError('--batch needs one value per --sizes entry');
-const [timed] = ints('batches', '3');
-const [warmup] = ints('warmup', '1').map((n) => n);
-const [threads] = ints('threads', String(os.availableParallelism()));
-const [ngf] = ints('ngf', '64');
+const [timed] = intListArg('batches', '3');
+const [warmup] = intListArg('warmup', '1').map((n) => n);
+const [threads] = intListArg('threads', String(os.availableParallelism()));
+const [ngf] = intListArg('ngf', '64');
 const contiguous = process.argv.includes('--contiguous');
 /** Diagnostic: run the Python side with the allocation policy dermosynth uses (src/torch/native.ts). */
 const peerReuse = process.argv.includes('--peer-malloc-reuse');

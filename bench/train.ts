@@ -36,16 +36,8 @@ import { readDataset } from '../src/data/readers/index.js';
 import { writeSampleDataset } from '../src/data/sample_dataset.js';
 import { Trainer, runPaths } from '../src/train/trainer.js';
 import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions, type TrainOptions } from '../src/train/options.js';
+import { arg, intArg } from './args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-function intArg(name: string, fallback: number, min: number): number {
-  const v = Number(arg(name, String(fallback)));
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`--${name} must be an integer >= ${min}, got ${arg(name, '')}`);
-  return v;
-}
 const size = intArg('size', 256, 16);
 const iters = intArg('iters', 10, 1);
 const warmup = intArg('warmup', 2, 0);
