@@ -23,7 +23,7 @@
 //     -> { values: number[] (B), scales: number, weights: number[] }
 import * as torch from '../torch/index.js';
 import { F, isFloating, type Tensor } from '../torch/index.js';
-import { gaussianWindow1d, SSIM_DEFAULTS } from './ssim.js';
+import { gaussianWindow1d, localStatistics, SSIM_DEFAULTS } from './ssim.js';
 
 export const MS_SSIM_WEIGHTS = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333] as const;
 
@@ -49,16 +49,7 @@ export function msSsimScales(h: number, w: number, window = 11): number {
 
 /** Per image [N] means of the SSIM map and of the cs map, over the valid region (float64 [N*C, 1, H, W] inputs). */
 function components(x: Tensor, y: Tensor, g: Float64Array, c1: number, c2: number): { ssim: Tensor; cs: Tensor } {
-  const win = g.length;
-  const maps = torch.cat([x, y, x.mul(x), y.mul(y), x.mul(y)], 1);
-  const kw = torch.tensor(g, { dtype: 'float64', device: x.device });
-  const rows = kw.reshape(1, 1, 1, win).expand(5, 1, 1, win);
-  const cols = kw.reshape(1, 1, win, 1).expand(5, 1, win, 1);
-  const f = F.conv2d(F.conv2d(maps, rows, null, { groups: 5 }), cols, null, { groups: 5 });
-  const [ux, uy, uxx, uyy, uxy] = [0, 1, 2, 3, 4].map((i) => f.select(1, i)) as [Tensor, Tensor, Tensor, Tensor, Tensor];
-  const vx = uxx.sub(ux.mul(ux));
-  const vy = uyy.sub(uy.mul(uy));
-  const vxy = uxy.sub(ux.mul(uy));
+  const { ux, uy, vx, vy, vxy } = localStatistics(x, y, g);
   const cs = vxy.mul(2).add(c2).div(vx.add(vy).add(c2));
   const l = ux.mul(uy).mul(2).add(c1).div(ux.square().add(uy.square()).add(c1));
   const n = x.shape[0]!;

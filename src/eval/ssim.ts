@@ -95,23 +95,30 @@ export function ssim(a: Tensor, b: Tensor, o: SsimOptions = {}): Tensor {
   return torch.tidy(() => {
     const x = a.to('float64').reshape(n * c, 1, h, w);
     const y = b.to('float64').reshape(n * c, 1, h, w);
-    // The five filtered maps in one separable, grouped, 'valid' convolution.
-    const maps = torch.cat([x, y, x.mul(x), y.mul(y), x.mul(y)], 1);
-    const kw = torch.tensor(g, { dtype: 'float64', device: a.device });
-    const rows = kw.reshape(1, 1, 1, win).expand(5, 1, 1, win);
-    const cols = kw.reshape(1, 1, win, 1).expand(5, 1, win, 1);
-    const filtered = F.conv2d(F.conv2d(maps, rows, null, { groups: 5 }), cols, null, { groups: 5 });
-    const [ux, uy, uxx, uyy, uxy] = [0, 1, 2, 3, 4].map((i) => filtered.select(1, i)) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const { ux, uy, vx, vy, vxy } = localStatistics(x, y, g);
     const uxuy = ux.mul(uy);
     const ux2 = ux.mul(ux);
     const uy2 = uy.mul(uy);
-    const vx = uxx.sub(ux2);
-    const vy = uyy.sub(uy2);
-    const vxy = uxy.sub(uxuy);
     const num = uxuy.mul(2).add(c1).mul(vxy.mul(2).add(c2));
     const den = ux2.add(uy2).add(c1).mul(vx.add(vy).add(c2));
     return num.div(den).reshape(n, -1).mean(1);
   });
+}
+
+/**
+ * Gaussian-weighted local means, variances (population) and covariance of two float64 image stacks
+ * [N, 1, H, W], over the 'valid' region [N, H - win + 1, W - win + 1]: the five filtered maps in one
+ * separable, grouped convolution. Shared by SSIM and MS-SSIM.
+ */
+export function localStatistics(x: Tensor, y: Tensor, g: Float64Array): { ux: Tensor; uy: Tensor; vx: Tensor; vy: Tensor; vxy: Tensor } {
+  const win = g.length;
+  const maps = torch.cat([x, y, x.mul(x), y.mul(y), x.mul(y)], 1);
+  const kw = torch.tensor(g, { dtype: 'float64', device: x.device });
+  const rows = kw.reshape(1, 1, 1, win).expand(5, 1, 1, win);
+  const cols = kw.reshape(1, 1, win, 1).expand(5, 1, win, 1);
+  const filtered = F.conv2d(F.conv2d(maps, rows, null, { groups: 5 }), cols, null, { groups: 5 });
+  const [ux, uy, uxx, uyy, uxy] = [0, 1, 2, 3, 4].map((i) => filtered.select(1, i)) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  return { ux, uy, vx: uxx.sub(ux.mul(ux)), vy: uyy.sub(uy.mul(uy)), vxy: uxy.sub(ux.mul(uy)) };
 }
 
 /**
