@@ -5,6 +5,7 @@
 //   node native/libtorch.cjs include    include directories
 //   node native/libtorch.cjs cflags     compiler flags (C++ standard, libstdc++ ABI)
 //   node native/libtorch.cjs libs       linker flags (libraries and rpath)
+//   node native/libtorch.cjs defines    preprocessor definitions (which c10d backends to build)
 //
 // Order: $LIBTORCH (a libtorch distribution or a pip `torch` package folder, each with include/
 // and lib/), then the system libtorch (Debian/Ubuntu `libtorch-dev`).
@@ -88,6 +89,27 @@ function cxxAbi(found) {
   return fs.readFileSync(c10).includes('B5cxx11') ? '1' : '0';
 }
 
+// c10d's gloo backend needs gloo's headers: a libtorch distribution may carry them, Debian has
+// them in libgloo-dev (GLOO_INCLUDE overrides). Without them the addon builds without
+// distributed training and says so when asked for it.
+function glooInclude(found) {
+  return [process.env.GLOO_INCLUDE, found.include, '/usr/include', '/usr/local/include']
+    .filter(Boolean)
+    .find((d) => exists(path.join(d, 'gloo', 'algorithm.h')));
+}
+
+// c10d's NCCL backend (CUDA builds): nccl.h and the CUDA runtime headers, from the environment,
+// a pip install's nvidia packages next to torch, or the CUDA toolkit.
+function ncclIncludes(found, hasCuda) {
+  if (!hasCuda || !exists(path.join(found.include, 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupNCCL.hpp'))) return null;
+  const root = path.dirname(found.include);
+  const cudaHome = process.env.CUDA_HOME ?? process.env.CUDA_PATH ?? '/usr/local/cuda';
+  const candidates = (file, dirs) => dirs.filter(Boolean).find((d) => exists(path.join(d, file)));
+  const nccl = candidates('nccl.h', [process.env.NCCL_INCLUDE, found.include, path.join(root, '..', 'nvidia', 'nccl', 'include'), '/usr/include', path.join(cudaHome, 'include')]);
+  const cuda = candidates('cuda_runtime_api.h', [path.join(cudaHome, 'include'), path.join(root, '..', 'nvidia', 'cuda_runtime', 'include'), found.include, '/usr/include']);
+  return nccl && cuda ? [...new Set([nccl, cuda])] : null;
+}
+
 function main() {
   const mode = process.argv[2] ?? 'check';
   const found = find();
@@ -97,15 +119,17 @@ function main() {
   }
   const { include, lib, version } = found;
   const hasCuda = exists(path.join(lib, 'libtorch_cuda.so'));
+  const gloo = glooInclude(found);
+  const nccl = gloo ? ncclIncludes(found, hasCuda) : null;
   switch (mode) {
     case 'check':
       process.stderr.write(
         `dermosynth: building against libtorch ${version.major}.${version.minor} (${found.source}, ` +
-          `${hasCuda ? 'with CUDA' : 'CPU only'})\n`,
+          `${hasCuda ? 'with CUDA' : 'CPU only'}; distributed: ${gloo ? `gloo${nccl ? ' + NCCL' : ''}` : 'none, no gloo headers (apt-get install libgloo-dev)'})\n`,
       );
       break;
     case 'include':
-      console.log([include, path.join(include, 'torch', 'csrc', 'api', 'include')].join(' '));
+      console.log([...new Set([include, path.join(include, 'torch', 'csrc', 'api', 'include'), ...(gloo ? [gloo] : []), ...(nccl ?? [])])].join(' '));
       break;
     case 'cflags': {
       const std = process.env.LIBTORCH_CXX_STD ?? (version.major > 2 || (version.major === 2 && version.minor >= 12) ? 'c++20' : 'c++17');
@@ -122,8 +146,15 @@ function main() {
       console.log(libs.join(' '));
       break;
     }
+    case 'defines': {
+      const defs = [];
+      if (gloo) defs.push('DERMOSYNTH_GLOO', 'USE_C10D_GLOO');
+      if (nccl) defs.push('DERMOSYNTH_NCCL', 'USE_C10D_NCCL');
+      console.log(defs.join(' '));
+      break;
+    }
     default:
-      process.stderr.write(`libtorch.cjs: unknown mode '${mode}' (check|include|cflags|libs)\n`);
+      process.stderr.write(`libtorch.cjs: unknown mode '${mode}' (check|include|cflags|libs|defines)\n`);
       process.exit(2);
   }
 }

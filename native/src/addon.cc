@@ -13,6 +13,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
 #include <c10/core/GradMode.h>
@@ -29,6 +30,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "bridge.h"
 
 namespace {
 
@@ -809,6 +812,47 @@ Napi::Value Mallopt(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// Automatic mixed precision: libtorch's autocast dispatch keys, on for one device type at a time.
+// setAutocast(deviceType, enabled, dtype) -> [wasEnabled, previousDtype]. Ops called through the
+// dispatcher while it is on run at the lower precision where autocast's op lists say so.
+Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string type = info[0].As<Napi::String>().Utf8Value();
+  const bool enabled = info[1].ToBoolean();
+  const auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
+  return guarded(env, "autocast", [&]() -> Napi::Value {
+    bool was;
+    at::ScalarType previous;
+    if (type == "cpu") {
+      was = at::autocast::is_cpu_enabled();
+      previous = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(enabled);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    } else if (type == "cuda") {
+      was = at::autocast::is_enabled();
+      previous = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(enabled);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    } else {
+      TORCH_CHECK(false, "autocast: device type must be 'cpu' or 'cuda', got '", type, "'");
+    }
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, Napi::Boolean::New(env, was));
+    out.Set(1u, Napi::Number::New(env, static_cast<int>(previous)));
+    return out;
+  });
+}
+// Autocast caches the lower-precision copies of weights while a region is open; the outermost
+// exit clears them (as torch.autocast's __exit__).
+Napi::Value AutocastEnter(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::autocast::increment_nesting());
+}
+Napi::Value AutocastExit(const Napi::CallbackInfo& info) {
+  const int depth = at::autocast::decrement_nesting();
+  if (depth == 0) at::autocast::clear_cache();
+  return Napi::Number::New(info.Env(), depth);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* d = new AddonData();
   d->generatorCtor = Napi::Persistent(GeneratorHandle::Define(env));
@@ -850,9 +894,20 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   exports.Set("mallopt", Napi::Function::New(env, Mallopt));
+  exports.Set("setAutocast", Napi::Function::New(env, SetAutocast));
+  exports.Set("autocastEnter", Napi::Function::New(env, AutocastEnter));
+  exports.Set("autocastExit", Napi::Function::New(env, AutocastExit));
+  dermosynth::initDistributed(env, exports);
   return exports;
 }
 
 }  // namespace
+
+// The bridge to the other translation units (bridge.h).
+namespace dermosynth {
+Napi::Value putTensor(Napi::Env env, at::Tensor tensor) { return ::putTensor(env, std::move(tensor)); }
+const at::Tensor& getTensor(Napi::Env env, const Napi::Value& v, const std::string& what) { return ::getTensor(env, v, what); }
+Napi::Error torchError(Napi::Env env, const std::string& op, const std::string& message) { return ::torchError(env, op, message); }
+}  // namespace dermosynth
 
 NODE_API_MODULE(dermosynth_torch, Init)

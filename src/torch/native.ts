@@ -69,6 +69,42 @@ export interface NativeAddon {
   buildInfo(): { version: string; parallel: string; config: string; mkldnn: boolean };
   /** glibc's mallopt; false elsewhere or when refused. */
   mallopt(param: number, value: number): boolean;
+  /** Turns libtorch's autocast on or off for a device type; returns [wasEnabled, previousDtypeCode]. */
+  setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: number): [boolean, number];
+  /** Autocast region nesting; the outermost exit clears autocast's cast cache. */
+  autocastEnter(): number;
+  autocastExit(): number;
+  /** c10d backends this build has ('gloo', and 'nccl' in CUDA builds with NCCL headers). */
+  distributedBackends: string[];
+  initProcessGroup(o: {
+    backend: string;
+    host: string;
+    port: number;
+    rank: number;
+    worldSize: number;
+    timeoutMs: number;
+    ifname?: string;
+    device?: string;
+  }): NativeProcessGroup;
+}
+
+export interface NativeProcessGroup {
+  allreduce(tensors: TensorHandle[], op: 'sum' | 'max' | 'min'): void;
+  broadcast(tensors: TensorHandle[], root: number): void;
+  barrier(): void;
+  reducer(params: TensorHandle[], bucketBytes: number): NativeReducer;
+  sumGradientAcrossRanks(t: TensorHandle): void;
+  storeSet(key: string, value: string): void;
+  storeGet(key: string): string;
+  close(): void;
+}
+
+export interface NativeReducer {
+  prepare(): void;
+  /** Seconds spent waiting for the all-reduces after backward returned. */
+  finish(): number;
+  buckets(): number[];
+  dispose(): void;
 }
 
 function load(): NativeAddon {
