@@ -8,6 +8,8 @@ export { isDevice } from './device.js';
 export * from './creation.js';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, backward, type BackwardOptions } from './autograd.js';
 export { tidy, keep, dispose, scopeDepth } from './scope.js';
+export * as amp from './amp.js';
+export { autocast, type Precision } from './amp.js';
 export { manualSeed, Generator, getRngState, setRngState } from './random.js';
 export * from './runtime.js';
 export { aten, op, schemaOf, listOperators, type MemoryFormat, type Reduction } from './ops.js';

@@ -4,7 +4,7 @@ import { native, type NativeArg, type NativeResult, type TensorHandle } from './
 import { aten, MEMORY_FORMAT, type MemoryFormat } from './ops.js';
 import { dtypeCode, dtypeName, typedArrayFor, type AnyTypedArray, type DType } from './dtype.js';
 import { SCOPED, track } from './scope.js';
-import { checkDevice, isDevice, type Device } from './device.js';
+import { checkDevice, cudaIsAvailable, DeviceError, isDevice, type Device } from './device.js';
 
 export type { Device };
 
@@ -42,6 +42,7 @@ const A = {
   split: aten('split.Tensor'), chunk: aten('chunk'), maskedFill: aten('masked_fill.Scalar'),
   contiguous: aten('contiguous'), clone: aten('clone'), detach: aten('detach'),
   to: aten('to.dtype_layout'), t: aten('t'), diagonal: aten('diagonal'),
+  pinMemory: aten('pin_memory'), isPinned: aten('is_pinned'),
 };
 
 /** Wraps a native tensor result (a handle) as a Tensor, tracked by the current scope. */
@@ -194,7 +195,12 @@ export class Tensor {
   }
 
   // ---- conversion and memory layout ----------------------------------------------------------
-  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean }): Tensor {
+  /**
+   * A copy in another dtype, device or memory format (this tensor itself when nothing changes and
+   * `copy` is not set). `nonBlocking` lets a copy from pinned host memory to a GPU (or back) run
+   * asynchronously to the host, as PyTorch's `non_blocking=True`.
+   */
+  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean; nonBlocking?: boolean }): Tensor {
     const o = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
     if (o.device !== undefined) checkDevice(o.device);
     return wrap(
@@ -204,7 +210,7 @@ export class Tensor {
         null,
         o.device ?? null,
         null,
-        false,
+        o.nonBlocking ?? false,
         o.copy ?? false,
         o.memoryFormat === undefined ? null : MEMORY_FORMAT[o.memoryFormat],
       ]),
@@ -221,6 +227,21 @@ export class Tensor {
   }
   cpu(): Tensor {
     return this.to('cpu');
+  }
+  /**
+   * A copy in page-locked (pinned) host memory, from which `to({ device: 'cuda', nonBlocking: true })`
+   * copies asynchronously. Needs a CUDA libtorch and a GPU; the tensor must be on the CPU.
+   */
+  pinMemory(): Tensor {
+    if (!cudaIsAvailable()) {
+      throw new DeviceError('pinMemory: pinned (page-locked) host memory needs CUDA, and this libtorch has none (or sees no GPU); pin only when copying to a CUDA device');
+    }
+    if (this.device !== 'cpu') throw new TypeError(`pinMemory: only CPU tensors can be pinned, this one is on ${this.device}`);
+    return wrap(A.pinMemory([this.handle, null]));
+  }
+  /** Whether the tensor lives in pinned host memory. */
+  isPinned(): boolean {
+    return A.isPinned([this.handle, null]) === true;
   }
   contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
     return wrap(A.contiguous([this.handle, MEMORY_FORMAT[memoryFormat]]));
