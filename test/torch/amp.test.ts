@@ -1,0 +1,171 @@
+// Autocast scopes (torch.amp): which ops run in bfloat16 on the CPU and that they compute exactly
+// what the op on bfloat16-cast inputs computes, nesting and restoring (also on throw), the fp16
+// refusal on the CPU, and gradients through an autocast forward landing on float32 leaves as float32.
+import { describe, expect, it } from 'vitest';
+import * as torch from '../../src/torch/index.js';
+import type { Tensor } from '../../src/torch/index.js';
+import { amp } from '../../src/torch/index.js';
+
+function maxAbs(t: Tensor): number {
+  return torch.tidy(() => t.float().abs().max().item());
+}
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  return torch.tidy(() => a.float().sub(b.float()).abs().max().item());
+}
+
+function seeded(seed: number) {
+  torch.manualSeed(seed);
+  return {
+    x: torch.randn([2, 3, 9, 9]),
+    w: torch.randn([5, 3, 3, 3]),
+    b: torch.randn([5]),
+  };
+}
+
+describe('autocast on the CPU, bf16', () => {
+  it('runs conv2d in bfloat16: the result of the bf16 kernel on bf16-cast inputs, close to float32', () => {
+    const { x, w, b } = seeded(1);
+    const ref = torch.F.conv2d(x, w, b, { padding: 1 });
+    const y = torch.autocast('cpu', 'bf16', () => torch.F.conv2d(x, w, b, { padding: 1 }));
+    expect(y.dtype).toBe('bfloat16');
+    expect(y.shape).toEqual([2, 5, 9, 9]);
+    // Exactly what autocast promises: the inputs cast to bfloat16, the bfloat16 op.
+    const manual = torch.F.conv2d(x.to('bfloat16'), w.to('bfloat16'), b.to('bfloat16'), { padding: 1 });
+    expect(y.toArray()).toEqual(manual.toArray());
+    // Close to float32 (bfloat16 keeps 8 significant bits), but not equal: it really ran in bf16.
+    const diff = maxAbsDiff(y, ref);
+    expect(diff).toBeLessThan(0.03 * maxAbs(ref));
+    expect(diff).toBeGreaterThan(0);
+    // The inputs keep their dtype.
+    expect(x.dtype).toBe('float32');
+    expect(w.dtype).toBe('float32');
+  });
+
+  it('runs linear and matmul in bfloat16', () => {
+    torch.manualSeed(2);
+    const x = torch.randn([4, 16]);
+    const w = torch.randn([6, 16]);
+    const b = torch.randn([6]);
+    const ref = torch.F.linear(x, w, b);
+    const [y, m] = torch.autocast('cpu', 'bf16', () => [torch.F.linear(x, w, b), x.matmul(w.t())]);
+    expect(y!.dtype).toBe('bfloat16');
+    expect(m!.dtype).toBe('bfloat16');
+    expect(y!.toArray()).toEqual(torch.F.linear(x.to('bfloat16'), w.to('bfloat16'), b.to('bfloat16')).toArray());
+    expect(maxAbsDiff(y!, ref)).toBeLessThan(0.03 * maxAbs(ref));
+  });
+
+  it('the generators\' upsampling: the sub-pixel transposed convolution runs in bf16; aten conv_transpose2d stays float32 on the CPU', () => {
+    const { x } = seeded(3);
+    const wt = torch.randn([3, 4, 3, 3]);
+    const opts = { stride: 2, padding: 1, outputPadding: 1 };
+    const ref = torch.F.convTranspose2d(x, wt, null, opts);
+    const [sub, direct] = torch.autocast('cpu', 'bf16', () => [torch.F.convTranspose2dSubpixel(x, wt, null), torch.F.convTranspose2d(x, wt, null, opts)]);
+    expect(sub!.dtype).toBe('bfloat16');
+    expect(maxAbsDiff(sub!, ref)).toBeLessThan(0.03 * maxAbs(ref));
+    // libtorch 1.13 has no bfloat16 CPU kernel for it: autocast's CPU list keeps it in float32.
+    expect(direct!.dtype).toBe('float32');
+    expect(maxAbsDiff(direct!, ref)).toBe(0);
+  });
+
+  it('is off again outside the scope; nested scopes restore the outer state', () => {
+    const { x, w } = seeded(4);
+    expect(amp.isAutocastEnabled('cpu').enabled).toBe(false);
+    const dtypes = torch.autocast('cpu', 'bf16', () => {
+      const before = torch.F.conv2d(x, w).dtype;
+      const inner = torch.autocast('cpu', 'bf16', () => torch.F.conv2d(x, w).dtype);
+      const fp32Inside = torch.autocast('cpu', 'fp32', () => torch.F.conv2d(x, w).dtype);
+      const after = torch.F.conv2d(x, w).dtype;
+      const state = amp.isAutocastEnabled('cpu');
+      return { before, inner, fp32Inside, after, state };
+    });
+    expect(dtypes).toEqual({ before: 'bfloat16', inner: 'bfloat16', fp32Inside: 'bfloat16', after: 'bfloat16', state: { enabled: true, dtype: 'bfloat16' } });
+    expect(amp.isAutocastEnabled('cpu').enabled).toBe(false);
+    expect(torch.F.conv2d(x, w).dtype).toBe('float32');
+    expect(torch.autocast('cpu', 'fp32', () => torch.F.conv2d(x, w).dtype)).toBe('float32');
+  });
+
+  it('restores the state when fn throws, and refuses an async fn', () => {
+    const { x, w } = seeded(5);
+    expect(() =>
+      torch.autocast('cpu', 'bf16', () => {
+        torch.autocast('cpu', 'bf16', () => {
+          throw new Error('boom');
+        });
+      }),
+    ).toThrow('boom');
+    expect(amp.isAutocastEnabled('cpu').enabled).toBe(false);
+    expect(torch.F.conv2d(x, w).dtype).toBe('float32');
+    expect(() => torch.autocast('cpu', 'bf16', async () => 1)).toThrow(/must be synchronous/);
+    expect(amp.isAutocastEnabled('cpu').enabled).toBe(false);
+  });
+
+  it('back-propagates through an autocast forward into float32 leaves as float32 gradients, as PyTorch 1.13', () => {
+    torch.manualSeed(6);
+    const x = torch.randn([2, 3, 8, 8]);
+    const w = torch.randn([4, 3, 3, 3]).mul(0.3).requiresGrad_();
+    const b = torch.randn([4]).requiresGrad_();
+    const lw = torch.randn([5, 4 * 8 * 8]).mul(0.05).requiresGrad_();
+    const forward = () => torch.F.linear(torch.F.conv2d(x, w, b, { padding: 1 }).relu().flatten(1), lw);
+    const grads = (precision: 'fp32' | 'bf16') => {
+      for (const p of [w, b, lw]) p.zeroGrad();
+      const out = torch.autocast('cpu', precision, forward);
+      expect(out.dtype).toBe(precision === 'bf16' ? 'bfloat16' : 'float32');
+      // The loss in float32, as a trainer computes it (outside the scope).
+      out.float().square().mean().backward();
+      return [w.grad!, b.grad!, lw.grad!];
+    };
+    const ref = grads('fp32');
+    const mixed = grads('bf16');
+    // PyTorch 1.13 on the same seed (torch.manual_seed(6); the same tensors in the same order):
+    //   with torch.autocast('cpu', dtype=torch.bfloat16): o = F.linear(F.conv2d(x, w, b, padding=1).relu().flatten(1), lw)
+    //   o.float().square().mean().backward();  [p.grad.double().sum(), p.grad.double().abs().sum()] per p
+    const pytorch = [
+      [-0.5280933380126953, 9.847795486450195],
+      [0.506103515625, 0.506103515625],
+      [-153.24645805358887, 187.06704139709473],
+    ];
+    for (const [i, g] of mixed.entries()) {
+      expect(g.dtype).toBe('float32');
+      expect(g.shape).toEqual(ref[i]!.shape);
+      const [sum, absSum] = [g.double().sum().item(), g.double().abs().sum().item()];
+      expect(Math.abs(sum - pytorch[i]![0]!)).toBeLessThan(1e-5 * pytorch[i]![1]!);
+      expect(Math.abs(absSum - pytorch[i]![1]!)).toBeLessThan(1e-5 * pytorch[i]![1]!);
+      // bfloat16 gradients are coarse, but point the same way as float32's.
+      const cos = torch.tidy(() => g.flatten().mul(ref[i]!.flatten()).sum().item() / (g.norm().item() * ref[i]!.norm().item()));
+      expect(cos).toBeGreaterThan(0.97);
+      expect(maxAbsDiff(g, ref[i]!)).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('precision names and devices', () => {
+  it('parses the three precisions and names the flag in the error', () => {
+    expect(amp.parsePrecision('fp32')).toBe('fp32');
+    expect(amp.parsePrecision('bf16', '--precision')).toBe('bf16');
+    expect(amp.parsePrecision('fp16')).toBe('fp16');
+    expect(() => amp.parsePrecision('fp8', '--precision')).toThrow("--precision: expected fp32, bf16, fp16 (float32, or autocast to bfloat16 or float16), got 'fp8'");
+    expect(() => amp.parsePrecision('BF16', 'serve.precision')).toThrow(/^serve\.precision: /);
+    expect(amp.autocastDtype('fp32')).toBe(null);
+    expect(amp.autocastDtype('bf16')).toBe('bfloat16');
+    expect(amp.autocastDtype('fp16')).toBe('float16');
+  });
+
+  it('refuses fp16 on the CPU with one clear error, before running anything', () => {
+    expect(() => amp.checkPrecision('fp16', 'cpu')).toThrow('--precision fp16 needs a CUDA device; use bf16 on CPU');
+    expect(() => amp.checkPrecision('fp16', 'cpu')).toThrow(amp.PrecisionError);
+    expect(amp.checkPrecision('bf16', 'cpu')).toBe('bf16');
+    expect(amp.checkPrecision('fp32', 'cpu')).toBe('fp32');
+    let ran = false;
+    expect(() =>
+      torch.autocast('cpu', 'fp16', () => {
+        ran = true;
+      }),
+    ).toThrow(/fp16 needs a CUDA device/);
+    expect(ran).toBe(false);
+    expect(amp.isAutocastEnabled('cpu').enabled).toBe(false);
+  });
+
+  it.skipIf(torch.cudaIsAvailable())('refuses a CUDA device this libtorch does not have', () => {
+    expect(() => amp.checkPrecision('fp16', 'cuda')).toThrow(/no CUDA/);
+  });
+});
