@@ -26,7 +26,7 @@ program.addCommand(demoCommand());
 
 /** Errors about the user's input, files or network. */
 function expected(e: Error): boolean {
-  return e instanceof DataError || e instanceof CsvError || e instanceof ImageError || e instanceof RangeError || ['DownloadError', 'ArchiveError', 'SafetensorsError', 'RunError', 'DeviceError'].includes(e.name);
+  return e instanceof DataError || e instanceof CsvError || e instanceof ImageError || e instanceof RangeError || ['DownloadError', 'ArchiveError', 'SafetensorsError', 'RunError', 'DeviceError', 'DistributedError', 'WorkerFailure'].includes(e.name);
 }
 
 try {

@@ -8,12 +8,12 @@ export interface StopSignals {
   dispose(): void;
 }
 
-export function watchStopSignals(whatHappens: string): StopSignals {
+export function watchStopSignals(whatHappens: string, o: { quiet?: boolean } = {}): StopSignals {
   let signal: NodeJS.Signals | null = null;
   const on = (sig: NodeJS.Signals) => {
     if (signal) process.exit(sig === 'SIGINT' ? 130 : 143);
     signal = sig;
-    process.stderr.write(`\n${sig}: ${whatHappens} (send it again to stop at once)\n`);
+    if (!o.quiet) process.stderr.write(`\n${sig}: ${whatHappens} (send it again to stop at once)\n`);
   };
   process.on('SIGINT', on);
   process.on('SIGTERM', on);

@@ -1,12 +1,19 @@
-// dermosynth train: a conditional GAN on a dataset, a prepared cache, or the built-in sample data.
+// dermosynth train: a conditional GAN on a dataset, a prepared cache, or the built-in sample data;
+// on a CPU or a GPU, in one process or data parallel over several (--nproc, --nnodes).
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import * as torch from '../torch/index.js';
+import { ProcessGroup, distributedBackends } from '../torch/distributed.js';
+import { LesionCache } from '../data/cache.js';
 import { checkImageSize, loadVgg19, resolveOptions } from '../models/registry.js';
 import { ISIC2017_CLASSES } from '../data/diagnosis.js';
 import { openTrainingData } from '../train/training_data.js';
 import { DEFAULT_TRAIN_OPTIONS, MODEL_NAMES, differingOptions, parseTrainOptions, type TrainOptions } from '../train/options.js';
 import { readRunConfig, writeRunConfig } from '../train/run_config.js';
-import { Trainer, runPaths } from '../train/trainer.js';
+import { Trainer, runPaths, type TrainHooks, type TrainRuntime } from '../train/trainer.js';
+import { listCheckpoints } from '../train/checkpoint.js';
+import { WORKER_ENV, freePort, launchWorkers, workerPlace, type WorkerPlace } from './train_launcher.js';
 import { intIn, parseSize } from './parse.js';
 import { phasedProgress, progress } from './progress.js';
 import { PREPARE_PHASES } from './data_command.js';
@@ -96,15 +103,40 @@ export function trainCommand(): Command {
     .addOption(new Option('--ndf <n>', 'discriminator base channels').argParser(intIn(1, 4096)))
     .addOption(new Option('--num-d <n>', 'discriminator scales').argParser(intIn(1, 8)))
     .addOption(new Option('--n-layers-d <n>', 'discriminator layers').argParser(intIn(1, 8)))
+    .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N (with --nproc: cuda gives worker i the GPU cuda:i)').argParser(deviceName).default('cpu'))
+    .addOption(new Option('--nproc <n>', 'data parallel: worker processes on this machine (each a replica; --batch is split between them)').argParser(intIn(1, 1024)).default(1))
+    .addOption(new Option('--nnodes <n>', 'data parallel over machines: how many (run the same command on each, with its --node-rank)').argParser(intIn(1, 4096)).default(1))
+    .addOption(new Option('--node-rank <i>', 'this machine\'s index, 0 .. nnodes-1 (machine 0 holds the run folder and the rendezvous)').argParser(intIn(0, 4095)).default(0))
+    .option('--master-addr <host>', 'address of machine 0, reachable from every machine', '127.0.0.1')
+    .addOption(new Option('--master-port <port>', 'rendezvous port on machine 0 (default: a free port on one machine, 29500 on several)').argParser(intIn(1, 65535)))
+    .addOption(new Option('--dist-timeout <s>', 'seconds any collective may wait for the other workers before the run stops with an error').argParser(intIn(1, 86400)).default(1800))
     .action(async (flags: Record<string, unknown>, command: Command) => {
       await runTrain(flags, command);
     });
   return cmd;
 }
 
+function deviceName(v: string): string {
+  if (!torch.isDevice(v)) throw new Error(`expected cpu, cuda or cuda:N, got '${v}'`);
+  return v;
+}
+
 async function runTrain(flags: Record<string, unknown>, command: Command): Promise<void> {
+  const place = workerPlace();
+  if (place) return runWorker(flags, place);
+  const nproc = flags.nproc as number;
+  const nnodes = flags.nnodes as number;
+  const nodeRank = flags.nodeRank as number;
+  const worldSize = nproc * nnodes;
+  if (nodeRank >= nnodes) throw new RangeError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
+  const device = checkedDevice(String(flags.device), nproc);
   const out = path.resolve(String(flags.out));
   const paths = runPaths(out);
+  if (nodeRank > 0) {
+    // Machine 0 holds the run and shares the options; this machine only starts its workers.
+    await launch(flags, { nproc, nnodes, nodeRank, out, rankZeroEnv: {} });
+    return;
+  }
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   const fromFlags: TrainOptions = { ...D, modelOverrides: {} };
   for (const [flag, field] of Object.entries(FLAG_FIELDS)) {
@@ -155,21 +187,73 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     }
   }
 
+  if (worldSize > 1 && options.batch % worldSize !== 0) {
+    throw new RangeError(
+      flags.resume
+        ? `the run's batch ${options.batch} cannot be split evenly over ${worldSize} processes: resume with a process count that divides ${options.batch}`
+        : `--batch ${options.batch} cannot be split evenly over ${worldSize} processes (--batch is the global batch): use a multiple of ${worldSize}`,
+    );
+  }
+
   const bars = phasedProgress(PREPARE_PHASES, 'lesions');
   const cache = await openTrainingData(out, options, (p) => bars.update(p)).finally(() => bars.stop());
+  if (worldSize > 1) {
+    const cacheDir = cache.dir;
+    cache.close();
+    vgg = null;
+    await launch(flags, { nproc, nnodes, nodeRank, out, rankZeroEnv: { [WORKER_ENV.options]: JSON.stringify({ options, cache: cacheDir, newRun: !existing }) } });
+    return;
+  }
+  await train(paths, options, cache, vgg, { device }, !existing);
+}
 
-  const notice = (m: string) => process.stderr.write(`${m}\n`);
-  const trainer = new Trainer(paths, options, cache, vgg, { onNotice: notice });
+/** The device a worker uses: cuda with several workers is cuda:<local rank>. */
+function checkedDevice(flag: string, nproc: number): torch.Device {
+  let device: torch.Device;
+  try {
+    device = torch.checkDevice(flag);
+  } catch (e) {
+    throw new RangeError(`--device ${flag}: ${(e as Error).message}`);
+  }
+  if (device !== 'cpu' && nproc > 1) {
+    if (device !== 'cuda') throw new RangeError(`--device ${flag} with --nproc ${nproc}: give --device cuda, and worker i uses cuda:i`);
+    const count = torch.cudaDeviceCount();
+    if (count < nproc) throw new RangeError(`--nproc ${nproc} with --device cuda: only ${count} GPU(s) are visible; use --nproc ${count} or fewer`);
+  }
+  return device;
+}
+
+/** Trains in this process (alone, or as one worker of a data-parallel run). */
+async function train(
+  paths: ReturnType<typeof runPaths>,
+  options: TrainOptions,
+  cache: LesionCache,
+  vgg: Awaited<ReturnType<typeof loadVgg19>> | null,
+  runtime: TrainRuntime,
+  newRun: boolean,
+): Promise<void> {
+  const out = paths.dir;
+  const main = !runtime.dist || runtime.dist.rank === 0;
+  const notice = (m: string) => {
+    if (main) process.stderr.write(`${m}\n`);
+  };
+  const hooks: TrainHooks = { onNotice: notice };
+  const trainer = new Trainer(paths, options, cache, vgg, hooks, runtime);
   const m = trainer.models;
-  if (!existing) await writeRunConfig(paths.config, trainer.runConfig());
-  const signals = watchStopSignals('saving a checkpoint after this step');
+  if (newRun && main && !existsSync(paths.config)) await writeRunConfig(paths.config, trainer.runConfig());
+  const signals = watchStopSignals('saving a checkpoint after this step', { quiet: !main });
   const start = await trainer.resume();
-  console.error(
+  const processes = runtime.dist?.worldSize ?? 1;
+  if (trainer.resumedProcesses !== null && trainer.resumedProcesses !== processes) {
+    notice(`the checkpoint was written by ${trainer.resumedProcesses} process${trainer.resumedProcesses > 1 ? 'es' : ''}; continuing with ${processes} (same global batch ${options.batch})`);
+  }
+  const where = `${trainer.device}${processes > 1 ? `, ${processes} processes (${options.batch / processes} lesions each per step)` : ''}`;
+  notice(
     `${start > 0 ? `resuming at step ${start}` : 'training'}: ${options.model} (${options.preset}), G ${(m.generator.numParameters() / 1e6).toFixed(2)}M / D ${(m.discriminator.numParameters() / 1e6).toFixed(2)}M parameters, ` +
-      `${options.width}x${options.height}, batch ${options.batch}, ${trainer.totalSteps} steps (${trainer.stepsPerEpoch} per epoch) -> ${out}`,
+      `${options.width}x${options.height}, batch ${options.batch}, ${trainer.totalSteps} steps (${trainer.stepsPerEpoch} per epoch), ${where} -> ${out}`,
   );
 
-  const steps = progress('training', trainer.totalSteps, 'steps');
+  const steps = main ? progress('training', trainer.totalSteps, 'steps') : { update() {}, stop() {} };
   try {
     const result = await trainer.run({
       onStep: (s) => steps.update(s.step, s.totalSteps, `${s.stage} e${s.epoch} ${Object.entries(s.losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')}`),
@@ -178,14 +262,101 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     });
     steps.stop();
     if (!result.finished) {
-      console.log(`stopped at step ${result.step} of ${result.totalSteps}; checkpoint ${result.lastCheckpoint}. Continue with: dermosynth train --out ${out} --resume`);
+      if (main) console.log(`stopped at step ${result.step} of ${result.totalSteps}; checkpoint ${result.lastCheckpoint}. Continue with: dermosynth train --out ${out} --resume`);
       process.exitCode = signals.exitCode;
       return;
     }
-    console.log(`done: ${result.step} steps. Generator weights: ${result.generatorFile}; sample grids: ${paths.samples}; losses: ${paths.log}`);
+    if (main) console.log(`done: ${result.step} steps. Generator weights: ${result.generatorFile}; sample grids: ${paths.samples}; losses: ${paths.log}`);
   } finally {
     steps.stop();
     signals.dispose();
     trainer.dispose();
+  }
+}
+
+/** Machine-level launcher: starts this machine's workers and reports a failure clearly. */
+async function launch(
+  flags: Record<string, unknown>,
+  o: { nproc: number; nnodes: number; nodeRank: number; out: string; rankZeroEnv: Record<string, string> },
+): Promise<void> {
+  if (!distributedBackends().includes('gloo')) {
+    throw new RangeError('--nproc/--nnodes need the addon built with gloo: install gloo\'s headers (Debian: apt-get install libgloo-dev) and run npm run build:native');
+  }
+  const given = flags.masterPort as number | undefined;
+  const masterPort = given ?? (o.nnodes === 1 ? await freePort() : 29500);
+  const result = await launchWorkers({
+    nproc: o.nproc,
+    nnodes: o.nnodes,
+    nodeRank: o.nodeRank,
+    masterAddr: String(flags.masterAddr),
+    masterPort,
+    timeoutSeconds: flags.distTimeout as number,
+    args: process.argv.slice(1),
+    rankZeroEnv: o.rankZeroEnv,
+  });
+  if (result.failure) {
+    const last = o.nodeRank === 0 ? (await listCheckpoints(runPaths(o.out).checkpoints))[0] : undefined;
+    process.exitCode = result.exitCode;
+    throw new WorkerFailure(
+      `${result.failure}.${last ? ` The last checkpoint is ${last.file} (step ${last.step}); continue with: dermosynth train --out ${o.out} --resume --nproc N` : ''}`,
+    );
+  }
+  process.exitCode = result.exitCode;
+}
+
+class WorkerFailure extends Error {
+  override name = 'WorkerFailure';
+}
+
+/** One worker of a data-parallel run, started by launch() or any launcher setting DERMOSYNTH_RANK etc. */
+async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Promise<void> {
+  // Started by our launcher: go when it goes.
+  if (process.send) {
+    process.on('disconnect', () => {
+      process.stderr.write(`rank ${place.rank}: the launcher is gone; stopping\n`);
+      process.exit(1);
+    });
+    process.channel?.unref();
+  }
+  const threads = Number(process.env.OMP_NUM_THREADS);
+  if (Number.isInteger(threads) && threads > 0) torch.setNumThreads(threads);
+  const flag = String(flags.device);
+  let device = torch.checkDevice(flag);
+  if (device === 'cuda') device = torch.checkDevice(`cuda:${place.localRank}`);
+  const backend = device !== 'cpu' && distributedBackends().includes('nccl') ? 'nccl' : 'gloo';
+  const pg = ProcessGroup.init({
+    backend,
+    host: place.masterAddr,
+    port: place.masterPort,
+    rank: place.rank,
+    worldSize: place.worldSize,
+    timeoutMs: place.timeoutSeconds * 1000,
+    device,
+  });
+  try {
+    const key = 'dermosynth/train-options';
+    let shared: string;
+    if (place.rank === 0) {
+      shared = process.env[WORKER_ENV.options] ?? '';
+      if (!shared) throw new RangeError(`rank 0 needs ${WORKER_ENV.options} (the launcher sets it: start runs with dermosynth train --nproc)`);
+      pg.storeSet(key, shared);
+    } else {
+      shared = pg.storeGet(key);
+    }
+    const { options: raw, cache: cacheDir, newRun } = JSON.parse(shared) as { options: unknown; cache: string; newRun: boolean };
+    const options = parseTrainOptions(raw);
+    let cache: LesionCache;
+    try {
+      cache = await LesionCache.open(cacheDir);
+    } catch (e) {
+      throw new RangeError(
+        `rank ${place.rank}: cannot open the prepared data at ${cacheDir} (${(e as Error).message}); every machine needs it at the same path (a shared filesystem, or a copy made with dermosynth data prepare)`,
+      );
+    }
+    const vgg = options.vggWeights ? await loadVgg19(options.vggWeights) : null;
+    await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank } }, newRun);
+    if (process.exitCode === undefined || process.exitCode === 0) pg.barrier();
+  } finally {
+    pg.close();
   }
 }

@@ -1,9 +1,14 @@
 // Batches from a prepared cache: shuffled per epoch with a seed, augmented identically for image
 // and label, one-hot labels. The whole position is (epoch, position), so a resumed run continues
 // with exactly the batches and augmentations an uninterrupted run would have seen.
+//
+// Data parallel: with `shard`, the batch size is the global batch and each of `count` processes
+// loads its own contiguous part of it. Each lesion's augmentation is drawn from its own stream
+// (seed, epoch, position in the epoch), so N processes see exactly the lesions and augmentations
+// that one process with the whole batch would, and the run can resume with another count.
 import * as torch from '../torch/index.js';
 import type { Device, Tensor } from '../torch/index.js';
-import { augmentBatch, isIdentity, parseAugmentOptions, sampleBatchParams, type AugmentOptions } from './augment.js';
+import { augmentBatch, isIdentity, parseAugmentOptions, sampleAugmentParams, type AugmentOptions } from './augment.js';
 import type { LesionCache } from './cache.js';
 import type { Split } from './dataset.js';
 import { oneHotLabels } from './label_map.js';
@@ -20,6 +25,8 @@ export interface LoaderOptions {
   /** A preset ('none', 'default', 'strong') or options; default 'none'. */
   augment?: AugmentOptions | string | null;
   device?: Device;
+  /** This process's part of every batch: `rank` of `count` equal parts (batchSize must divide). */
+  shard?: { rank: number; count: number };
 }
 
 export interface LoaderState {
@@ -54,6 +61,9 @@ export class DataLoader {
   readonly dropLast: boolean;
   readonly augment: Required<AugmentOptions>;
   readonly device: Device;
+  readonly shard: { rank: number; count: number };
+  /** Lesions this process loads per batch (batchSize / shard.count). */
+  readonly localBatchSize: number;
   /** The cache indices this loader draws from. */
   readonly pool: readonly number[];
   private epochNo = 0;
@@ -79,9 +89,18 @@ export class DataLoader {
     }
     this.augment = parseAugmentOptions(o.augment ?? 'none');
     this.device = o.device ?? 'cpu';
+    this.shard = o.shard ?? { rank: 0, count: 1 };
+    const { rank, count } = this.shard;
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(rank) || rank < 0 || rank >= count) {
+      throw new RangeError(`DataLoader: invalid shard ${JSON.stringify(o.shard)} (need 0 <= rank < count)`);
+    }
+    if (count > 1 && (this.batchSize % count !== 0 || !this.dropLast)) {
+      throw new RangeError(`DataLoader: batch size ${this.batchSize} cannot be split evenly over ${count} processes; use a batch size divisible by ${count}`);
+    }
+    this.localBatchSize = this.batchSize / count;
     const px = cache.width * cache.height;
-    this.imageBuf = new Uint8Array(this.batchSize * px * 3);
-    this.labelBuf = new Uint8Array(this.batchSize * px);
+    this.imageBuf = new Uint8Array(this.localBatchSize * px * 3);
+    this.labelBuf = new Uint8Array(this.localBatchSize * px);
   }
 
   /** Batches in one epoch. */
@@ -111,8 +130,10 @@ export class DataLoader {
     }
     const order = this.epochOrder();
     const n = Math.min(this.batchSize, this.pool.length - this.position);
-    const indices = order.slice(this.position, this.position + n);
-    const batch = this.load(indices, this.position);
+    // This process's part of the batch (all of it without sharding).
+    const part = n / this.shard.count;
+    const first = this.position + this.shard.rank * part;
+    const batch = this.load(order.slice(first, first + part), first);
     this.position += n;
     return batch;
   }
@@ -145,7 +166,7 @@ export class DataLoader {
     const px = W * H;
     const b = indices.length;
     indices.forEach((i, k) => this.cache.readInto(i, this.imageBuf, k * px * 3, this.labelBuf, k * px));
-    const params = sampleBatchParams(new Rng(this.seed, 0xa06, this.epochNo, position), this.augment, b, W === H);
+    const params = indices.map((_, k) => sampleAugmentParams(new Rng(this.seed, 0xa06, this.epochNo, position + k), this.augment, W === H));
     const spec = this.cache.spec;
     const out = torch.tidy(() => {
       // uint8 * a float scalar is float32: the conversion and the scaling in one pass.

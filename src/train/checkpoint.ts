@@ -25,6 +25,10 @@ export interface TrainState {
   nanStreak: number;
   /** Seconds of training so far (for the ETA and the report). */
   seconds: number;
+  /** Processes that trained up to this checkpoint (data parallel; absent: 1). */
+  processes?: number;
+  /** The fp16 loss scaler's state (absent: no loss scaling). */
+  scaler?: { scale: number; growthTracker: number };
 }
 
 export interface Checkpointable {
@@ -81,6 +85,15 @@ export async function saveCheckpoint(dir: string, nets: Checkpointable, state: O
 export async function loadCheckpoint(file: string, nets: Checkpointable): Promise<TrainState> {
   const { tensors, metadata } = await torch.loadSafetensors(file);
   try {
+    return restoreCheckpoint(file, tensors, metadata, nets);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
+/** Restores from a checkpoint's tensors and metadata already read (from `file`, named in errors). */
+export function restoreCheckpoint(file: string, tensors: Map<string, Tensor>, metadata: Record<string, string>, nets: Checkpointable): TrainState {
+  {
     const raw = metadata['dermosynth.state'];
     if (!raw) throw new Error(`${file}: not a dermosynth checkpoint (no 'dermosynth.state' metadata)`);
     const state = JSON.parse(raw) as TrainState;
@@ -96,7 +109,5 @@ export async function loadCheckpoint(file: string, nets: Checkpointable): Promis
     if (!rng) throw new Error(`${file}: the checkpoint has no RNG state`);
     torch.setRngState(rng);
     return state;
-  } finally {
-    for (const t of tensors.values()) t.dispose();
   }
 }

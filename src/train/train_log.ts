@@ -8,6 +8,8 @@ export interface LogEntry {
   lr: number;
   /** Seconds of this step. */
   seconds: number;
+  /** Data parallel: seconds this step waited for the gradient all-reduce after backward. */
+  comm?: number;
   losses: Record<string, number>;
   /** Set when the step was skipped (a non-finite loss). */
   skipped?: string;

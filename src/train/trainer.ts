@@ -1,14 +1,22 @@
 // The training loop: conditional GAN steps over a prepared cache, coarse to fine, with exact
 // checkpoints, a NaN/Inf guard, sample grids, a JSONL log and a progress callback.
+//
+// Data parallel (runtime.dist): every worker holds a replica, loads its part of each global
+// batch, and all-reduces gradients in buckets during backward; the loss values and the decisions
+// to skip a step or stop are agreed on every step. Rank 0 alone writes the log, samples and
+// checkpoints; on resume it reads the checkpoint and shares it, so any number of processes can
+// continue a run (the global batch, and so the training, stays the same).
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import { F, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
+import type { GradientReducer } from '../torch/distributed.js';
 import type { LesionCache } from '../data/cache.js';
 import { DataLoader, disposeBatch, type Batch } from '../data/loader.js';
 import { buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '../models/registry.js';
-import { listCheckpoints, loadCheckpoint, saveCheckpoint, type Checkpointable } from './checkpoint.js';
+import { listCheckpoints, restoreCheckpoint, saveCheckpoint, type Checkpointable, type TrainState } from './checkpoint.js';
+import { anyRank, meanOverRanks, shareFromRankZero, type DataParallel, type SharedState } from './data_parallel.js';
 import { GanLosses } from './losses.js';
 import type { TrainOptions } from './options.js';
 import { RUN_CONFIG_VERSION, type RunConfig } from './run_config.js';
@@ -34,6 +42,16 @@ export interface TrainHooks {
   onNotice?: (message: string) => void;
   /** Polled after every step: true saves a checkpoint and returns (SIGINT, SIGTERM, tests). */
   shouldStop?: () => boolean;
+}
+
+/** Where and how a run trains (not part of the run's options: a run may resume elsewhere). */
+export interface TrainRuntime {
+  /** Default cpu. With dist, this worker's device. */
+  device?: torch.Device;
+  /** This worker's place in a data-parallel run; absent: one process. */
+  dist?: DataParallel | null;
+  /** Gradient buckets of the data-parallel all-reduce, in bytes (default 25 MiB). */
+  bucketBytes?: number;
 }
 
 export interface TrainResult {
@@ -77,10 +95,20 @@ export class Trainer {
   private readonly schedG: nn.optim.LinearDecayLR;
   private readonly schedD: nn.optim.LinearDecayLR;
   private readonly log: TrainLog;
-  private readonly sampleBatch: Batch;
+  private readonly sampleBatch: Batch | null;
   private step = 0;
   private nanStreak = 0;
   private seconds = 0;
+  readonly device: torch.Device;
+  readonly dist: DataParallel | null;
+  /** Whether this process writes the run's files (rank 0, or the only process). */
+  readonly isMain: boolean;
+  private readonly bucketBytes: number;
+  /** After resume(): how many processes trained up to the checkpoint (null: no checkpoint). */
+  resumedProcesses: number | null = null;
+  private readonly reducers = new Map<string, GradientReducer>();
+  /** On an accelerator: the next batch, loaded while the device finishes this step. */
+  private prefetched: { batch: Batch; stateBefore: ReturnType<DataLoader['state']> } | null = null;
 
   constructor(
     readonly paths: RunPaths,
@@ -88,12 +116,22 @@ export class Trainer {
     readonly cache: LesionCache,
     vgg: { call(x: Tensor): Tensor[] } | null,
     hooks: TrainHooks = {},
+    runtime: TrainRuntime = {},
   ) {
     const o = options;
+    this.device = runtime.device ?? 'cpu';
+    this.dist = runtime.dist && runtime.dist.worldSize > 1 ? runtime.dist : null;
+    this.isMain = !this.dist || this.dist.rank === 0;
+    this.bucketBytes = runtime.bucketBytes ?? 25 * 2 ** 20;
     torch.manualSeed(o.seed);
     const labelChannels = cache.spec.channels.length;
     this.models = buildModels(o.model, labelChannels, o.modelOverrides, o.preset);
     checkImageSize(o.model, this.models.options, o.width, o.height);
+    if (this.device !== 'cpu') {
+      // Before the optimizers are made: moving replaces the parameter tensors.
+      this.models.generator.to(this.device);
+      this.models.discriminator.to(this.device);
+    }
     const weights = { ...this.models.losses };
     if (weights.vgg > 0 && !vgg) {
       hooks.onNotice?.(`VGG perceptual loss off: no --vgg-weights given (the ${o.model} default weight is ${weights.vgg})`);
@@ -101,7 +139,8 @@ export class Trainer {
     }
     this.losses = new GanLosses(weights, weights.vgg > 0 ? vgg : null);
     const split = cache.indices('train').length > 0 ? 'train' : undefined;
-    this.loader = new DataLoader(cache, { batchSize: o.batch, split, seed: o.seed, augment: o.augment, dropLast: true });
+    const shard = this.dist ? { rank: this.dist.rank, count: this.dist.worldSize } : undefined;
+    this.loader = new DataLoader(cache, { batchSize: o.batch, split, seed: o.seed, augment: o.augment, dropLast: true, device: this.device, shard });
     this.stepsPerEpoch = this.loader.batchesPerEpoch;
     const epochs = o.epochs + o.decayEpochs;
     this.totalSteps = o.steps ?? epochs * this.stepsPerEpoch;
@@ -122,23 +161,68 @@ export class Trainer {
     this.log = new TrainLog(paths.log);
     // A fixed set of examples for the sample grids: the first of the val split (or of train).
     const val = cache.indices('val').length > 0 ? 'val' : split;
-    const sampler = new DataLoader(cache, { batchSize: Math.min(4, cache.indices(val).length), split: val, shuffle: false, dropLast: false });
-    this.sampleBatch = sampler.next();
+    this.sampleBatch = this.isMain
+      ? new DataLoader(cache, { batchSize: Math.min(4, cache.indices(val).length), split: val, shuffle: false, dropLast: false, device: this.device }).next()
+      : null;
   }
 
-  /** Restores the newest valid checkpoint; returns its step (0 when there is none). */
+  /**
+   * Restores the newest checkpoint; returns its step (0 when there is none). Data parallel: rank 0
+   * reads it and shares it with every rank (or, at the start, its initial weights), so that all
+   * replicas start identical whatever the number of processes that wrote the checkpoint.
+   */
   async resume(): Promise<number> {
-    for (const c of await listCheckpoints(this.paths.checkpoints)) {
-      const state = await loadCheckpoint(c.file, this.checkpointable());
-      this.step = state.step;
-      this.nanStreak = state.nanStreak;
-      this.seconds = state.seconds;
-      this.loader.restore(state.loader);
-      this.syncSchedules();
-      await TrainLog.truncateAfter(this.paths.log, this.step);
-      return this.step;
+    const nets = this.checkpointable();
+    let read: (SharedState & { file: string }) | null = null;
+    if (this.isMain) {
+      const newest = (await listCheckpoints(this.paths.checkpoints))[0];
+      if (newest) read = { ...(await torch.loadSafetensors(newest.file)), file: newest.file };
     }
-    return 0;
+    let state: TrainState | null = null;
+    try {
+      if (this.dist) {
+        const shared = shareFromRankZero(this.dist, read ? { tensors: read.tensors, metadata: { ...read.metadata, 'dermosynth.file': read.file } } : null, this.device);
+        if (shared) {
+          try {
+            state = restoreCheckpoint(`${shared.metadata['dermosynth.file']} (from rank 0)`, shared.tensors, shared.metadata, nets);
+          } finally {
+            for (const t of shared.tensors.values()) t.dispose();
+          }
+        } else {
+          this.shareInitialWeights(nets);
+        }
+      } else if (read) {
+        state = restoreCheckpoint(read.file, read.tensors, read.metadata, nets);
+      }
+    } finally {
+      if (read) for (const t of read.tensors.values()) t.dispose();
+    }
+    if (!state) return 0;
+    this.resumedProcesses = state.processes ?? 1;
+    this.step = state.step;
+    this.nanStreak = state.nanStreak;
+    this.seconds = state.seconds;
+    this.loader.restore(state.loader);
+    this.syncSchedules();
+    if (this.isMain) await TrainLog.truncateAfter(this.paths.log, this.step);
+    return this.step;
+  }
+
+  /** A new data-parallel run: every replica takes rank 0's initial weights. */
+  private shareInitialWeights(nets: Checkpointable): void {
+    const mine = new Map<string, Tensor>();
+    for (const [prefix, m] of Object.entries(nets.modules)) for (const [k, t] of m.stateDict()) mine.set(`${prefix}.${k}`, t);
+    const shared = shareFromRankZero(this.dist!, this.isMain ? { tensors: mine, metadata: {} } : null, this.device)!;
+    try {
+      if (!this.isMain) {
+        for (const [prefix, m] of Object.entries(nets.modules)) {
+          const part = new Map([...shared.tensors].filter(([k]) => k.startsWith(`${prefix}.`)).map(([k, t]) => [k.slice(prefix.length + 1), t]));
+          m.loadStateDict(part, { source: 'rank 0' });
+        }
+      }
+    } finally {
+      for (const t of shared.tensors.values()) t.dispose();
+    }
   }
 
   /** The run's config.json: resolved options, networks, data and schedule (written when a run starts). */
@@ -184,53 +268,60 @@ export class Trainer {
   }
 
   async run(hooks: TrainHooks = {}): Promise<TrainResult> {
-    await mkdir(this.paths.checkpoints, { recursive: true });
-    await mkdir(this.paths.samples, { recursive: true });
+    if (this.isMain) {
+      await mkdir(this.paths.checkpoints, { recursive: true });
+      await mkdir(this.paths.samples, { recursive: true });
+    }
     let lastCheckpoint: string | null = null;
     const o = this.options;
     while (this.step < this.totalSteps) {
       const t0 = performance.now();
       const epoch = this.epochAt(this.step);
       const stage = this.stageAt(epoch);
-      const { losses, skipped } = this.trainStep(stage);
+      const { losses, skipped, comm } = this.trainStep(stage);
       this.step++;
       const dt = (performance.now() - t0) / 1000;
       this.seconds += dt;
       const entry: LogEntry = { step: this.step, epoch, stage, lr: this.optG.lr, seconds: Number(dt.toFixed(4)), losses };
+      if (this.dist) entry.comm = Number(comm.toFixed(4));
       if (skipped) {
         entry.skipped = skipped;
         hooks.onNotice?.(`step ${this.step}: skipped, ${skipped} (${this.nanStreak} in a row; the run stops after ${o.maxBadSteps})`);
       }
-      this.log.add(entry);
+      if (this.isMain) this.log.add(entry);
       if (this.epochAt(this.step) !== epoch) this.syncSchedules();
       hooks.onStep?.({ step: this.step, totalSteps: this.totalSteps, epoch, stage, losses, skipped, seconds: this.seconds });
       if (this.nanStreak >= o.maxBadSteps) {
-        await this.log.flush();
+        if (this.isMain) await this.log.flush();
         throw new Error(`training stopped at step ${this.step}: ${this.nanStreak} steps in a row had a non-finite loss (see ${this.paths.log}); lower --lr or check the data`);
       }
       const done = this.step === this.totalSteps;
-      const stop = !done && (hooks.shouldStop?.() ?? false);
-      if (this.step % o.sampleEvery === 0 || done) await this.writeSamples(stage);
+      const asked = !done && (hooks.shouldStop?.() ?? false);
+      // Every rank stops at the same step, or the others would wait in a collective.
+      const stop = this.dist && !done ? anyRank(this.dist, asked) : asked;
+      if (this.isMain && (this.step % o.sampleEvery === 0 || done)) await this.writeSamples(stage);
       if (this.step % o.checkpointEvery === 0 || done || stop) {
-        lastCheckpoint = await this.checkpoint();
-        hooks.onNotice?.(`checkpoint ${path.relative(this.paths.dir, lastCheckpoint)}`);
+        if (this.isMain) {
+          lastCheckpoint = await this.checkpoint();
+          hooks.onNotice?.(`checkpoint ${path.relative(this.paths.dir, lastCheckpoint)}`);
+        }
       }
       if (stop) return { step: this.step, totalSteps: this.totalSteps, finished: false, lastCheckpoint, generatorFile: null };
       // Let signals and other events in between steps.
       await new Promise((r) => setImmediate(r));
     }
+    if (!this.isMain) return { step: this.step, totalSteps: this.totalSteps, finished: true, lastCheckpoint: null, generatorFile: null };
     await nn.saveModule(this.paths.generator, this.models.generator);
     return { step: this.step, totalSteps: this.totalSteps, finished: true, lastCheckpoint, generatorFile: this.paths.generator };
   }
 
   async checkpoint(): Promise<string> {
     await this.log.flush();
-    return saveCheckpoint(
-      this.paths.checkpoints,
-      this.checkpointable(),
-      { step: this.step, loader: this.loader.state(), nanStreak: this.nanStreak, seconds: this.seconds },
-      this.options.keepCheckpoints,
-    );
+    // A batch loaded ahead is not yet trained on: the checkpoint's position is before it.
+    const loader = this.prefetched ? this.prefetched.stateBefore : this.loader.state();
+    const state: Omit<TrainState, 'version' | 'optimizers'> = { step: this.step, loader, nanStreak: this.nanStreak, seconds: this.seconds };
+    if (this.dist) state.processes = this.dist.worldSize;
+    return saveCheckpoint(this.paths.checkpoints, this.checkpointable(), state, this.options.keepCheckpoints);
   }
 
   private checkpointable(): Checkpointable {
@@ -241,8 +332,43 @@ export class Trainer {
   }
 
   dispose(): void {
-    disposeBatch(this.sampleBatch);
+    if (this.sampleBatch) disposeBatch(this.sampleBatch);
+    if (this.prefetched) disposeBatch(this.prefetched.batch);
+    this.prefetched = null;
+    for (const r of this.reducers.values()) r.dispose();
+    this.reducers.clear();
     this.cache.close();
+  }
+
+  /** The data-parallel reducer of a parameter set (one per stage's G parameters, one for D). */
+  private reducerFor(key: string, params: Tensor[]): GradientReducer {
+    let r = this.reducers.get(key);
+    if (!r) {
+      r = this.dist!.pg.reducer(params, { bucketBytes: this.bucketBytes });
+      this.reducers.set(key, r);
+    }
+    return r;
+  }
+
+  /** backward() of `loss` into `params`, all-reduced over ranks when data parallel; returns seconds waited on the all-reduce. */
+  private backwardInto(loss: Tensor, params: Tensor[], key: string, retainGraph: boolean): number {
+    if (!this.dist) {
+      loss.backward(null, { inputs: params, retainGraph });
+      return 0;
+    }
+    const r = this.reducerFor(key, params);
+    r.prepare();
+    loss.backward(null, { inputs: params, retainGraph });
+    return r.finish();
+  }
+
+  private nextBatch(): Batch {
+    if (this.prefetched) {
+      const b = this.prefetched.batch;
+      this.prefetched = null;
+      return b;
+    }
+    return this.loader.next();
   }
 
   /** The learning rates of epoch `epochAt(step)` (schedules advance per epoch, as pix2pixHD). */
@@ -265,10 +391,10 @@ export class Trainer {
   }
 
   /** One G and one D update (skipped when a loss is not finite). */
-  private trainStep(stage: Stage): { losses: Record<string, number>; skipped: string | null } {
-    const batch = this.loader.next();
+  private trainStep(stage: Stage): { losses: Record<string, number>; skipped: string | null; comm: number } {
+    const batch = this.nextBatch();
     try {
-      return torch.tidy(() => {
+      const result = torch.tidy(() => {
         const plan = this.stagePlan(stage);
         let { label, image: real } = batch;
         if (plan.scale > 1) {
@@ -285,29 +411,45 @@ export class Trainer {
         const predReal = D.call(torch.cat([label, real], 1));
         const g = this.losses.generatorLoss({ predFake, predReal, fake, real });
         const d = this.losses.discriminatorLoss({ predReal, predFake });
-        const losses = { ...g.parts, ...d.parts };
+        let losses = { ...g.parts, ...d.parts };
+        if (this.dist) {
+          // Every rank logs, and judges, the loss of the whole batch.
+          const names = Object.keys(losses);
+          const mean = meanOverRanks(this.dist, names.map((k) => losses[k]!));
+          losses = Object.fromEntries(names.map((k, i) => [k, mean[i]!]));
+        }
         const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
         if (bad) {
           this.nanStreak++;
-          return { losses, skipped: `${bad[0]} is ${bad[1]}` };
+          return { losses, skipped: `${bad[0]} is ${bad[1]}`, comm: 0 };
         }
         this.nanStreak = 0;
         const dParams = D.parameters();
         this.optG.zeroGrad();
         this.optD.zeroGrad();
-        g.total.backward(null, { inputs: plan.params, retainGraph: true });
-        d.total.backward(null, { inputs: dParams });
+        let comm = this.backwardInto(g.total, plan.params, `G:${stage}`, true);
+        comm += this.backwardInto(d.total, dParams, 'D', false);
         this.optG.step();
         this.optD.step();
-        return { losses, skipped: null };
+        return { losses, skipped: null, comm };
       });
+      this.prefetch();
+      return result;
     } finally {
       disposeBatch(batch);
     }
   }
 
+  /** On an accelerator, loads the next batch while the device works through this step's queue. */
+  private prefetch(): void {
+    if (this.device === 'cpu' || this.prefetched || this.step + 1 >= this.totalSteps) return;
+    const stateBefore = this.loader.state();
+    this.prefetched = { batch: this.loader.next(), stateBefore };
+  }
+
   private async writeSamples(stage: Stage): Promise<void> {
     const b = this.sampleBatch;
+    if (!b) return;
     const g = this.models.generator;
     const fake = torch.tidy(() =>
       torch.noGrad(() => {
