@@ -109,6 +109,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--node-rank <i>', 'this machine\'s index, 0 .. nnodes-1 (machine 0 holds the run folder and the rendezvous)').argParser(intIn(0, 4095)).default(0))
     .option('--master-addr <host>', 'address of machine 0, reachable from every machine', '127.0.0.1')
     .addOption(new Option('--master-port <port>', 'rendezvous port on machine 0 (default: a free port on one machine, 29500 on several)').argParser(intIn(1, 65535)))
+    .option('--sync-bn', 'data parallel: batch norm (pix2pix) normalises with the statistics of the whole global batch, not each process\'s part', false)
     .addOption(new Option('--dist-timeout <s>', 'seconds any collective may wait for the other workers before the run stops with an error').argParser(intIn(1, 86400)).default(1800))
     .action(async (flags: Record<string, unknown>, command: Command) => {
       await runTrain(flags, command);
@@ -354,7 +355,7 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
       );
     }
     const vgg = options.vggWeights ? await loadVgg19(options.vggWeights) : null;
-    await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank } }, newRun);
+    await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank }, syncBatchNorm: Boolean(flags.syncBn) }, newRun);
     if (process.exitCode === undefined || process.exitCode === 0) pg.barrier();
   } finally {
     pg.close();

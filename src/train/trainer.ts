@@ -52,6 +52,8 @@ export interface TrainRuntime {
   dist?: DataParallel | null;
   /** Gradient buckets of the data-parallel all-reduce, in bytes (default 25 MiB). */
   bucketBytes?: number;
+  /** Data parallel: batch norm layers use the statistics of the whole global batch (SyncBatchNorm2d). */
+  syncBatchNorm?: boolean;
 }
 
 export interface TrainResult {
@@ -131,6 +133,10 @@ export class Trainer {
       // Before the optimizers are made: moving replaces the parameter tensors.
       this.models.generator.to(this.device);
       this.models.discriminator.to(this.device);
+    }
+    if (this.dist && runtime.syncBatchNorm) {
+      nn.convertSyncBatchNorm(this.models.generator, this.dist.pg);
+      nn.convertSyncBatchNorm(this.models.discriminator, this.dist.pg);
     }
     const weights = { ...this.models.losses };
     if (weights.vgg > 0 && !vgg) {

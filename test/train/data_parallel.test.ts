@@ -1,0 +1,190 @@
+// Data-parallel training on this machine (CPU, gloo over loopback): two processes give the weights
+// of one process with the same global batch; a run resumes with another process count; a killed
+// worker ends the run promptly with a message naming it, and no worker is left behind.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as torch from '../../src/torch/index.js';
+import { distributedBackends } from '../../src/torch/distributed.js';
+import * as nn from '../../src/nn/index.js';
+import { buildModels } from '../../src/models/registry.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const bin = path.join(root, 'bin/dermosynth.mjs');
+const env = { ...process.env, DERMOSYNTH_NO_BAR: '1', OMP_NUM_THREADS: '1' };
+const TINY = ['--size', '32x32', '--ngf', '8', '--n-down', '2', '--n-blocks', '1', '--ndf', '8', '--n-layers-d', '2'];
+const LR = 2e-4;
+const haveGloo = distributedBackends().includes('gloo');
+let work = '';
+let data = '';
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env, timeout: 180_000 });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Conv biases right before an instance norm: the norm subtracts each channel's mean, so their
+ * gradient is zero in exact arithmetic, and Adam turns the float noise left in it into steps of
+ * up to lr in either direction. Everything else must match to float tolerance: Adam divides by
+ * the root of each element's squared-gradient average, so an element whose gradient is nearly
+ * zero carries the summation-order noise of the all-reduce into its update; such elements stay
+ * far below one step (max < lr/2) and the tensor's mean difference below 1e-6.
+ */
+function normalisedAwayBiases(): Set<string> {
+  const labelChannels = 4; // background + 3 diagnoses (no boundary, no frame)
+  const m = buildModels('proposed', labelChannels, { ngf: 8, nDown: 2, nBlocks: 1, ndf: 8, nLayersD: 2 }, 'cpu');
+  const out = new Set<string>();
+  for (const [prefix, net] of [['G', m.generator], ['D', m.discriminator]] as const) {
+    for (const [name, mod] of net.namedModules()) {
+      const kids = [...mod.namedChildren()];
+      kids.forEach(([k, child], i) => {
+        const next = kids[i + 1]?.[1];
+        if ((child instanceof nn.Conv2d || child instanceof nn.ConvTranspose2d) && next instanceof nn.InstanceNorm2d) {
+          out.add(`${prefix}.${name ? `${name}.` : ''}${k}.bias`);
+        }
+      });
+    }
+  }
+  return out;
+}
+
+async function compareCheckpoints(a: string, b: string, steps: number): Promise<{ worst: number; biases: number; compared: number }> {
+  const A = await torch.loadSafetensors(a);
+  const B = await torch.loadSafetensors(b);
+  const noisy = normalisedAwayBiases();
+  expect(noisy.size).toBeGreaterThan(4);
+  let worst = 0;
+  let biases = 0;
+  let compared = 0;
+  try {
+    expect([...A.tensors.keys()].sort()).toEqual([...B.tensors.keys()].sort());
+    for (const [name, ta] of A.tensors) {
+      if (!/^(G|D)\./.test(name)) continue;
+      const tb = B.tensors.get(name)!;
+      const d = ta.double().sub(tb.double()).abs();
+      const diff = d.max().item();
+      if (noisy.has(name)) {
+        biases = Math.max(biases, diff);
+        expect(diff, name).toBeLessThanOrEqual(2 * steps * LR * 1.01);
+      } else {
+        worst = Math.max(worst, diff);
+        compared++;
+        expect(diff, name).toBeLessThan(LR / 2);
+        expect(d.mean().item(), name).toBeLessThan(1e-6);
+      }
+      d.dispose();
+    }
+  } finally {
+    for (const t of [...A.tensors.values(), ...B.tensors.values()]) t.dispose();
+  }
+  return { worst, biases, compared };
+}
+
+function losses(run: string): Record<string, number>[] {
+  return readFileSync(path.join(run, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).losses);
+}
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-ddp-'));
+  data = path.join(work, 'data');
+  const r = cli('data', 'sample', '--out', data, '--n', '12', '--size', '64');
+  expect(r.status, r.stderr).toBe(0);
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', () => {
+  it('2 processes x 8 steps give the weights of 1 process with the whole batch; a 2-process checkpoint resumes in 1 process', async () => {
+    const common = ['--data', data, ...TINY, '--steps', '8', '--batch', '4', '--augment', 'default', '--checkpoint-every', '4', '--keep-checkpoints', '5'];
+    const two = path.join(work, 'two');
+    const one = path.join(work, 'one');
+    let r = cli('train', '--out', two, ...common, '--nproc', '2');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/started 2 workers/);
+    expect(r.stderr).toMatch(/2 processes \(2 lesions each per step\)/);
+    r = cli('train', '--out', one, ...common);
+    expect(r.status, r.stderr).toBe(0);
+
+    const c2 = path.join(two, 'checkpoints', 'step-00000008.safetensors');
+    const c1 = path.join(one, 'checkpoints', 'step-00000008.safetensors');
+    const { worst, compared } = await compareCheckpoints(c2, c1, 8);
+    expect(compared).toBeGreaterThan(10);
+    expect(worst).toBeLessThan(LR / 2);
+    // The logged losses are those of the whole batch.
+    const l2 = losses(two);
+    const l1 = losses(one);
+    expect(l2).toHaveLength(8);
+    l2.forEach((step, i) => {
+      for (const [k, v] of Object.entries(step)) expect(Math.abs(v - l1[i]![k]!), `step ${i + 1} ${k}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v)));
+    });
+    // Only rank 0 wrote: one log line per step, one set of checkpoints and samples.
+    const state = JSON.parse((await torch.loadSafetensors(c2)).metadata['dermosynth.state']!);
+    expect(state.processes).toBe(2);
+
+    // Resume the 2-process run from its step-4 checkpoint in 1 process: the same end.
+    const resumed = path.join(work, 'resumed');
+    cpSync(two, resumed, { recursive: true });
+    rmSync(path.join(resumed, 'checkpoints', 'step-00000008.safetensors'));
+    rmSync(path.join(resumed, 'generator.safetensors'));
+    r = cli('train', '--out', resumed, '--resume', '--nproc', '1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/resuming at step 4/);
+    expect(r.stderr).toMatch(/written by 2 processes; continuing with 1 \(same global batch 4\)/);
+    await compareCheckpoints(path.join(resumed, 'checkpoints', 'step-00000008.safetensors'), c2, 8);
+    expect(losses(resumed).map((l) => l.G_GAN)).toHaveLength(8);
+  }, 300_000);
+
+  it('a killed worker stops the run within seconds, naming it; no worker is left', async () => {
+    const out = path.join(work, 'killed');
+    const child = spawn(process.execPath, [bin, 'train', '--out', out, '--data', data, ...TINY, '--steps', '100000', '--batch', '2', '--nproc', '2', '--dist-timeout', '30'], { cwd: root, env });
+    let stderr = '';
+    let pids: number[] = [];
+    let killedAt = 0;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /pids (\d+), (\d+)/.exec(stderr);
+      if (m && pids.length === 0) pids = [Number(m[1]), Number(m[2])];
+      if (!killedAt && pids.length === 2 && /^training: [1-9]\d*\/100000 steps/m.test(stderr)) {
+        killedAt = Date.now();
+        process.kill(pids[1]!, 'SIGKILL');
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const code = await exited;
+    clearTimeout(timer);
+    expect(killedAt, stderr).toBeGreaterThan(0);
+    const seconds = (Date.now() - killedAt) / 1000;
+    expect(code, stderr).toBe(1);
+    expect(seconds, 'the run ends well within the collective timeout').toBeLessThan(20);
+    expect(stderr).toMatch(new RegExp(`worker rank 1 \\(pid ${pids[1]}\\) was killed by SIGKILL; stopped the other workers`));
+    await new Promise((r) => setTimeout(r, 200));
+    for (const pid of pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
+  }, 180_000);
+
+  it('a global batch that cannot be split, and --node-rank past --nnodes, are clear errors', () => {
+    let r = cli('train', '--out', path.join(work, 'bad1'), '--data', data, ...TINY, '--steps', '2', '--batch', '3', '--nproc', '2');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--batch 3 cannot be split evenly over 2 processes/);
+    expect(existsSync(path.join(work, 'bad1', 'config.json'))).toBe(false);
+    r = cli('train', '--out', path.join(work, 'bad2'), '--data', data, ...TINY, '--nnodes', '2', '--node-rank', '2');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--node-rank 2 must be below --nnodes 2/);
+  }, 60_000);
+});
