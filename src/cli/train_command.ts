@@ -104,6 +104,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--num-d <n>', 'discriminator scales').argParser(intIn(1, 8)))
     .addOption(new Option('--n-layers-d <n>', 'discriminator layers').argParser(intIn(1, 8)))
     .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N (with --nproc: cuda gives worker i the GPU cuda:i)').argParser(deviceName).default('cpu'))
+    .addOption(new Option('--precision <p>', 'fp32, or bf16/fp16 autocast (fp32 master weights; fp16 with a dynamic loss scaler, CUDA only)').choices(['fp32', 'bf16', 'fp16']).default('fp32'))
     .addOption(new Option('--nproc <n>', 'data parallel: worker processes on this machine (each a replica; --batch is split between them)').argParser(intIn(1, 1024)).default(1))
     .addOption(new Option('--nnodes <n>', 'data parallel over machines: how many (run the same command on each, with its --node-rank)').argParser(intIn(1, 4096)).default(1))
     .addOption(new Option('--node-rank <i>', 'this machine\'s index, 0 .. nnodes-1 (machine 0 holds the run folder and the rendezvous)').argParser(intIn(0, 4095)).default(0))
@@ -131,6 +132,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   const worldSize = nproc * nnodes;
   if (nodeRank >= nnodes) throw new RangeError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
   const device = checkedDevice(String(flags.device), nproc);
+  const precision = torch.amp.checkPrecision(flags.precision as torch.Precision, device === 'cpu' ? 'cpu' : 'cuda');
   const out = path.resolve(String(flags.out));
   const paths = runPaths(out);
   if (nodeRank > 0) {
@@ -205,7 +207,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     await launch(flags, { nproc, nnodes, nodeRank, out, rankZeroEnv: { [WORKER_ENV.options]: JSON.stringify({ options, cache: cacheDir, newRun: !existing }) } });
     return;
   }
-  await train(paths, options, cache, vgg, { device }, !existing);
+  await train(paths, options, cache, vgg, { device, precision }, !existing);
 }
 
 /** The device a worker uses: cuda with several workers is cuda:<local rank>. */
@@ -248,7 +250,7 @@ async function train(
   if (trainer.resumedProcesses !== null && trainer.resumedProcesses !== processes) {
     notice(`the checkpoint was written by ${trainer.resumedProcesses} process${trainer.resumedProcesses > 1 ? 'es' : ''}; continuing with ${processes} (same global batch ${options.batch})`);
   }
-  const where = `${trainer.device}${processes > 1 ? `, ${processes} processes (${options.batch / processes} lesions each per step)` : ''}`;
+  const where = `${trainer.device}${trainer.precision === 'fp32' ? '' : ` ${trainer.precision}`}${processes > 1 ? `, ${processes} processes (${options.batch / processes} lesions each per step)` : ''}`;
   notice(
     `${start > 0 ? `resuming at step ${start}` : 'training'}: ${options.model} (${options.preset}), G ${(m.generator.numParameters() / 1e6).toFixed(2)}M / D ${(m.discriminator.numParameters() / 1e6).toFixed(2)}M parameters, ` +
       `${options.width}x${options.height}, batch ${options.batch}, ${trainer.totalSteps} steps (${trainer.stepsPerEpoch} per epoch), ${where} -> ${out}`,
@@ -355,7 +357,7 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
       );
     }
     const vgg = options.vggWeights ? await loadVgg19(options.vggWeights) : null;
-    await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank }, syncBatchNorm: Boolean(flags.syncBn) }, newRun);
+    await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank }, syncBatchNorm: Boolean(flags.syncBn), precision: flags.precision as torch.Precision }, newRun);
     if (process.exitCode === undefined || process.exitCode === 0) pg.barrier();
   } finally {
     pg.close();

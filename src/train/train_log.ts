@@ -10,6 +10,8 @@ export interface LogEntry {
   seconds: number;
   /** Data parallel: seconds this step waited for the gradient all-reduce after backward. */
   comm?: number;
+  /** fp16: the loss scale after this step. */
+  lossScale?: number;
   losses: Record<string, number>;
   /** Set when the step was skipped (a non-finite loss). */
   skipped?: string;

@@ -54,6 +54,13 @@ export interface TrainRuntime {
   bucketBytes?: number;
   /** Data parallel: batch norm layers use the statistics of the whole global batch (SyncBatchNorm2d). */
   syncBatchNorm?: boolean;
+  /**
+   * fp32 (default), or bf16/fp16 autocast for the forward passes (fp32 master weights and
+   * optimizer); fp16 adds a dynamic loss scaler, checkpointed with the run.
+   */
+  precision?: torch.Precision;
+  /** Dynamic loss scaling: default on for fp16 only; options override the scaler's defaults. */
+  lossScaling?: boolean | Partial<nn.optim.GradScalerOptions>;
 }
 
 export interface TrainResult {
@@ -106,6 +113,9 @@ export class Trainer {
   /** Whether this process writes the run's files (rank 0, or the only process). */
   readonly isMain: boolean;
   private readonly bucketBytes: number;
+  readonly precision: torch.Precision;
+  /** fp16's dynamic loss scaler (disabled, a pass-through, otherwise). */
+  readonly scaler: nn.optim.GradScaler;
   /** After resume(): how many processes trained up to the checkpoint (null: no checkpoint). */
   resumedProcesses: number | null = null;
   private readonly reducers = new Map<string, GradientReducer>();
@@ -125,6 +135,9 @@ export class Trainer {
     this.dist = runtime.dist && runtime.dist.worldSize > 1 ? runtime.dist : null;
     this.isMain = !this.dist || this.dist.rank === 0;
     this.bucketBytes = runtime.bucketBytes ?? 25 * 2 ** 20;
+    this.precision = torch.amp.checkPrecision(runtime.precision ?? 'fp32', this.device);
+    const scaling = runtime.lossScaling ?? this.precision === 'fp16';
+    this.scaler = new nn.optim.GradScaler(typeof scaling === 'object' ? { ...scaling, enabled: true } : { enabled: scaling });
     torch.manualSeed(o.seed);
     const labelChannels = cache.spec.channels.length;
     this.models = buildModels(o.model, labelChannels, o.modelOverrides, o.preset);
@@ -205,6 +218,7 @@ export class Trainer {
     }
     if (!state) return 0;
     this.resumedProcesses = state.processes ?? 1;
+    if (state.scaler && this.scaler.enabled) this.scaler.loadStateDict(state.scaler);
     this.step = state.step;
     this.nanStreak = state.nanStreak;
     this.seconds = state.seconds;
@@ -290,6 +304,7 @@ export class Trainer {
       this.seconds += dt;
       const entry: LogEntry = { step: this.step, epoch, stage, lr: this.optG.lr, seconds: Number(dt.toFixed(4)), losses };
       if (this.dist) entry.comm = Number(comm.toFixed(4));
+      if (this.scaler.enabled) entry.lossScale = this.scaler.getScale();
       if (skipped) {
         entry.skipped = skipped;
         hooks.onNotice?.(`step ${this.step}: skipped, ${skipped} (${this.nanStreak} in a row; the run stops after ${o.maxBadSteps})`);
@@ -327,6 +342,7 @@ export class Trainer {
     const loader = this.prefetched ? this.prefetched.stateBefore : this.loader.state();
     const state: Omit<TrainState, 'version' | 'optimizers'> = { step: this.step, loader, nanStreak: this.nanStreak, seconds: this.seconds };
     if (this.dist) state.processes = this.dist.worldSize;
+    if (this.scaler.enabled) state.scaler = this.scaler.stateDict();
     return saveCheckpoint(this.paths.checkpoints, this.checkpointable(), state, this.options.keepCheckpoints);
   }
 
@@ -409,14 +425,15 @@ export class Trainer {
           real = F.interpolate(real, { size, mode: 'bilinear', antialias: true });
         }
         const D = this.models.discriminator;
-        const fake = plan.run(label);
-        // One D pass on the generated image serves both losses: the G loss back-propagates only
-        // into G's parameters and the D loss only into D's (same updates as pix2pixHD's separate
-        // pass on fake.detach(), one discriminator forward less).
-        const predFake = D.call(torch.cat([label, fake], 1));
-        const predReal = D.call(torch.cat([label, real], 1));
-        const g = this.losses.generatorLoss({ predFake, predReal, fake, real });
-        const d = this.losses.discriminatorLoss({ predReal, predFake });
+        const { g, d } = torch.autocast(this.device, this.precision, () => {
+          const fake = plan.run(label);
+          // One D pass on the generated image serves both losses: the G loss back-propagates only
+          // into G's parameters and the D loss only into D's (same updates as pix2pixHD's separate
+          // pass on fake.detach(), one discriminator forward less).
+          const predFake = D.call(torch.cat([label, fake], 1));
+          const predReal = D.call(torch.cat([label, real], 1));
+          return { g: this.losses.generatorLoss({ predFake, predReal, fake, real }), d: this.losses.discriminatorLoss({ predReal, predFake }) };
+        });
         let losses = { ...g.parts, ...d.parts };
         if (this.dist) {
           // Every rank logs, and judges, the loss of the whole batch.
@@ -433,10 +450,13 @@ export class Trainer {
         const dParams = D.parameters();
         this.optG.zeroGrad();
         this.optD.zeroGrad();
-        let comm = this.backwardInto(g.total, plan.params, `G:${stage}`, true);
-        comm += this.backwardInto(d.total, dParams, 'D', false);
-        this.optG.step();
-        this.optD.step();
+        let comm = this.backwardInto(this.scaler.scale(g.total), plan.params, `G:${stage}`, true);
+        comm += this.backwardInto(this.scaler.scale(d.total), dParams, 'D', false);
+        // fp16: steps with inf/NaN gradients are skipped and the scale backs off (the gradients
+        // are the same on every rank after the all-reduce, so every rank decides alike).
+        this.scaler.step(this.optG);
+        this.scaler.step(this.optD);
+        this.scaler.update();
         return { losses, skipped: null, comm };
       });
       this.prefetch();
@@ -461,11 +481,14 @@ export class Trainer {
       torch.noGrad(() => {
         g.eval();
         try {
-          if (stage === 'global' && isCoarseToFine(g)) {
-            const s = 2 ** g.numLocalEnhancers;
-            return g.globalGenerator.call(F.interpolate(b.label, { size: [b.label.shape[2]! / s, b.label.shape[3]! / s], mode: 'nearest' }));
-          }
-          return g.call(b.label);
+          const out = torch.autocast(this.device, this.precision, () => {
+            if (stage === 'global' && isCoarseToFine(g)) {
+              const s = 2 ** g.numLocalEnhancers;
+              return g.globalGenerator.call(F.interpolate(b.label, { size: [b.label.shape[2]! / s, b.label.shape[3]! / s], mode: 'nearest' }));
+            }
+            return g.call(b.label);
+          });
+          return out.float();
         } finally {
           g.train();
         }
