@@ -1,7 +1,7 @@
 // dermosynth evaluate | compare: a run's metrics and report; the paper-style table of several runs.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
-import { isDevice, type Device } from '../torch/index.js';
+import { amp, isDevice, type Device, type Precision } from '../torch/index.js';
 import { SPLITS, type Split } from '../data/dataset.js';
 import { writeComparison } from '../eval/compare.js';
 import { evaluate } from '../eval/evaluate.js';
@@ -31,6 +31,7 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--lpips-weights <backbone,linear>', 'LPIPS: the backbone and the linear layers as safetensors, comma-separated').argParser(twoFiles))
     .addOption(new Option('--lpips-backbone <net>', 'the LPIPS backbone of --lpips-weights').choices(['alex', 'vgg']).default('alex'))
     .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N').argParser(device).default('cpu'))
+    .addOption(new Option('--precision <p>', "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA); the metric networks stay float32").choices([...amp.PRECISIONS]).default('fp32'))
     .addOption(new Option('--batch <n>', 'images per batch').argParser(intIn(1, 4096)).default(16))
     .addOption(new Option('--max-images <n>', 'evaluate at most the first N lesions of the split').argParser(intIn(1, 1e9)))
     .addOption(new Option('--aux-epochs <n>', 'epochs of the classifier and segmenter trained on the real training split (once per dataset and settings)').argParser(intIn(1, 1000)).default(10))
@@ -39,6 +40,7 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--grid-examples <n>', 'label | real | generated rows per diagnosis in the report').argParser(intIn(1, 64)).default(4))
     .action(async (o: Record<string, unknown>) => {
       const run = path.resolve(String(o.run));
+      const precision = amp.checkPrecision(o.precision as Precision, o.device as Device);
       const notice = (m: string) => process.stderr.write(`${m}\n`);
       const prepare = phasedProgress(PREPARE_PHASES, 'lesions');
       let aux: { what: string; bar: Progress } | null = null;
@@ -52,6 +54,7 @@ export function evaluateCommand(): Command {
             inceptionWeights: o.inceptionWeights === undefined ? null : path.resolve(String(o.inceptionWeights)),
             lpips: o.lpipsWeights ? { backbone: o.lpipsBackbone as 'alex' | 'vgg', files: o.lpipsWeights as { backbone: string; linear: string } } : null,
             device: o.device as Device,
+            precision,
             batch: o.batch as number,
             maxImages: (o.maxImages as number | undefined) ?? null,
             auxEpochs: o.auxEpochs as number,

@@ -1,7 +1,7 @@
 // dermosynth serve: the web studio for a trained run (draw a lesion, choose a diagnosis, generate).
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { checkDevice } from '../torch/index.js';
+import { amp, checkDevice, type Precision } from '../torch/index.js';
 import { DEFAULT_HOST, DEFAULT_MAX_BODY, DEFAULT_PORT, DEFAULT_QUEUE, startStudioServer } from '../serve/server.js';
 import { BundleMissingError } from '../serve/static_files.js';
 import { intIn } from './parse.js';
@@ -13,11 +13,12 @@ export function serveCommand(): Command {
     .addOption(new Option('--port <n>', 'TCP port (0: any free port)').argParser(intIn(0, 65535)).default(DEFAULT_PORT))
     .option('--host <address>', 'address to listen on; anything but 127.0.0.1/localhost/::1 exposes the studio to the network', DEFAULT_HOST)
     .option('--device <device>', 'cpu or cuda:N', 'cpu')
+    .addOption(new Option('--precision <p>', "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA)").choices([...amp.PRECISIONS]).default('fp32'))
     .option('--weights <file>', "a weights file instead of the run's generator.safetensors (a checkpoint or generator file)")
     .addOption(new Option('--threads <n>', "libtorch threads for inference (default: libtorch's, the cores)").argParser(intIn(1, 1024)))
     .addOption(new Option('--queue <n>', 'generate requests queued or running at most; more are answered 503 at once').argParser(intIn(1, 10_000)).default(DEFAULT_QUEUE))
     .addOption(new Option('--max-body <bytes>', 'largest request body accepted').argParser(intIn(1024, 256 * 1024 * 1024)).default(DEFAULT_MAX_BODY))
-    .action(async (o: { run: string; port: number; host: string; device: string; weights?: string; threads?: number; queue: number; maxBody: number }) => {
+    .action(async (o: { run: string; port: number; host: string; device: string; precision: Precision; weights?: string; threads?: number; queue: number; maxBody: number }) => {
       if (!existsSync(o.run)) throw new RangeError(`--run ${o.run}: no such run folder; pass the --out of a 'dermosynth train' run`);
       let device;
       try {
@@ -25,15 +26,16 @@ export function serveCommand(): Command {
       } catch (e) {
         throw new RangeError(`--device ${o.device}: ${(e as Error).message}`);
       }
+      const precision = amp.checkPrecision(o.precision, device);
       let studio;
       try {
-        studio = await startStudioServer({ runDir: o.run, host: o.host, port: o.port, device, weights: o.weights, threads: o.threads, queue: o.queue, maxBody: o.maxBody, onError: (m) => console.error(`serve: ${m}`) });
+        studio = await startStudioServer({ runDir: o.run, host: o.host, port: o.port, device, precision, weights: o.weights, threads: o.threads, queue: o.queue, maxBody: o.maxBody, onError: (m) => console.error(`serve: ${m}`) });
       } catch (e) {
         if (e instanceof BundleMissingError) throw new RangeError(e.message);
         throw e;
       }
       const i = studio.info;
-      console.error(`loaded ${o.run}: ${i.model}, ${i.width}x${i.height}, classes ${i.classes.join(', ')}; weights ${i.weights.file} (sha256 ${i.weights.sha256.slice(0, 12)}), ${i.device}, ${i.threads} threads`);
+      console.error(`loaded ${o.run}: ${i.model}, ${i.width}x${i.height}, classes ${i.classes.join(', ')}; weights ${i.weights.file} (sha256 ${i.weights.sha256.slice(0, 12)}), ${i.device}${i.precision !== 'fp32' ? ` ${i.precision} autocast` : ''}, ${i.threads} threads`);
       if (!['127.0.0.1', 'localhost', '::1'].includes(studio.host)) {
         console.error(`warning: listening on ${studio.host}: anyone who can reach this address can use the studio (there is no authentication)`);
       }

@@ -2,7 +2,7 @@
 // chosen diagnosis or class balancing.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
-import { isDevice, type Device } from '../torch/index.js';
+import { amp, isDevice, type Device, type Precision } from '../torch/index.js';
 import { SPLITS } from '../data/dataset.js';
 import { IMAGE_FORMATS } from '../data/flat_writer.js';
 import { DEFAULT_BALANCE_TARGET, parseBalanceTarget } from '../synth/balance.js';
@@ -42,6 +42,7 @@ export function synthCommand(): Command {
     .addOption(new Option('--first-id <n>', 'number of the first id (SYN_0000001 for 1): keeps ids apart when merging several synthetic sets').argParser(intIn(0, 9_999_999)).default(1))
     .addOption(new Option('--batch <n>', 'images per batch (default: about 1 Mpixel per batch)').argParser(intIn(1, 4096)))
     .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N').argParser(device).default('cpu'))
+    .addOption(new Option('--precision <p>', "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA)").choices([...amp.PRECISIONS]).default('fp32'))
     .addOption(new Option('--format <f>', 'image files').choices([...IMAGE_FORMATS]).default('jpg'))
     .option('--weights <file>', "a weights file instead of the run's own (a checkpoint or generator safetensors)")
     .option('--skip-bad', 'leave unusable dataset lesions out (listed) instead of stopping', false)
@@ -91,10 +92,12 @@ function request(o: Record<string, unknown>): SynthesizeRequest {
     if (o.target !== undefined) throw new RangeError('--target goes with --balance');
     if (o.class === undefined || o.count === undefined) throw new RangeError('say what to make: --class DIAGNOSIS --count N, or --balance [--target N|ratio]');
   }
+  const precision = amp.checkPrecision(o.precision as Precision, o.device as Device);
   return {
     run: path.resolve(String(o.run)),
     weights: o.weights === undefined ? undefined : path.resolve(String(o.weights)),
     device: o.device as Device,
+    precision,
     from: dataset ? { kind: 'dataset', dir: path.resolve(dataset), split: o.split as never, skipBad: Boolean(o.skipBad) } : { kind: 'masks', dir: path.resolve(masks!) },
     what: balance ? { kind: 'balance', target: (o.target as never) ?? DEFAULT_BALANCE_TARGET } : { kind: 'class', diagnosis: String(o.class), count: o.count as number },
     deform: Boolean(o.deform),

@@ -28,6 +28,7 @@ export async function compareRuns(runDirs: readonly string[]): Promise<Compariso
   differ('data', (m) => `${path.basename(m.data.cache)} ${m.data.contentKey.slice(0, 12)}`);
   differ('splits', (m) => `${m.data.split} (${m.data.lesions} lesions)`);
   differ('sizes', (m) => m.size.join('x'));
+  differ('generator precisions', (m) => m.precision ?? 'fp32');
   for (const net of ['inception', 'classifier', 'segmenter']) differ(`${net} networks`, (m) => m.networks[net]?.sha256.slice(0, 12) ?? 'none');
   // Rows are named by model; two runs of one model get their folder names too.
   const counts = new Map<string, number>();

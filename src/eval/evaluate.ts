@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
-import { F, type Device, type Tensor } from '../torch/index.js';
+import { F, type Device, type Precision, type Tensor } from '../torch/index.js';
 import { LesionCache, MANIFEST_FILE } from '../data/cache.js';
 import { isSyntheticId, type Split } from '../data/dataset.js';
 import { classAbbreviation } from '../data/diagnosis.js';
@@ -55,6 +55,8 @@ export interface EvaluateOptions {
   /** LPIPS: the backbone's and the linear layers' safetensors files, and which backbone. */
   lpips: { backbone: 'alex' | 'vgg'; files: { backbone: string; linear: string } } | null;
   device: Device;
+  /** The generator's forward: fp32 (default), or autocast to bf16 (fp16 needs CUDA). The metric networks run in float32. */
+  precision?: Precision;
   batch: number;
   /** Evaluate at most this many lesions of the split (the first ones); null: all. */
   maxImages: number | null;
@@ -159,7 +161,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
     notes.push(m);
     notice(m);
   };
-  const gen = await RunGenerator.load(o.run, { device: o.device });
+  const gen = await RunGenerator.load(o.run, { device: o.device, precision: o.precision });
   const cache = await evaluationCache(gen, o.data, hooks.onPrepare);
   let inception: InceptionV3 | null = null;
   let lpips: Lpips | null = null;

@@ -149,7 +149,7 @@ export async function writeRunReport(runDir: string, m: Metrics): Promise<{ html
       kind: 'paragraph',
       text:
         `Generator weights \`${path.relative(runDir, m.weights.file) || m.weights.file}\`${m.weights.step !== null ? ` (step ${m.weights.step})` : ''}, sha256 ${m.weights.sha256.slice(0, 16)}; ` +
-        `${m.size[0]}x${m.size[1]}; ${m.data.lesions} real lesions of the ${m.data.split} split (${Object.entries(m.data.perClass).map(([c, n]) => `${classAbbreviation(c)} ${n}`).join(', ')}), each generated from its own label map. Evaluated ${m.created}.`,
+        `${m.size[0]}x${m.size[1]}${(m.precision ?? 'fp32') !== 'fp32' ? `, generated under ${m.precision} autocast` : ''}; ${m.data.lesions} real lesions of the ${m.data.split} split (${Object.entries(m.data.perClass).map(([c, n]) => `${classAbbreviation(c)} ${n}`).join(', ')}), each generated from its own label map. Evaluated ${m.created}.`,
     },
     { kind: 'heading', level: 2, text: 'Metrics' },
     metricTableBlock([{ label: m.model, metrics: m.metrics }], classes, false),

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Device } from '../torch/index.js';
+import type { Device, Precision } from '../torch/index.js';
 import { defaultBatchSize, type RunWeights } from '../synth/run_generator.js';
 import type { ModelName } from '../models/types.js';
 import type { Fit } from '../data/image_io.js';
@@ -14,6 +14,8 @@ import type { Fit } from '../data/image_io.js';
 export interface WorkerInit {
   runDir: string;
   device: Device;
+  /** The generator's forward: fp32 (default), or autocast to bf16 (fp16 needs CUDA). */
+  precision?: Precision;
   weights?: string;
   /** libtorch threads in the worker; 0 keeps libtorch's default. */
   threads: number;
@@ -37,6 +39,7 @@ export interface RunInfo {
   channels: string[];
   weights: RunWeights;
   device: Device;
+  precision: Precision;
   threads: number;
 }
 
@@ -123,7 +126,7 @@ export class InferenceQueue {
   }
 
   private static spawn(o: WorkerInit): Promise<{ worker: Worker; info: RunInfo }> {
-    const worker = startWorker({ runDir: o.runDir, device: o.device, weights: o.weights, threads: o.threads });
+    const worker = startWorker({ runDir: o.runDir, device: o.device, precision: o.precision, weights: o.weights, threads: o.threads });
     return new Promise((resolve, reject) => {
       const onMessage = (m: WorkerReply) => {
         if (m.type === 'ready') {

@@ -13,7 +13,7 @@ if (init.threads) torch.setNumThreads(init.threads);
 
 let run: RunGenerator;
 try {
-  run = await RunGenerator.load(init.runDir, { device: init.device, weights: init.weights });
+  run = await RunGenerator.load(init.runDir, { device: init.device, weights: init.weights, precision: init.precision });
   const reply: WorkerReply = {
     type: 'ready',
     info: {
@@ -25,6 +25,7 @@ try {
       channels: run.spec.channels,
       weights: run.weights,
       device: run.device,
+      precision: run.precision,
       threads: torch.getNumThreads(),
     },
   };

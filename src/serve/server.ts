@@ -5,7 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { Device } from '../torch/index.js';
+import type { Device, Precision } from '../torch/index.js';
 import { DatasetMasks } from './dataset_masks.js';
 import { InferenceQueue, QueueFullError, type RunInfo } from './inference_queue.js';
 import { RunFiles } from './run_files.js';
@@ -37,6 +37,8 @@ export interface ServeOptions {
   /** 0 picks a free port. */
   port?: number;
   device?: Device;
+  /** The generator's forward: fp32 (default), or autocast to bf16 (fp16 needs CUDA). */
+  precision?: Precision;
   /** A weights file instead of the run's own. */
   weights?: string;
   /** libtorch threads of the inference worker (0: libtorch's default). */
@@ -80,6 +82,7 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
   const queue = await InferenceQueue.start({
     runDir: o.runDir,
     device: o.device ?? 'cpu',
+    precision: o.precision,
     weights: o.weights,
     threads: o.threads ?? 0,
     capacity: o.queue ?? DEFAULT_QUEUE,
@@ -100,6 +103,7 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
     fit: info.fit,
     weights: { name: path.basename(info.weights.file), sha256: info.weights.sha256, step: info.weights.step },
     device: info.device,
+    precision: info.precision,
     // The generators take no noise: the same mask and class always give the same image; the seed
     // only matters with vary (a random deformation of the mask, src/synth/deform.ts).
     deterministic: true,

@@ -83,6 +83,8 @@ export class SyntheticDatasetWriter {
     if (old.weights.sha256 !== manifest.weights.sha256) differences.push(`weights: before ${old.weights.file} (${old.weights.sha256.slice(0, 12)}), now ${manifest.weights.file} (${manifest.weights.sha256.slice(0, 12)})`);
     if (old.planSha256 !== manifest.planSha256) differences.push(`request: before ${JSON.stringify(old.request)}, now ${JSON.stringify(manifest.request)}`);
     if (old.imageFormat !== manifest.imageFormat) differences.push(`image format: before ${old.imageFormat}, now ${manifest.imageFormat}`);
+    // Files from before precision was recorded were made in fp32.
+    if ((old.precision ?? 'fp32') !== manifest.precision) differences.push(`precision: before ${old.precision ?? 'fp32'}, now ${manifest.precision}`);
     if (differences.length > 0) throw new DataError(`--resume: ${dir} was made differently (${differences.join('; ')}); resume with the same options, or start anew with --overwrite`);
     // Done: complete provenance rows whose files exist. Everything else is removed and redone.
     const provFile = path.join(dir, PROVENANCE_FILE);

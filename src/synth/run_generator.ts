@@ -1,12 +1,13 @@
 // A trained run's generator, ready for inference: the run's config (model, size, label map), the
 // weights (the final generator.safetensors, else the newest checkpoint, or a file named by the
-// user) with their sha256 for provenance, and `generate(labelBytes) -> RGB bytes` in batches.
+// user) with their sha256 for provenance, and `generate(labelBytes) -> RGB bytes` in batches, in
+// float32 or under autocast (bf16, fp16 on CUDA).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
-import type { Device, Tensor } from '../torch/index.js';
+import type { Device, Precision, Tensor } from '../torch/index.js';
 import { labelMapSpec, oneHotLabels, type LabelMapSpec } from '../data/label_map.js';
 import { buildGenerator } from '../models/registry.js';
 import type { GeneratorModule, ModelName } from '../models/types.js';
@@ -35,12 +36,16 @@ export interface GeneratorProvenance {
   model: string;
   weights: RunWeights;
   size: [number, number];
+  /** The generator's forward precision: fp32, or autocast to bf16 / fp16. */
+  precision: Precision;
 }
 
 export interface LoadRunOptions {
   device?: Device;
   /** A weights file to use instead of the run's own (a checkpoint or a generator safetensors). */
   weights?: string;
+  /** Run the generator's forward under autocast (bf16; fp16 needs CUDA); images are float32 either way. Default fp32. */
+  precision?: Precision;
 }
 
 export class RunGenerator {
@@ -51,6 +56,7 @@ export class RunGenerator {
     readonly generator: GeneratorModule,
     readonly weights: RunWeights,
     readonly device: Device,
+    readonly precision: Precision,
   ) {}
 
   get model(): ModelName {
@@ -63,7 +69,13 @@ export class RunGenerator {
     return this.config.options.height;
   }
   get provenance(): GeneratorProvenance {
-    return { run: path.resolve(this.dir), model: this.model, weights: { ...this.weights, file: path.resolve(this.weights.file) }, size: [this.width, this.height] };
+    return {
+      run: path.resolve(this.dir),
+      model: this.model,
+      weights: { ...this.weights, file: path.resolve(this.weights.file) },
+      size: [this.width, this.height],
+      precision: this.precision,
+    };
   }
   /** The diagnoses the run was trained on, in label order. */
   get classes(): string[] {
@@ -73,6 +85,7 @@ export class RunGenerator {
   /** Loads a run directory written by `dermosynth train`; errors name the directory and what is missing. */
   static async load(dir: string, o: LoadRunOptions = {}): Promise<RunGenerator> {
     const device = torch.checkDevice(o.device ?? 'cpu');
+    const precision = torch.amp.checkPrecision(o.precision ?? 'fp32', device);
     const paths = runPaths(dir);
     if (!existsSync(dir)) throw new RunError(`${dir}: no such run directory; pass the --out folder of a 'dermosynth train' run`);
     let config: RunConfig | null;
@@ -104,7 +117,7 @@ export class RunGenerator {
     }
     if (device !== 'cpu') generator.to(device);
     generator.freezeForInference();
-    return new RunGenerator(dir, config, spec, generator, { file: weights.file, sha256: weights.sha256, step: weights.step }, device);
+    return new RunGenerator(dir, config, spec, generator, { file: weights.file, sha256: weights.sha256, step: weights.step }, device, precision);
   }
 
   /**
@@ -123,7 +136,7 @@ export class RunGenerator {
     return torch.tidy(() => imagesToRgb(this.generateImages(torch.fromBytes(flat, 'uint8', [labelBytes.length, 1, this.height, this.width]))));
   }
 
-  /** Label bytes uint8 [B, 1, H, W] (any device) -> images in [-1, 1], [B, 3, H, W], on the run's device. */
+  /** Label bytes uint8 [B, 1, H, W] (any device) -> float32 images in [-1, 1], [B, 3, H, W], on the run's device. */
   generateImages(labelBytes: Tensor): Tensor {
     const [, c, h, w] = labelBytes.shape;
     if (labelBytes.shape.length !== 4 || c !== 1 || h !== this.height || w !== this.width) {
@@ -133,7 +146,8 @@ export class RunGenerator {
       torch.tidy(() => {
         // One-hot maps come out channels-last; the convolutions keep that layout (faster on CPU).
         const label: Tensor = oneHotLabels(labelBytes.to(this.device), this.spec);
-        return this.generator.call(label);
+        const images = torch.autocast(this.device, this.precision, () => this.generator.call(label));
+        return images.dtype === 'float32' ? images : images.float();
       }),
     );
   }

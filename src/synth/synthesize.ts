@@ -2,7 +2,7 @@
 // deformed from them, with a chosen diagnosis) into a synthetic dataset, in batches, resumable.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { Device } from '../torch/index.js';
+import type { Device, Precision } from '../torch/index.js';
 import type { Split } from '../data/dataset.js';
 import type { ImageFormat } from '../data/flat_writer.js';
 import { buildLabelBytes } from '../data/label_map.js';
@@ -19,6 +19,8 @@ export interface SynthesizeRequest {
   /** A weights file instead of the run's own. */
   weights?: string;
   device: Device;
+  /** The generator's forward: fp32 (default), or autocast to bf16 (fp16 needs CUDA). */
+  precision?: Precision;
   from: { kind: 'dataset'; dir: string; split: Split | 'all'; skipBad: boolean } | { kind: 'masks'; dir: string };
   /** A diagnosis (or 'as-is') and a count, or class balancing of the dataset's split. */
   what: { kind: 'class'; diagnosis: string; count: number } | { kind: 'balance'; target: BalanceTarget };
@@ -53,7 +55,7 @@ export interface SynthesizeResult {
 
 export async function synthesize(r: SynthesizeRequest, hooks: SynthesizeHooks = {}): Promise<SynthesizeResult> {
   const notice = hooks.onNotice ?? (() => {});
-  const gen = await RunGenerator.load(r.run, { device: r.device, weights: r.weights });
+  const gen = await RunGenerator.load(r.run, { device: r.device, weights: r.weights, precision: r.precision });
   try {
     const classes = gen.classes;
     const target: SourceTarget = { width: gen.width, height: gen.height, fit: gen.config.options.fit, spec: gen.spec };

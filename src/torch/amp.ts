@@ -2,7 +2,6 @@
 // as `with torch.autocast(device_type, dtype)`. Inside, the ops autocast lists (convolutions,
 // linear, matmul...) run in bfloat16 or float16 and reduction-heavy ones stay float32; tensors
 // made outside keep their dtype. Gradients flow back to float32 leaves as float32.
-import { DeviceError } from './device.js';
 import { dtypeCode, dtypeName, type DType } from './dtype.js';
 import { native } from './native.js';
 import type { Device } from './tensor.js';
@@ -38,16 +37,13 @@ export function deviceType(device: Device): 'cpu' | 'cuda' {
 }
 
 /**
- * Checks that `device` can run `p`: libtorch 1.13's CPU autocast computes in bfloat16 only, so
- * fp16 needs a CUDA device. Returns `p`.
+ * Checks that a device of this type can run `p`: libtorch 1.13's CPU autocast computes in bfloat16
+ * only, so fp16 needs a CUDA device. Returns `p`. (Whether the device exists is checkDevice's.)
  */
 export function checkPrecision(p: Precision, device: Device, what = '--precision'): Precision {
   if (!(PRECISIONS as readonly string[]).includes(p)) parsePrecision(String(p), what);
   if (p === 'fp16' && deviceType(device) === 'cpu') {
     throw new PrecisionError(`${what} fp16 needs a CUDA device; use bf16 on CPU (libtorch's CPU autocast computes in bfloat16 only)`);
-  }
-  if (deviceType(device) === 'cuda' && native.cudaDeviceCount() === 0) {
-    throw new DeviceError(`${what} ${p} on '${device}': this libtorch has no CUDA (or sees no GPU)`);
   }
   return p;
 }
