@@ -487,3 +487,35 @@ describe('DataLoader options', () => {
     expect(() => new DataLoader(sample, { batchSize: 2, augment: 'wild' })).toThrow(RangeError);
   });
 });
+
+describe('sharded (data parallel)', () => {
+  it('the shards of a global batch are, in rank order, the unsharded batch, augmentation included', () => {
+    const o: LoaderOptions = { batchSize: 4, seed: 9, augment: 'strong' };
+    const whole = new DataLoader(sample, o);
+    const parts = [0, 1].map((rank) => new DataLoader(sample, { ...o, shard: { rank, count: 2 } }));
+    expect(parts[0]!.localBatchSize).toBe(2);
+    expect(parts[0]!.batchesPerEpoch).toBe(whole.batchesPerEpoch);
+    // Across an epoch boundary too.
+    for (let step = 0; step < whole.batchesPerEpoch + 2; step++) {
+      const w = whole.next();
+      const s = parts.map((l) => l.next());
+      try {
+        expect([...s[0]!.ids, ...s[1]!.ids]).toEqual(w.ids);
+        for (const key of ['image', 'labelBytes', 'label', 'diagnosis'] as const) {
+          const joined = torch.cat([s[0]![key], s[1]![key]], 0);
+          expect(joined.sub(w[key]).abs().max().item(), `${key} at step ${step}`).toBe(0);
+          joined.dispose();
+        }
+        expect(parts.map((l) => l.state())).toEqual([whole.state(), whole.state()]);
+      } finally {
+        disposeBatch(w);
+        s.forEach(disposeBatch);
+      }
+    }
+  });
+
+  it('refuses a batch that does not split evenly, and a bad shard', () => {
+    expect(() => new DataLoader(sample, { batchSize: 3, shard: { rank: 0, count: 2 } })).toThrow(/batch size 3 cannot be split evenly over 2 processes/);
+    expect(() => new DataLoader(sample, { batchSize: 4, shard: { rank: 2, count: 2 } })).toThrow(/invalid shard/);
+  });
+});
