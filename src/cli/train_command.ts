@@ -335,6 +335,8 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
     worldSize: place.worldSize,
     timeoutMs: place.timeoutSeconds * 1000,
     device,
+    // PyTorch's variable for the network interface gloo uses.
+    ifname: process.env.GLOO_SOCKET_IFNAME || undefined,
   });
   try {
     const key = 'dermosynth/train-options';
