@@ -241,6 +241,7 @@ async function train(
     if (main) process.stderr.write(`${m}\n`);
   };
   const hooks: TrainHooks = { onNotice: notice };
+  if (vgg && runtime.device && runtime.device !== 'cpu') vgg.to(runtime.device);
   const trainer = new Trainer(paths, options, cache, vgg, hooks, runtime);
   const m = trainer.models;
   if (newRun && main && !existsSync(paths.config)) await writeRunConfig(paths.config, trainer.runConfig());

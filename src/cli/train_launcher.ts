@@ -110,7 +110,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
     if (stopping) return;
     stopping = true;
     stopAll('SIGTERM');
-    killTimer = setTimeout(() => stopAll('SIGKILL'), (o.graceSeconds ?? 20) * 1000);
+    killTimer = setTimeout(() => stopAll('SIGKILL'), (o.graceSeconds ?? 10) * 1000);
     killTimer.unref();
   };
 

@@ -36,7 +36,12 @@ export function distributedBackends(): Backend[] {
 
 function rethrow(e: unknown, what: string): never {
   const message = e instanceof Error ? e.message : String(e);
-  throw new DistributedError(`${what}: ${message}`);
+  const why = /timed out|did not complete/i.test(message)
+    ? ' (another worker did not take part within the timeout: it is stuck, gone, or far slower)'
+    : /closed by peer|connection reset|broken pipe/i.test(message)
+      ? ' (another worker is gone)'
+      : '';
+  throw new DistributedError(`${what}: ${message}${why}`);
 }
 
 export class ProcessGroup {
