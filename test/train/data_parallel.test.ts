@@ -178,6 +178,35 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
     for (const pid of pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
   }, 180_000);
 
+  it('a worker that stops answering ends the run after --dist-timeout (every collective has one)', async () => {
+    const out = path.join(work, 'stuck');
+    const child = spawn(process.execPath, [bin, 'train', '--out', out, '--data', data, ...TINY, '--steps', '100000', '--batch', '2', '--nproc', '2', '--dist-timeout', '4'], { cwd: root, env });
+    let stderr = '';
+    let pids: number[] = [];
+    let stoppedAt = 0;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /pids (\d+), (\d+)/.exec(stderr);
+      if (m && pids.length === 0) pids = [Number(m[1]), Number(m[2])];
+      if (!stoppedAt && pids.length === 2 && /^training: [1-9]\d*\/100000 steps/m.test(stderr)) {
+        stoppedAt = Date.now();
+        process.kill(pids[1]!, 'SIGSTOP');
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const code = await exited;
+    clearTimeout(timer);
+    const seconds = (Date.now() - stoppedAt) / 1000;
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/rank 0: .*(timed out|did not complete).*another worker did not take part within the timeout/);
+    // The timeout, then the launcher's grace period for the stopped worker.
+    expect(seconds).toBeGreaterThan(3.5);
+    expect(seconds).toBeLessThan(40);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const pid of pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
+  }, 180_000);
+
   it('a global batch that cannot be split, and --node-rank past --nnodes, are clear errors', () => {
     let r = cli('train', '--out', path.join(work, 'bad1'), '--data', data, ...TINY, '--steps', '2', '--batch', '3', '--nproc', '2');
     expect(r.status).toBe(1);
