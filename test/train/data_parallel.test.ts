@@ -207,6 +207,37 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
     for (const pid of pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
   }, 180_000);
 
+  it('two "machines" (--nnodes 2, one worker each, loopback): machine 1 takes the options from rank 0 and writes nothing', async () => {
+    const { freePort } = await import('../../src/cli/train_launcher.js');
+    const port = String(await freePort());
+    const a = path.join(work, 'node0');
+    const b = path.join(work, 'node1');
+    const common = ['--nnodes', '2', '--master-addr', '127.0.0.1', '--master-port', port, '--dist-timeout', '60'];
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [bin, 'train', ...args], { cwd: root, env });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stderr });
+        });
+      });
+    // Machine 1 is given no data or model flags at all.
+    const [r0, r1] = await Promise.all([
+      run(['--out', a, '--data', data, ...TINY, '--steps', '3', '--batch', '2', '--node-rank', '0', ...common]),
+      run(['--out', b, '--node-rank', '1', ...common]),
+    ]);
+    expect(r0.code, r0.stderr).toBe(0);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r0.stderr).toMatch(/ranks 0\.\.0 of 2/);
+    expect(r1.stderr).toMatch(/ranks 1\.\.1 of 2/);
+    expect(existsSync(path.join(a, 'generator.safetensors'))).toBe(true);
+    expect(readFileSync(path.join(a, 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
+    expect(existsSync(b), 'machine 1 wrote nothing').toBe(false);
+  }, 180_000);
+
   it('a global batch that cannot be split, and --node-rank past --nnodes, are clear errors', () => {
     let r = cli('train', '--out', path.join(work, 'bad1'), '--data', data, ...TINY, '--steps', '2', '--batch', '3', '--nproc', '2');
     expect(r.status).toBe(1);
