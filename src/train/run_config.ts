@@ -16,6 +16,8 @@ export interface RunConfig {
   data: { cache: string; size: [number, number]; labelChannels: string[]; classes: string[]; train: number; val: number; test: number };
   /** Steps per epoch, total steps and coarse-to-fine stage epochs, as computed at the start. */
   schedule: { stepsPerEpoch: number; totalSteps: number; globalEpochs: number; fixGlobalEpochs: number };
+  /** Where the run started: device, precision and processes (a resume may use others). */
+  runtime?: { device: string; precision: string; processes: number };
 }
 
 export async function writeRunConfig(file: string, c: RunConfig): Promise<void> {

@@ -270,6 +270,7 @@ export class Trainer {
         test: cache.indices('test').length,
       },
       schedule: { stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, globalEpochs: this.stageEpochs.global, fixGlobalEpochs: this.stageEpochs.local },
+      runtime: { device: this.device, precision: this.precision, processes: this.dist?.worldSize ?? 1 },
     };
   }
 

@@ -136,6 +136,7 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
     // Only rank 0 wrote: one log line per step, one set of checkpoints and samples.
     const state = JSON.parse((await torch.loadSafetensors(c2)).metadata['dermosynth.state']!);
     expect(state.processes).toBe(2);
+    expect(JSON.parse(readFileSync(path.join(two, 'config.json'), 'utf8')).runtime).toEqual({ device: 'cpu', precision: 'fp32', processes: 2 });
 
     // Resume the 2-process run from its step-4 checkpoint in 1 process: the same end.
     const resumed = path.join(work, 'resumed');
