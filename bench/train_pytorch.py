@@ -196,6 +196,41 @@ def emit(obj):
     print(json.dumps(obj), flush=True)
 
 
+# The `published` sizes of dermosynth's proposed model without the local enhancer (ngf is a flag),
+# and pix2pixHD's feature-matching weight.
+N_DOWN, N_BLOCKS, NDF, N_LAYERS_D, NUM_D, LAMBDA_FEAT = 4, 9, 64, 3, 2, 10.0
+
+
+def build_networks(label_nc, ngf):
+    """The generator and discriminator at the published sizes, with pix2pixHD's initialisation."""
+    G = GlobalGenerator(label_nc, ngf, N_DOWN, N_BLOCKS)
+    D = MultiscaleDiscriminator(label_nc + 3, NDF, N_LAYERS_D, NUM_D)
+    G.apply(weights_init)
+    D.apply(weights_init)
+    return G, D
+
+
+def one_pass_step(G, D, opt_g, opt_d, g_params, d_params, label, real, backward=torch.autograd.backward):
+    """One iteration in dermosynth's order (see --style one-pass above); returns the four losses.
+    G and D may be wrappers (DistributedDataParallel); `backward` is called as torch.autograd.backward."""
+    fake = G(label)
+    pred_fake = D(torch.cat([label, fake], 1))
+    pred_real = D(torch.cat([label, real], 1))
+    loss_g_gan = lsgan(pred_fake, True)
+    loss_g_feat = feature_matching(pred_fake, pred_real, N_LAYERS_D, NUM_D, LAMBDA_FEAT)
+    loss_d_real = lsgan(pred_real, True)
+    loss_d_fake = lsgan(pred_fake, False)
+    loss_g = loss_g_gan + loss_g_feat
+    loss_d = (loss_d_real + loss_d_fake) * 0.5
+    opt_g.zero_grad(set_to_none=True)
+    opt_d.zero_grad(set_to_none=True)
+    backward(loss_g, inputs=g_params, retain_graph=True)
+    backward(loss_d, inputs=d_params)
+    opt_g.step()
+    opt_d.step()
+    return loss_g_gan, loss_g_feat, loss_d_real, loss_d_fake
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--size', type=int, default=256)
@@ -214,12 +249,9 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    n_down, n_blocks, ndf, n_layers_d, num_d, lambda_feat = 4, 9, 64, 3, 2, 10.0
+    n_layers_d, num_d, lambda_feat = N_LAYERS_D, NUM_D, LAMBDA_FEAT
     label_nc, s = args.label_nc, args.size
-    G = GlobalGenerator(label_nc, args.ngf, n_down, n_blocks)
-    D = MultiscaleDiscriminator(label_nc + 3, ndf, n_layers_d, num_d)
-    G.apply(weights_init)
-    D.apply(weights_init)
+    G, D = build_networks(label_nc, args.ngf)
     if args.names:
         with open(args.names) as f:
             names = json.load(f)
@@ -255,22 +287,7 @@ def main():
     opt_d = torch.optim.Adam(d_params, lr=2e-4, betas=(0.5, 0.999))
 
     def step_one_pass(label, real):
-        fake = G(label)
-        pred_fake = D(torch.cat([label, fake], 1))
-        pred_real = D(torch.cat([label, real], 1))
-        loss_g_gan = lsgan(pred_fake, True)
-        loss_g_feat = feature_matching(pred_fake, pred_real, n_layers_d, num_d, lambda_feat)
-        loss_d_real = lsgan(pred_real, True)
-        loss_d_fake = lsgan(pred_fake, False)
-        loss_g = loss_g_gan + loss_g_feat
-        loss_d = (loss_d_real + loss_d_fake) * 0.5
-        opt_g.zero_grad(set_to_none=True)
-        opt_d.zero_grad(set_to_none=True)
-        torch.autograd.backward(loss_g, inputs=g_params, retain_graph=True)
-        torch.autograd.backward(loss_d, inputs=d_params)
-        opt_g.step()
-        opt_d.step()
-        return loss_g_gan, loss_g_feat, loss_d_real, loss_d_fake
+        return one_pass_step(G, D, opt_g, opt_d, g_params, d_params, label, real)
 
     def step_pix2pixhd(label, real):
         fake = G(label)
