@@ -249,19 +249,21 @@ class ReducerHandle : public Napi::ObjectWrap<ReducerHandle> {
       const auto t0 = std::chrono::steady_clock::now();
       for (auto& b : s.buckets) waitFor(b.work, s.group->timeout, "gradient all-reduce");
       const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      // The mean, written straight into each gradient (one pass over the bucket).
       const double scale = 1.0 / s.group->size;
       for (auto& b : s.buckets) {
-        b.flat.mul_(scale);
         for (size_t k : b.members) {
           if (!s.ready[k]) continue;
           at::Tensor& p = s.params[k];
           const auto& slot = s.slots[k];
-          at::Tensor avg = b.flat.narrow(0, slot.offset, slot.numel).view(p.sizes());
+          at::Tensor sum = b.flat.narrow(0, slot.offset, slot.numel).view(p.sizes());
           at::Tensor g = p.grad();
-          if (g.defined()) {
-            g.copy_(avg);
+          if (g.defined() && g.device() == sum.device()) {
+            at::mul_out(g, sum, at::scalar_tensor(scale, sum.options()));
+          } else if (g.defined()) {
+            g.copy_(sum.mul(scale));
           } else {
-            p.mutable_grad() = avg.to(p.device(), /*non_blocking=*/false, /*copy=*/true);
+            p.mutable_grad() = sum.mul(scale).to(p.device());
           }
         }
         b.work.reset();

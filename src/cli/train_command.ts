@@ -2,6 +2,7 @@
 // on a CPU or a GPU, in one process or data parallel over several (--nproc, --nnodes).
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import { ProcessGroup, distributedBackends } from '../torch/distributed.js';
@@ -244,7 +245,11 @@ async function train(
   if (vgg && runtime.device && runtime.device !== 'cpu') vgg.to(runtime.device);
   const trainer = new Trainer(paths, options, cache, vgg, hooks, runtime);
   const m = trainer.models;
-  if (newRun && main && !existsSync(paths.config)) await writeRunConfig(paths.config, trainer.runConfig());
+  if (newRun && main && !existsSync(paths.config)) {
+    // With --data a prepared cache, nothing has made the run folder yet.
+    await mkdir(out, { recursive: true });
+    await writeRunConfig(paths.config, trainer.runConfig());
+  }
   const signals = watchStopSignals('saving a checkpoint after this step', { quiet: !main });
   const start = await trainer.resume();
   const processes = runtime.dist?.worldSize ?? 1;

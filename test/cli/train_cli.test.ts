@@ -1,23 +1,19 @@
 // dermosynth train from the command line: bad options get clear errors; SIGINT saves a checkpoint
 // and a --resume finishes the run.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TINY, bin, cliEnv, cliRunner, root } from '../helpers/cli.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/dermosynth.mjs');
-const env = { ...process.env, DERMOSYNTH_NO_BAR: '1' };
+const env = cliEnv;
+const cli = cliRunner({ env, timeoutMs: 120_000 });
+
 let work = '';
 let data = '';
 
-function cli(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env, timeout: 120_000 });
-}
-
 // Small and fast: a tiny network at 32x32.
-const TINY = ['--size', '32x32', '--ngf', '8', '--n-down', '2', '--n-blocks', '1', '--ndf', '8', '--n-layers-d', '2'];
 
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-train-cli-'));
@@ -82,6 +78,19 @@ describe('dermosynth train: errors', () => {
     r = cli('train', '--out', out, '--resume', '--lr', '0.0002');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/done: 2 steps/);
+  });
+});
+
+describe('dermosynth train: data', () => {
+  it('--data a prepared cache starts a run in a folder that does not exist yet', () => {
+    const cache = path.join(work, 'cache32');
+    let r = cli('data', 'prepare', data, '--size', '32x32', '--out', cache);
+    expect(r.status, r.stderr).toBe(0);
+    const out = path.join(work, 'not', 'yet', 'run-from-cache');
+    r = cli('train', '--out', out, '--data', cache, ...TINY, '--steps', '1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).options.data).toBe(cache);
+    expect(existsSync(path.join(out, 'generator.safetensors'))).toBe(true);
   });
 });
 

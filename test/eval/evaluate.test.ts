@@ -2,26 +2,21 @@
 // computed without downloaded weights, a report that links files that exist, a comparison table
 // with the best values in bold, and a split holding synthetic lesions refused.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluate, type EvaluateOptions, type Metrics } from '../../src/eval/evaluate.js';
 import { compareRuns, writeComparison } from '../../src/eval/compare.js';
 import { lossSeries, writeRunReport } from '../../src/eval/run_report.js';
+import { TINY, cliEnv, cliRunner } from '../helpers/cli.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/dermosynth.mjs');
-const env = { ...process.env, DERMOSYNTH_NO_BAR: '1' };
-const TINY = ['--size', '32x32', '--ngf', '8', '--n-down', '2', '--n-blocks', '1', '--ndf', '8', '--n-layers-d', '2'];
+const env = cliEnv;
+const cli = cliRunner({ env, timeoutMs: 240_000 });
+
 let work = '';
 let data = '';
 const runs: string[] = [];
 let metrics: Metrics;
-
-function cli(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env, timeout: 240_000 });
-}
 
 function options(run: string, extra: Partial<EvaluateOptions> = {}): EvaluateOptions {
   return {

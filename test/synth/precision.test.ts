@@ -3,7 +3,6 @@
 // is refused); RunGenerator, the studio's inference queue likewise; and the flag's errors
 // (unknown value, fp16 on the CPU) for synthesize, evaluate and serve.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,18 +11,14 @@ import * as torch from '../../src/torch/index.js';
 import { buildLabelBytes } from '../../src/data/label_map.js';
 import { RunGenerator } from '../../src/synth/run_generator.js';
 import { InferenceQueue } from '../../src/serve/inference_queue.js';
+import { cliEnv, cliRunner, sampleAndTinyRun } from '../helpers/cli.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/dermosynth.mjs');
-const env = { ...process.env, DERMOSYNTH_NO_BAR: '1' };
-const TINY = ['--size', '32x32', '--ngf', '8', '--n-down', '2', '--n-blocks', '1', '--ndf', '8', '--n-layers-d', '2'];
+const env = cliEnv;
+const cli = cliRunner({ env, timeoutMs: 120_000 });
+
 let work = '';
 let data = '';
 let run = '';
-
-function cli(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env, timeout: 120_000 });
-}
 
 function synth(out: string, ...extra: string[]) {
   return cli('synthesize', '--run', run, '--dataset', data, '--class', 'melanoma', '--count', '4', '--deform', '--seed', '3', '--format', 'png', '--out', out, ...extra);
@@ -55,12 +50,7 @@ function squareMask(): Uint8Array {
 
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-precision-'));
-  data = path.join(work, 'data');
-  run = path.join(work, 'run');
-  let r = cli('data', 'sample', '--out', data, '--n', '24', '--size', '48');
-  expect(r.status, r.stderr).toBe(0);
-  r = cli('train', '--out', run, '--data', data, ...TINY, '--steps', '2');
-  expect(r.status, r.stderr).toBe(0);
+  ({ data, run } = sampleAndTinyRun(work, cli, { lesions: 24, size: 48 }));
 }, 120_000);
 
 afterAll(() => {

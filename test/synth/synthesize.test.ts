@@ -2,7 +2,7 @@
 // provenance format, class balancing, resizing notices, clear errors, and a run killed mid-way
 // that resumes into exactly what an uninterrupted run writes.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,19 +13,15 @@ import { balanceCounts } from '../../src/synth/balance.js';
 import { datasetSources } from '../../src/synth/sources.js';
 import { synthesize, type SynthesizeRequest } from '../../src/synth/synthesize.js';
 import { PROVENANCE_COLUMNS } from '../../src/synth/output.js';
+import { TINY, bin, cliEnv, cliRunner, root, sampleAndTinyRun } from '../helpers/cli.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/dermosynth.mjs');
-const env = { ...process.env, DERMOSYNTH_NO_BAR: '1' };
-const TINY = ['--size', '32x32', '--ngf', '8', '--n-down', '2', '--n-blocks', '1', '--ndf', '8', '--n-layers-d', '2'];
+const env = cliEnv;
+const cli = cliRunner({ env, timeoutMs: 120_000 });
+
 const CLASSES = ['nevus', 'melanoma', 'seborrheic_keratosis'];
 let work = '';
 let data = '';
 let run = '';
-
-function cli(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env, timeout: 120_000 });
-}
 
 function request(out: string, extra: Partial<SynthesizeRequest> = {}): SynthesizeRequest {
   return {
@@ -62,12 +58,7 @@ function csvRows(file: string): string[][] {
 
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-synth-'));
-  data = path.join(work, 'data');
-  run = path.join(work, 'run');
-  let r = cli('data', 'sample', '--out', data, '--n', '30', '--size', '48');
-  expect(r.status, r.stderr).toBe(0);
-  r = cli('train', '--out', run, '--data', data, ...TINY, '--steps', '2');
-  expect(r.status, r.stderr).toBe(0);
+  ({ data, run } = sampleAndTinyRun(work, cli, { lesions: 30, size: 48 }));
 }, 120_000);
 
 afterAll(() => {

@@ -2,7 +2,7 @@
 // of one process with the same global batch; a run resumes with another process count; a killed
 // worker ends the run promptly with a message naming it, and no worker is left behind.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,19 +10,15 @@ import * as torch from '../../src/torch/index.js';
 import { distributedBackends } from '../../src/torch/distributed.js';
 import * as nn from '../../src/nn/index.js';
 import { buildModels } from '../../src/models/registry.js';
+import { TINY, bin, cliEnv, cliRunner, root } from '../helpers/cli.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/dermosynth.mjs');
-const env = { ...process.env, DERMOSYNTH_NO_BAR: '1', OMP_NUM_THREADS: '1' };
-const TINY = ['--size', '32x32', '--ngf', '8', '--n-down', '2', '--n-blocks', '1', '--ndf', '8', '--n-layers-d', '2'];
+const env = { ...cliEnv, OMP_NUM_THREADS: '1' };
+const cli = cliRunner({ env, timeoutMs: 180_000 });
+
 const LR = 2e-4;
 const haveGloo = distributedBackends().includes('gloo');
 let work = '';
 let data = '';
-
-function cli(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env, timeout: 180_000 });
-}
 
 function alive(pid: number): boolean {
   try {
