@@ -161,16 +161,19 @@ class ReducerHandle : public Napi::ObjectWrap<ReducerHandle> {
     const size_t n = s->params.size();
     s->slots.resize(n);
     s->ready.assign(n, false);
-    // Reverse order, one bucket per (dtype, device) run, about bucketBytes each.
+    // Reverse order, one bucket per (dtype, device) run, about bucketBytes each; the first one
+    // at most 1 MiB (as PyTorch's DDP), so that sending starts early in backward.
     std::vector<std::vector<size_t>> groups;
     int64_t bytes = 0;
+    const int64_t firstBytes = std::min<int64_t>(bucketBytes, 1 << 20);
     for (size_t k = n; k-- > 0;) {
       const at::Tensor& p = s->params[k];
       TORCH_CHECK(p.requires_grad(), "reducer: parameter ", k, " does not require grad");
       const bool sameKind = !groups.empty() && s->params[groups.back().back()].scalar_type() == p.scalar_type() &&
                             s->params[groups.back().back()].device() == p.device();
       const int64_t pb = p.numel() * static_cast<int64_t>(p.element_size());
-      if (groups.empty() || !sameKind || (bytes > 0 && bytes + pb > bucketBytes)) {
+      const int64_t cap = groups.size() == 1 ? firstBytes : bucketBytes;  // filling the first bucket, or a later one
+      if (groups.empty() || !sameKind || (bytes > 0 && bytes + pb > cap)) {
         groups.emplace_back();
         bytes = 0;
       }

@@ -3,7 +3,7 @@
 // worker ends the run promptly with a message naming it, and no worker is left behind.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as torch from '../../src/torch/index.js';
@@ -94,6 +94,36 @@ function losses(run: string): Record<string, number>[] {
     .map((l) => JSON.parse(l).losses);
 }
 
+/**
+ * Starts a long 2-worker run, sends `signal` to rank 1 once training is under way, and waits for
+ * the launcher to exit: its code and stderr, the workers' pids and the seconds since the signal.
+ */
+async function troubleRankOne(name: string, timeoutSeconds: number, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string; pids: number[]; seconds: number }> {
+  const out = path.join(work, name);
+  const args = ['train', '--out', out, '--data', data, ...TINY, '--steps', '100000', '--batch', '2', '--nproc', '2', '--dist-timeout', String(timeoutSeconds)];
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env });
+  let stderr = '';
+  let pids: number[] = [];
+  let sentAt = 0;
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    const m = /pids (\d+), (\d+)/.exec(stderr);
+    if (m && pids.length === 0) pids = [Number(m[1]), Number(m[2])];
+    if (!sentAt && pids.length === 2 && /^training: [1-9]\d*\/100000 steps/m.test(stderr)) {
+      sentAt = Date.now();
+      process.kill(pids[1]!, signal);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const code = await exited;
+  clearTimeout(timer);
+  expect(sentAt, `training never got under way:\n${stderr}`).toBeGreaterThan(0);
+  const seconds = (Date.now() - sentAt) / 1000;
+  await new Promise((r) => setTimeout(r, 200));
+  return { code, stderr, pids, seconds };
+}
+
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-ddp-'));
   data = path.join(work, 'data');
@@ -148,58 +178,49 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
   }, 300_000);
 
   it('a killed worker stops the run within seconds, naming it; no worker is left', async () => {
-    const out = path.join(work, 'killed');
-    const child = spawn(process.execPath, [bin, 'train', '--out', out, '--data', data, ...TINY, '--steps', '100000', '--batch', '2', '--nproc', '2', '--dist-timeout', '30'], { cwd: root, env });
-    let stderr = '';
-    let pids: number[] = [];
-    let killedAt = 0;
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const m = /pids (\d+), (\d+)/.exec(stderr);
-      if (m && pids.length === 0) pids = [Number(m[1]), Number(m[2])];
-      if (!killedAt && pids.length === 2 && /^training: [1-9]\d*\/100000 steps/m.test(stderr)) {
-        killedAt = Date.now();
-        process.kill(pids[1]!, 'SIGKILL');
-      }
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    const code = await exited;
-    clearTimeout(timer);
-    expect(killedAt, stderr).toBeGreaterThan(0);
-    const seconds = (Date.now() - killedAt) / 1000;
-    expect(code, stderr).toBe(1);
-    expect(seconds, 'the run ends well within the collective timeout').toBeLessThan(20);
-    expect(stderr).toMatch(new RegExp(`worker rank 1 \\(pid ${pids[1]}\\) was killed by SIGKILL; stopped the other workers`));
-    await new Promise((r) => setTimeout(r, 200));
-    for (const pid of pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
+    const r = await troubleRankOne('killed', 30, 'SIGKILL');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.seconds, 'the run ends well within the collective timeout').toBeLessThan(20);
+    expect(r.stderr).toMatch(new RegExp(`worker rank 1 \\(pid ${r.pids[1]}\\) was killed by SIGKILL; stopped the other workers`));
+    for (const pid of r.pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
   }, 180_000);
 
   it('a worker that stops answering ends the run after --dist-timeout (every collective has one)', async () => {
-    const out = path.join(work, 'stuck');
-    const child = spawn(process.execPath, [bin, 'train', '--out', out, '--data', data, ...TINY, '--steps', '100000', '--batch', '2', '--nproc', '2', '--dist-timeout', '4'], { cwd: root, env });
+    const r = await troubleRankOne('stuck', 4, 'SIGSTOP');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/rank 0: .*(timed out|did not complete).*another worker did not take part within the timeout/);
+    // The timeout, then the launcher's grace period for the stopped worker.
+    expect(r.seconds).toBeGreaterThan(3.5);
+    expect(r.seconds).toBeLessThan(40);
+    for (const pid of r.pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
+  }, 180_000);
+
+  it('SIGINT to the launcher: the workers agree on a step, rank 0 checkpoints, all exit with 130', async () => {
+    const out = path.join(work, 'interrupted');
+    const child = spawn(process.execPath, [bin, 'train', '--out', out, '--data', data, ...TINY, '--steps', '100000', '--batch', '2', '--nproc', '2', '--checkpoint-every', '100000'], { cwd: root, env });
     let stderr = '';
+    let stdout = '';
     let pids: number[] = [];
-    let stoppedAt = 0;
+    let sent = false;
+    child.stdout.on('data', (d) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     child.stderr.on('data', (d) => {
       stderr += d;
       const m = /pids (\d+), (\d+)/.exec(stderr);
       if (m && pids.length === 0) pids = [Number(m[1]), Number(m[2])];
-      if (!stoppedAt && pids.length === 2 && /^training: [1-9]\d*\/100000 steps/m.test(stderr)) {
-        stoppedAt = Date.now();
-        process.kill(pids[1]!, 'SIGSTOP');
+      if (!sent && /^training: [1-9]\d*\/100000 steps/m.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
       }
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     const code = await exited;
     clearTimeout(timer);
-    const seconds = (Date.now() - stoppedAt) / 1000;
-    expect(code, stderr).toBe(1);
-    expect(stderr).toMatch(/rank 0: .*(timed out|did not complete).*another worker did not take part within the timeout/);
-    // The timeout, then the launcher's grace period for the stopped worker.
-    expect(seconds).toBeGreaterThan(3.5);
-    expect(seconds).toBeLessThan(40);
+    expect(code, stderr).toBe(130);
+    const step = Number(/stopped at step (\d+) of 100000/.exec(stdout)?.[1]);
+    expect(step, stdout + stderr).toBeGreaterThan(0);
+    expect(readdirSync(path.join(out, 'checkpoints'))).toEqual([`step-${String(step).padStart(8, '0')}.safetensors`]);
+    expect(readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(step);
     await new Promise((r) => setTimeout(r, 200));
     for (const pid of pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
   }, 180_000);

@@ -1,7 +1,9 @@
 // The trainer: an interrupted and resumed run ends with the same weights as one that ran through;
-// checkpoints are complete safetensors files; non-finite losses are skipped then stop the run.
+// checkpoints are complete safetensors files; non-finite losses are skipped then stop the run;
+// mixed precision: bf16 autocast keeps float32 weights with losses close to fp32's, and the
+// dynamic loss scaler skips overflowing steps, backs off, and resumes with its state exactly.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +12,7 @@ import { LesionCache } from '../../src/data/cache.js';
 import { prepareCache } from '../../src/data/prepare.js';
 import { readDataset } from '../../src/data/readers/index.js';
 import { writeSampleDataset } from '../../src/data/sample_dataset.js';
-import { Trainer, runPaths } from '../../src/train/trainer.js';
+import { Trainer, runPaths, type TrainRuntime } from '../../src/train/trainer.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
 import { TrainLog } from '../../src/train/train_log.js';
@@ -52,8 +54,8 @@ function options(extra: Partial<TrainOptions> = {}): TrainOptions {
   };
 }
 
-async function newTrainer(dir: string, o: TrainOptions): Promise<Trainer> {
-  return new Trainer(runPaths(dir), o, await LesionCache.open(o.data!), null);
+async function newTrainer(dir: string, o: TrainOptions, runtime: TrainRuntime = {}): Promise<Trainer> {
+  return new Trainer(runPaths(dir), o, await LesionCache.open(o.data!), null, {}, runtime);
 }
 
 function weights(t: Trainer): Map<string, Float64Array> {
@@ -175,5 +177,86 @@ describe('non-finite losses', () => {
     expect(log).toHaveLength(3);
     expect(log.every((e) => e.skipped && /NaN/.test(e.skipped))).toBe(true);
     t.dispose();
+  });
+});
+
+function log(dir: string): { losses: Record<string, number>; lossScale?: number; skipped?: string }[] {
+  return readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+function flatWeights(t: Trainer): Float64Array[] {
+  return [...t.models.generator.stateDict().values(), ...t.models.discriminator.stateDict().values()].map((v) => v.to('float64').data() as Float64Array);
+}
+
+describe('bf16 autocast (CPU)', () => {
+  it('trains with float32 weights and gradients, losses close to fp32', async () => {
+    const runs: Record<string, ReturnType<typeof log>> = {};
+    for (const precision of ['fp32', 'bf16'] as const) {
+      const dir = path.join(work, `run-${precision}`);
+      const t = await newTrainer(dir, options(), { precision });
+      try {
+        await t.resume();
+        await t.run();
+        for (const p of t.models.generator.parameters()) expect(p.dtype).toBe('float32');
+        for (const p of t.models.discriminator.parameters()) expect(p.dtype).toBe('float32');
+      } finally {
+        t.dispose();
+      }
+      runs[precision] = log(dir);
+    }
+    // Same weights at the start: the first step's losses differ only by bf16 rounding.
+    const a = runs.fp32![0]!.losses;
+    const b = runs.bf16![0]!.losses;
+    for (const k of ['G_GAN', 'G_GAN_Feat', 'D_real', 'D_fake']) {
+      expect(Math.abs(a[k]! - b[k]!), k).toBeLessThan(0.05 * Math.abs(a[k]!) + 1e-3);
+      expect(a[k], `${k} differs at all: autocast ran`).not.toBe(b[k]);
+    }
+  }, 60_000);
+});
+
+describe('dynamic loss scaling', () => {
+  it('skips overflowing steps, backs off, and resumes with its state exactly', async () => {
+    // A scale of 2^127 overflows float32 gradients: the first steps are skipped until it falls.
+    const scaling = { initScale: 2 ** 127, growthInterval: 2 };
+    const o = options({ steps: 10 });
+    const full = path.join(work, 'scaled-full');
+    const t1 = await newTrainer(full, o, { lossScaling: scaling });
+    const before = flatWeights(t1);
+    await t1.resume();
+    await t1.run();
+    const end = flatWeights(t1);
+    t1.dispose();
+    const entries = log(full);
+    const scales = entries.map((e) => e.lossScale!);
+    expect(scales[0]).toBe(2 ** 126);
+    // Backs off while it overflows, then grows every growthInterval clean steps.
+    const firstClean = scales.findIndex((s, i) => i > 0 && s >= scales[i - 1]!);
+    expect(firstClean).toBeGreaterThan(0);
+    expect(scales.slice(0, firstClean).every((s, i) => i === 0 || s === scales[i - 1]! / 2)).toBe(true);
+    expect(Math.max(...scales.slice(firstClean))).toBeGreaterThan(scales[firstClean - 1]!);
+    expect(end.some((w, i) => w.some((v, j) => v !== before[i]![j]))).toBe(true);
+
+    // Stopped after 4 steps (mid back-off or growth), then resumed: identical end.
+    const part = path.join(work, 'scaled-part');
+    const t2 = await newTrainer(part, o, { lossScaling: scaling });
+    await t2.resume();
+    let n = 0;
+    await t2.run({ shouldStop: () => ++n >= 4 });
+    t2.dispose();
+    const ckpt = (await listCheckpoints(path.join(part, 'checkpoints')))[0]!;
+    const state = JSON.parse((await torch.loadSafetensors(ckpt.file)).metadata['dermosynth.state']!);
+    expect(state.scaler).toEqual({ scale: scales[3], growthTracker: expect.any(Number) });
+    const t3 = await newTrainer(part, o, { lossScaling: scaling });
+    expect(await t3.resume()).toBe(4);
+    expect(t3.scaler.getScale()).toBe(scales[3]);
+    await t3.run();
+    const resumed = flatWeights(t3);
+    t3.dispose();
+    expect(log(part).map((e) => e.lossScale)).toEqual(scales);
+    resumed.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(end[i]!)));
+  }, 60_000);
+
+  it('fp16 on a CPU is refused with a clear error', async () => {
+    await expect(newTrainer(path.join(work, 'fp16'), options(), { precision: 'fp16' })).rejects.toThrow(/fp16 needs a CUDA device; use bf16/);
   });
 });
