@@ -10,8 +10,8 @@
 // --nproc P --augment none` (no checkpoint or sample grid before the end; the end-of-run ones are
 // not timed). P = 1 trains in the process with OMP_NUM_THREADS = all cores; P = 2 goes through the
 // launcher, which starts two workers (gloo over loopback) with OMP_NUM_THREADS = cores / 2 each,
-// each training on 1 lesion of the global batch of 2 and all-reducing gradients in 25 MiB buckets
-// while backward runs. Read from RUN/log.jsonl (rank 0): `seconds`, the wall time of each step
+// each training on 1 lesion of the global batch of 2 and all-reducing gradients in 25 MiB buckets (the first 1 MiB)
+// (the first at most 1 MiB) while backward runs. Read from RUN/log.jsonl (rank 0): `seconds`, the wall time of each step
 // (its batch from the cache, the step, the losses' mean over ranks), and `comm`, the seconds the
 // step waited for the gradient all-reduce after backward returned.
 //
@@ -131,8 +131,7 @@ interface Step {
 
 /** `dermosynth train --nproc p` on the prepared cache; its log's steps. */
 async function dermosynthTrain(work: string, cache: string, p: number): Promise<Step[]> {
-  // The run folder exists (empty) beforehand: `train --out NEW --data CACHE` does not make it
-  // before writing RUN/config.json (reported; a dataset folder as --data works, as RUN/cache is made).
+  // A fresh, unique run folder (train makes it when missing; mkdtemp keeps the runs apart).
   const out = mkdtempSync(path.join(work, `run-p${p}-`));
   const env = { ...process.env };
   if (p === 1) env.OMP_NUM_THREADS = String(cores);

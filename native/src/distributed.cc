@@ -321,37 +321,35 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     if (!group_) throw Napi::Error::New(env, "process group: closed");
     return *group_;
   }
+  // One collective per tensor of the JavaScript array `list`, in order, each waited for.
+  template <typename Launch>
+  Napi::Value eachTensor(Napi::Env env, Group& g, const Napi::Value& list, const char* what, Launch launch) {
+    auto tensors = tensorList(env, list, what);
+    return guardedCall(env, what, [&]() -> Napi::Value {
+      for (auto& t : tensors) {
+        std::vector<at::Tensor> one{t};
+        waitFor(launch(one), g.timeout, what);
+      }
+      return env.Undefined();
+    });
+  }
   // allreduce(tensors, op): in place, waits.
   Napi::Value Allreduce(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Group& g = group(env);
-    auto tensors = tensorList(env, info[0], "allreduce");
     c10d::AllreduceOptions opts;
     opts.reduceOp = reduceOp(env, info[1]);
     opts.timeout = g.timeout;
-    return guardedCall(env, "allreduce", [&]() -> Napi::Value {
-      for (auto& t : tensors) {
-        std::vector<at::Tensor> one{t};
-        waitFor(g.pg->allreduce(one, opts), g.timeout, "allreduce");
-      }
-      return env.Undefined();
-    });
+    return eachTensor(env, g, info[0], "allreduce", [&](std::vector<at::Tensor>& one) { return g.pg->allreduce(one, opts); });
   }
   // broadcast(tensors, root): rank root's values into every rank's tensors, in place.
   Napi::Value Broadcast(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Group& g = group(env);
-    auto tensors = tensorList(env, info[0], "broadcast");
     c10d::BroadcastOptions opts;
     opts.rootRank = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
     opts.timeout = g.timeout;
-    return guardedCall(env, "broadcast", [&]() -> Napi::Value {
-      for (auto& t : tensors) {
-        std::vector<at::Tensor> one{t};
-        waitFor(g.pg->broadcast(one, opts), g.timeout, "broadcast");
-      }
-      return env.Undefined();
-    });
+    return eachTensor(env, g, info[0], "broadcast", [&](std::vector<at::Tensor>& one) { return g.pg->broadcast(one, opts); });
   }
   Napi::Value Barrier(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
