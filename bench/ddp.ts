@@ -10,10 +10,10 @@
 // --nproc P --augment none` (no checkpoint or sample grid before the end; the end-of-run ones are
 // not timed). P = 1 trains in the process with OMP_NUM_THREADS = all cores; P = 2 goes through the
 // launcher, which starts two workers (gloo over loopback) with OMP_NUM_THREADS = cores / 2 each,
-// each training on 1 lesion of the global batch of 2 and all-reducing gradients in 25 MiB buckets (the first 1 MiB)
-// (the first at most 1 MiB) while backward runs. Read from RUN/log.jsonl (rank 0): `seconds`, the wall time of each step
-// (its batch from the cache, the step, the losses' mean over ranks), and `comm`, the seconds the
-// step waited for the gradient all-reduce after backward returned.
+// each training on 1 lesion of the global batch of 2 and all-reducing gradients in 25 MiB buckets
+// (the first at most 1 MiB) while backward runs. Read from RUN/log.jsonl (rank 0): `seconds`, the
+// wall time of each step (its batch from the cache, the step, the losses' mean over ranks), and
+// `comm`, the seconds the step waited for the gradient all-reduce after backward returned.
 //
 // The Python side is bench/ddp_pytorch.py: bench/train_pytorch.py's networks and one-pass step
 // (the same sizes and losses as dermosynth's, Adam lr 2e-4, betas 0.5/0.999), one process per
