@@ -109,6 +109,84 @@ struct ReducerState {
   std::mutex mu;
   std::vector<unsigned> hookIds;
   bool hooked = false;
+  int64_t bucketBytes = 25 << 20;
+  // The order gradients were ready in during the first backward; the buckets are laid out again
+  // in that order after it (as PyTorch's DDP does), so that each fills, and goes, as early as it can.
+  std::vector<size_t> readyOrder;
+  bool rebuilt = false;
+
+  // Buckets over the parameters in `order`: one per (dtype, device) run, about bucketBytes each,
+  // the first at most 1 MiB (as DDP), so that sending starts early in backward. Gloo reduces host
+  // memory, NCCL device memory.
+  void layout(const std::vector<size_t>& order) {
+    std::vector<std::vector<size_t>> groups;
+    int64_t bytes = 0;
+    const int64_t firstBytes = std::min<int64_t>(bucketBytes, 1 << 20);
+    for (size_t k : order) {
+      const at::Tensor& p = params[k];
+      const at::Tensor* last = groups.empty() ? nullptr : &params[groups.back().back()];
+      const bool sameKind = last && last->scalar_type() == p.scalar_type() && last->device() == p.device();
+      const int64_t pb = p.numel() * static_cast<int64_t>(p.element_size());
+      const int64_t cap = groups.size() == 1 ? firstBytes : bucketBytes;  // filling the first bucket, or a later one
+      if (groups.empty() || !sameKind || (bytes > 0 && bytes + pb > cap)) {
+        groups.emplace_back();
+        bytes = 0;
+      }
+      groups.back().push_back(k);
+      bytes += pb;
+    }
+    const bool onHost = group->backend == "gloo";
+    buckets.clear();
+    slots.assign(params.size(), Slot{0, 0, 0});
+    for (auto& members : groups) {
+      Bucket b;
+      int64_t total = 0;
+      for (size_t k : members) {
+        slots[k] = {buckets.size(), total, params[k].numel()};
+        total += params[k].numel();
+      }
+      const at::Tensor& first = params[members.front()];
+      auto options = first.options().requires_grad(false);
+      if (onHost) options = options.device(at::kCPU).pinned_memory(first.is_cuda());
+      b.flat = at::zeros({total}, options);
+      b.members = std::move(members);
+      b.pending = b.members.size();
+      buckets.push_back(std::move(b));
+    }
+  }
+
+  // After the first backward: rank 0's ready order (the parameters backward did not reach last),
+  // shared so that every rank lays out the same buckets. A collective, at the same point on all ranks.
+  void rebuildFromReadyOrder() {
+    const int64_t n = static_cast<int64_t>(params.size());
+    at::Tensor order = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+    auto* o = order.data_ptr<int64_t>();
+    std::vector<bool> seen(params.size(), false);
+    int64_t m = 0;
+    for (size_t k : readyOrder) {
+      if (!seen[k]) o[m++] = static_cast<int64_t>(k), seen[k] = true;
+    }
+    for (size_t k = params.size(); k-- > 0;) {
+      if (!seen[k]) o[m++] = static_cast<int64_t>(k);
+    }
+    if (group->size > 1) {
+      std::vector<at::Tensor> one{group->backend == "gloo" ? order : order.to(params.front().device())};
+      c10d::BroadcastOptions opts;
+      opts.rootRank = 0;
+      opts.timeout = group->timeout;
+      waitFor(group->pg->broadcast(one, opts), group->timeout, "reducer bucket order");
+      order = one[0].to(at::kCPU);
+      o = order.data_ptr<int64_t>();
+    }
+    std::vector<size_t> sorted(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      TORCH_CHECK(o[i] >= 0 && o[i] < n, "reducer: bad bucket order from rank 0");
+      sorted[static_cast<size_t>(i)] = static_cast<size_t>(o[i]);
+    }
+    layout(sorted);
+    rebuilt = true;
+    readyOrder.clear();
+  }
 
   void launchReadyLocked() {
     while (nextLaunch < buckets.size() && buckets[nextLaunch].pending == 0) launchLocked(nextLaunch++);
@@ -135,6 +213,7 @@ struct ReducerState {
     }
     dst.copy_(grad.reshape({-1}));
     ready[i] = true;
+    if (!rebuilt) readyOrder.push_back(i);
     if (--b.pending == 0) launchReadyLocked();
   }
 };
@@ -158,45 +237,14 @@ class ReducerHandle : public Napi::ObjectWrap<ReducerHandle> {
     auto s = std::make_shared<ReducerState>();
     s->group = std::move(group);
     s->params = std::move(params);
+    s->bucketBytes = bucketBytes;
     const size_t n = s->params.size();
-    s->slots.resize(n);
     s->ready.assign(n, false);
-    // Reverse order, one bucket per (dtype, device) run, about bucketBytes each; the first one
-    // at most 1 MiB (as PyTorch's DDP), so that sending starts early in backward.
-    std::vector<std::vector<size_t>> groups;
-    int64_t bytes = 0;
-    const int64_t firstBytes = std::min<int64_t>(bucketBytes, 1 << 20);
-    for (size_t k = n; k-- > 0;) {
-      const at::Tensor& p = s->params[k];
-      TORCH_CHECK(p.requires_grad(), "reducer: parameter ", k, " does not require grad");
-      const bool sameKind = !groups.empty() && s->params[groups.back().back()].scalar_type() == p.scalar_type() &&
-                            s->params[groups.back().back()].device() == p.device();
-      const int64_t pb = p.numel() * static_cast<int64_t>(p.element_size());
-      const int64_t cap = groups.size() == 1 ? firstBytes : bucketBytes;  // filling the first bucket, or a later one
-      if (groups.empty() || !sameKind || (bytes > 0 && bytes + pb > cap)) {
-        groups.emplace_back();
-        bytes = 0;
-      }
-      groups.back().push_back(k);
-      bytes += pb;
-    }
-    // Gloo reduces host memory; NCCL device memory.
-    const bool onHost = s->group->backend == "gloo";
-    for (auto& members : groups) {
-      ReducerState::Bucket b;
-      int64_t total = 0;
-      for (size_t k : members) {
-        s->slots[k] = {s->buckets.size(), total, s->params[k].numel()};
-        total += s->params[k].numel();
-      }
-      const at::Tensor& first = s->params[members.front()];
-      auto options = first.options().requires_grad(false);
-      if (onHost) options = options.device(at::kCPU).pinned_memory(first.is_cuda());
-      b.flat = at::zeros({total}, options);
-      b.members = std::move(members);
-      b.pending = b.members.size();
-      s->buckets.push_back(std::move(b));
-    }
+    for (size_t k = 0; k < n; ++k) TORCH_CHECK(s->params[k].requires_grad(), "reducer: parameter ", k, " does not require grad");
+    // Until the first backward has shown the order gradients come in: reverse registration order.
+    std::vector<size_t> reverse(n);
+    for (size_t k = 0; k < n; ++k) reverse[k] = n - 1 - k;
+    s->layout(reverse);
     std::weak_ptr<ReducerState> weak = s;
     for (size_t k = 0; k < n; ++k) {
       s->hookIds.push_back(s->params[k].register_hook([weak, k](const at::Tensor& grad) {
@@ -270,6 +318,10 @@ class ReducerHandle : public Napi::ObjectWrap<ReducerHandle> {
           }
         }
         b.work.reset();
+      }
+      if (!s.rebuilt) {
+        std::lock_guard<std::mutex> lock(s.mu);
+        s.rebuildFromReadyOrder();
       }
       return Napi::Number::New(env, waited);
     });

@@ -116,7 +116,8 @@ export class ProcessGroup {
 
   /**
    * A reducer for these parameters: between prepare() and finish(), gradients backward produces
-   * are all-reduced in buckets of about bucketBytes (25 MiB, the first at most 1 MiB, as PyTorch's DDP) as soon as a
+   * are all-reduced in buckets of about bucketBytes (25 MiB, the first at most 1 MiB, laid out again
+   * in the order gradients came during the first backward, as PyTorch's DDP) as soon as a
    * bucket is full; finish() waits and leaves the mean over ranks in each parameter's .grad.
    */
   reducer(params: Tensor[], o: { bucketBytes?: number } = {}): GradientReducer {

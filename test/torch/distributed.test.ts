@@ -1,6 +1,6 @@
 // c10d from TypeScript (gloo over loopback, 2 processes): all-reduce sum/max/min, broadcast, the
-// rendezvous store, and the gradient reducer (buckets sent from backward hooks) against
-// gradients averaged by hand; argument errors.
+// rendezvous store, and the gradient reducer (buckets sent from backward hooks, laid out again in
+// the first backward's order) against gradients averaged by hand; argument errors.
 import { describe, it, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -42,6 +42,7 @@ describe.skipIf(!haveGloo)('ProcessGroup (gloo, 2 processes)', () => {
     expect(r0.code, r0.err).toBe(0);
     expect(r1.code, r1.err).toBe(0);
     const results = [JSON.parse(r0.out), JSON.parse(r1.out)];
+    expect(results[0].bucketsAfter).toEqual(results[1].bucketsAfter);
     for (const r of results) {
       expect(r.sum).toEqual([3, -3, 10]);
       expect(r.max).toEqual([2, -1, 10]);
@@ -50,6 +51,10 @@ describe.skipIf(!haveGloo)('ProcessGroup (gloo, 2 processes)', () => {
       expect(r.store).toBe('from rank 0');
       // Reverse order, 8 bytes a bucket: unused (8 B), w3 (4 B, then w2 would overflow), w2 (16 B), w1 (16 B).
       expect(r.buckets).toEqual([8, 4, 16, 16]);
+      // After the first backward, laid out again in the order gradients came (rank 0's, on every
+      // rank): the unused parameter, never ready, last. The second step's gradients go through it.
+      expect(r.bucketsAfter.slice(0, 3).sort((x: number, y: number) => x - y)).toEqual([4, 16, 16]);
+      expect(r.bucketsAfter[3]).toBe(8);
       for (let step = 0; step < 2; step++) {
         const [a, b] = [grads(0, step), grads(1, step)];
         const mean = a.map((g, i) => g.map((v, j) => (v + b[i]![j]!) / 2));
