@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as torch from '../../src/torch/index.js';
 import { TINY, bin, cliEnv, cliRunner, root } from '../helpers/cli.js';
 
 const env = cliEnv;
@@ -52,6 +53,18 @@ describe('dermosynth train: errors', () => {
     const r = cli('train', '--out', path.join(work, 'x4'), '--batch', 'two');
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/--batch/);
+  });
+
+  it.skipIf(torch.cudaIsAvailable())('--device cuda without CUDA, and --precision fp16 on the CPU, are one clear line each', () => {
+    let r = cli('train', '--out', path.join(work, 'x5'), '--device', 'cuda');
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--device cuda: .*no CUDA.*LIBTORCH=/);
+    r = cli('train', '--out', path.join(work, 'x6'), '--precision', 'fp16');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--precision fp16 needs a CUDA device; use bf16/);
+    expect(existsSync(path.join(work, 'x5'))).toBe(false);
+    expect(existsSync(path.join(work, 'x6'))).toBe(false);
   });
 
   it('--resume needs a run, and refuses other options; a second run in the same folder needs --resume', () => {
