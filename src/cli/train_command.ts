@@ -182,15 +182,6 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     throw new RangeError((e as Error).message);
   }
 
-  let vgg = null;
-  if (options.vggWeights) {
-    try {
-      vgg = await loadVgg19(options.vggWeights);
-    } catch (e) {
-      throw new RangeError(`--vgg-weights ${options.vggWeights}: ${(e as Error).message}`);
-    }
-  }
-
   if (worldSize > 1 && options.batch % worldSize !== 0) {
     throw new RangeError(
       flags.resume
@@ -199,12 +190,22 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     );
   }
 
+  // Data parallel: the workers load the VGG weights; here only their presence is checked.
+  let vgg = null;
+  if (options.vggWeights && worldSize > 1 && !existsSync(options.vggWeights)) throw new RangeError(`--vgg-weights ${options.vggWeights}: no such file`);
+  if (options.vggWeights && worldSize === 1) {
+    try {
+      vgg = await loadVgg19(options.vggWeights);
+    } catch (e) {
+      throw new RangeError(`--vgg-weights ${options.vggWeights}: ${(e as Error).message}`);
+    }
+  }
+
   const bars = phasedProgress(PREPARE_PHASES, 'lesions');
   const cache = await openTrainingData(out, options, (p) => bars.update(p)).finally(() => bars.stop());
   if (worldSize > 1) {
     const cacheDir = cache.dir;
     cache.close();
-    vgg = null;
     await launch(flags, { nproc, nnodes, nodeRank, out, rankZeroEnv: { [WORKER_ENV.options]: JSON.stringify({ options, cache: cacheDir, newRun: !existing }) } });
     return;
   }
@@ -364,7 +365,11 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
         `rank ${place.rank}: cannot open the prepared data at ${cacheDir} (${(e as Error).message}); every machine needs it at the same path (a shared filesystem, or a copy made with dermosynth data prepare)`,
       );
     }
-    const vgg = options.vggWeights ? await loadVgg19(options.vggWeights) : null;
+    const vgg = options.vggWeights
+      ? await loadVgg19(options.vggWeights).catch((e: Error) => {
+          throw new RangeError(`rank ${place.rank}: --vgg-weights ${options.vggWeights}: ${e.message}`);
+        })
+      : null;
     await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank }, syncBatchNorm: Boolean(flags.syncBn), precision: flags.precision as torch.Precision }, newRun);
     if (process.exitCode === undefined || process.exitCode === 0) pg.barrier();
   } finally {
