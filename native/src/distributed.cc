@@ -432,7 +432,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
   // before it flows on (synchronized batch norm's statistics). t must require grad.
   Napi::Value GradientSumHook(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Group& g = group(env);
+    group(env);  // throws when closed
     const at::Tensor& t = getTensor(env, info[0], "sumGradientAcrossRanks");
     return guardedCall(env, "sumGradientAcrossRanks", [&]() -> Napi::Value {
       TORCH_CHECK(t.requires_grad(), "the tensor does not require grad");
@@ -447,7 +447,6 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
         waitFor(gr->pg->allreduce(one, opts), gr->timeout, "gradient all-reduce (synchronized batch norm)");
         return host.to(grad.device());
       });
-      (void)g;
       return env.Undefined();
     });
   }

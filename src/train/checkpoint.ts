@@ -59,9 +59,24 @@ export async function listCheckpoints(dir: string): Promise<{ step: number; file
     .sort((a, b) => b.step - a.step);
 }
 
-export async function saveCheckpoint(dir: string, nets: Checkpointable, state: Omit<TrainState, 'version' | 'optimizers'>, keepLast: number): Promise<string> {
+/** Every module's state dict under its prefix: `G.front.1.weight`, `D.scale0...`. */
+export function moduleTensors(nets: Pick<Checkpointable, 'modules'>): Map<string, Tensor> {
   const tensors = new Map<string, Tensor>();
   for (const [prefix, m] of Object.entries(nets.modules)) for (const [k, t] of m.stateDict()) tensors.set(`${prefix}.${k}`, t);
+  return tensors;
+}
+
+/** Loads each module from the tensors under its prefix (the inverse of moduleTensors). */
+export function loadModuleTensors(nets: Pick<Checkpointable, 'modules'>, tensors: Map<string, Tensor>, source: string): void {
+  for (const [prefix, m] of Object.entries(nets.modules)) m.loadStateDict(withoutPrefix(tensors, prefix), { source });
+}
+
+function withoutPrefix(tensors: Map<string, Tensor>, prefix: string): Map<string, Tensor> {
+  return new Map([...tensors].filter(([k]) => k.startsWith(`${prefix}.`)).map(([k, t]) => [k.slice(prefix.length + 1), t]));
+}
+
+export async function saveCheckpoint(dir: string, nets: Checkpointable, state: Omit<TrainState, 'version' | 'optimizers'>, keepLast: number): Promise<string> {
+  const tensors = moduleTensors(nets);
   const optimizers: TrainState['optimizers'] = {};
   for (const [prefix, o] of Object.entries(nets.optimizers)) {
     const sd = o.stateDict();
@@ -98,12 +113,11 @@ export function restoreCheckpoint(file: string, tensors: Map<string, Tensor>, me
     if (!raw) throw new Error(`${file}: not a dermosynth checkpoint (no 'dermosynth.state' metadata)`);
     const state = JSON.parse(raw) as TrainState;
     if (state.version !== CHECKPOINT_VERSION) throw new Error(`${file}: checkpoint version ${state.version}, this dermosynth reads ${CHECKPOINT_VERSION}`);
-    const part = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(`${prefix}.`)).map(([k, t]) => [k.slice(prefix.length + 1), t]));
-    for (const [prefix, m] of Object.entries(nets.modules)) m.loadStateDict(part(prefix), { source: file });
+    loadModuleTensors(nets, tensors, file);
     for (const [prefix, o] of Object.entries(nets.optimizers)) {
       const config = state.optimizers[prefix];
       if (!config) throw new Error(`${file}: the checkpoint has no state for optimizer ${prefix}`);
-      o.loadStateDict({ tensors: part(prefix), config });
+      o.loadStateDict({ tensors: withoutPrefix(tensors, prefix), config });
     }
     const rng = tensors.get('rng.cpu');
     if (!rng) throw new Error(`${file}: the checkpoint has no RNG state`);

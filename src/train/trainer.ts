@@ -15,7 +15,7 @@ import type { GradientReducer } from '../torch/distributed.js';
 import type { LesionCache } from '../data/cache.js';
 import { DataLoader, disposeBatch, type Batch } from '../data/loader.js';
 import { buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '../models/registry.js';
-import { listCheckpoints, restoreCheckpoint, saveCheckpoint, type Checkpointable, type TrainState } from './checkpoint.js';
+import { listCheckpoints, loadModuleTensors, moduleTensors, restoreCheckpoint, saveCheckpoint, type Checkpointable, type TrainState } from './checkpoint.js';
 import { anyRank, meanOverRanks, shareFromRankZero, type DataParallel, type SharedState } from './data_parallel.js';
 import { GanLosses } from './losses.js';
 import type { TrainOptions } from './options.js';
@@ -230,16 +230,9 @@ export class Trainer {
 
   /** A new data-parallel run: every replica takes rank 0's initial weights. */
   private shareInitialWeights(nets: Checkpointable): void {
-    const mine = new Map<string, Tensor>();
-    for (const [prefix, m] of Object.entries(nets.modules)) for (const [k, t] of m.stateDict()) mine.set(`${prefix}.${k}`, t);
-    const shared = shareFromRankZero(this.dist!, this.isMain ? { tensors: mine, metadata: {} } : null, this.device)!;
+    const shared = shareFromRankZero(this.dist!, this.isMain ? { tensors: moduleTensors(nets), metadata: {} } : null, this.device)!;
     try {
-      if (!this.isMain) {
-        for (const [prefix, m] of Object.entries(nets.modules)) {
-          const part = new Map([...shared.tensors].filter(([k]) => k.startsWith(`${prefix}.`)).map(([k, t]) => [k.slice(prefix.length + 1), t]));
-          m.loadStateDict(part, { source: 'rank 0' });
-        }
-      }
+      if (!this.isMain) loadModuleTensors(nets, shared.tensors, 'rank 0');
     } finally {
       for (const t of shared.tensors.values()) t.dispose();
     }
