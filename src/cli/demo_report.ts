@@ -15,6 +15,12 @@ import { toHtml, toMarkdown, type Block } from '../eval/report_document.js';
 import type { BalanceTarget } from '../synth/balance.js';
 import { readRunConfig } from '../train/run_config.js';
 import { runPaths } from '../train/trainer.js';
+import { commandLine } from './command_line.js';
+import { dataCommand } from './data_command.js';
+import { evaluateCommand } from './eval_command.js';
+import { experimentCommand } from './experiment_command.js';
+import { synthCommand } from './synth_command.js';
+import { trainCommand } from './train_command.js';
 import { STAGES, demoPaths, experimentOptions, formatSeconds, type DemoState, type StageName, type TrainPlan } from './demo.js';
 
 /** A path relative to OUT with '/' separators (a link in the report). */
@@ -199,35 +205,50 @@ function reproduceBlocks(s: DemoState, plan: TrainPlan, target: BalanceTarget, t
   const st = s.settings;
   const real = s.request.data === null ? 'data/isic2017' : arg(s.request.data);
   const noTest = testSet.split !== 'test';
+  const train = trainCommand();
+  const synth = synthCommand();
+  const evaluate = evaluateCommand();
+  const experiment = experimentCommand();
+  const data = dataCommand();
+  const fullTrain = (size: string, batch: number, more: Record<string, string | number>) =>
+    commandLine(train, [], { data: real, size, model: 'proposed', preset: 'published', batch, epochs: 100, decayEpochs: 100, ...more, vggWeights: 'vgg19.safetensors', device: 'cuda', precision: 'bf16' });
   const full = [
-    ...(s.request.data === null ? ['# the ISIC-2017 challenge data (images, masks, diagnoses; CC-BY-NC)', `npx dermosynth data download isic2017 --out ${real} --splits train,val,test`] : []),
-    '# 1. the proposed model at 512x512 with the papers\' network sizes and the VGG19 perceptual loss',
-    `npx dermosynth train --data ${real} --size 512x512 --model proposed --preset published --batch 2 --epochs 100 --decay-epochs 100 --vgg-weights vgg19.safetensors --out runs/full-512`,
+    ...(s.request.data === null ? ['# the ISIC-2017 challenge data (images, masks, diagnoses; CC-BY-NC)', commandLine(data, ['download'], { out: real, splits: 'train,val,test' }, ['isic2017'])] : []),
+    '# 1. the proposed model at 512x512 with the papers\' network sizes and the VGG19 perceptual loss (bf16 autocast; add --nproc N for N GPUs)',
+    fullTrain('512x512', 2, { out: 'runs/full-512' }),
     '#    or at 1024x768 (two scales, coarse to fine):',
-    `#    npx dermosynth train --data ${real} --size 1024x768 --model proposed --preset published --batch 1 --epochs 100 --decay-epochs 100 --global-epochs 50 --fix-global-epochs 10 --vgg-weights vgg19.safetensors --out runs/full-1024`,
+    `#    ${fullTrain('1024x768', 1, { globalEpochs: 50, fixGlobalEpochs: 10, out: 'runs/full-1024' })}`,
     '# 2. a class-balanced synthetic set from deformed training masks',
-    `npx dermosynth synthesize --run runs/full-512 --dataset ${real} --balance --target 1.0 --deform --device cuda --out runs/full-512-synthetic`,
+    commandLine(synth, [], { run: 'runs/full-512', dataset: real, balance: true, target: '1.0', deform: true, device: 'cuda', out: 'runs/full-512-synthetic' }),
     '# 3. FID/KID/IS with the FID Inception weights, LPIPS, and the semantic and class metrics',
-    `npx dermosynth evaluate --run runs/full-512 --data ${real} --split ${noTest ? 'val' : 'test'} --inception-weights pt_inception.safetensors --lpips-weights alexnet.safetensors,lpips_alex.safetensors --device cuda`,
-    '# 4. the augmentation experiment: four classifiers from ImageNet weights, three seeds',
-    `npx dermosynth experiment augment --real ${real} --synthetic runs/full-512-synthetic --test ${noTest ? arg(p.testData) : real} --out runs/full-512-augment --models resnet18,resnet50,densenet121,efficientnet_b0 --seeds 3 --epochs 20 --size 224x224 --weights-dir weights/`,
+    commandLine(evaluate, [], { run: 'runs/full-512', data: real, split: noTest ? 'val' : 'test', inceptionWeights: 'pt_inception.safetensors', lpipsWeights: 'alexnet.safetensors,lpips_alex.safetensors', device: 'cuda' }),
+    '# 4. the augmentation experiment: four classifiers from ImageNet weights, three seeds (on the CPU)',
+    commandLine(experiment, ['augment'], {
+      real, synthetic: 'runs/full-512-synthetic', test: noTest ? arg(p.testData) : real, out: 'runs/full-512-augment',
+      models: 'resnet18,resnet50,densenet121,efficientnet_b0', seeds: 3, epochs: 20, size: '224x224', weightsDir: 'weights/',
+    }),
   ];
   const o = experimentOptions(s, expEpochs);
   const tiny = st.modelOverrides;
-  const flags: Record<string, string> = { ngf: '--ngf', nDown: '--n-down', nBlocks: '--n-blocks', ndf: '--ndf', nLayersD: '--n-layers-d' };
   const demo = [
-    ...(s.request.data === null ? [`npx dermosynth data sample --out ${arg(p.data)} --n ${st.sampleLesions} --size ${Math.max(st.width, st.height, 32)} --seed 0`] : []),
-    `npx dermosynth train --data ${arg(p.data)} --size ${st.width}x${st.height} --steps ${plan.steps} --epochs ${plan.epochs} --decay-epochs ${plan.decayEpochs} --checkpoint-every ${st.checkpointEvery} --keep-checkpoints 2 --sample-every ${st.sampleEvery}${Object.entries(tiny).map(([k, v]) => ` ${flags[k]} ${v}`).join('')} --out ${arg(p.run)}`,
-    `npx dermosynth synthesize --run ${arg(p.run)} --dataset ${arg(p.data)} --balance --target ${targetArg(target)} --deform --out ${arg(p.synthetic)}`,
-    `npx dermosynth evaluate --run ${arg(p.run)} --aux-epochs ${s.stages.evaluate?.detail.auxEpochs} --grid-examples ${st.gridExamples}`,
-    `npx dermosynth experiment augment --real ${arg(o.real)} --synthetic ${arg(o.synthetic)} --test ${arg(o.test)} --out ${arg(o.out)} --models resnet18 --seeds 1 --epochs ${o.epochs} --size ${o.width}x${o.height} --batch ${o.batch} --lr ${o.lr} --bootstrap ${o.bootstrap}`,
+    ...(s.request.data === null ? [commandLine(data, ['sample'], { out: arg(p.data), n: st.sampleLesions, size: Math.max(st.width, st.height, 32), seed: 0 })] : []),
+    commandLine(train, [], {
+      data: arg(p.data), size: `${st.width}x${st.height}`, steps: plan.steps, epochs: plan.epochs, decayEpochs: plan.decayEpochs,
+      checkpointEvery: st.checkpointEvery, keepCheckpoints: 2, sampleEvery: st.sampleEvery, ...tiny, out: arg(p.run),
+    }),
+    commandLine(synth, [], { run: arg(p.run), dataset: arg(p.data), balance: true, target: targetArg(target), deform: true, out: arg(p.synthetic) }),
+    commandLine(evaluate, [], { run: arg(p.run), auxEpochs: s.stages.evaluate?.detail.auxEpochs as number | undefined, gridExamples: st.gridExamples }),
+    commandLine(experiment, ['augment'], {
+      real: arg(o.real), synthetic: arg(o.synthetic), test: arg(o.test), out: arg(o.out), models: 'resnet18', seeds: 1, epochs: o.epochs,
+      size: `${o.width}x${o.height}`, batch: o.batch, lr: o.lr, bootstrap: o.bootstrap,
+    }),
   ];
   return [
     { kind: 'heading', level: 2, text: 'Reproduce at full size on a GPU' },
     {
       kind: 'paragraph',
       text:
-        'Build the addon against a CUDA libtorch first (README: "Building against another libtorch"). `synthesize` and `evaluate` take `--device cuda`; `train` and `experiment augment` have no `--device` option in this version and run on the CPU, which at these sizes takes days. ' +
+        'Build the addon against a CUDA libtorch first (README: "Building against another libtorch"). `train`, `synthesize` and `evaluate` take `--device cuda` (and `train --nproc N` trains on N GPUs); `experiment augment` has no `--device` option in this version and trains its classifiers on the CPU. ' +
         'The weight files are converted once with `scripts/to_safetensors.py` (README). Every command resumes after a stop.' +
         (noTest ? ` The dataset has no test split: as in the demo, the val split is the held-out set, and the experiment's test set is a folder of the val lesions (\`${arg(p.testData)}\`).` : ''),
     },

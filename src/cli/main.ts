@@ -1,28 +1,11 @@
 // The dermosynth command line.
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { CsvError } from '../data/csv.js';
 import { ImageError } from '../data/image_io.js';
 import { DataError } from '../data/problems.js';
-import { dataCommand } from './data_command.js';
-import { demoCommand } from './demo_command.js';
-import { experimentCommand } from './experiment_command.js';
-import { serveCommand } from './serve_command.js';
-import { trainCommand } from './train_command.js';
-import { synthCommand } from './synth_command.js';
-import { compareCommand, evaluateCommand } from './eval_command.js';
+import { buildProgram } from './program.js';
 
-const program = new Command('dermosynth')
-  .description('high-resolution dermoscopy image synthesis with conditional GANs (pix2pixHD-style), on libtorch')
-  .showHelpAfterError('(add --help for usage)')
-  .exitOverride();
-program.addCommand(dataCommand());
-program.addCommand(trainCommand());
-program.addCommand(synthCommand());
-program.addCommand(evaluateCommand());
-program.addCommand(compareCommand());
-program.addCommand(serveCommand());
-program.addCommand(experimentCommand());
-program.addCommand(demoCommand());
+const program = buildProgram();
 
 /** Errors about the user's input, files or network. */
 function expected(e: Error): boolean {

@@ -78,7 +78,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--steps <n>', 'total steps (default: (epochs + decay-epochs) epochs)').argParser(intIn(1, 1e9)))
     .addOption(new Option('--epochs <n>', 'epochs at the initial learning rate').argParser(intIn(0, 1e6)).default(D.epochs))
     .addOption(new Option('--decay-epochs <n>', 'then epochs of linear decay to zero').argParser(intIn(0, 1e6)).default(D.decayEpochs))
-    .addOption(new Option('--batch <n>', 'batch size').argParser(intIn(1, 4096)).default(D.batch))
+    .addOption(new Option('--batch <n>', 'the global batch (split evenly over the processes; default: one lesion per process, as pix2pixHD\'s batch 1)').argParser(intIn(1, 4096)))
     .addOption(new Option('--seed <n>', 'seed of weights, data order and augmentation').argParser(intIn(0, 2 ** 31 - 1)).default(D.seed))
     .option('--resume', 'continue the run in --out from its last checkpoint (options must match the run)', false)
     .addOption(new Option('--lr <x>', 'Adam learning rate').argParser(positiveNumber).default(D.lr))
@@ -146,6 +146,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   for (const [flag, field] of Object.entries(FLAG_FIELDS)) {
     if (flags[flag] !== undefined) (fromFlags as Record<string, unknown>)[field] = flags[flag];
   }
+  if (flags.batch === undefined) fromFlags.batch = worldSize;
   fromFlags.data = flags.data === undefined ? null : path.resolve(String(flags.data));
   fromFlags.vggWeights = flags.vggWeights === undefined ? null : path.resolve(String(flags.vggWeights));
   const size = flags.size as { width: number; height: number };
@@ -171,6 +172,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   } else {
     if (existing) throw new RangeError(`${out} already holds a run (config.json); add --resume to continue it, or choose another --out`);
     options = parseTrainOptions(fromFlags);
+    if (flags.batch === undefined && worldSize > 1) console.error(`--batch not given: the global batch is ${worldSize} (one lesion per process)`);
   }
 
   // The size check needs no data: fail before preparing any.

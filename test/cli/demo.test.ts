@@ -9,12 +9,23 @@ import path from 'node:path';
 import { runDemo, readDemoState, STAGES, type DemoRequest, type DemoResult, type TrainPlan } from '../../src/cli/demo.js';
 import type { ExperimentResults } from '../../src/eval/augment_experiment.js';
 import type { Metrics } from '../../src/eval/evaluate.js';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli/program.js';
+import { commandLine } from '../../src/cli/command_line.js';
+import { experimentCommand } from '../../src/cli/experiment_command.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/dermosynth.mjs');
 let work = '';
 
 const request = (out: string, o: Partial<DemoRequest> = {}): DemoRequest => ({ data: null, out: path.join(work, out), minutes: 10, lesions: null, width: 64, height: 64, tiny: true, ...o });
+
+/** A command line split as a POSIX shell splits it (plain words and single-quoted strings). */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  for (const m of line.trim().matchAll(/(?:[^\s']+|'[^']*')+/g)) words.push(m[0].replace(/'([^']*)'/g, '$1'));
+  return words;
+}
 
 /** Steps in the training log, in order. */
 function loggedSteps(run: string): number[] {
@@ -137,6 +148,42 @@ describe('dermosynth demo (tiny)', () => {
     expect(md).toContain('--models resnet18,resnet50,densenet121,efficientnet_b0 --seeds 3');
     expect(md).toContain('--inception-weights');
     expect(md).toMatch(/npx dermosynth train --data \S+ --size 32x32 --steps 8 /);
+  });
+
+  it('every command the report prints is accepted by the CLI\'s own parser', async () => {
+    const md = readFileSync(path.join(out(), 'report.md'), 'utf8');
+    const lines = [...md.matchAll(/npx dermosynth (.*)$/gm)].map((m) => m[1]!);
+    expect(lines.length).toBeGreaterThanOrEqual(10);
+    const seen = new Set<string>();
+    for (const line of lines) {
+      const words = shellWords(line);
+      seen.add(words.slice(0, 2).join(' '));
+      const ran: string[] = [];
+      const errors: string[] = [];
+      const program = buildProgram();
+      const quiet = (c: Command): void => {
+        c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: (t) => errors.push(t) });
+        if (c.commands.length === 0) c.action(() => void ran.push(c.name()));
+        c.commands.forEach(quiet);
+      };
+      quiet(program);
+      await expect(program.parseAsync(words, { from: 'user' }), `${line}\n${errors.join('')}`).resolves.toBeDefined();
+      expect(ran, line).toHaveLength(1);
+    }
+    // Every stage's command is among them.
+    expect([...seen]).toEqual(expect.arrayContaining(['data download', 'data sample', 'train --data', 'synthesize --run', 'evaluate --run', 'experiment augment']));
+  });
+
+  it('the parser behind that check refuses a stale flag', async () => {
+    const program = buildProgram();
+    const quiet = (c: Command): void => {
+      c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+      if (c.commands.length === 0) c.action(() => {});
+      c.commands.forEach(quiet);
+    };
+    quiet(program);
+    await expect(program.parseAsync(shellWords('train --out x --no-such-flag 1'), { from: 'user' })).rejects.toThrow(/unknown option '--no-such-flag'/);
+    expect(() => commandLine(experimentCommand(), ['augment'], { device: 'cuda' })).toThrow(/'experiment augment' has no option for 'device'/);
   });
 
   it('stopped in the middle of training (SIGINT), it continues from the checkpoint, the steps done kept', async () => {

@@ -7,15 +7,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { featureStats, fid, frechetDistance, loadFeatureStats, saveFeatureStats, traceSqrtProduct } from '../../src/eval/fid.js';
 import { defaultKidSubsetSize, drawSubset, kid, mmd2Unbiased } from '../../src/eval/kid.js';
 import { inceptionScore } from '../../src/eval/inception_score.js';
 import { Rng } from '../../src/data/random.js';
+import { TORCH_FIXTURES_MISSING, torchFixture } from '../helpers/torch_fixtures.js';
 
-const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'fid_kid.safetensors');
+if (TORCH_FIXTURES_MISSING) console.warn(`distribution_metrics.test.ts: the comparison with numpy/SciPy is skipped: ${TORCH_FIXTURES_MISSING}`);
 const tmp: string[] = [];
 afterAll(async () => {
   for (const d of tmp) await fs.rm(d, { recursive: true, force: true });
@@ -32,8 +32,8 @@ function rel(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
 }
 
-describe('against numpy / scipy (make_fid_reference.py)', async () => {
-  const { tensors, metadata } = await torch.loadSafetensors(FIXTURE);
+describe.skipIf(TORCH_FIXTURES_MISSING !== null)('against numpy / scipy (make_fid_reference.py, run on this machine)', async () => {
+  const { tensors, metadata } = await torch.loadSafetensors(torchFixture('fid_kid.safetensors'));
   const get = (k: string): Tensor => tensors.get(k)!;
 
   it("ports dermosynth's Rng exactly (the subset draws are the fixture's)", () => {

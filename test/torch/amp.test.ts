@@ -5,12 +5,26 @@ import { describe, expect, it } from 'vitest';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { amp } from '../../src/torch/index.js';
+import { BF16_SKIP_REASON } from '../helpers/isa.js';
+import { needPython, pythonJson } from '../helpers/python.js';
 
-function maxAbs(t: Tensor): number {
-  return torch.tidy(() => t.float().abs().max().item());
-}
+const HAS_TORCH = needPython('amp.test.ts', 'the gradient comparison with PyTorch', 'torch', 'python3-torch');
+
 function maxAbsDiff(a: Tensor, b: Tensor): number {
   return torch.tidy(() => a.float().sub(b.float()).abs().max().item());
+}
+
+/**
+ * What computing in bfloat16 may cost an op against float32: bf16 keeps 8 significant bits, a
+ * relative precision of 2^-8. Each input is rounded once, each of the n products of a reduction is
+ * then off by at most 2 * 2^-9 of |x_i w_i|, and the kernel may round partial sums to bf16 as well
+ * (oneDNN's bf16 kernels differ between CPUs in where they do), at most once per term, and the
+ * output once more. So |y_bf16 - y_fp32| <= n * 2^-8 * (|x| op |w| + |b|) elementwise, with n the
+ * reduction length and `absOp` the same op on absolute values.
+ */
+function expectWithinBf16Bound(y: Tensor, ref: Tensor, absOp: Tensor, n: number): void {
+  const excess = torch.tidy(() => y.float().sub(ref).abs().sub(absOp.mul(n * 2 ** -8)).max().item());
+  expect(excess).toBeLessThanOrEqual(0);
 }
 
 function seeded(seed: number) {
@@ -22,7 +36,7 @@ function seeded(seed: number) {
   };
 }
 
-describe('autocast on the CPU, bf16', () => {
+describe.skipIf(BF16_SKIP_REASON !== null)('autocast on the CPU, bf16', () => {
   it('runs conv2d in bfloat16: the result of the bf16 kernel on bf16-cast inputs, close to float32', () => {
     const { x, w, b } = seeded(1);
     const ref = torch.F.conv2d(x, w, b, { padding: 1 });
@@ -32,10 +46,9 @@ describe('autocast on the CPU, bf16', () => {
     // Exactly what autocast promises: the inputs cast to bfloat16, the bfloat16 op.
     const manual = torch.F.conv2d(x.to('bfloat16'), w.to('bfloat16'), b.to('bfloat16'), { padding: 1 });
     expect(y.toArray()).toEqual(manual.toArray());
-    // Close to float32 (bfloat16 keeps 8 significant bits), but not equal: it really ran in bf16.
-    const diff = maxAbsDiff(y, ref);
-    expect(diff).toBeLessThan(0.03 * maxAbs(ref));
-    expect(diff).toBeGreaterThan(0);
+    // Within bf16's rounding of float32 (expectWithinBf16Bound), but not equal: it really ran in bf16.
+    expectWithinBf16Bound(y, ref, torch.F.conv2d(x.abs(), w.abs(), b.abs(), { padding: 1 }), 3 * 3 * 3 + 1);
+    expect(maxAbsDiff(y, ref)).toBeGreaterThan(0);
     // The inputs keep their dtype.
     expect(x.dtype).toBe('float32');
     expect(w.dtype).toBe('float32');
@@ -51,7 +64,8 @@ describe('autocast on the CPU, bf16', () => {
     expect(y!.dtype).toBe('bfloat16');
     expect(m!.dtype).toBe('bfloat16');
     expect(y!.toArray()).toEqual(torch.F.linear(x.to('bfloat16'), w.to('bfloat16'), b.to('bfloat16')).toArray());
-    expect(maxAbsDiff(y!, ref)).toBeLessThan(0.03 * maxAbs(ref));
+    expectWithinBf16Bound(y!, ref, torch.F.linear(x.abs(), w.abs(), b.abs()), 16 + 1);
+    expectWithinBf16Bound(m!, x.matmul(w.t()), x.abs().matmul(w.abs().t()), 16);
   });
 
   it('the generators\' upsampling: the sub-pixel transposed convolution runs in bf16; aten conv_transpose2d stays float32 on the CPU', () => {
@@ -61,7 +75,7 @@ describe('autocast on the CPU, bf16', () => {
     const ref = torch.F.convTranspose2d(x, wt, null, opts);
     const [sub, direct] = torch.autocast('cpu', 'bf16', () => [torch.F.convTranspose2dSubpixel(x, wt, null), torch.F.convTranspose2d(x, wt, null, opts)]);
     expect(sub!.dtype).toBe('bfloat16');
-    expect(maxAbsDiff(sub!, ref)).toBeLessThan(0.03 * maxAbs(ref));
+    expectWithinBf16Bound(sub!, ref, torch.F.convTranspose2d(x.abs(), wt.abs(), null, opts), 3 * 2 * 2);
     // libtorch 1.13 has no bfloat16 CPU kernel for it: autocast's CPU list keeps it in float32.
     expect(direct!.dtype).toBe('float32');
     expect(maxAbsDiff(direct!, ref)).toBe(0);
@@ -99,7 +113,19 @@ describe('autocast on the CPU, bf16', () => {
     expect(amp.isAutocastEnabled('cpu').enabled).toBe(false);
   });
 
-  it('back-propagates through an autocast forward into float32 leaves as float32 gradients, as PyTorch 1.13', () => {
+  it('back-propagates through an autocast forward into float32 leaves as float32 gradients, as PyTorch does on this machine', () => {
+    const code = `
+import json, torch, torch.nn.functional as F
+torch.set_num_threads(${torch.getNumThreads()})
+torch.manual_seed(6)
+x = torch.randn([2, 3, 8, 8])
+w = torch.randn([4, 3, 3, 3]).mul(0.3).requires_grad_()
+b = torch.randn([4]).requires_grad_()
+lw = torch.randn([5, 4 * 8 * 8]).mul(0.05).requires_grad_()
+with torch.autocast('cpu', dtype=torch.bfloat16):
+    o = F.linear(F.conv2d(x, w, b, padding=1).relu().flatten(1), lw)
+o.float().square().mean().backward()
+print(json.dumps([[p.grad.double().sum().item(), p.grad.double().abs().sum().item()] for p in (w, b, lw)]))`;
     torch.manualSeed(6);
     const x = torch.randn([2, 3, 8, 8]);
     const w = torch.randn([4, 3, 3, 3]).mul(0.3).requiresGrad_();
@@ -116,21 +142,23 @@ describe('autocast on the CPU, bf16', () => {
     };
     const ref = grads('fp32');
     const mixed = grads('bf16');
-    // PyTorch 1.13 on the same seed (torch.manual_seed(6); the same tensors in the same order):
-    //   with torch.autocast('cpu', dtype=torch.bfloat16): o = F.linear(F.conv2d(x, w, b, padding=1).relu().flatten(1), lw)
-    //   o.float().square().mean().backward();  [p.grad.double().sum(), p.grad.double().abs().sum()] per p
-    const pytorch = [
-      [-0.5280933380126953, 9.847795486450195],
-      [0.506103515625, 0.506103515625],
-      [-153.24645805358887, 187.06704139709473],
-    ];
+    // PyTorch on this machine, the same libtorch, seed, tensors and thread count: its bf16 kernels
+    // are the ones dermosynth's calls pick (they differ between CPUs with and without native bf16,
+    // so the numbers are computed here, never pasted). The sums agree to float32 summation noise.
+    const pytorch = HAS_TORCH ? pythonJson<[number, number][]>(code) : null;
     for (const [i, g] of mixed.entries()) {
       expect(g.dtype).toBe('float32');
       expect(g.shape).toEqual(ref[i]!.shape);
       const [sum, absSum] = [g.double().sum().item(), g.double().abs().sum().item()];
-      expect(Math.abs(sum - pytorch[i]![0]!)).toBeLessThan(1e-5 * pytorch[i]![1]!);
-      expect(Math.abs(absSum - pytorch[i]![1]!)).toBeLessThan(1e-5 * pytorch[i]![1]!);
-      // bfloat16 gradients are coarse, but point the same way as float32's.
+      if (pytorch) {
+        expect(Math.abs(sum - pytorch[i]![0]!)).toBeLessThan(1e-5 * pytorch[i]![1]!);
+        expect(Math.abs(absSum - pytorch[i]![1]!)).toBeLessThan(1e-5 * pytorch[i]![1]!);
+      }
+      // bfloat16 gradients are coarse, but point the same way as float32's. Each gradient element
+      // went through four bf16 roundings (x, w, the activation, lw: 4 * 2^-9 < 1% relative before
+      // cancellation); cos > 0.97 allows an error norm of up to a quarter of the gradient's, a wide
+      // margin for cancellation in the weight-gradient sums, while a wrong gradient (another sign,
+      // another parameter's) fails it.
       const cos = torch.tidy(() => g.flatten().mul(ref[i]!.flatten()).sum().item() / (g.norm().item() * ref[i]!.norm().item()));
       expect(cos).toBeGreaterThan(0.97);
       expect(maxAbsDiff(g, ref[i]!)).toBeGreaterThan(0);

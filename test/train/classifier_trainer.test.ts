@@ -32,7 +32,10 @@ describe('ClassifierTrainer', () => {
   it('overfits 12 lesions: the loss falls and the training set is classified correctly', async () => {
     const set = new LesionSet([{ cache }]);
     expect(set.size).toBe(12);
-    const t = new ClassifierTrainer(path.join(root, 'overfit'), options({ epochs: 25, schedule: 'constant' }), set);
+    // Cosine decay to zero: with batch-norm statistics of 4 lesions and a constant rate, single
+    // steps' losses jump between 0.01 and 2 until the end, and where a run ends depends on the
+    // kernels' rounding (it differs between CPUs); a decayed rate lets it settle.
+    const t = new ClassifierTrainer(path.join(root, 'overfit'), options({ epochs: 25, schedule: 'cosine' }), set);
     const notices = await t.start();
     expect(notices.join('\n')).toMatch(/resnet18: trained from scratch/);
     const losses: number[] = [];
@@ -40,15 +43,17 @@ describe('ClassifierTrainer', () => {
     expect(r.finished).toBe(true);
     expect(r.step).toBe(75);
     const first = losses.slice(0, 3).reduce((a, b) => a + b) / 3;
-    const last = losses.slice(-3).reduce((a, b) => a + b) / 3;
-    expect(last).toBeLessThan(0.2);
-    expect(last).toBeLessThan(first / 3);
-    // Eval mode (running batch-norm statistics): every lesion gets its own diagnosis.
+    // At the start the loss is about ln 3 = 1.1 (three classes, no knowledge).
+    expect(first).toBeGreaterThan(0.5);
+    // Eval mode (running batch-norm statistics): every lesion gets its own diagnosis, with a mean
+    // cross-entropy on the training set far below the start's.
     const probs = predictProbabilities(t.model, set, 5);
     expect(probs.length).toBe(12);
     for (const p of probs) expect(p.reduce((a, b) => a + b)).toBeCloseTo(1, 12);
     const predicted = probs.map((p) => p.indexOf(Math.max(...p)));
     expect(predicted).toEqual(set.labels);
+    const crossEntropy = -probs.reduce((s, p, i) => s + Math.log(p[set.labels[i]!]!), 0) / probs.length;
+    expect(crossEntropy).toBeLessThan(Math.min(0.3, first / 3));
     expect(existsSync(t.weightsFile)).toBe(true);
     t.dispose();
   });

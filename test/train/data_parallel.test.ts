@@ -244,12 +244,15 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
       });
     // Machine 1 is given no data or model flags at all.
     const [r0, r1] = await Promise.all([
-      run(['--out', a, '--data', data, ...TINY, '--steps', '3', '--batch', '2', '--node-rank', '0', ...common]),
+      // No --batch: one lesion per process, a global batch of 2.
+      run(['--out', a, '--data', data, ...TINY, '--steps', '3', '--node-rank', '0', ...common]),
       run(['--out', b, '--node-rank', '1', ...common]),
     ]);
     expect(r0.code, r0.stderr).toBe(0);
     expect(r1.code, r1.stderr).toBe(0);
     expect(r0.stderr).toMatch(/ranks 0\.\.0 of 2/);
+    expect(r0.stderr).toMatch(/--batch not given: the global batch is 2 \(one lesion per process\)/);
+    expect(JSON.parse(readFileSync(path.join(a, 'config.json'), 'utf8')).options.batch).toBe(2);
     expect(r1.stderr).toMatch(/ranks 1\.\.1 of 2/);
     expect(existsSync(path.join(a, 'generator.safetensors'))).toBe(true);
     expect(readFileSync(path.join(a, 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);

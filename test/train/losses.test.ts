@@ -3,8 +3,6 @@
 // matching and VGG properties (detached real side, excluded prediction, weights), the combined
 // GanLosses objectives, errors, and freedom from leaks.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import {
@@ -23,9 +21,10 @@ import {
   type GanMode,
 } from '../../src/train/losses.js';
 import { describeGradcheck, gradcheck } from '../helpers/gradcheck.js';
+import { TORCH_FIXTURES_MISSING, torchFixture } from '../helpers/torch_fixtures.js';
 
 const { F } = torch;
-const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+if (TORCH_FIXTURES_MISSING) console.warn(`losses.test.ts: the comparisons with PyTorch are skipped: ${TORCH_FIXTURES_MISSING}`);
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 /** The fixture's layout: 2 scales x 4 maps (3 intermediate features, then the prediction). */
@@ -77,7 +76,8 @@ const tinyExtractor: FeatureExtractor = {
 
 beforeAll(async () => {
   torch.setNumThreads(1);
-  const { tensors } = await torch.loadSafetensors(path.join(FIXTURES, 'losses.safetensors'));
+  if (TORCH_FIXTURES_MISSING) return;
+  const { tensors } = await torch.loadSafetensors(torchFixture('losses.safetensors'));
   for (const t of tensors.values()) torch.keep(t);
   fx = tensors;
 });
@@ -101,7 +101,7 @@ describe('the originals per mode', () => {
   });
 });
 
-describe.each(GAN_MODES)('%s matches PyTorch', (mode) => {
+describe.skipIf(TORCH_FIXTURES_MISSING !== null).each(GAN_MODES)('%s matches PyTorch', (mode) => {
   it('discriminator loss, its terms, and gradients to both predictions', () => {
     const real = preds('real');
     const fake = preds('fake');
@@ -175,7 +175,7 @@ describe.each(GAN_MODES)('%s matches PyTorch', (mode) => {
   });
 });
 
-describe('feature matching, VGG and L1 match PyTorch', () => {
+describe.skipIf(TORCH_FIXTURES_MISSING !== null)('feature matching, VGG and L1 match PyTorch', () => {
   it('feature matching (lambda 10): value and gradients, none for the prediction or the real side', () => {
     const fake = preds('fake');
     const real = preds('real');
