@@ -1,4 +1,5 @@
-// npm run bench:synth [-- --sizes 256,512 --batch 4,1 --batches 3 --warmup 1 --threads N --ngf 64 --contiguous]
+// npm run bench:synth [-- --sizes 256,512 --batch 4,1 --batches 3 --warmup 1 --threads N --ngf 64 --contiguous
+//                        --device cpu|cuda:0 --precision fp32|bf16]
 //
 // Synthesis speed: dermosynth's `RunGenerator.generate` (what `dermosynth synthesize` runs: label
 // bytes -> one-hot (channels-last) -> generator in inference mode with its parametrizations frozen
@@ -15,7 +16,9 @@
 // `--contiguous` (diagnostic) feeds dermosynth's generator an NCHW-contiguous one-hot instead;
 // `--peer-malloc-reuse` gives the Python side dermosynth's allocation policy (src/torch/native.ts:
 // large blocks from the heap instead of page-faulted in again at every forward), to separate
-// that choice from the rest. The header line says which policy each side runs.
+// that choice from the rest. The header line says which policy each side runs. `--device cuda:0`
+// runs both sides on a GPU (the uint8 images come back to the host on both), `--precision bf16`
+// both under bf16 autocast.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -46,6 +49,8 @@ const contiguous = process.argv.includes('--contiguous');
 /** Diagnostic: run the Python side with the allocation policy dermosynth uses (src/torch/native.ts). */
 const peerReuse = process.argv.includes('--peer-malloc-reuse');
 const python = arg('python', '/usr/bin/python3');
+const device = torch.checkDevice(arg('device', 'cpu'));
+const precision = torch.amp.checkPrecision(torch.amp.parsePrecision(arg('precision', 'fp32'), '--precision'), device);
 const here = import.meta.dirname;
 const SHARED = path.resolve(here, '../../shared/data/isic2017-512');
 
@@ -128,7 +133,7 @@ const names = path.join(work, 'names.json');
 writeFileSync(names, JSON.stringify([...generator.stateDict()].map(([k, t]) => [k, t.shape])));
 torch.dispose(generator.stateDict());
 console.log(
-  `bench:synth: proposed generator (published, no local enhancer, ngf ${ngf}), ${threads} threads, ${timed} timed batches per side after ${warmup} warm-up, ` +
+  `bench:synth: proposed generator (published, no local enhancer, ngf ${ngf}), ${device}, ${precision}, ${threads} threads, ${timed} timed batches per side after ${warmup} warm-up, ` +
     `label maps from ${existsSync(SHARED) ? 'ISIC-2017 (shared/data/isic2017-512)' : 'the built-in sample data'}${contiguous ? ', dermosynth input NCHW-contiguous (diagnostic)' : ''}; ` +
     `allocation policy: dermosynth ${torch.MALLOC_POLICY}, pytorch ${peerReuse ? 'large-blocks-in-heap' : 'system'}`,
 );
@@ -142,9 +147,9 @@ try {
     const flat = new Uint8Array(maps.length * s * s);
     maps.forEach((m, i) => flat.set(m.map((v) => v & 127), i * s * s));
     writeFileSync(labelsFile, flat);
-    const run = await RunGenerator.load(await makeRun(s, weights));
+    const run = await RunGenerator.load(await makeRun(s, weights), { device, precision });
     const pyOut = path.join(work, `py-${s}.u8`);
-    const py = pythonSide(['--size', String(s), '--batch', String(batch), '--batches', String(total), '--threads', String(threads), '--ngf', String(ngf), '--names', names, '--weights', weights, '--labels', labelsFile, '--out', pyOut]);
+    const py = pythonSide(['--size', String(s), '--batch', String(batch), '--batches', String(total), '--threads', String(threads), '--ngf', String(ngf), '--device', device, '--precision', precision, '--names', names, '--weights', weights, '--labels', labelsFile, '--out', pyOut]);
     await py.next(); // ready
     const ours: number[] = [];
     const theirs: number[] = [];
@@ -158,7 +163,7 @@ try {
               const flatB = new Uint8Array(batch * s * s);
               idx.forEach((m, i) => flatB.set(m, i * s * s));
               const x = oneHotLabels(torch.fromBytes(flatB, 'uint8', [batch, 1, s, s]), spec).contiguous();
-              return imagesToRgb(run.generator.call(x));
+              return imagesToRgb(torch.autocast(device, precision, () => run.generator.call(x.to(device))));
             }),
           )
         : run.generate(idx);

@@ -42,6 +42,8 @@ def main():
     ap.add_argument('--labels', required=True)
     ap.add_argument('--out')
     ap.add_argument('--wait', action='store_true')
+    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -50,6 +52,9 @@ def main():
         check_names(G, json.load(f), 'generator')
     load_safetensors(G, args.weights, 'generator')
     G.eval()
+    dev = torch.device(args.device)
+    G.to(dev)
+    amp = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(args.precision)
     s = args.size
     labels = torch.from_numpy(np.fromfile(args.labels, dtype=np.uint8)).view(-1, s, s)
     n = labels.shape[0]
@@ -59,10 +64,10 @@ def main():
             sys.stdin.readline()
         idx = [(b * args.batch + i) % n for i in range(args.batch)]
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            x = F.one_hot(labels[idx].long(), args.label_nc).permute(0, 3, 1, 2).float()
-            y = G(x)
-            rgb = ((y + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        with torch.inference_mode(), torch.autocast(device_type=dev.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+            x = F.one_hot(labels[idx].to(dev).long(), args.label_nc).permute(0, 3, 1, 2).float()
+            y = G(x).float()
+            rgb = ((y + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
         dt = time.perf_counter() - t0
         if b == 0 and args.out:
             rgb.tofile(args.out)

@@ -1,4 +1,5 @@
-// npm run bench:train [-- --size 256 --iters 10 --warmup 2 --rounds 2 --threads N --ngf 64 --pytorch-style one-pass --no-subpixel]
+// npm run bench:train [-- --size 256 --iters 10 --warmup 2 --rounds 2 --threads N --ngf 64 --pytorch-style one-pass --no-subpixel
+//                        --device cpu|cuda:0 --precision fp32|bf16 --batch 1]
 //
 // Training speed and memory of the `proposed` model against the same network in Python PyTorch.
 // dermosynth's side is its real training loop: `Trainer.run()` of src/train/trainer.ts on a small
@@ -20,7 +21,9 @@
 // sides' first-step losses agree. One iteration takes about 6 s on a quiet 2-core machine (and
 // 3-5 times longer when other processes compete for the cores); `--ngf 32` (about 1.5 s) is quicker.
 // `--no-subpixel` runs dermosynth's transposed convolutions through aten, as PyTorch does, instead
-// of their sub-pixel form, to separate that choice from the binding's own cost.
+// of their sub-pixel form, to separate that choice from the binding's own cost. `--device cuda:0`
+// runs both sides on a GPU, `--precision bf16` both under bf16 autocast (torch.autocast on the
+// Python side), `--batch` sets both sides' batch.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, readFileSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -48,9 +51,19 @@ const pytorchStyle = arg('pytorch-style', 'one-pass');
 /** Diagnostic: dermosynth's transposed convolutions through aten instead of their sub-pixel form. */
 const noSubpixel = process.argv.includes('--no-subpixel');
 const python = arg('python', '/usr/bin/python3');
+const device = torch.checkDevice(arg('device', 'cpu'));
+const precision = torch.amp.checkPrecision(torch.amp.parsePrecision(arg('precision', 'fp32'), '--precision'), device);
+if (precision === 'fp16') throw new Error('bench:train: --precision fp16 is not benchmarked (fp32 or bf16)');
+const batch = intArg('batch', 1, 1);
 const steps = warmup + iters;
-/** Relative difference allowed between the two sides' first-step losses (same weights, same batch). */
-const LOSS_TOLERANCE = 1e-3;
+/**
+ * Relative difference allowed between the two sides' first-step losses (same weights, same batch):
+ * float32 summation order on the CPU; on a GPU cuDNN's TF32 convolutions (2^-11 per product); under
+ * bf16 autocast 2^-8 per rounding compounds through both networks into the LSGAN sums (two
+ * correct sides differed by 8.7% at 64x64, ngf 8, on the CPU), while another network or batch
+ * gives losses off by a factor.
+ */
+const LOSS_TOLERANCE = precision === 'bf16' ? 0.2 : device === 'cpu' ? 1e-3 : 2e-2;
 
 /** The training options of both sides (the Python script hard-codes the same sizes). */
 function trainOptions(cacheDir: string): TrainOptions {
@@ -62,7 +75,7 @@ function trainOptions(cacheDir: string): TrainOptions {
     modelOverrides: { numLocalEnhancers: 0, ngf },
     width: size,
     height: size,
-    batch: 1,
+    batch,
     augment: 'none',
     steps,
     checkpointEvery: 1_000_000,
@@ -117,7 +130,7 @@ async function child(work: string): Promise<void> {
   torch.setNumThreads(threads);
   const options = trainOptions(path.join(work, 'cache'));
   const dir = mkdtempSync(path.join(work, 'run-'));
-  const trainer = new Trainer(runPaths(dir), options, await LesionCache.open(options.data!), null);
+  const trainer = new Trainer(runPaths(dir), options, await LesionCache.open(options.data!), null, {}, { device, precision });
   if (noSubpixel) {
     for (const [, m] of trainer.models.generator.namedModules()) if (m instanceof nn.ConvTranspose2d) (m.options as { subpixel?: boolean }).subpixel = false;
   }
@@ -217,7 +230,7 @@ const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').s
  */
 async function prepare(work: string): Promise<void> {
   const dataDir = path.join(work, 'data');
-  await writeSampleDataset(dataDir, { n: 12, seed: 0, size });
+  await writeSampleDataset(dataDir, { n: Math.max(12, batch * steps), seed: 0, size });
   await prepareCache(await readDataset(dataDir), path.join(work, 'cache'), { width: size, height: size, fit: 'crop', labelMap: { boundary: 0, frame: false }, workers: 0 });
   torch.setNumThreads(threads);
   const options = trainOptions(path.join(work, 'cache'));
@@ -253,13 +266,13 @@ async function main(): Promise<void> {
     await prepare(work);
     const tsArgs = [...process.execArgv, fileURLToPath(import.meta.url), '--child', 'dermosynth', '--work', work, ...['--size', size, '--iters', iters, '--warmup', warmup, '--threads', threads, '--ngf', ngf].map(String), ...(noSubpixel ? ['--no-subpixel'] : [])];
     const pyArgs = [
-      path.join(here, 'train_pytorch.py'), ...['--size', size, '--steps', steps, '--threads', threads, '--ngf', ngf, '--label-nc', 4].map(String),
+      path.join(here, 'train_pytorch.py'), ...['--size', size, '--steps', steps, '--threads', threads, '--ngf', ngf, '--label-nc', 4, '--batch', batch, '--device', device, '--precision', precision].map(String),
       '--style', pytorchStyle, '--names', path.join(work, 'names.json'), '--weights-g', path.join(work, 'G.safetensors'),
       '--weights-d', path.join(work, 'D.safetensors'), '--data', path.join(work, 'batches.f32'), '--wait',
     ];
     console.log(
-      `proposed model training (preset published, numLocalEnhancers 0, ngf ${ngf}${ngf === 64 ? '' : ' instead of 64'}, 4 label channels) at ${size}x${size}, batch 1, ` +
-        `${threads} threads; libtorch ${torch.buildInfo().version}; python step: ${pytorchStyle}${noSubpixel ? '; dermosynth with aten transposed convolutions (--no-subpixel)' : ''}`,
+      `proposed model training (preset published, numLocalEnhancers 0, ngf ${ngf}${ngf === 64 ? '' : ' instead of 64'}, 4 label channels) at ${size}x${size}, batch ${batch}, ` +
+        `${device}, ${precision}, ${threads} threads; libtorch ${torch.buildInfo().version}; python step: ${pytorchStyle}${noSubpixel ? '; dermosynth with aten transposed convolutions (--no-subpixel)' : ''}`,
     );
     console.log(`${rounds} rounds of dermosynth then python, ${warmup} warm-up + ${iters} timed steps each; load average ${loadStart} at the start`);
     const ts: RoundResult[] = [];

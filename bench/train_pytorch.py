@@ -244,6 +244,9 @@ def main():
     ap.add_argument('--weights-d', help="dermosynth's initial discriminator weights (safetensors)")
     ap.add_argument('--data', help='raw float32 batches: per step label [1, C, H, W] then image [1, 3, H, W]')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--batch', type=int, default=1)
+    ap.add_argument('--device', default='cpu', help="cpu or cuda:N: the networks, batches and step there")
+    ap.add_argument('--precision', choices=['fp32', 'bf16'], default='fp32', help='bf16: the forward passes and losses under torch.autocast')
     ap.add_argument('--wait', action='store_true', help='read a line from stdin before each step (bench/train.ts takes turns)')
     args = ap.parse_args()
 
@@ -263,31 +266,41 @@ def main():
         load_safetensors(D, args.weights_d, 'discriminator')
     G.train()
     D.train()
+    dev = torch.device(args.device)
+    G.to(dev)
+    D.to(dev)
+    nb = args.batch
 
     if args.data:
         raw = torch.from_numpy(np.fromfile(args.data, dtype='<f4'))
-        per = (label_nc + 3) * s * s
+        per = (label_nc + 3) * s * s * nb
         if raw.numel() < per * args.steps:
             sys.exit(f'train_pytorch.py: {args.data} holds {raw.numel() // per} steps of data, {args.steps} asked')
         batches = []
         for k in range(args.steps):
             chunk = raw[k * per:(k + 1) * per]
-            batches.append((chunk[:label_nc * s * s].view(1, label_nc, s, s).clone(), chunk[label_nc * s * s:].view(1, 3, s, s).clone()))
+            n_label = label_nc * s * s * nb
+            batches.append((chunk[:n_label].view(nb, label_nc, s, s).clone().to(dev), chunk[n_label:].view(nb, 3, s, s).clone().to(dev)))
         del raw, chunk
     else:
-        label = torch.zeros(1, label_nc, s, s)
+        label = torch.zeros(nb, label_nc, s, s)
         label[:, 0] = 1
         label[:, 0, s // 4: 3 * s // 4, s // 4: 3 * s // 4] = 0
         label[:, 2, s // 4: 3 * s // 4, s // 4: 3 * s // 4] = 1
-        batches = [(label, torch.rand(1, 3, s, s) * 2 - 1)] * args.steps
+        batches = [(label.to(dev), (torch.rand(nb, 3, s, s) * 2 - 1).to(dev))] * args.steps
 
     g_params = list(G.parameters())
     d_params = list(D.parameters())
     opt_g = torch.optim.Adam(g_params, lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d_params, lr=2e-4, betas=(0.5, 0.999))
 
+    amp_dtype = torch.bfloat16 if args.precision == 'bf16' else None
+
     def step_one_pass(label, real):
-        return one_pass_step(G, D, opt_g, opt_d, g_params, d_params, label, real)
+        if amp_dtype is None:
+            return one_pass_step(G, D, opt_g, opt_d, g_params, d_params, label, real)
+        with torch.autocast(device_type=dev.type, dtype=amp_dtype):
+            return one_pass_step(G, D, opt_g, opt_d, g_params, d_params, label, real)
 
     def step_pix2pixhd(label, real):
         fake = G(label)
@@ -314,7 +327,7 @@ def main():
         t0, c0 = time.perf_counter(), time.process_time()
         label, real = batches[k]
         parts = step(label, real)
-        values = torch.stack([p.detach() for p in parts]).tolist()
+        values = torch.stack([p.detach().float() for p in parts]).tolist()  # waits for the device
         seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         emit({'step': k + 1, 'seconds': seconds, 'cpuSeconds': cpu_seconds,
               'losses': dict(zip(['G_GAN', 'G_GAN_Feat', 'D_real', 'D_fake'], values))})

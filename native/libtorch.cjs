@@ -105,8 +105,12 @@ function ncclIncludes(found, hasCuda) {
   const root = path.dirname(found.include);
   const cudaHome = process.env.CUDA_HOME ?? process.env.CUDA_PATH ?? '/usr/local/cuda';
   const candidates = (file, dirs) => dirs.filter(Boolean).find((d) => exists(path.join(d, file)));
-  const nccl = candidates('nccl.h', [process.env.NCCL_INCLUDE, found.include, path.join(root, '..', 'nvidia', 'nccl', 'include'), '/usr/include', path.join(cudaHome, 'include')]);
-  const cuda = candidates('cuda_runtime_api.h', [path.join(cudaHome, 'include'), path.join(root, '..', 'nvidia', 'cuda_runtime', 'include'), found.include, '/usr/include']);
+  // pip's nvidia packages: nvidia/nccl/include, nvidia/cuda_runtime/include (CUDA 12 wheels) or
+  // one nvidia/cu13/include (CUDA 13 wheels).
+  const nvidia = path.join(root, '..', 'nvidia');
+  const pip = exists(nvidia) ? fs.readdirSync(nvidia).map((d) => path.join(nvidia, d, 'include')) : [];
+  const nccl = candidates('nccl.h', [process.env.NCCL_INCLUDE, found.include, ...pip, '/usr/include', path.join(cudaHome, 'include')]);
+  const cuda = candidates('cuda_runtime_api.h', [path.join(cudaHome, 'include'), ...pip, found.include, '/usr/include']);
   return nccl && cuda ? [...new Set([nccl, cuda])] : null;
 }
 

@@ -4,6 +4,10 @@
 #   bash scripts/libtorch2-root.sh              make (or update) the Debian 13 root, build, npm test
 #   bash scripts/libtorch2-root.sh -- CMD ...   the same root and build, then CMD instead of npm test
 #                                               (e.g. -- npm run bench:engine)
+#   bash scripts/libtorch2-root.sh --cuda       another root with the CUDA build of libtorch 2.6
+#                                               (libtorch-cuda-dev, CUDA 12.4 headers, NCCL): build
+#                                               the addon with CUDA and NCCL; no GPU is needed or used
+#                                               (scripts/check-cuda-build.sh)
 #
 # Debian 13's libtorch needs a newer glibc than Debian 12 has, so it runs inside a Debian 13 root
 # (a chroot made by mmdebstrap), not on the host. The root holds libtorch 2.6, PyTorch 2.6 (the
@@ -18,15 +22,36 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-ROOT=${DERMOSYNTH_ROOT_DIR:-/var/cache/dermosynth/trixie-libtorch2}
-STAMP="$ROOT/.dermosynth-root"
-PACKAGES=(libtorch-dev python3-torch libgloo-dev libopenblas0-pthread g++ make python3 python3-numpy python3-pil python3-skimage python3-scipy chromium ca-certificates)
-EXTRA_PACKAGES=(${DERMOSYNTH_ROOT_EXTRA_PACKAGES:-})
+cuda=0
+if [ "${1:-}" = "--cuda" ]; then
+  cuda=1
+  shift
+fi
 cmd=(npm test)
 if [ "${1:-}" = "--" ]; then
   shift
   cmd=("$@")
+elif [ $# -gt 0 ]; then
+  echo "libtorch2-root: usage: bash scripts/libtorch2-root.sh [--cuda] [-- COMMAND ...]" >&2
+  exit 2
 fi
+if [ $cuda -eq 1 ]; then
+  ROOT=${DERMOSYNTH_ROOT_DIR:-/var/cache/dermosynth/trixie-libtorch2-cuda}
+  # The CUDA libtorch conflicts with the CPU one, so it has a root of its own. Its libraries pull in
+  # nvidia-cudnn, an installer that downloads cuDNN from NVIDIA when it is configured (not from the
+  # Debian archive): an empty stand-in satisfies it, as building needs no cuDNN.
+  PACKAGES=(libgloo-dev g++ make python3 ca-certificates)
+  LATE_PACKAGES=(libtorch-cuda-dev libnccl-dev nvidia-cuda-dev)
+  STAND_INS=(nvidia-cudnn)
+  [ $# -gt 0 ] || cmd=(true)
+else
+  ROOT=${DERMOSYNTH_ROOT_DIR:-/var/cache/dermosynth/trixie-libtorch2}
+  PACKAGES=(libtorch-dev python3-torch libgloo-dev libopenblas0-pthread g++ make python3 python3-numpy python3-pil python3-skimage python3-scipy chromium ca-certificates)
+  LATE_PACKAGES=()
+  STAND_INS=()
+fi
+STAMP="$ROOT/.dermosynth-root"
+EXTRA_PACKAGES=(${DERMOSYNTH_ROOT_EXTRA_PACKAGES:-})
 [ "$(id -u)" -eq 0 ] || { echo "libtorch2-root: run as root (it makes a chroot and mounts /proc, /dev and /sys into it)" >&2; exit 1; }
 t0=$(date +%s)
 say() { printf 'libtorch2-root: [%4ds] %s\n' "$(($(date +%s) - t0))" "$*"; }
@@ -53,7 +78,14 @@ mount_into_root() {
   mount --rbind /dev "$ROOT/dev" && mounted+=("$ROOT/dev")
   cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 }
-in_root() { chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
+# A clean environment, but for what steers libtorch (ONEDNN_*/DNNL_*, OMP_NUM_THREADS) and what
+# tests read (CI, DERMOSYNTH_*). Not OPENBLAS_CORETYPE: some machines set it for Debian 12's older
+# OpenBLAS, whose own CPU detection miscomputes there; forced onto Debian 13's OpenBLAS 0.3.29 it
+# is what miscomputes (measured in this root with Python PyTorch 2.6 alone: a small generator
+# trained on 2 threads went NaN in 7 of 20 runs with OPENBLAS_CORETYPE=Haswell, 0 of 40 without).
+passed_env=()
+while IFS= read -r name; do passed_env+=("$name=${!name}"); done < <(compgen -e | grep -E '^(ONEDNN_|DNNL_|OMP_NUM_THREADS$|CI$|DERMOSYNTH_)' || true)
+in_root() { chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "${passed_env[@]}" "$@"; }
 
 bytes_before=$(cat /sys/class/net/*/statistics/rx_bytes 2>/dev/null | awk '{s += $1} END {print s + 0}')
 if [ -f "$STAMP" ] && [ -x "$ROOT/usr/bin/apt-get" ]; then
@@ -73,8 +105,24 @@ else
   date -u +%FT%TZ > "$STAMP"
   mount_into_root
 fi
+if [ ${#LATE_PACKAGES[@]} -gt 0 ]; then
+  for p in "${STAND_INS[@]}"; do
+    if ! in_root dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      d=$(mktemp -d)
+      mkdir -p "$d/$p/DEBIAN"
+      printf 'Package: %s\nVersion: 999~dermosynth\nArchitecture: all\nMaintainer: dermosynth <nobody@invalid>\nDescription: empty stand-in for %s (the addon build needs none of it)\n' "$p" "$p" > "$d/$p/DEBIAN/control"
+      dpkg-deb --build --root-owner-group "$d/$p" "$ROOT/tmp/$p-stand-in.deb" >/dev/null
+      in_root dpkg -i "/tmp/$p-stand-in.deb" >/dev/null
+      rm -rf "$d" "$ROOT/tmp/$p-stand-in.deb"
+    fi
+  done
+  say "installing ${LATE_PACKAGES[*]} (large: the CUDA toolkit's headers and libraries)"
+  in_root apt-get update -qq
+  in_root apt-get install -y -qq --no-install-recommends "${LATE_PACKAGES[@]}" >/dev/null
+fi
 bytes_after=$(cat /sys/class/net/*/statistics/rx_bytes 2>/dev/null | awk '{s += $1} END {print s + 0}')
-say "root ready: $(in_root dpkg-query -W -f='${Package} ${Version}\n' libtorch-dev python3-torch | tr '\n' ' ')($(( (bytes_after - bytes_before) / 1048576 )) MiB received)"
+versions=$(in_root dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' libtorch-dev libtorch-cuda-dev python3-torch 2>/dev/null | awk '$1 == "ii" { printf "%s %s, ", $2, $3 }')
+say "root ready: ${versions}$(( (bytes_after - bytes_before) / 1048576 )) MiB received"
 
 # Node: the host's Node 20 with its npm and headers (node-gyp builds against them offline).
 node_bin=$(command -v node)
@@ -112,10 +160,10 @@ if [ -d "$REPO/../shared" ]; then
 fi
 
 say "building the addon against libtorch 2.6"
-in_root bash -c "cd /work/dermosynth && npm_config_nodedir=/usr/local npm run build:native 2>&1 | grep -E '^dermosynth:|error|Error' || true; test -f native/build/Release/dermosynth_torch.node"
+in_root bash -c "cd /work/dermosynth && npm_config_nodedir=/usr/local npm run build:native > /tmp/build-native.log 2>&1; rc=\$?; grep -E '^dermosynth:|error:' /tmp/build-native.log; [ \$rc -eq 0 ] || tail -n 40 /tmp/build-native.log; exit \$rc"
 say "running: ${cmd[*]}"
 set +e
-in_root env CI="${CI:-}" bash -c 'cd /work/dermosynth && "$@"' _ "${cmd[@]}"
+in_root bash -c 'cd /work/dermosynth && "$@"' _ "${cmd[@]}"
 rc=$?
 set -e
 say "done (exit $rc)"

@@ -482,6 +482,15 @@ bool isLoopback(const std::string& host) {
 }
 
 // initProcessGroup({backend, host, port, rank, worldSize, timeoutMs, ifname, device}) -> ProcessGroup.
+// TCPStoreOptions::useLibUV exists from libtorch 2.2 (default true from 2.4); builds without
+// libuv (Debian's 2.6) refuse it. Set it where the field exists, a no-op on 1.13.
+template <typename T>
+auto setUseLibUV(T& o, bool v, int) -> decltype(o.useLibUV = v, void()) {
+  o.useLibUV = v;
+}
+template <typename T>
+void setUseLibUV(T&, bool, long) {}
+
 // Rank 0 serves the TCPStore at host:port; every rank connects to it; returns when all are in.
 Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -513,7 +522,14 @@ Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
     so.numWorkers = static_cast<std::size_t>(g->size);
     so.waitWorkers = true;
     so.timeout = g->timeout;
-    g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    try {
+      g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    } catch (const c10::Error& e) {
+      // A libtorch built without libuv: its classic TCPStore backend.
+      if (std::string(e.what()).find("libuv") == std::string::npos) throw;
+      setUseLibUV(so, false, 0);
+      g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    }
     if (g->backend == "gloo") {
       auto opts = c10d::ProcessGroupGloo::Options::create(g->timeout);
       if (!ifname.empty()) {

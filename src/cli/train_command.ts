@@ -104,7 +104,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--ndf <n>', 'discriminator base channels').argParser(intIn(1, 4096)))
     .addOption(new Option('--num-d <n>', 'discriminator scales').argParser(intIn(1, 8)))
     .addOption(new Option('--n-layers-d <n>', 'discriminator layers').argParser(intIn(1, 8)))
-    .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N (with --nproc: cuda gives worker i the GPU cuda:i)').argParser(deviceName).default('cpu'))
+    .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N (with --nproc: cuda gives worker i the GPU cuda:i; cuda:N puts every worker on GPU N, over gloo)').argParser(deviceName).default('cpu'))
     .addOption(new Option('--precision <p>', 'fp32, or bf16/fp16 autocast (fp32 master weights; fp16 with a dynamic loss scaler, CUDA only)').choices(['fp32', 'bf16', 'fp16']).default('fp32'))
     .addOption(new Option('--nproc <n>', 'data parallel: worker processes on this machine (each a replica; --batch is split between them)').argParser(intIn(1, 1024)).default(1))
     .addOption(new Option('--nnodes <n>', 'data parallel over machines: how many (run the same command on each, with its --node-rank)').argParser(intIn(1, 4096)).default(1))
@@ -214,7 +214,11 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   await train(paths, options, cache, vgg, { device, precision }, !existing);
 }
 
-/** The device a worker uses: cuda with several workers is cuda:<local rank>. */
+/**
+ * The device a worker uses: `cuda` with several workers is cuda:<local rank> (one GPU each, NCCL
+ * where the build has it); `cuda:N` puts every worker on that one GPU, all-reducing through gloo,
+ * because NCCL refuses two ranks on one device.
+ */
 function checkedDevice(flag: string, nproc: number): torch.Device {
   let device: torch.Device;
   try {
@@ -223,11 +227,20 @@ function checkedDevice(flag: string, nproc: number): torch.Device {
     throw new RangeError(`--device ${flag}: ${(e as Error).message}`);
   }
   if (device !== 'cpu' && nproc > 1) {
-    if (device !== 'cuda') throw new RangeError(`--device ${flag} with --nproc ${nproc}: give --device cuda, and worker i uses cuda:i`);
+    if (device !== 'cuda') {
+      console.error(`--device ${flag} with --nproc ${nproc}: every worker on ${flag}, all-reducing through gloo (NCCL refuses two ranks on one GPU); --device cuda gives worker i the GPU cuda:i`);
+      return device;
+    }
     const count = torch.cudaDeviceCount();
-    if (count < nproc) throw new RangeError(`--nproc ${nproc} with --device cuda: only ${count} GPU(s) are visible; use --nproc ${count} or fewer`);
+    if (count < nproc) throw new RangeError(`--nproc ${nproc} with --device cuda: only ${count} GPU(s) are visible; use --nproc ${count} or fewer, or --device cuda:0 to put every worker on one GPU`);
   }
   return device;
+}
+
+/** A worker's device and backend: see checkedDevice. */
+function workerDevice(flag: string, localRank: number): { device: torch.Device; backend: 'gloo' | 'nccl' } {
+  if (flag === 'cuda') return { device: torch.checkDevice(`cuda:${localRank}`), backend: distributedBackends().includes('nccl') ? 'nccl' : 'gloo' };
+  return { device: torch.checkDevice(flag), backend: 'gloo' };
 }
 
 /** Trains in this process (alone, or as one worker of a data-parallel run). */
@@ -332,10 +345,7 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
   }
   const threads = Number(process.env.OMP_NUM_THREADS);
   if (Number.isInteger(threads) && threads > 0) torch.setNumThreads(threads);
-  const flag = String(flags.device);
-  let device = torch.checkDevice(flag);
-  if (device === 'cuda') device = torch.checkDevice(`cuda:${place.localRank}`);
-  const backend = device !== 'cpu' && distributedBackends().includes('nccl') ? 'nccl' : 'gloo';
+  const { device, backend } = workerDevice(String(flags.device), place.localRank);
   const pg = ProcessGroup.init({
     backend,
     host: place.masterAddr,

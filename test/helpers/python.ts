@@ -5,7 +5,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-export const PYTHON = '/usr/bin/python3';
+/** The Python with PyTorch: /usr/bin/python3 (set-up installs it there), or DERMOSYNTH_PYTHON. */
+export const PYTHON = process.env.DERMOSYNTH_PYTHON || '/usr/bin/python3';
 
 const probed = new Map<string, boolean>();
 
