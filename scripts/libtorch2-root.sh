@@ -40,7 +40,9 @@ if [ $cuda -eq 1 ]; then
   # The CUDA libtorch conflicts with the CPU one, so it has a root of its own. Its libraries pull in
   # nvidia-cudnn, an installer that downloads cuDNN from NVIDIA when it is configured (not from the
   # Debian archive): an empty stand-in satisfies it, as building needs no cuDNN.
-  PACKAGES=(libgloo-dev g++ make python3 ca-certificates)
+  # gloo's headers come from libgloo-dev's package unpacked (below): installing it would remove
+  # libgloo-cuda-0, which the CUDA libtorch needs (the headers are the same).
+  PACKAGES=(g++ make python3 ca-certificates)
   LATE_PACKAGES=(libtorch-cuda-dev libnccl-dev nvidia-cuda-dev)
   STAND_INS=(nvidia-cudnn)
   [ $# -gt 0 ] || cmd=(true)
@@ -87,7 +89,7 @@ passed_env=()
 while IFS= read -r name; do passed_env+=("$name=${!name}"); done < <(compgen -e | grep -E '^(ONEDNN_|DNNL_|OMP_NUM_THREADS$|CI$|DERMOSYNTH_)' || true)
 in_root() { chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "${passed_env[@]}" "$@"; }
 
-bytes_before=$(cat /sys/class/net/*/statistics/rx_bytes 2>/dev/null | awk '{s += $1} END {print s + 0}')
+bytes_before=$(cat /sys/class/net/*/statistics/rx_bytes 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')
 if [ -f "$STAMP" ] && [ -x "$ROOT/usr/bin/apt-get" ]; then
   say "reusing the Debian 13 root in $ROOT (updating its packages to the archive's versions)"
   mount_into_root
@@ -119,9 +121,12 @@ if [ ${#LATE_PACKAGES[@]} -gt 0 ]; then
   say "installing ${LATE_PACKAGES[*]} (large: the CUDA toolkit's headers and libraries)"
   in_root apt-get update -qq
   in_root apt-get install -y -qq --no-install-recommends "${LATE_PACKAGES[@]}" >/dev/null
+  if [ $cuda -eq 1 ] && [ ! -f "$ROOT/usr/local/include/gloo/algorithm.h" ]; then
+    in_root bash -c 'set -e; d=$(mktemp -d); cd "$d"; apt-get download -qq libgloo-dev; dpkg-deb -x libgloo-dev_*.deb x; mkdir -p /usr/local/include; cp -a x/usr/include/gloo /usr/local/include/; rm -rf "$d"'
+  fi
 fi
-bytes_after=$(cat /sys/class/net/*/statistics/rx_bytes 2>/dev/null | awk '{s += $1} END {print s + 0}')
-versions=$(in_root dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' libtorch-dev libtorch-cuda-dev python3-torch 2>/dev/null | awk '$1 == "ii" { printf "%s %s, ", $2, $3 }')
+bytes_after=$(cat /sys/class/net/*/statistics/rx_bytes 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')
+versions=$(in_root dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' libtorch-dev libtorch-cuda-dev python3-torch 2>/dev/null | awk '$1 == "ii" { printf "%s %s, ", $2, $3 }' || true)
 say "root ready: ${versions}$(( (bytes_after - bytes_before) / 1048576 )) MiB received"
 
 # Node: the host's Node 20 with its npm and headers (node-gyp builds against them offline).
