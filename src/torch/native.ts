@@ -133,7 +133,7 @@ export const native: NativeAddon = load();
  * output's range, and, with more than one thread, intermittently non-finite input gradients of
  * float32 convolutions. Python PyTorch 2.6 on the same library does the same
  * (scripts/onednn-check.py; measured on an AMD EPYC with AVX-512 bf16: a bf16 3x3 convolution off
- * by 10.3 where the outputs reach 19.2, NaN input gradients in 1 to 10 of 400 backward passes on 2
+ * by 10.3 where the outputs reach 19.2, NaN input gradients in 1 to 42 of 400 backward passes on 2
  * threads); with oneDNN capped at AVX2 both are right (0.056, 0 of 400), as is oneDNN 2.6 (libtorch
  * 1.13) at full ISA. So with oneDNN 3.7 on an AVX-512 CPU, unless the user chose an ISA, dermosynth
  * caps it at AVX2 before the first primitive is made (oneDNN reads the variable then), and says so.

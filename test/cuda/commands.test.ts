@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { TINY, bin, cliEnv, cliRunner, root, sampleAndTinyRun } from '../helpers/cli.js';
+import { TINY, bin, cliEnv, cliRunner, root, sampleAndTinyRun, synthFourMelanomas } from '../helpers/cli.js';
 import { maskPng } from '../serve/helpers.js';
 import { CUDA } from './helpers.js';
 
@@ -31,8 +31,7 @@ async function pixels(file: string): Promise<Uint8Array> {
 
 describe.skipIf(!CUDA)('commands on cuda:0', () => {
   it('synthesize --device cuda: the CPU\'s lesions and masks, images within a few levels (TF32 convolutions)', async () => {
-    const synth = (out: string, ...extra: string[]) =>
-      cli('synthesize', '--run', run, '--dataset', data, '--class', 'melanoma', '--count', '4', '--deform', '--seed', '3', '--format', 'png', '--out', out, ...extra);
+    const synth = (out: string, ...extra: string[]) => synthFourMelanomas(cli, { run, data }, out, ...extra);
     const a = path.join(work, 'synth-cpu');
     const b = path.join(work, 'synth-gpu');
     let r = synth(a);

@@ -27,3 +27,8 @@ export function sampleAndTinyRun(work: string, cli: Cli, o: { lesions: number; s
   if (r.status !== 0) throw new Error(`dermosynth train (the tiny test run) failed:\n${r.stderr}`);
   return { data, run };
 }
+
+/** `synthesize` of 4 melanomas from the dataset's deformed masks (seed 3, PNG) into `out`: the precision and device tests' run. */
+export function synthFourMelanomas(cli: Cli, r: { run: string; data: string }, out: string, ...extra: string[]): SpawnSyncReturns<string> {
+  return cli('synthesize', '--run', r.run, '--dataset', r.data, '--class', 'melanoma', '--count', '4', '--deform', '--seed', '3', '--format', 'png', '--out', out, ...extra);
+}

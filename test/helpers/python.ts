@@ -10,7 +10,7 @@ export const PYTHON = process.env.DERMOSYNTH_PYTHON || '/usr/bin/python3';
 
 const probed = new Map<string, boolean>();
 
-/** Whether /usr/bin/python3 can import every module in `modules` (e.g. 'torch', 'PIL.Image, numpy'). */
+/** Whether PYTHON can import every module in `modules` (e.g. 'torch', 'PIL.Image, numpy'). */
 export function pythonHas(modules: string): boolean {
   let ok = probed.get(modules);
   if (ok === undefined) {
@@ -31,21 +31,21 @@ export function needPython(file: string, what: string, modules: string, debianPa
 }
 
 /**
- * Runs `code` in /usr/bin/python3 with `input` as JSON on its standard input and returns what it
- * prints on standard output, parsed as JSON. The thread count is this process's libtorch thread
- * count unless `threads` says otherwise, so that PyTorch picks the same kernels as the test did.
+ * Runs `code` in PYTHON with `input` as JSON on its standard input and returns what it prints on
+ * standard output, parsed as JSON. It inherits this process's environment (OMP_NUM_THREADS,
+ * ONEDNN_MAX_CPU_ISA), so PyTorch picks the kernels the test's libtorch picks; code that depends
+ * on the thread count sets it (torch.set_num_threads).
  */
-export function pythonJson<T>(code: string, input: unknown = null, o: { threads?: number } = {}): T {
-  return runJson<T>(['-c', code], input, o);
+export function pythonJson<T>(code: string, input: unknown = null): T {
+  return runJson<T>(['-c', code], input);
 }
 
-/** pythonJson for a script file: `/usr/bin/python3 FILE ...args`, its standard output as JSON. */
-export function pythonScriptJson<T>(file: string, args: string[] = [], o: { threads?: number } = {}): T {
-  return runJson<T>([file, ...args], null, o);
+/** pythonJson for a script file: `PYTHON FILE ...args`, its standard output as JSON. */
+export function pythonScriptJson<T>(file: string, args: string[] = []): T {
+  return runJson<T>([file, ...args], null);
 }
 
-function runJson<T>(argv: string[], input: unknown, o: { threads?: number }): T {
-  const env = { ...process.env, ...(o.threads ? { OMP_NUM_THREADS: String(o.threads) } : {}) };
-  const out = execFileSync(PYTHON, argv, { input: JSON.stringify(input), encoding: 'utf8', env, maxBuffer: 256 << 20, timeout: 300_000 });
+function runJson<T>(argv: string[], input: unknown): T {
+  const out = execFileSync(PYTHON, argv, { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 256 << 20, timeout: 300_000 });
   return JSON.parse(out) as T;
 }

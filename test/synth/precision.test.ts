@@ -11,7 +11,7 @@ import * as torch from '../../src/torch/index.js';
 import { buildLabelBytes } from '../../src/data/label_map.js';
 import { RunGenerator } from '../../src/synth/run_generator.js';
 import { InferenceQueue } from '../../src/serve/inference_queue.js';
-import { cliEnv, cliRunner, sampleAndTinyRun } from '../helpers/cli.js';
+import { cliEnv, cliRunner, sampleAndTinyRun, synthFourMelanomas } from '../helpers/cli.js';
 import { BF16_SKIP_REASON } from '../helpers/isa.js';
 
 const env = cliEnv;
@@ -22,7 +22,7 @@ let data = '';
 let run = '';
 
 function synth(out: string, ...extra: string[]) {
-  return cli('synthesize', '--run', run, '--dataset', data, '--class', 'melanoma', '--count', '4', '--deform', '--seed', '3', '--format', 'png', '--out', out, ...extra);
+  return synthFourMelanomas(cli, { run, data }, out, ...extra);
 }
 
 async function pixels(file: string): Promise<Uint8Array> {
