@@ -1,6 +1,7 @@
-"""Checks the oneDNN that this machine's PyTorch uses for the two faults dermosynth guards against
-(src/torch/native.ts, ONEDNN_ISA_CAP): wrong bf16 convolutions and intermittently non-finite input
-gradients of float32 convolutions on several threads. Python PyTorch alone, no dermosynth.
+"""Checks the oneDNN that this machine's PyTorch uses for two of the faults dermosynth guards against
+(src/torch/onednn_guard.ts, which also checks float32 transposed convolutions and input gradients
+against float64): wrong bf16 convolutions and intermittently non-finite input gradients of float32
+convolutions on several threads. Python PyTorch alone, no dermosynth.
 
     /usr/bin/python3 scripts/onednn-check.py [--reps 400]
     ONEDNN_MAX_CPU_ISA=AVX2 /usr/bin/python3 scripts/onednn-check.py     # the same under a cap

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -801,6 +802,78 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// A self-check of the convolutions libtorch hands to oneDNN (src/torch/onednn_guard.ts runs it in
+// a child process under each candidate ONEDNN_MAX_CPU_ISA). Each case computes a float32
+// convolution (or a transposed one: the kernel oneDNN also runs for a convolution's input
+// gradient) and compares it with the same convolution in float64, which libtorch never sends to
+// oneDNN. The bound is relative to the reference's largest magnitude, 1e-4: float32 rounding over
+// these sums (at most 1,176 products) stays below 1e-5 of it, and a wrong kernel misses by O(1).
+// The bf16 case compares with float32 under the bound bf16 allows: 28 products x 2^-8 of
+// sum |x| |w| (as scripts/onednn-check.py). Inputs are deterministic (sines of a ramp): the global
+// random generator is not touched. Returns [{name, error, bound}].
+Napi::Value OnednnCheck(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "onednnCheck", [&]() -> Napi::Value {
+    c10::InferenceMode guard;
+    auto ramp = [](std::vector<int64_t> shape, double phase) {
+      int64_t n = 1;
+      for (int64_t s : shape) n *= s;
+      return (at::arange(n, at::kDouble) * 0.7311 + phase).sin().reshape(shape);
+    };
+    struct Case {
+      const char* name;
+      std::function<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)> f;
+      std::vector<int64_t> x, w, b;
+    };
+    std::vector<Case> cases = {
+        {"conv_transpose2d 4->3, 3x3, 5x6", [](auto& x, auto& w, auto& b) { return at::conv_transpose2d(x, w, b); }, {2, 4, 5, 6}, {4, 3, 3, 3}, {3}},
+        {"conv_transpose2d 8->3, 7x7 padding 3 (a 7x7 convolution's input gradient), 20x20",
+         [](auto& x, auto& w, auto& b) { return at::conv_transpose2d(x, w, b, 1, 3); }, {1, 8, 20, 20}, {8, 3, 7, 7}, {3}},
+        {"conv_transpose2d 64->3, 7x7 padding 3, 20x20", [](auto& x, auto& w, auto& b) { return at::conv_transpose2d(x, w, b, 1, 3); }, {1, 64, 20, 20}, {64, 3, 7, 7}, {3}},
+        {"conv2d 24->8, 4x4 stride 2 padding 2, 20x20", [](auto& x, auto& w, auto& b) { return at::conv2d(x, w, b, 2, 2); }, {1, 24, 20, 20}, {8, 24, 4, 4}, {8}},
+        {"conv2d 24->64, 7x7 padding 3, 20x20", [](auto& x, auto& w, auto& b) { return at::conv2d(x, w, b, 1, 3); }, {1, 24, 20, 20}, {64, 24, 7, 7}, {64}},
+        {"conv2d 16->32, 3x3 stride 2 padding 1, 32x32", [](auto& x, auto& w, auto& b) { return at::conv2d(x, w, b, 2, 1); }, {2, 16, 32, 32}, {32, 16, 3, 3}, {32}},
+    };
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const Case& c : cases) {
+      const at::Tensor x = ramp(c.x, 0.1), w = ramp(c.w, 0.2) * 0.3, b = ramp(c.b, 0.3);
+      const at::Tensor ref = c.f(x, w, b);
+      const at::Tensor y = c.f(x.to(at::kFloat), w.to(at::kFloat), b.to(at::kFloat)).to(at::kDouble);
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("name", c.name);
+      r.Set("error", (y - ref).abs().max().item<double>());
+      r.Set("bound", 1e-4 * ref.abs().max().item<double>());
+      out.Set(i++, r);
+    }
+    if (at::hasMKLDNN()) {
+      const at::Tensor x = ramp({2, 3, 9, 9}, 0.4).to(at::kFloat), w = ramp({5, 3, 3, 3}, 0.5).to(at::kFloat), b = ramp({5}, 0.6).to(at::kFloat);
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("name", "conv2d bf16 3->5, 3x3 padding 1, 9x9");
+      try {
+        const at::Tensor ref = at::conv2d(x, w, b, 1, 1);
+        const at::Tensor y = at::conv2d(x.to(at::kBFloat16), w.to(at::kBFloat16), b.to(at::kBFloat16), 1, 1).to(at::kFloat);
+        const at::Tensor bound = at::conv2d(x.abs(), w.abs(), b.abs(), 1, 1) * (28.0 / 256.0);
+        // The error relative to each element's own bound: within means at most 1.
+        r.Set("error", ((y - ref).abs() / bound).max().item<double>());
+        r.Set("bound", 1.0);
+      } catch (const c10::Error&) {
+        r.Set("error", 0.0);  // no bf16 convolution on this CPU: nothing to check
+        r.Set("bound", 1.0);
+      }
+      out.Set(i++, r);
+    }
+    return out;
+  });
+}
+
+// Whether libtorch may send operations to oneDNN (at::globalContext().setUserEnabledMkldnn): the
+// last resort of src/torch/onednn_guard.ts when no ISA cap makes oneDNN's convolutions right.
+Napi::Value SetMkldnnEnabled(const Napi::CallbackInfo& info) {
+  at::globalContext().setUserEnabledMkldnn(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
 // glibc's mallopt(param, value), for the allocation policy chosen in src/torch/native.ts; false
 // where the C library is not glibc or refuses the value.
 Napi::Value Mallopt(const Napi::CallbackInfo& info) {
@@ -821,6 +894,15 @@ Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
   const bool enabled = info[1].ToBoolean();
   const auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
   return guarded(env, "autocast", [&]() -> Napi::Value {
+    TORCH_CHECK(type == "cpu" || type == "cuda", "autocast: device type must be 'cpu' or 'cuda', got '", type, "'");
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    // libtorch 2.4 and later: one API for every device type (the per-device one warns as deprecated).
+    const c10::DeviceType dev = type == "cpu" ? c10::DeviceType::CPU : c10::DeviceType::CUDA;
+    const bool was = at::autocast::is_autocast_enabled(dev);
+    const at::ScalarType previous = at::autocast::get_autocast_dtype(dev);
+    at::autocast::set_autocast_enabled(dev, enabled);
+    at::autocast::set_autocast_dtype(dev, dtype);
+#else
     bool was;
     at::ScalarType previous;
     if (type == "cpu") {
@@ -828,14 +910,13 @@ Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
       previous = at::autocast::get_autocast_cpu_dtype();
       at::autocast::set_cpu_enabled(enabled);
       at::autocast::set_autocast_cpu_dtype(dtype);
-    } else if (type == "cuda") {
+    } else {
       was = at::autocast::is_enabled();
       previous = at::autocast::get_autocast_gpu_dtype();
       at::autocast::set_enabled(enabled);
       at::autocast::set_autocast_gpu_dtype(dtype);
-    } else {
-      TORCH_CHECK(false, "autocast: device type must be 'cpu' or 'cuda', got '", type, "'");
     }
+#endif
     Napi::Array out = Napi::Array::New(env, 2);
     out.Set(0u, Napi::Boolean::New(env, was));
     out.Set(1u, Napi::Number::New(env, static_cast<int>(previous)));
@@ -894,6 +975,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   exports.Set("mallopt", Napi::Function::New(env, Mallopt));
+  exports.Set("onednnCheck", Napi::Function::New(env, OnednnCheck));
+  exports.Set("setMkldnnEnabled", Napi::Function::New(env, SetMkldnnEnabled));
   exports.Set("setAutocast", Napi::Function::New(env, SetAutocast));
   exports.Set("autocastEnter", Napi::Function::New(env, AutocastEnter));
   exports.Set("autocastExit", Napi::Function::New(env, AutocastExit));

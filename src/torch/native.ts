@@ -1,9 +1,9 @@
 // Loads the native addon (native/build/Release/dermosynth_torch.node) and types its surface.
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
+import { guardOnednn, type OnednnChoice } from './onednn_guard.js';
 
 /**
  * A number naming one libtorch tensor reference held by the addon (until `dispose(handle)`).
@@ -70,6 +70,10 @@ export interface NativeAddon {
   buildInfo(): { version: string; parallel: string; config: string; mkldnn: boolean };
   /** glibc's mallopt; false elsewhere or when refused. */
   mallopt(param: number, value: number): boolean;
+  /** The oneDNN self-check (onednn_guard.ts): float32 and bf16 convolutions against float64 and float32. */
+  onednnCheck(): { name: string; error: number; bound: number }[];
+  /** Whether libtorch may use oneDNN. */
+  setMkldnnEnabled(enabled: boolean): void;
   /** Turns libtorch's autocast on or off for a device type; returns [wasEnabled, previousDtypeCode]. */
   setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: number): [boolean, number];
   /** Autocast region nesting; the outermost exit clears autocast's cast cache. */
@@ -108,10 +112,10 @@ export interface NativeReducer {
   dispose(): void;
 }
 
+const ADDON_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'dermosynth_torch.node');
+
 function load(): NativeAddon {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const root = path.resolve(here, '..', '..');
-  const file = path.join(root, 'native', 'build', 'Release', 'dermosynth_torch.node');
+  const file = path.resolve(ADDON_FILE);
   const require = createRequire(import.meta.url);
   try {
     return require(file) as NativeAddon;
@@ -127,35 +131,8 @@ function load(): NativeAddon {
 
 export const native: NativeAddon = load();
 
-/**
- * oneDNN 3.7 (what Debian 13's libtorch 2.6 links: the system's libdnnl 3.7.2) computes wrong
- * results with its AVX-512 convolution kernels on AVX-512 CPUs: bf16 convolutions off by half the
- * output's range, and, with more than one thread, intermittently non-finite input gradients of
- * float32 convolutions. Python PyTorch 2.6 on the same library does the same
- * (scripts/onednn-check.py; measured on an AMD EPYC with AVX-512 bf16: a bf16 3x3 convolution off
- * by 10.3 where the outputs reach 19.2, NaN input gradients in 1 to 42 of 400 backward passes on 2
- * threads); with oneDNN capped at AVX2 both are right (0.056, 0 of 400), as is oneDNN 2.6 (libtorch
- * 1.13) at full ISA. So with oneDNN 3.7 on an AVX-512 CPU, unless the user chose an ISA, dermosynth
- * caps it at AVX2 before the first primitive is made (oneDNN reads the variable then), and says so.
- */
-export const ONEDNN_ISA_CAP: string | null = (() => {
-  if (process.env.ONEDNN_MAX_CPU_ISA || process.env.DNNL_MAX_CPU_ISA) return null;
-  const m = /MKL-DNN v(\d+)\.(\d+)\.(\d+)/.exec(native.buildInfo().config);
-  if (!m || !(Number(m[1]) === 3 && Number(m[2]) === 7)) return null;
-  let cpu = '';
-  try {
-    cpu = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    return null;
-  }
-  if (!/\bavx512f\b/.test(cpu)) return null;
-  process.env.ONEDNN_MAX_CPU_ISA = 'AVX2';
-  process.stderr.write(
-    `dermosynth: this libtorch's oneDNN ${m[1]}.${m[2]}.${m[3]} computes wrong convolutions with its AVX-512 kernels on this CPU ` +
-      '(bf16 outputs, intermittent NaN gradients: scripts/onednn-check.py shows it); capped at AVX2 (set ONEDNN_MAX_CPU_ISA to choose)\n',
-  );
-  return 'AVX2';
-})();
+/** How oneDNN runs here: checked once per build and CPU before the first convolution (onednn_guard.ts). */
+export const ONEDNN: OnednnChoice = guardOnednn(native, path.resolve(ADDON_FILE));
 
 // Intra-op threads default to the machine's cores unless the user chose with OMP_NUM_THREADS.
 if (!process.env.OMP_NUM_THREADS) native.setNumThreads(os.availableParallelism());

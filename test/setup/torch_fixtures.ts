@@ -24,7 +24,10 @@ declare module 'vitest' {
 
 const SCRIPTS = ['make_fixtures.py', 'make_loss_fixtures.py', 'make_fid_reference.py'];
 
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
+  // The oneDNN cap this machine needs (src/torch/onednn_guard.ts) is set in process.env when the
+  // addon loads: the reference scripts inherit it and run the kernels the code under test runs.
+  await import('../../src/torch/native.js');
   const modules = 'torch, numpy, scipy.linalg';
   if (!pythonHas(modules)) {
     project.provide('torchFixtures', null);
