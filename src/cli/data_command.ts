@@ -2,6 +2,7 @@
 import { Argument, Command, Option } from 'commander';
 import path from 'node:path';
 import { readManifest } from '../data/cache.js';
+import { readClassMap } from '../data/class_map.js';
 import { classAbbreviation } from '../data/diagnosis.js';
 import { ISIC2017_FILES, downloadIsic2017, type DownloadEvent } from '../data/download.js';
 import { inspectDataset } from '../data/inspect.js';
@@ -25,15 +26,16 @@ export function dataCommand(): Command {
   data
     .command('inspect')
     .description('count lesions per class and split, image sizes, mask coverage, and report every problem')
-    .argument('<dir>', 'a dataset folder (official ISIC-2017 or flat layout) or a prepared cache')
+    .argument('<dir>', 'a dataset folder (official ISIC-2017, PH2 as downloaded, or flat layout) or a prepared cache')
+    .option('--classes <file>', "map the dataset's diagnoses onto another vocabulary (lines 'from -> to'; see README)")
     .addOption(new Option('--workers <n>', 'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)').argParser(intIn(0, 256)))
-    .action(async (dir: string, o: { workers?: number }) => {
+    .action(async (dir: string, o: { workers?: number; classes?: string }) => {
       const manifest = await readManifest(path.resolve(dir));
       if (manifest) {
         console.log(describeCache(path.resolve(dir), manifest));
         return;
       }
-      const index = await readDataset(dir);
+      const index = await readDataset(dir, undefined, o.classes ? readClassMap(o.classes) : null);
       let bar: Progress | null = null;
       const report = await inspectDataset(index, {
         workers: o.workers,
@@ -80,7 +82,8 @@ export function dataCommand(): Command {
   data
     .command('prepare')
     .description('decode, check, resize and label every lesion once into a cache of uint8 shards for training')
-    .argument('<dir>', 'a dataset folder (official ISIC-2017 or flat layout)')
+    .argument('<dir>', 'a dataset folder (official ISIC-2017, PH2 as downloaded, or flat layout)')
+    .option('--classes <file>', "map the dataset's diagnoses onto another vocabulary (lines 'from -> to'; see README)")
     .requiredOption('--size <WxH>', 'target size, e.g. 256x256 or 1024x768', parseSize)
     .requiredOption('--out <cache>', 'the cache folder to write (made if missing; reused when up to date)')
     .addOption(new Option('--fit <mode>', 'other aspect ratios: crop the centre or pad with black').choices(['crop', 'pad']).default('crop'))
@@ -92,8 +95,8 @@ export function dataCommand(): Command {
     .option('--skip-bad', 'leave unusable lesions out (listed in CACHE/skipped.csv) instead of failing', false)
     .option('--overwrite', 'replace a cache made with other options in the same folder', false)
     .addOption(new Option('--workers <n>', 'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)').argParser(intIn(0, 256)))
-    .action(async (dir: string, o: PrepareFlags) => {
-      const index = await readDataset(dir);
+    .action(async (dir: string, o: PrepareFlags & { classes?: string }) => {
+      const index = await readDataset(dir, undefined, o.classes ? readClassMap(o.classes) : null);
       const bars = phasedProgress(PREPARE_PHASES, 'lesions');
       const t0 = Date.now();
       const r = await prepareCache(index, o.out, {

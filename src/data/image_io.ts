@@ -1,5 +1,6 @@
 // Image and mask decoding with sharp (libvips): checked, resized to a target, as raw uint8 pixels.
 import sharp from 'sharp';
+import { BmpError, decodeBmp, isBmp } from './bmp.js';
 
 // Many lesions are decoded at once (one per core); one libvips thread per image is fastest then.
 sharp.concurrency(1);
@@ -33,13 +34,27 @@ export class ImageError extends Error {
   }
 }
 
+/**
+ * A sharp pipeline on an encoded image: BMP files (which libvips cannot read) are decoded by
+ * bmp.ts and handed over as raw pixels; everything else goes to sharp as it is.
+ */
+function open(bytes: Uint8Array, options: sharp.SharpOptions = {}): sharp.Sharp {
+  if (!isBmp(bytes)) return sharp(bytes, options);
+  const b = decodeBmp(bytes);
+  return sharp(b.data, { raw: { width: b.width, height: b.height, channels: b.channels } });
+}
+
+function reason(e: unknown): string {
+  return e instanceof BmpError ? e.message : (e as Error).message;
+}
+
 export async function probe(bytes: Uint8Array, file: string): Promise<sharp.Metadata & Size> {
   try {
-    const m = await sharp(bytes).metadata();
+    const m = await open(bytes).metadata();
     if (!m.width || !m.height) throw new Error('no width or height');
     return m as sharp.Metadata & Size;
   } catch (e) {
-    throw new ImageError(file, 'corrupt-image', `cannot read the image (${(e as Error).message}); replace or remove the file`);
+    throw new ImageError(file, 'corrupt-image', `cannot read the image (${reason(e)}); replace or remove the file`);
   }
 }
 
@@ -55,12 +70,12 @@ export async function decodeImageTo(bytes: Uint8Array, file: string, source: Siz
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
     // The crop geometry is ours (resize to whole pixels, then cut), so the mask can follow it exactly.
-    let s = sharp(bytes, { failOn: 'truncated' }).removeAlpha().toColourspace('srgb');
+    let s = open(bytes, { failOn: 'truncated' }).removeAlpha().toColourspace('srgb');
     if (cover) s = s.resize(cover.width, cover.height, { fit: 'fill', kernel: 'lanczos3' }).extract({ left: cover.left, top: cover.top, width: W, height: H });
     else s = s.resize(inner.width, inner.height, { fit: 'fill', kernel: 'lanczos3' });
     out = await s.raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new ImageError(file, 'corrupt-image', `cannot decode the image (${(e as Error).message}); replace or remove the file`);
+    throw new ImageError(file, 'corrupt-image', `cannot decode the image (${reason(e)}); replace or remove the file`);
   }
   const channels = 3;
   if (out.info.channels !== channels || out.info.width !== inner.width || out.info.height !== inner.height) {
@@ -160,11 +175,11 @@ export async function checkMask(bytes: Uint8Array, file: string): Promise<{ chec
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
     // libvips would turn a grey mask into sRGB on output; keep what the file stores.
-    const stored = pngChannels(bytes) ?? (await sharp(bytes).metadata()).channels ?? 1;
-    const s = sharp(bytes, { failOn: 'truncated' });
+    const stored = pngChannels(bytes) ?? (await open(bytes).metadata()).channels ?? 1;
+    const s = open(bytes, { failOn: 'truncated' });
     out = await (stored <= 2 ? s.extractChannel(0) : s).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new ImageError(file, 'corrupt-mask', `cannot decode the mask (${(e as Error).message}); replace or remove the file`);
+    throw new ImageError(file, 'corrupt-mask', `cannot decode the mask (${reason(e)}); replace or remove the file`);
   }
   const { data, info } = out;
   const c = info.channels;

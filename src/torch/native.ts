@@ -146,13 +146,19 @@ if (!process.env.OMP_NUM_THREADS) native.setNumThreads(os.availableParallelism()
  * trim), so RSS follows the work's peak rather than growing. Measured on the 2-core machine with
  * Python PyTorch on the same libtorch (a 256x256 generator forward, batch 4): 4.3 s with glibc's
  * default, 3.85 s with this policy; `dermosynth serve`'s RSS stays flat over bench:serve's rounds
- * (keeping the freed top as well made it 3-7% faster still, but RSS grew 27% there). Set
- * DERMOSYNTH_MALLOC=system, or any of glibc's MALLOC_* / GLIBC_TUNABLES settings, to keep the C
+ * (keeping the freed top as well made it 3-7% faster still, but RSS grew 27% there). The trim
+ * threshold is raised too, to 128 MiB (glibc's stays at 128 KiB once the mmap threshold is set):
+ * with oneDNN's GEMM-based convolutions (libtorch 2.6 capped at SSE4.1, onednn_guard.ts) each
+ * convolution's scratch buffers were otherwise returned and page-faulted in again, and a 256x256
+ * generator's forward and backward took 2.3 s against Python's 1.1; with 128 MiB, 1.01 s at the
+ * same peak RSS (32 MiB: 1.73 s; 512 MiB: 1.03 s). Set DERMOSYNTH_MALLOC=system, or any of glibc's MALLOC_* / GLIBC_TUNABLES settings, to keep the C
  * library's policy.
  */
 export const MALLOC_POLICY: 'large-blocks-in-heap' | 'system' = (() => {
   const own = Object.keys(process.env).some((k) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES');
   if (own || process.env.DERMOSYNTH_MALLOC === 'system') return 'system';
-  const M_MMAP_THRESHOLD = -3;
-  return native.mallopt(M_MMAP_THRESHOLD, 2 ** 30) ? 'large-blocks-in-heap' : 'system';
+  const M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
+  if (!native.mallopt(M_MMAP_THRESHOLD, 2 ** 30)) return 'system';
+  native.mallopt(M_TRIM_THRESHOLD, 128 * 2 ** 20);
+  return 'large-blocks-in-heap';
 })();

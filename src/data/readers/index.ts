@@ -1,16 +1,26 @@
 // Finds the reader for a dataset folder.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { applyClassMap, type ClassMap } from '../class_map.js';
 import type { DatasetIndex, DatasetReader } from '../dataset.js';
 import { DataError } from '../problems.js';
 import { flatReader } from './flat.js';
 import { isic2017Reader } from './isic2017_official.js';
+import { ph2Reader } from './ph2.js';
 
 /** Known layouts, tried in order. */
-export const READERS: DatasetReader[] = [isic2017Reader, flatReader];
+export const READERS: DatasetReader[] = [isic2017Reader, ph2Reader, flatReader];
 
-/** Reads a dataset folder with the first reader that recognises it (or the one named). */
-export async function readDataset(dir: string, format?: string): Promise<DatasetIndex> {
+/**
+ * Reads a dataset folder with the first reader that recognises it (or the one named), its
+ * diagnoses mapped onto another vocabulary when a class map (`--classes`) is given.
+ */
+export async function readDataset(dir: string, format?: string, classMap?: ClassMap | null): Promise<DatasetIndex> {
+  const index = await readUnmapped(dir, format);
+  return classMap ? applyClassMap(index, classMap) : index;
+}
+
+async function readUnmapped(dir: string, format?: string): Promise<DatasetIndex> {
   const root = path.resolve(dir);
   let st;
   try {
