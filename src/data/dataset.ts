@@ -16,6 +16,8 @@ export interface LesionRecord {
   split: Split | null;
   /** Made by `dermosynth synthesize` (an id starting with SYN_): for training only, never for testing. */
   synthetic: boolean;
+  /** The lesion when several images show one (HAM10000's lesion_id): splits keep a group together. */
+  group?: string;
 }
 
 /** Synthetic lesions' ids: SYN_ and 7 digits. No ISIC id (ISIC_ and 7 digits) can take this form. */

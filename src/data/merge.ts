@@ -8,7 +8,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../torch/atomic_file.js';
 import { parseCsv } from './csv.js';
 import type { DatasetIndex, LesionRecord, Split } from './dataset.js';
-import { LABELS_HEADER, labelsRow, maskFileName } from './flat_writer.js';
+import { CLASSES_FILE, classesFileText, labelsHeaderFor, labelsRowFor, maskFileName } from './flat_writer.js';
 import { DataError, formatProblem } from './problems.js';
 import { readDataset } from './readers/index.js';
 import { DEFAULT_SPLIT, assignSplits } from './split.js';
@@ -74,7 +74,9 @@ export async function mergeDatasets(realDir: string, syntheticDirs: readonly str
   const summary: MergeSummary = { out, real: real.records.length, synthetic: all.length - real.records.length, counts };
   await writeFileAtomic(path.join(out, MERGE_FILE), enc(JSON.stringify({ format: 'dermosynth-merge', version: 1, created: new Date().toISOString(), ...summary, realDir: real.root, syntheticDirs: syns.map((s) => s.root) }, null, 2) + '\n'));
   // labels.csv last: the folder is a dataset only once every file it lists is there.
-  await writeFileAtomic(path.join(out, 'labels.csv'), enc([LABELS_HEADER, ...all.map(({ r }) => labelsRow(r.id, real.classes[r.label!]!))].join('\n') + '\n'));
+  const order = classesFileText(real.classes);
+  if (order) await writeFileAtomic(path.join(out, CLASSES_FILE), enc(order));
+  await writeFileAtomic(path.join(out, 'labels.csv'), enc([labelsHeaderFor(real.classes), ...all.map(({ r }) => labelsRowFor(r.id, real.classes[r.label!]!, real.classes))].join('\n') + '\n'));
   return summary;
 }
 

@@ -32,19 +32,29 @@ export function assignSplits(records: readonly LesionRecord[], o: SplitOptions =
     for (const r of real) splits.set(r.id, r.split!);
     return { splits, source: 'official' };
   }
-  const byClass = new Map<number, LesionRecord[]>();
-  for (const r of real) {
-    const k = r.label ?? -1;
-    if (!byClass.has(k)) byClass.set(k, []);
-    byClass.get(k)!.push(r);
+  // Images of one lesion (records sharing a group) are split as one unit, under the diagnosis of
+  // the group's first image by id.
+  const groups = new Map<string, LesionRecord[]>();
+  for (const r of [...real].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const key = r.group !== undefined ? `group:${r.group}` : `id:${r.id}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(r);
   }
-  for (const [k, rs] of [...byClass].sort((a, b) => a[0] - b[0])) {
-    // Sort by id first so the result does not depend on the order the reader listed files in.
-    const sorted = [...rs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const byClass = new Map<number, LesionRecord[][]>();
+  for (const g of groups.values()) {
+    const k = g[0]!.label ?? -1;
+    if (!byClass.has(k)) byClass.set(k, []);
+    byClass.get(k)!.push(g);
+  }
+  for (const [k, gs] of [...byClass].sort((a, b) => a[0] - b[0])) {
+    // Groups are in id order (the reader's listing order does not matter), then shuffled.
+    const sorted = [...gs];
     new Rng(o.seed, 0x5917, k + 1).shuffle(sorted);
     const nVal = Math.round(sorted.length * o.val);
     const nTest = Math.round(sorted.length * o.test);
-    sorted.forEach((r, i) => splits.set(r.id, i < nVal ? 'val' : i < nVal + nTest ? 'test' : 'train'));
+    sorted.forEach((g, i) => {
+      for (const r of g) splits.set(r.id, i < nVal ? 'val' : i < nVal + nTest ? 'test' : 'train');
+    });
   }
   return { splits, source: 'stratified' };
 }

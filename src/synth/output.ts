@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../torch/atomic_file.js';
 import { parseCsv, requireColumn } from '../data/csv.js';
-import { LABELS_HEADER, encodeMaskPng, encodeRgb, labelsRow, maskFileName, type ImageFormat } from '../data/flat_writer.js';
+import { CLASSES_FILE, classesFileText, encodeMaskPng, encodeRgb, labelsHeaderFor, labelsRowFor, maskFileName, type ImageFormat } from '../data/flat_writer.js';
 import { DataError } from '../data/problems.js';
 import type { PlanItem } from './plan.js';
 import type { GeneratorProvenance } from './run_generator.js';
@@ -52,7 +52,7 @@ export class SyntheticDatasetWriter {
    * synthesis.json) is deleted first; any other non-empty folder is refused. 'resume': continues
    * the synthesis in the folder, which must have been made by the same request and weights.
    */
-  static async open(dir: string, manifest: SynthesisManifest, mode: 'new' | 'overwrite' | 'resume'): Promise<SyntheticDatasetWriter> {
+  static async open(dir: string, manifest: SynthesisManifest, mode: 'new' | 'overwrite' | 'resume', classes: readonly string[]): Promise<SyntheticDatasetWriter> {
     const entries = await fs.readdir(dir).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return null;
       throw new DataError(`${dir}: cannot read the output folder (${e.code ?? e.message})`);
@@ -60,7 +60,7 @@ export class SyntheticDatasetWriter {
     const own = entries?.includes(SYNTHESIS_FILE) ?? false;
     if (mode === 'resume') {
       if (!own) throw new DataError(`--resume: ${dir} holds no synthesis to continue (no ${SYNTHESIS_FILE}); start one without --resume`);
-      return SyntheticDatasetWriter.resume(dir, manifest);
+      return SyntheticDatasetWriter.resume(dir, manifest, classes);
     }
     if (entries && entries.length > 0) {
       if (mode === 'new') throw new DataError(`${dir} already exists and is not empty; pass --overwrite to replace a synthetic dataset, --resume to continue one, or choose another --out`);
@@ -70,12 +70,14 @@ export class SyntheticDatasetWriter {
     await fs.mkdir(path.join(dir, 'images'), { recursive: true });
     await fs.mkdir(path.join(dir, 'masks'), { recursive: true });
     await writeFileAtomic(path.join(dir, SYNTHESIS_FILE), json(manifest));
-    await writeFileAtomic(path.join(dir, 'labels.csv'), text(`${LABELS_HEADER}\n`));
+    const order = classesFileText(classes);
+    if (order) await writeFileAtomic(path.join(dir, CLASSES_FILE), text(order));
+    await writeFileAtomic(path.join(dir, 'labels.csv'), text(`${labelsHeaderFor(classes)}\n`));
     await writeFileAtomic(path.join(dir, PROVENANCE_FILE), text(`${PROVENANCE_COLUMNS.join(',')}\n`));
     return new SyntheticDatasetWriter(dir, manifest, new Set());
   }
 
-  private static async resume(dir: string, manifest: SynthesisManifest): Promise<SyntheticDatasetWriter> {
+  private static async resume(dir: string, manifest: SynthesisManifest, classes: readonly string[]): Promise<SyntheticDatasetWriter> {
     const file = path.join(dir, SYNTHESIS_FILE);
     const old = JSON.parse(await fs.readFile(file, 'utf8')) as SynthesisManifest;
     const differences: string[] = [];
@@ -99,7 +101,7 @@ export class SyntheticDatasetWriter {
     const keep = (lines: string[], header: string) => [header, ...lines.slice(1).filter((l) => done.has(l.slice(0, l.indexOf(','))))].join('\n') + '\n';
     await writeFileAtomic(provFile, text(keep(prov, PROVENANCE_COLUMNS.join(','))));
     const labelsFile = path.join(dir, 'labels.csv');
-    await writeFileAtomic(labelsFile, text(keep(completeLines(await fs.readFile(labelsFile, 'utf8')), LABELS_HEADER)));
+    await writeFileAtomic(labelsFile, text(keep(completeLines(await fs.readFile(labelsFile, 'utf8')), labelsHeaderFor(classes))));
     for (const sub of ['images', 'masks']) {
       const folder = path.join(dir, sub);
       await fs.mkdir(folder, { recursive: true });
@@ -123,7 +125,7 @@ export class SyntheticDatasetWriter {
         ]);
       }),
     );
-    const labels = lesions.map(({ item }) => `${labelsRow(item.id, diagnosisNames[item.diagnosis]!)}\n`).join('');
+    const labels = lesions.map(({ item }) => `${labelsRowFor(item.id, diagnosisNames[item.diagnosis]!, diagnosisNames)}\n`).join('');
     const rows = lesions
       .map(({ item }) =>
         [item.id, diagnosisNames[item.diagnosis], item.source.id, csvCell(item.source.file), item.deformSeed ?? '', m.model, m.weights.sha256, m.weights.step ?? '', csvCell(m.run)].join(','),

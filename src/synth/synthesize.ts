@@ -106,7 +106,7 @@ export async function synthesize(r: SynthesizeRequest, hooks: SynthesizeHooks = 
       total: plan.length,
       planSha256: planHash(plan, request.deformOptions),
     };
-    const writer = await SyntheticDatasetWriter.open(r.out, manifest, r.mode);
+    const writer = await SyntheticDatasetWriter.open(r.out, manifest, r.mode, classes);
     const todo = plan.filter((p) => !writer.done.has(p.id));
     const batch = r.batch ?? defaultBatchSize(gen.width, gen.height);
     hooks.onStart?.({ total: plan.length, done: plan.length - todo.length, counts, batch });

@@ -114,8 +114,18 @@ export interface NativeReducer {
 
 const ADDON_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'dermosynth_torch.node');
 
+/**
+ * Debian 13's libtorch links Open MPI, which brings UCX, whose memory hooks patch mmap and malloc
+ * while the process is starting: loading the addon there segfaulted in 4 of 250 processes (inside
+ * V8's allocator; 2 of the libtorch 2.6 suite's ~900 tests died so), and every load took twice as
+ * long. dermosynth never uses MPI: the hooks are turned off before libtorch is loaded (measured
+ * then: 0 crashes in 200 loads). A user's own UCX_MEM_* settings are kept.
+ */
+const UCX_DEFAULTS: Record<string, string> = { UCX_MEM_MMAP_HOOK_MODE: 'none', UCX_MEM_MALLOC_HOOKS: 'no', UCX_MEM_EVENTS: 'no' };
+
 function load(): NativeAddon {
   const file = path.resolve(ADDON_FILE);
+  for (const [k, v] of Object.entries(UCX_DEFAULTS)) process.env[k] ??= v;
   const require = createRequire(import.meta.url);
   try {
     return require(file) as NativeAddon;

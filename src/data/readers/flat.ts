@@ -9,10 +9,12 @@ import { parseSplit, type DatasetIndex, type DatasetReader, type Split } from '.
 import { DataError, type Problem } from '../problems.js';
 import { assemble, exists, listImages, listMasks } from './assemble.js';
 import { readIsic2017Labels, type LabelRow } from './isic2017_labels.js';
+import { isNamedLabels, readClassesFile, readNamedLabels } from './named_labels.js';
+import { CLASSES_FILE } from '../flat_writer.js';
 
 export const flatReader: DatasetReader = {
   name: 'flat',
-  description: 'a flat layout: images/<id>.jpg, masks/<id>_segmentation.png, labels.csv (image_id,melanoma,seborrheic_keratosis), optional split.csv (image_id,isic2017_split)',
+  description: 'a flat layout: images/<id>.jpg, masks/<id>_segmentation.png, labels.csv (image_id,melanoma,seborrheic_keratosis, or image_id,diagnosis with the order in classes.txt), optional split.csv (image_id,isic2017_split)',
   async detect(dir) {
     return (await exists(path.join(dir, 'images'))) && (await exists(path.join(dir, 'labels.csv')));
   },
@@ -29,7 +31,13 @@ export const flatReader: DatasetReader = {
     else problems.push({ severity: 'error', kind: 'missing-folder', file: masksDir, message: 'the masks folder is missing; add masks/<id>_segmentation.png for every image' });
     const labels = new Map<string, LabelRow>();
     const badLabels = new Set<string>();
-    await readIsic2017Labels(labelsFile, labels, problems, badLabels);
+    let classes: string[] = [...ISIC2017_CLASSES];
+    if (await isNamedLabels(labelsFile)) {
+      const order = path.join(root, CLASSES_FILE);
+      classes = await readNamedLabels(labelsFile, (await exists(order)) ? await readClassesFile(order) : null, labels, problems, badLabels);
+    } else {
+      await readIsic2017Labels(labelsFile, labels, problems, badLabels);
+    }
     const records = assemble({ images, masks, labels, badLabels, labelsFile, masksDir, split: null }, problems);
     const splitFile = path.join(root, 'split.csv');
     if (await exists(splitFile)) {
@@ -51,7 +59,7 @@ export const flatReader: DatasetReader = {
         });
       }
     }
-    return { root, format: 'flat', classes: [...ISIC2017_CLASSES], records, problems } satisfies DatasetIndex;
+    return { root, format: 'flat', classes, records, problems } satisfies DatasetIndex;
   },
 };
 
