@@ -43,6 +43,18 @@ async function findFiles(dir: string, test: RegExp, wantDir: boolean): Promise<s
   return out.sort();
 }
 
+/** Adds a good row, or, when its id already has one, reports both as a duplicate and keeps neither. */
+function keepRow(out: Map<string, Row>, id: string, row: Row, problems: Problem[], rejected: Set<string>): void {
+  const first = out.get(id);
+  if (!first) {
+    out.set(id, row);
+    return;
+  }
+  problems.push({ severity: 'error', kind: 'duplicate-id', id, file: row.where, message: `a second row for ${id} (the first is ${first.where}); keep one` });
+  out.delete(id);
+  rejected.add(id);
+}
+
 async function readMetadata(file: string, problems: Problem[], rejected: Set<string>): Promise<Map<string, Row>> {
   const t = parseCsv(await readFile(file, 'utf8'), file);
   const [idCol, lesionCol, dxCol] = ['image_id', 'lesion_id', 'dx'].map((c) => requireColumn(t, c)) as [number, number, number];
@@ -56,13 +68,7 @@ async function readMetadata(file: string, problems: Problem[], rejected: Set<str
       rejected.add(id);
       continue;
     }
-    if (out.has(id)) {
-      problems.push({ severity: 'error', kind: 'duplicate-id', id, file: where, message: `a second row for ${id} (the first is ${out.get(id)!.where}); keep one` });
-      out.delete(id);
-      rejected.add(id);
-      continue;
-    }
-    out.set(id, { label, group: cells[lesionCol]!.trim() || null, where });
+    keepRow(out, id, { label, group: cells[lesionCol]!.trim() || null, where }, problems, rejected);
   }
   return out;
 }
@@ -84,13 +90,7 @@ async function readOneHot(file: string, problems: Problem[], rejected: Set<strin
       rejected.add(id);
       continue;
     }
-    if (out.has(id)) {
-      problems.push({ severity: 'error', kind: 'duplicate-id', id, file: where, message: `a second row for ${id} (the first is ${out.get(id)!.where}); keep one` });
-      out.delete(id);
-      rejected.add(id);
-      continue;
-    }
-    out.set(id, { label: ones[0]!, group: null, where });
+    keepRow(out, id, { label: ones[0]!, group: null, where }, problems, rejected);
   }
   return out;
 }
