@@ -1,4 +1,4 @@
-// dermosynth data inspect | prepare | sample | download
+// dermosynth data inspect | prepare | sample | download | merge
 import { Argument, Command, Option } from 'commander';
 import path from 'node:path';
 import { readManifest } from '../data/cache.js';
@@ -6,7 +6,7 @@ import { readClassMap } from '../data/class_map.js';
 import { classAbbreviation } from '../data/diagnosis.js';
 import { ISIC2017_FILES, downloadIsic2017, type DownloadEvent } from '../data/download.js';
 import { inspectDataset } from '../data/inspect.js';
-import { mergeDatasets } from '../data/merge.js';
+import { mergeInputOf, mergeInputs, type MergeSummary } from '../data/merge.js';
 import { prepareCache } from '../data/prepare.js';
 import { readDataset } from '../data/readers/index.js';
 import { writeSampleDataset } from '../data/sample_dataset.js';
@@ -17,6 +17,9 @@ import { fraction, intIn, listOf, parseSize } from './parse.js';
 import { phasedProgress, progress, type Progress } from './progress.js';
 import { percent, problemList, table } from './report.js';
 
+/** What inspect says of a dataset (or cache) without segmentation masks. */
+const NO_MASKS = 'no masks: this dataset has no segmentation masks (classifier use only; the GAN needs masks)';
+
 /** Bar labels of prepare's phases. */
 export const PREPARE_PHASES = { hash: 'hashing', decode: 'decoding' };
 
@@ -26,7 +29,7 @@ export function dataCommand(): Command {
   data
     .command('inspect')
     .description('count lesions per class and split, image sizes, mask coverage, and report every problem')
-    .argument('<dir>', 'a dataset folder (official ISIC-2017, PH2 as downloaded, or flat layout) or a prepared cache')
+    .argument('<dir>', 'a dataset folder (ISIC 2017 to 2020, HAM10000 or PH2 as downloaded, or flat layout) or a prepared cache')
     .option('--classes <file>', "map the dataset's diagnoses onto another vocabulary (lines 'from -> to'; see README)")
     .addOption(new Option('--workers <n>', 'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)').argParser(intIn(0, 256)))
     .action(async (dir: string, o: { workers?: number; classes?: string }) => {
@@ -64,14 +67,17 @@ export function dataCommand(): Command {
       }
       lines.push('', 'image sizes:', table(['size', 'images'], report.sizes.slice(0, 12).map(([s, n]) => [s, n])));
       if (report.sizes.length > 12) lines.push(`  ... and ${report.sizes.length - 12} other sizes`);
-      lines.push(
-        '',
-        'mask coverage (lesion fraction of the image):',
-        table(
-          ['class', 'n', 'mean', 'min', 'median', 'max'],
-          Object.entries(report.coverage).map(([k, s]) => [k, s.n, percent(s.mean), percent(s.min), percent(s.median), percent(s.max)]),
-        ),
-      );
+      if (!report.masks) lines.push('', NO_MASKS);
+      else {
+        lines.push(
+          '',
+          'mask coverage (lesion fraction of the image):',
+          table(
+            ['class', 'n', 'mean', 'min', 'median', 'max'],
+            Object.entries(report.coverage).map(([k, s]) => [k, s.n, percent(s.mean), percent(s.min), percent(s.median), percent(s.max)]),
+          ),
+        );
+      }
       const errors = report.problems.filter((p) => p.severity === 'error').length;
       const warnings = report.problems.length - errors;
       lines.push('', report.problems.length === 0 ? 'no problems found' : `${errors} error(s), ${warnings} warning(s):\n${problemList(report.problems)}`);
@@ -82,7 +88,7 @@ export function dataCommand(): Command {
   data
     .command('prepare')
     .description('decode, check, resize and label every lesion once into a cache of uint8 shards for training')
-    .argument('<dir>', 'a dataset folder (official ISIC-2017, PH2 as downloaded, or flat layout)')
+    .argument('<dir>', 'a dataset folder (ISIC 2017 to 2020, HAM10000 or PH2 as downloaded, or flat layout)')
     .option('--classes <file>', "map the dataset's diagnoses onto another vocabulary (lines 'from -> to'; see README)")
     .requiredOption('--size <WxH>', 'target size, e.g. 256x256 or 1024x768', parseSize)
     .requiredOption('--out <cache>', 'the cache folder to write (made if missing; reused when up to date)')
@@ -178,26 +184,73 @@ export function dataCommand(): Command {
 
   data
     .command('merge')
-    .description('a classifier training set: a real dataset plus synthetic ones (flat layout; synthetic lesions all in train, with their provenance)')
-    .argument('<real>', 'the real dataset (official ISIC-2017 or flat layout)')
-    .argument('<synthetic...>', "one or more 'dermosynth synthesize' outputs")
+    .description('one flat dataset from several: real datasets of any layout, each mapped onto one vocabulary, plus synthetic ones; records where every image came from')
+    .argument('<dataset...>', 'dataset folders (any layout, or dermosynth synthesize outputs), each DIR or DIR=MAPFILE: that dataset with its class map')
+    .option('--classes <file>', 'the class map of every dataset given without =MAPFILE (one map may cover several datasets)')
     .requiredOption('--out <dir>', 'the merged dataset folder')
+    .addOption(new Option('--val <fraction>', 'datasets without an official split: val fraction of each class').argParser(fraction).default(DEFAULT_SPLIT.val))
+    .addOption(new Option('--test <fraction>', 'datasets without an official split: test fraction of each class').argParser(fraction).default(DEFAULT_SPLIT.test))
+    .addOption(new Option('--seed <n>', 'datasets without an official split: the split seed').argParser(intIn(0, 2 ** 31 - 1)).default(DEFAULT_SPLIT.seed))
     .option('--overwrite', 'replace an earlier merge in --out', false)
-    .action(async (real: string, synthetic: string[], o: { out: string; overwrite: boolean }) => {
+    .addHelpText('after', MERGE_HELP)
+    .action(async (datasets: string[], o: MergeFlags) => {
       let bar: Progress | null = null;
-      const s = await mergeDatasets(path.resolve(real), synthetic.map((d) => path.resolve(d)), path.resolve(o.out), {
+      const inputs = datasets.map((arg) => mergeInputOf(arg, o.classes));
+      const s = await mergeInputs(inputs, path.resolve(o.out), {
         overwrite: o.overwrite,
+        split: { val: o.val, test: o.test, seed: o.seed },
         onProgress: (done, total) => {
           bar ??= progress('merging', total, 'lesions');
           bar.update(done);
         },
       }).finally(() => (bar as Progress | null)?.stop());
-      const classes = [...new Set(Object.values(s.counts).flatMap((c) => Object.keys(c)))];
-      console.log(`${s.out}: ${s.real} real + ${s.synthetic} synthetic lesions\n`);
-      console.log(table(['split', ...classes.map(classAbbreviation)], Object.entries(s.counts).map(([split, c]) => [split, ...classes.map((k) => c[k] ?? 0)])));
+      console.log(describeMerge(s));
     });
 
   return data;
+}
+
+const MERGE_HELP = `
+Every dataset ends in one vocabulary: the first dataset's, after its class map (a map's "classes:"
+line sets it). Another dataset's diagnosis outside it is an error: map it (DIR=MAPFILE or --classes).
+Lesions keep their dataset's official split; datasets without one are split as 'data prepare'
+splits them (--val, --test, --seed); one lesion's images stay on one side; synthetic lesions go to
+train. An image in two datasets (same id, same bytes, same diagnosis) is written once, from the
+first, and listed; the same id with other bytes or diagnoses is an error naming both.
+--out gets images/, masks/ (PNG), labels.csv (+ classes.txt), split.csv, source.csv
+(image_id,source,format,original_diagnosis,lesion_id,also_in), provenance.csv, merge.json.
+
+Examples:
+  dermosynth data merge data/isic2017 syn/balanced --out data/isic-plus-syn
+  dermosynth data merge data/isic2017=maps/all.txt data/ham10000=maps/ham.txt data/PH2Dataset=maps/ph2.txt --out data/all
+  dermosynth data merge data/isic2017 data/ham10000 data/ph2 --classes maps/all.txt --out data/all`;
+
+interface MergeFlags {
+  classes?: string;
+  out: string;
+  val: number;
+  test: number;
+  seed: number;
+  overwrite: boolean;
+}
+
+/** What a merge wrote: its inputs, lesions per split and diagnosis, and the images found twice. */
+function describeMerge(s: MergeSummary): string {
+  const inputs = table(
+    ['dataset', 'layout', 'class map', 'images', 'split'],
+    s.inputs.map((i) => [i.dir, i.format, i.classMap ?? '-', i.images, i.role === 'synthetic' ? 'train (synthetic)' : i.officialSplit ? 'official' : 'stratified']),
+  );
+  const counts = table(
+    ['split', ...s.classes.map(classAbbreviation), 'total'],
+    Object.entries(s.counts).map(([split, c]) => [split, ...s.classes.map((k) => c[k] ?? 0), s.classes.reduce((a, k) => a + (c[k] ?? 0), 0)]),
+  );
+  const lines = [`${s.out}: ${s.real} real + ${s.synthetic} synthetic lesions, diagnoses ${s.classes.join(', ')}`, '', inputs, '', counts];
+  if (s.duplicates.length > 0) {
+    const shown = s.duplicates.slice(0, 10).map((d) => `  ${d.id}: kept from ${d.kept}, also in ${d.dropped}`);
+    lines.push('', `warning: ${s.duplicates.length} image(s) found in two datasets (same id, bytes and diagnosis), written once (source.csv's also_in lists them):`, ...shown);
+    if (s.duplicates.length > 10) lines.push(`  ... and ${s.duplicates.length - 10} more (merge.json lists them all)`);
+  }
+  return lines.join('\n');
 }
 
 interface PrepareFlags {
@@ -221,7 +274,7 @@ export function describeCache(dir: string, m: CacheManifest): string {
   const bytes = m.shards.reduce((a, s) => a + s.bytes, 0);
   return [
     `${dir}: cache of ${m.records.length} lesions at ${m.options.width}x${m.options.height} (fit ${m.options.fit}), from ${m.source.root} (${m.source.format})`,
-    `label map v${m.labelMap.version}, channels: ${m.labelMap.channels.join(', ')}`,
+    m.masks === false ? NO_MASKS : `label map v${m.labelMap.version}, channels: ${m.labelMap.channels.join(', ')}`,
     `split: ${m.split.source === 'official' ? 'official' : `stratified by diagnosis (val ${m.split.val}, test ${m.split.test}, seed ${m.split.seed})`}`,
     '',
     table(

@@ -710,6 +710,8 @@ export function experimentOptions(s: DemoState, epochs: number): AugmentExperime
     synthetic: p.synthetic,
     test: path.join(p.out, test.dir),
     out: p.experiment,
+    classes: null,
+    tasks: null,
     models: ['resnet18'],
     seeds: 1,
     epochs,
@@ -758,8 +760,8 @@ const experimentStage: StageRunner = async (s, rec, { ui, stop, paths }) => {
   }
   if (!results) return false;
   await removeFinishedCheckpoints(path.join(paths.experiment, 'runs'));
-  const m = results.models[0]!;
-  rec.detail.meanAuc = { real: m.arms.real.pooled.mean.auc, 'real+synthetic': m.arms['real+synthetic'].pooled.mean.auc };
+  const t = Object.values(results.models[0]!.tests)[0]!;
+  rec.detail.meanAuc = { real: t.arms.real.pooled.mean.auc, 'real+synthetic': t.arms['real+synthetic'].pooled.mean.auc };
   return true;
 };
 

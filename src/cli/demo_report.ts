@@ -61,6 +61,8 @@ export async function writeDemoReport(s: DemoState): Promise<{ html: string; mar
   const synCounts = detail('synthesize').counts as Record<string, number>;
   const target = detail('synthesize').target as BalanceTarget;
   const testSet = detail('data').testSet as { dir: string; split: Split };
+  // The demo tests on one set: --real's test split, or its val split as a dataset of its own.
+  const scored = results.data.testSets[0]!;
   const expEpochs = detail('experiment').epochs as number;
   const trainSteps = detail('train').steps as number;
   const replans = (detail('train').replans as TrainPlan[] | undefined) ?? [];
@@ -99,7 +101,7 @@ export async function writeDemoReport(s: DemoState): Promise<{ html: string; mar
         ],
         ['synthesize', `${Object.values(synCounts).reduce((a, b) => a + b, 0)} synthetic lesions (${Object.entries(synCounts).map(([c, n]) => `${classAbbreviation(c)} ${n}`).join(', ')}): training classes filled to ${targetArg(target)} x the largest, masks deformed`, formatSeconds(s.budgets.synthesize), formatSeconds(s.stages.synthesize?.seconds ?? 0)],
         ['evaluate', `${metrics.data.lesions} val lesions; auxiliary classifier and segmenter ${detail('evaluate').auxEpochs} epoch(s) on the real training split`, formatSeconds(s.budgets.evaluate), formatSeconds(s.stages.evaluate?.seconds ?? 0)],
-        ['experiment', `resnet18 from scratch, ${expEpochs} epoch(s) per arm, 1 seed, at ${st.width}x${st.height}; tested on ${results.data.testLesions} real ${testSet.split} lesions`, formatSeconds(s.budgets.experiment), formatSeconds(s.stages.experiment?.seconds ?? 0)],
+        ['experiment', `resnet18 from scratch, ${expEpochs} epoch(s) per arm, 1 seed, at ${st.width}x${st.height}; tested on ${scored.lesions} real ${testSet.split} lesions`, formatSeconds(s.budgets.experiment), formatSeconds(s.stages.experiment?.seconds ?? 0)],
         ['total', '', formatSeconds(Object.values(s.budgets).reduce((a, b) => a + b, 0)), formatSeconds(totalSeconds)],
       ],
     },
@@ -154,28 +156,30 @@ export async function writeDemoReport(s: DemoState): Promise<{ html: string; mar
       kind: 'paragraph',
       text:
         `resnet18 trained from scratch for ${expEpochs} epoch(s) (1 seed, batch ${results.options.batch}, Adam lr ${results.options.lr}) on (a) the real training lesions and (b) the same plus the synthetic set, ` +
-        `scored on ${results.data.testLesions} real ${testSet.split} lesions (${Object.entries(results.data.testCounts).map(([c, n]) => `${classAbbreviation(c)} ${n}`).join(', ')}) that neither the GAN nor the classifiers trained on. ` +
+        `scored on ${scored.lesions} real ${testSet.split} lesions (${Object.entries(scored.counts).map(([c, n]) => `${classAbbreviation(c)} ${n}`).join(', ')}) that neither the GAN nor the classifiers trained on. ` +
         `95% CIs: stratified bootstrap (${results.options.bootstrap} replicates). Details: \`experiment/results.md\`.`,
     },
   );
   for (const m of results.models) {
+    const t = m.tests[scored.key]!;
     const ci = (a: { auc: number; ci95: [number, number] }) => `${f3(a.auc)} [${f3(a.ci95[0])}, ${f3(a.ci95[1])}]`;
-    const best = Math.max(m.arms.real.pooled.mean.auc, m.arms['real+synthetic'].pooled.mean.auc);
+    const best = Math.max(t.arms.real.pooled.mean.auc, t.arms['real+synthetic'].pooled.mean.auc);
     blocks.push({
       kind: 'table',
-      header: ['training data', 'lesions', 'MEL AUC [95% CI]', 'SK AUC [95% CI]', 'mean AUC [95% CI]'],
+      header: ['training data', 'lesions', ...scored.tasks.map((k) => `${classAbbreviation(k)} AUC [95% CI]`), 'mean AUC [95% CI]'],
       rows: (['real', 'real+synthetic'] as const).map((arm) => {
-        const a = m.arms[arm];
-        return [arm === 'real' ? 'real only' : 'real + synthetic', String(a.trainLesions), ci(a.pooled.melanoma), ci(a.pooled.seborrheic_keratosis), { text: ci(a.pooled.mean), bold: a.pooled.mean.auc === best }];
+        const a = t.arms[arm];
+        return [arm === 'real' ? 'real only' : 'real + synthetic', String(m.trainLesions[arm]), ...scored.tasks.map((k) => ci(a.pooled.tasks[k]!)), { text: ci(a.pooled.mean), bold: a.pooled.mean.auc === best }];
       }),
     });
-    const c = m.comparison;
+    const c = t.comparison;
+    const deltas = scored.tasks.map((k, i) => `${classAbbreviation(k)} ${signed(c.tasks[k]!.difference)} (${i === 0 ? 'DeLong ' : ''}p ${c.tasks[k]!.p.toPrecision(2)})`).join(', ');
     blocks.push(
       {
         kind: 'paragraph',
-        text: `Real + synthetic minus real only: MEL ${signed(c.melanoma.difference)} (DeLong p ${c.melanoma.p.toPrecision(2)}), SK ${signed(c.seborrheic_keratosis.difference)} (p ${c.seborrheic_keratosis.p.toPrecision(2)}), mean ${signed(c.mean.difference)} [${signed(c.mean.ci95[0])}, ${signed(c.mean.ci95[1])}]. A demo this small decides nothing: see the full-size experiment below.`,
+        text: `Real + synthetic minus real only: ${deltas}, mean ${signed(c.mean.difference)} [${signed(c.mean.ci95[0])}, ${signed(c.mean.ci95[1])}]. A demo this small decides nothing: see the full-size experiment below.`,
       },
-      ...(['melanoma', 'seborrheic_keratosis'] as const).map((t): Block => ({ kind: 'image', src: link(out, path.join(p.experiment, m.roc[t].png)), alt: `${m.model}: ${classAbbreviation(t)} vs rest, real only vs real + synthetic`, width: 420 })),
+      ...scored.tasks.map((k): Block => ({ kind: 'image', src: link(out, path.join(p.experiment, t.roc[k]!.png)), alt: `${m.model}: ${classAbbreviation(k)} vs rest, real only vs real + synthetic`, width: 420 })),
     );
   }
 
@@ -239,7 +243,7 @@ function reproduceBlocks(s: DemoState, plan: TrainPlan, target: BalanceTarget, t
     commandLine(synth, [], { run: arg(p.run), dataset: arg(p.data), balance: true, target: targetArg(target), deform: true, out: arg(p.synthetic) }),
     commandLine(evaluate, [], { run: arg(p.run), auxEpochs: s.stages.evaluate?.detail.auxEpochs as number | undefined, gridExamples: st.gridExamples }),
     commandLine(experiment, ['augment'], {
-      real: arg(o.real), synthetic: arg(o.synthetic), test: arg(o.test), out: arg(o.out), models: 'resnet18', seeds: 1, epochs: o.epochs,
+      real: arg(o.real), synthetic: arg(o.synthetic), test: o.test === null ? undefined : arg(o.test), out: arg(o.out), models: 'resnet18', seeds: 1, epochs: o.epochs,
       size: `${o.width}x${o.height}`, batch: o.batch, lr: o.lr, bootstrap: o.bootstrap,
     }),
   ];

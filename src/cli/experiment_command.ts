@@ -8,6 +8,7 @@ import { intIn, listOf, parseSize } from './parse.js';
 import { progress, type Progress } from './progress.js';
 import { watchStopSignals } from './stop_signals.js';
 import { PREPARE_PHASES } from './data_command.js';
+import { classAbbreviation } from '../data/diagnosis.js';
 
 const D = DEFAULT_EXPERIMENT;
 
@@ -24,7 +25,9 @@ export function experimentCommand(): Command {
     .description('train classifiers on real vs real + synthetic lesions (same seeds and epochs) and compare their AUCs on real test lesions')
     .requiredOption('--real <dir>', 'the real dataset (or a prepared cache); its train split is the real training set')
     .requiredOption('--synthetic <dir>', "synthetic lesions made by 'dermosynth synthesize' (or a prepared cache of them)")
-    .requiredOption('--test <dir>', "real test lesions: the dataset's test split when it has an official split or is --real itself, else all of it")
+    .option('--test <dir>', "another dataset to test on, out of distribution (e.g. PH2 after training on ISIC-2017): its test split when it has an official split, else all of it; --real's own test split is always scored (in distribution)")
+    .option('--classes <file>', "class map putting --real, --synthetic and --test on one vocabulary (lines 'atypical_nevus -> nevus', 'classes: nevus, melanoma, seborrheic_keratosis')")
+    .option('--tasks <list>', 'comma-separated diagnoses scored one vs the rest (default: melanoma,seborrheic_keratosis for ISIC-2017\'s vocabulary, else every diagnosis; the second of two)')
     .requiredOption('--out <dir>', 'results.json, results.md, roc/*.png|svg, runs/ (checkpoints; run again to resume)')
     .addOption(new Option('--models <list>', `comma-separated: ${CLASSIFIER_NAMES.join(', ')}`).argParser(listOf(CLASSIFIER_NAMES)).default(D.models, D.models.join(',')))
     .addOption(new Option('--seeds <n>', 'seeds per model and arm (0..n-1)').argParser(intIn(1, 100)).default(D.seeds))
@@ -42,7 +45,9 @@ export function experimentCommand(): Command {
       const o: AugmentExperimentOptions = {
         real: path.resolve(String(flags.real)),
         synthetic: path.resolve(String(flags.synthetic)),
-        test: path.resolve(String(flags.test)),
+        test: flags.test === undefined ? null : path.resolve(String(flags.test)),
+        classes: flags.classes === undefined ? null : path.resolve(String(flags.classes)),
+        tasks: flags.tasks === undefined ? null : String(flags.tasks).split(',').map((t) => t.trim()).filter((t) => t !== ''),
         out: path.resolve(String(flags.out)),
         models: [...new Set(flags.models as ClassifierName[])],
         seeds: flags.seeds as number,
@@ -86,11 +91,10 @@ export function experimentCommand(): Command {
         }
         const md = path.join(o.out, 'results.md');
         for (const m of results.models) {
-          const c = m.comparison;
-          console.log(
-            `${m.model}: mean AUC real ${m.arms.real.pooled.mean.auc.toFixed(3)} -> real+synthetic ${m.arms['real+synthetic'].pooled.mean.auc.toFixed(3)} ` +
-              `(MEL p ${c.melanoma.p.toPrecision(2)}, SK p ${c.seborrheic_keratosis.p.toPrecision(2)})`,
-          );
+          for (const [key, t] of Object.entries(m.tests)) {
+            const p = Object.entries(t.comparison.tasks).map(([task, c]) => `${classAbbreviation(task)} p ${c.p.toPrecision(2)}`).join(', ');
+            console.log(`${m.model}, ${key.replaceAll('-', ' ')}: mean AUC real ${t.arms.real.pooled.mean.auc.toFixed(3)} -> real+synthetic ${t.arms['real+synthetic'].pooled.mean.auc.toFixed(3)} (${p})`);
+          }
         }
         console.log(`results: ${md}, ${path.join(o.out, 'results.json')}; ROC curves in ${path.join(o.out, 'roc')}`);
       } finally {

@@ -55,6 +55,7 @@ const MODEL_FLAG_OPTIONS: Record<string, string> = {
   nBlocks: 'nBlocks',
   localEnhancers: 'numLocalEnhancers',
   skip: 'skip',
+  upsample: 'upsample',
   ndf: 'ndf',
   numD: 'numD',
   nLayersD: 'nLayersD',
@@ -101,6 +102,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--n-blocks <n>', 'generator residual blocks').argParser(intIn(0, 64)))
     .addOption(new Option('--local-enhancers <n>', 'local enhancers (each doubles the resolution)').argParser(intIn(0, 4)))
     .addOption(new Option('--skip <kind>', 'proposed: skip connections').choices(['concat', 'add', 'none']))
+    .addOption(new Option('--upsample <kind>', "proposed, pix2pixhd: 'deconv' (transposed convolutions, as pix2pixHD) or 'resize' (nearest resize + convolution: no checkerboard)").choices(['deconv', 'resize']))
     .addOption(new Option('--ndf <n>', 'discriminator base channels').argParser(intIn(1, 4096)))
     .addOption(new Option('--num-d <n>', 'discriminator scales').argParser(intIn(1, 8)))
     .addOption(new Option('--n-layers-d <n>', 'discriminator layers').argParser(intIn(1, 8)))

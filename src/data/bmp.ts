@@ -27,8 +27,25 @@ export function isBmp(bytes: Uint8Array): boolean {
 
 const COMPRESSION: Record<number, string> = { 0: 'BI_RGB', 1: 'BI_RLE8', 2: 'BI_RLE4', 3: 'BI_BITFIELDS', 4: 'BI_JPEG', 5: 'BI_PNG', 6: 'BI_ALPHABITFIELDS' };
 
-/** Decodes a BMP file; throws a BmpError saying what is wrong or unsupported. */
-export function decodeBmp(bytes: Uint8Array): DecodedBmp {
+/** What a BMP file's headers say, checked: size, layout and where the rows are. */
+export interface BmpHeader {
+  width: number;
+  height: number;
+  topDown: boolean;
+  bitsPerPixel: number;
+  compression: number;
+  colorsUsed: number;
+  headerSize: number;
+  pixelOffset: number;
+  /** Bytes per row (rows are padded to 4 bytes). */
+  stride: number;
+}
+
+/**
+ * Reads and checks a BMP file's headers without decoding pixels (what a size probe needs): the
+ * same errors as decodeBmp for anything unsupported, inconsistent or truncated.
+ */
+export function readBmpHeader(bytes: Uint8Array): BmpHeader {
   if (!isBmp(bytes)) throw new BmpError('not a BMP file (it does not start with "BM")');
   if (bytes.length < 26) throw new BmpError(`truncated BMP: ${bytes.length} bytes, shorter than its headers`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -64,6 +81,18 @@ export function decodeBmp(bytes: Uint8Array): DecodedBmp {
   if (width <= 0 || height <= 0) throw new BmpError(`BMP of ${width}x${rawHeight} pixels`);
   if (width > 65535 || height > 65535) throw new BmpError(`BMP of ${width}x${height} pixels is larger than 65,535 on a side`);
 
+  const stride = Math.floor((bpp * width + 31) / 32) * 4;
+  if (pixelOffset < 14 + headerSize || pixelOffset + stride * height > bytes.length) {
+    throw new BmpError(`truncated BMP: ${height} rows of ${stride} bytes from offset ${pixelOffset} need ${pixelOffset + stride * height} bytes, the file has ${bytes.length}`);
+  }
+  return { width, height, topDown, bitsPerPixel: bpp, compression, colorsUsed, headerSize, pixelOffset, stride };
+}
+
+/** Decodes a BMP file; throws a BmpError saying what is wrong or unsupported. */
+export function decodeBmp(bytes: Uint8Array): DecodedBmp {
+  const { width, height, topDown, bitsPerPixel: bpp, compression, colorsUsed, headerSize, pixelOffset, stride } = readBmpHeader(bytes);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
   // Bit fields: after a 40-byte header when compression says so, inside V2+ headers.
   let masks: [number, number, number] | null = null;
   if (bpp === 16 || bpp === 32) {
@@ -91,11 +120,6 @@ export function decodeBmp(bytes: Uint8Array): DecodedBmp {
       palette[i * 3 + 1] = bytes[at + i * entrySize + 1]!;
       palette[i * 3 + 2] = bytes[at + i * entrySize]!;
     }
-  }
-
-  const stride = Math.floor((bpp * width + 31) / 32) * 4;
-  if (pixelOffset < 14 + headerSize || pixelOffset + stride * height > bytes.length) {
-    throw new BmpError(`truncated BMP: ${height} rows of ${stride} bytes from offset ${pixelOffset} need ${pixelOffset + stride * height} bytes, the file has ${bytes.length}`);
   }
 
   const rgb = new Uint8Array(width * height * 3);

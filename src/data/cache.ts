@@ -39,7 +39,8 @@ export const cacheRecordSchema = z.object({
   shard: z.number().int().nonnegative(),
   index: z.number().int().nonnegative(),
   sourceSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
-  coverage: z.number(),
+  /** Lesion fraction of the source mask; null in a cache without masks. */
+  coverage: z.number().nullable(),
   frame: z.number(),
 });
 export type CacheRecord = z.infer<typeof cacheRecordSchema>;
@@ -63,6 +64,12 @@ export const manifestSchema = z.object({
     frame: z.boolean(),
     channels: z.array(z.string()),
   }),
+  /**
+   * false: made from a dataset without segmentation masks (ISIC 2019, 2020): every label map is
+   * NO_SEGMENTATION (label_map.ts) and coverage null; for classifiers, never the GAN. Absent in
+   * caches made before the field, which all have masks.
+   */
+  masks: z.boolean().optional(),
   split: z.object({ source: z.enum(['official', 'stratified']), val: z.number(), test: z.number(), seed: z.number() }),
   shards: z.array(z.object({ file: z.string(), count: z.number().int().nonnegative(), bytes: z.number().int().nonnegative(), sha256: z.string() })),
   records: z.array(cacheRecordSchema),
@@ -169,6 +176,11 @@ export class LesionCache {
 
   get size(): number {
     return this.records.length;
+  }
+
+  /** False when the cache was made from a dataset without segmentation masks. */
+  get hasMasks(): boolean {
+    return this.manifest.masks !== false;
   }
 
   /** Indices of the records in the given split(s), or all. */

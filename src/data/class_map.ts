@@ -66,17 +66,25 @@ export function readClassMap(file: string): ClassMap {
   return parseClassMap(text, file);
 }
 
-/** The dataset with its diagnoses mapped onto the map's vocabulary (a new index; labels re-indexed). */
-export function applyClassMap(index: DatasetIndex, cm: ClassMap): DatasetIndex {
-  const target = index.classes.map((c) => cm.map.get(c) ?? (cm.classes.includes(c) ? c : null));
-  const missing = index.classes.filter((_, k) => target[k] === null);
+/**
+ * Where each of `from`'s diagnoses lands in the map's vocabulary (indices into `cm.classes`); a
+ * diagnosis the map does not cover is an error naming `what` (the dataset) and the diagnosis.
+ */
+export function classIndexMap(from: readonly string[], cm: ClassMap, what: string): number[] {
+  const target = from.map((c) => cm.map.get(c) ?? (cm.classes.includes(c) ? c : null));
+  const missing = from.filter((_, k) => target[k] === null);
   if (missing.length > 0) {
     throw new DataError(
-      `${index.root}: its diagnos${missing.length === 1 ? 'is' : 'es'} ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not covered by the class map ${cm.file} ` +
+      `${what}: its diagnos${missing.length === 1 ? 'is' : 'es'} ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not covered by the class map ${cm.file} ` +
         `(targets: ${cm.classes.join(', ')}); add a line such as "${missing[0]} -> ${cm.classes[0]}"`,
     );
   }
-  const to = target.map((t) => cm.classes.indexOf(t!));
+  return target.map((t) => cm.classes.indexOf(t!));
+}
+
+/** The dataset with its diagnoses mapped onto the map's vocabulary (a new index; labels re-indexed). */
+export function applyClassMap(index: DatasetIndex, cm: ClassMap): DatasetIndex {
+  const to = classIndexMap(index.classes, cm, index.root);
   return {
     ...index,
     classes: [...cm.classes],

@@ -8,7 +8,7 @@ export interface LesionRecord {
   id: string;
   /** Absolute path of the image, or null when the lesion has a label but no image. */
   image: string | null;
-  /** Absolute path of the segmentation mask, or null when missing. */
+  /** Absolute path of the segmentation mask, or null when missing (or the dataset has none: `masks: false`). */
   mask: string | null;
   /** Index into the dataset's `classes`, or null when the lesion has no label. */
   label: number | null;
@@ -54,10 +54,16 @@ export interface DatasetIndex {
   records: LesionRecord[];
   /** Problems found while reading the folder and its CSV files (not yet the pixels). */
   problems: Problem[];
+  /**
+   * false: the dataset has no segmentation masks at all (ISIC 2019, ISIC 2020): every record's
+   * `mask` is null and no mask is missing; it serves classifiers, never the mask-conditioned GAN.
+   * Absent (or true): every lesion needs its mask.
+   */
+  masks?: boolean;
 }
 
 /**
- * A reader for one dataset layout. To add a layout (ISIC 2018/2019 one-hot CSVs, PH2...), write
+ * A reader for one dataset layout. To add a layout, write
  * one of these and add it to `READERS` in readers/index.ts.
  */
 export interface DatasetReader {

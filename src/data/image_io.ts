@@ -1,6 +1,6 @@
 // Image and mask decoding with sharp (libvips): checked, resized to a target, as raw uint8 pixels.
 import sharp from 'sharp';
-import { BmpError, decodeBmp, isBmp } from './bmp.js';
+import { BmpError, decodeBmp, isBmp, readBmpHeader } from './bmp.js';
 
 // Many lesions are decoded at once (one per core); one libvips thread per image is fastest then.
 sharp.concurrency(1);
@@ -48,11 +48,16 @@ function reason(e: unknown): string {
   return e instanceof BmpError ? e.message : (e as Error).message;
 }
 
-export async function probe(bytes: Uint8Array, file: string): Promise<sharp.Metadata & Size> {
+/** The image's size from its headers (a BMP's are read by bmp.ts: no pixels are decoded). */
+export async function probe(bytes: Uint8Array, file: string): Promise<Size> {
   try {
+    if (isBmp(bytes)) {
+      const h = readBmpHeader(bytes);
+      return { width: h.width, height: h.height };
+    }
     const m = await open(bytes).metadata();
     if (!m.width || !m.height) throw new Error('no width or height');
-    return m as sharp.Metadata & Size;
+    return { width: m.width, height: m.height };
   } catch (e) {
     throw new ImageError(file, 'corrupt-image', `cannot read the image (${reason(e)}); replace or remove the file`);
   }

@@ -26,8 +26,10 @@ export interface InspectReport {
   perSplit: Record<string, Record<string, number>>;
   /** 'WxH' -> number of images, most common first. */
   sizes: [string, number][];
-  /** Lesion fraction of the mask, overall and per class. */
+  /** Lesion fraction of the mask, overall and per class (empty when the dataset has no masks). */
   coverage: Record<string, CoverageStats>;
+  /** False when the dataset has no segmentation masks (ISIC 2019, 2020): classifier use only. */
+  masks: boolean;
   problems: Problem[];
 }
 
@@ -37,7 +39,8 @@ export async function inspectDataset(
 ): Promise<InspectReport> {
   const problems: Problem[] = [...index.problems];
   const readerBad = badIds(index);
-  const candidates = index.records.filter((r) => !readerBad.has(r.id) && r.image && r.mask && r.label !== null);
+  const masks = index.masks !== false;
+  const candidates = index.records.filter((r) => !readerBad.has(r.id) && r.image && (r.mask || !masks) && r.label !== null);
   const spec = labelMapSpec(index.classes, { boundary: 0, frame: false });
   const threads = o.workers ?? defaultWorkers();
   const decoder = new DecodePool(candidates.length < 16 ? 0 : threads);
@@ -55,9 +58,9 @@ export async function inspectDataset(
         usable++;
         const key = `${l.sourceSize.width}x${l.sourceSize.height}`;
         sizes.set(key, (sizes.get(key) ?? 0) + 1);
-        for (const k of ['all', index.classes[l.label]!]) {
+        for (const k of l.coverage === null ? [] : ['all', index.classes[l.label]!]) {
           if (!coverage.has(k)) coverage.set(k, []);
-          coverage.get(k)!.push(l.coverage);
+          coverage.get(k)!.push(l.coverage!);
         }
       }
       o.onProgress?.(++done, candidates.length);
@@ -88,6 +91,7 @@ export async function inspectDataset(
     perSplit: sortedSplits,
     sizes: [...sizes].sort((a, b) => b[1] - a[1]),
     coverage: Object.fromEntries([...coverage].map(([k, v]) => [k, stats(v)])),
+    masks,
     problems: sortProblems(problems),
   };
 }

@@ -9,6 +9,10 @@
 //                      analogue of pix2pixHD's instance edge map; the image border is not an edge
 // Masks are thresholded at 128 (lesion >= 128).
 // Stored as one "label byte" per pixel: bits 0-6 the class, bit 7 the boundary flag.
+// A lesion of a dataset without masks (ISIC 2019, 2020: cache manifest `masks: false`) has every
+// pixel NO_SEGMENTATION (127), a value no class takes (there are at most 126): it one-hot encodes to
+// all zeros and reads as neither skin, lesion nor frame, so it cannot pass for a segmentation (an
+// all-skin or all-lesion map could).
 // One-hot channels, in order: skin, each diagnosis, [frame], [boundary].
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
@@ -18,6 +22,8 @@ export const LABEL_MAP_VERSION = 1;
 export const BOUNDARY_BIT = 128;
 export const CLASS_BITS = 127;
 export const MASK_THRESHOLD = 128;
+/** Every pixel's label byte for a lesion without a mask (see the header). */
+export const NO_SEGMENTATION = CLASS_BITS;
 
 export interface LabelMapOptions {
   /** Width in pixels of the lesion-boundary channel; 0 turns it off. */

@@ -61,7 +61,7 @@ interface ShardIndex {
   key: string;
   count: number;
   sha256: string;
-  lesions: { id: string; label: number; sourceSize: [number, number]; coverage: number; frame: number }[];
+  lesions: { id: string; label: number; sourceSize: [number, number]; coverage: number | null; frame: number }[];
   problems: Problem[];
 }
 
@@ -81,7 +81,9 @@ export async function prepareCache(index: DatasetIndex, out: string, o: PrepareO
 
   const problems: Problem[] = [...index.problems];
   const bad = badIds(index);
-  const usable = index.records.filter((r) => !bad.has(r.id) && r.image && r.mask && r.label !== null).sort((a, b) => (a.id < b.id ? -1 : 1));
+  // A dataset without masks (masks: false) gives label maps that say so (see label_map.ts).
+  const masks = index.masks !== false;
+  const usable = index.records.filter((r) => !bad.has(r.id) && r.image && (r.mask || !masks) && r.label !== null).sort((a, b) => (a.id < b.id ? -1 : 1));
   const { splits, source: splitSource } = assignSplits(usable, splitOptions);
 
   const decoder = new DecodePool(usable.length < 16 ? 0 : threads);
@@ -157,6 +159,7 @@ export async function prepareCache(index: DatasetIndex, out: string, o: PrepareO
     source: { root: index.root, format: index.format },
     options: { width: o.width, height: o.height, fit: o.fit, labelMap: { ...o.labelMap } },
     labelMap: spec,
+    masks,
     split: { source: splitSource, ...splitOptions },
     shards,
     records,

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { LesionRecord } from './dataset.js';
 import { detectFrame } from './frame.js';
 import { ImageError, checkMask, decodeImageTo, probe, resizeMaskTo, type Fit, type Size } from './image_io.js';
-import { MASK_THRESHOLD, buildLabelBytes, type LabelMapOptions, type LabelMapSpec } from './label_map.js';
+import { MASK_THRESHOLD, NO_SEGMENTATION, buildLabelBytes, type LabelMapOptions, type LabelMapSpec } from './label_map.js';
 import type { Problem } from './problems.js';
 
 export interface PreprocessOptions {
@@ -22,38 +22,39 @@ export interface PreparedLesion {
   label: number;
   /** [3, H, W] planar RGB at the target size (planar, so a batch becomes NCHW without a transpose). */
   image: Uint8Array;
-  /** [H, W] label bytes (see label_map.ts). */
+  /** [H, W] label bytes (see label_map.ts; all NO_SEGMENTATION without a mask). */
   labelBytes: Uint8Array;
   sourceSize: Size;
-  /** Lesion fraction of the source mask. */
-  coverage: number;
+  /** Lesion fraction of the source mask; null when the dataset has no masks. */
+  coverage: number | null;
   /** Frame fraction of the label map (0 when the frame class is off). */
   frame: number;
 }
 
 export interface SourceBytes {
   image: Uint8Array;
-  mask: Uint8Array;
+  /** null for a lesion of a dataset without masks (its record's mask is null). */
+  mask: Uint8Array | null;
 }
 
 /** Reads a lesion's image and mask files, or says which one cannot be read. */
 export async function readSources(record: LesionRecord): Promise<SourceBytes | Problem> {
-  const files: Uint8Array[] = [];
-  for (const file of [record.image!, record.mask!]) {
+  const files: (Uint8Array | null)[] = [];
+  for (const file of [record.image!, record.mask]) {
     try {
-      files.push(await readFile(file));
+      files.push(file === null ? null : await readFile(file));
     } catch (e) {
-      return { severity: 'error', kind: 'unreadable-file', id: record.id, file, message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+      return { severity: 'error', kind: 'unreadable-file', id: record.id, file: file!, message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
     }
   }
-  return { image: files[0]!, mask: files[1]! };
+  return { image: files[0]!, mask: files[1] ?? null };
 }
 
 /** sha256 of a lesion's source files: what the cache is keyed on. */
 export async function hashSources(record: LesionRecord): Promise<string | Problem> {
   const src = await readSources(record);
   if (!('image' in src)) return src;
-  return createHash('sha256').update(src.image).update(src.mask).digest('hex');
+  return createHash('sha256').update(src.image).update(src.mask ?? 'no mask').digest('hex');
 }
 
 /**
@@ -76,6 +77,7 @@ export async function prepareLesion(
   const warn = (p: Omit<Problem, 'severity' | 'id'>) => problems.push({ severity: 'warning', id, ...p });
   const target = { width: o.width, height: o.height };
   try {
+    if (bytes.mask === null) return { lesion: await prepareImageOnly(record, bytes.image, o), problems };
     const meta = await probe(bytes.image, record.image!);
     const source = { width: meta.width, height: meta.height };
     const { check, raw } = await checkMask(bytes.mask, record.mask!);
@@ -120,6 +122,18 @@ export async function prepareLesion(
     if (e instanceof ImageError) return fail({ kind: e.kind, file: e.file, message: e.message.slice(e.file.length + 2) });
     throw e;
   }
+}
+
+/**
+ * A lesion of a dataset without masks: its image, and a label map that says so (every pixel
+ * NO_SEGMENTATION; no frame, which is found relative to the lesion), coverage null.
+ */
+async function prepareImageOnly(record: LesionRecord, bytes: Uint8Array, o: PreprocessOptions): Promise<PreparedLesion> {
+  const meta = await probe(bytes, record.image!);
+  const source = { width: meta.width, height: meta.height };
+  const image = await decodeImageTo(bytes, record.image!, source, { width: o.width, height: o.height }, o.fit);
+  const n = o.width * o.height;
+  return { id: record.id, label: record.label!, image: planar(image.pixels, n), labelBytes: new Uint8Array(n).fill(NO_SEGMENTATION), sourceSize: source, coverage: null, frame: 0 };
 }
 
 /** [H, W, 3] interleaved to [3, H, W] planar. */

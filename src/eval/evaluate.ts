@@ -8,6 +8,8 @@
 //   semantic      Dice and IoU of a lesion segmenter trained on the real training split, on the
 //                 generated images against the masks they were generated from, and on the real
 //                 images (the ceiling)
+//   artifacts     checkerboard energy (checkerboard.ts): the share of each image's variation that
+//                 is a 2x2-periodic pattern, on the generated and on the real images
 //   class         AUC (melanoma vs rest, SK vs rest) of the real-trained classifier on the
 //                 generated images labelled with the diagnosis they were conditioned on, and on
 //                 the real images (the ceiling)
@@ -28,10 +30,12 @@ import type { ImageClassifier } from '../models/classifiers/index.js';
 import type { Segmenter } from '../models/segmenter.js';
 import { lesionTargets } from '../train/segmenter_trainer.js';
 import { LesionSet } from '../train/classifier_trainer.js';
+import { noMasksMessage } from '../train/training_data.js';
 import { writeSampleGrid } from '../train/sample_grid.js';
 import { RunGenerator, type GeneratorProvenance } from '../synth/run_generator.js';
 import { writeFileAtomic } from '../torch/atomic_file.js';
 import { rocAuc, rocCurve } from './auc.js';
+import { checkerboardEnergy } from './checkerboard.js';
 import { plotRocCurves } from './plot.js';
 import { cacheContentKey, domainClassifier, lesionSegmenter, sha256, type AuxNetwork, type AuxProgress } from './aux_networks.js';
 import { fid } from './fid.js';
@@ -102,6 +106,8 @@ export interface Metrics extends GeneratorProvenance {
     domainKid: MeanStd | null;
     dice: { generated: number; real: number } | null;
     iou: { generated: number; real: number } | null;
+    /** Checkerboard energy (a fraction of each image's variance) of generated and real images; absent in older metrics. */
+    checkerboard?: { generated: MeanStd; real: MeanStd };
     /** Per one-vs-rest question (e.g. melanoma): the AUC on generated and on real images. */
     classAuc: Record<string, { generated: number | null; real: number | null }> | null;
   };
@@ -123,11 +129,16 @@ async function evaluationCache(gen: RunGenerator, data: string | null, onPrepare
     cache = await LesionCache.open(data);
   } else {
     const index = await readDataset(data);
+    if (index.masks === false) throw new DataError(noMasksMessage(data));
     const dir = path.join(gen.dir, 'eval', 'cache');
     await prepareCache(index, dir, { width: o.width, height: o.height, fit: o.fit, labelMap: { boundary: o.boundary, frame: o.frame }, skipBad: false, onProgress: onPrepare });
     cache = await LesionCache.open(dir);
   }
   const spec = cache.spec;
+  if (!cache.hasMasks) {
+    cache.close();
+    throw new DataError(noMasksMessage(cache.dir));
+  }
   if (cache.width !== gen.width || cache.height !== gen.height || spec.channels.join(',') !== gen.spec.channels.join(',')) {
     cache.close();
     throw new DataError(
@@ -152,6 +163,14 @@ function meanStd(v: readonly number[]): MeanStd {
   const mean = v.reduce((a, b) => a + b, 0) / n;
   const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
   return { mean, std };
+}
+
+/** Checkerboard energy of each image of a batch [B, C, H, W]. */
+function checkerboardEnergies(images: Tensor): number[] {
+  const [b, c, h, w] = images.shape as [number, number, number, number];
+  const hwc = images.permute(0, 2, 3, 1).contiguous().to('float32').to('cpu').data() as Float32Array;
+  const n = h * w * c;
+  return Array.from({ length: b }, (_, i) => checkerboardEnergy(hwc.subarray(i * n, (i + 1) * n), w, h, c));
 }
 
 export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): Promise<Metrics> {
@@ -215,7 +234,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
     }
 
     // One pass over the split.
-    const per = { ssim: [] as number[], msSsim: [] as number[], psnr: [] as number[], l1: [] as number[], lpips: [] as number[] };
+    const per = { ssim: [] as number[], msSsim: [] as number[], psnr: [] as number[], l1: [] as number[], lpips: [] as number[], checkerFake: [] as number[], checkerReal: [] as number[] };
     let scales = 0;
     const feats = { real: [] as Tensor[], fake: [] as Tensor[], logits: [] as Tensor[] };
     const seg = { genDice: [] as number[], genIou: [] as number[], realDice: [] as number[], realIou: [] as number[] };
@@ -248,6 +267,8 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
           scales = ms.scales;
           per.psnr.push(...psnr(fake01, real01));
           per.l1.push(...(l1Distance(fake01, real01).to('float64').to('cpu').data() as Float64Array));
+          per.checkerFake.push(...checkerboardEnergies(fake01));
+          per.checkerReal.push(...checkerboardEnergies(real01));
           if (lpips) per.lpips.push(...lpips.distance(fake, real));
           if (inception) {
             const outFake = inception.call(fake01);
@@ -291,6 +312,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       domainKid: null,
       dice: segmenter ? { generated: meanStd(seg.genDice).mean, real: meanStd(seg.realDice).mean } : null,
       iou: segmenter ? { generated: meanStd(seg.genIou).mean, real: meanStd(seg.realIou).mean } : null,
+      checkerboard: { generated: meanStd(per.checkerFake), real: meanStd(per.checkerReal) },
       classAuc: null,
     };
     if (feats.real.length > 0) {

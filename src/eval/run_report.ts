@@ -67,6 +67,13 @@ export function metricColumns(classes: readonly string[]): MetricColumn[] {
       about: 'a segmenter trained on real images, on the generated images against the input masks (in brackets: on the real images, the ceiling)',
     },
     { name: 'IoU', better: 'higher', value: (m) => m.iou?.generated ?? null, format: (m) => (m.iou ? `${f(m.iou.generated)} (real ${f(m.iou.real)})` : 'n/a'), about: 'the same as intersection over union' },
+    {
+      name: 'checkerboard',
+      better: 'lower',
+      value: (m) => m.checkerboard?.generated.mean ?? null,
+      format: (m) => (m.checkerboard ? `${f(m.checkerboard.generated.mean, 4)} (real ${f(m.checkerboard.real.mean, 4)})` : 'n/a'),
+      about: 'checkerboard energy: the share of each image\'s variance that is a 2x2-periodic pattern, the mark of transposed convolutions (in brackets: the real images)',
+    },
     ...classes.filter((c, k) => !(k === 0 && classes.length === 3)).map(classAucColumn),
   ];
 }

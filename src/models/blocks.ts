@@ -2,7 +2,7 @@
 // pix2pixHD's residual block, and the skip-connection combiner.
 import { F, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
-import { NORM_SPECS, type NormKind, type NormSpec, type SkipMode } from './types.js';
+import { NORM_SPECS, type NormKind, type NormSpec, type SkipMode, type UpsampleMode } from './types.js';
 
 export function parseNorm(spec: NormSpec): { kind: NormKind; spectral: boolean } {
   if (!NORM_SPECS.includes(spec)) throw new TypeError(`unknown normalisation '${String(spec)}' (one of ${NORM_SPECS.join(', ')})`);
@@ -39,6 +39,25 @@ export function convNorm(
   const c = conv(withBias);
   const norm = normLayer(kind, channels);
   return [spectral ? nn.spectralNorm(c) : c, ...(norm ? [norm] : [])];
+}
+
+/**
+ * A 2x upsampling layer and its norm: pix2pixHD's transposed 3x3 convolution (stride 2, padding 1,
+ * output padding 1), or a nearest-neighbour resize followed by a reflect-padded 3x3 convolution
+ * (Odena, Dumoulin & Olah 2016, "Deconvolution and checkerboard artifacts"). The transposed
+ * convolution's kernel overlaps unevenly (output pixels of even and odd position sum 1, 2 or 4
+ * kernel taps), which draws a 2x2-periodic checkerboard unless training learns to cancel it; after
+ * a nearest resize every output pixel sees the same taps, so the layer cannot make one.
+ */
+export function upsampleLayers(mode: UpsampleMode, norm: NormSpec, inChannels: number, outChannels: number): nn.Module[] {
+  if (mode === 'resize') {
+    return [
+      new nn.Upsample({ scaleFactor: 2, mode: 'nearest' }),
+      new nn.ReflectionPad2d(1),
+      ...convNorm(norm, outChannels, (bias) => new nn.Conv2d(inChannels, outChannels, 3, { bias })),
+    ];
+  }
+  return convNorm(norm, outChannels, (bias) => new nn.ConvTranspose2d(inChannels, outChannels, 3, { stride: 2, padding: 1, outputPadding: 1, bias, subpixel: true }));
 }
 
 /**

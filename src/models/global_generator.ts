@@ -3,7 +3,8 @@
 //   front   reflect-pad 3, conv 7x7 (Cl -> ngf), norm, ReLU                  -> e0 at H
 //   down_i  conv 3x3 stride 2 (ngf 2^i -> ngf 2^(i+1)), norm, ReLU           -> e(i+1) at H / 2^(i+1)
 //   blocks  nBlocks residual blocks at ngf 2^nDown
-//   up_i    transposed conv 3x3 stride 2 (ngf 2^(nDown-i) -> half), norm, ReLU
+//   up_i    transposed conv 3x3 stride 2 (ngf 2^(nDown-i) -> half), norm, ReLU (or, with upsample
+//           'resize', nearest 2x resize + reflect-pad 1 + conv 3x3: see blocks.ts upsampleLayers)
 //   head    reflect-pad 3, conv 7x7 (ngf -> 3), tanh
 //
 // With skip 'concat' or 'add', the input of every decoder layer (up_i and the head) combines
@@ -13,8 +14,8 @@
 // add no parameters, so the network has pix2pixHD's exact parameter count.
 import type { Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
-import { checkPositiveInt, combineSkip, convNorm, ResnetBlock, skipWidth } from './blocks.js';
-import { SKIP_MODES, type NormSpec, type SkipMode } from './types.js';
+import { checkPositiveInt, combineSkip, convNorm, ResnetBlock, skipWidth, upsampleLayers } from './blocks.js';
+import { SKIP_MODES, UPSAMPLE_MODES, type NormSpec, type SkipMode, type UpsampleMode } from './types.js';
 
 export interface GlobalGeneratorConfig {
   inputNc: number;
@@ -24,6 +25,8 @@ export interface GlobalGeneratorConfig {
   nBlocks: number;
   norm?: NormSpec;
   skip?: SkipMode;
+  /** 'deconv' (default, pix2pixHD's) or 'resize'. */
+  upsample?: UpsampleMode;
 }
 
 export class GlobalGenerator extends nn.Module {
@@ -46,6 +49,8 @@ export class GlobalGenerator extends nn.Module {
     const norm = c.norm ?? 'instance';
     this.skip = c.skip ?? 'none';
     if (!SKIP_MODES.includes(this.skip)) throw new TypeError(`${where}: unknown skip '${String(this.skip)}' (one of ${SKIP_MODES.join(', ')})`);
+    const upsample = c.upsample ?? 'deconv';
+    if (!UPSAMPLE_MODES.includes(upsample)) throw new TypeError(`${where}: unknown upsample '${String(upsample)}' (one of ${UPSAMPLE_MODES.join(', ')})`);
     const { ngf, nDown } = c;
     this.ngf = ngf;
     this.nDown = nDown;
@@ -73,10 +78,7 @@ export class GlobalGenerator extends nn.Module {
       this.ups.push(
         this.registerModule(
           `up${i}`,
-          new nn.Sequential(
-            ...convNorm(norm, ch / 2, (bias) => new nn.ConvTranspose2d(inCh, ch / 2, 3, { stride: 2, padding: 1, outputPadding: 1, bias, subpixel: true })),
-            new nn.ReLU({ inplace: true }),
-          ),
+          new nn.Sequential(...upsampleLayers(upsample, norm, inCh, ch / 2), new nn.ReLU({ inplace: true })),
         ),
       );
     }

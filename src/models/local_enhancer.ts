@@ -11,9 +11,9 @@
 // padding not counted), as pix2pixHD.
 import { F, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
-import { checkPositiveInt, combineSkip, convNorm, ResnetBlock, skipWidth } from './blocks.js';
+import { checkPositiveInt, combineSkip, convNorm, ResnetBlock, skipWidth, upsampleLayers } from './blocks.js';
 import { applyHead, GlobalGenerator, GlobalTrunk } from './global_generator.js';
-import type { CoarseToFine, NormSpec, SkipMode } from './types.js';
+import type { CoarseToFine, NormSpec, SkipMode, UpsampleMode } from './types.js';
 
 export interface LocalEnhancerConfig {
   inputNc: number;
@@ -23,6 +23,8 @@ export interface LocalEnhancerConfig {
   nBlocks: number;
   norm?: NormSpec;
   skip?: SkipMode;
+  /** 'deconv' (default) or 'resize', as the global generator. */
+  upsample?: UpsampleMode;
   /** The outermost enhancer ends with the image head. */
   last: boolean;
 }
@@ -54,10 +56,7 @@ export class LocalEnhancer extends nn.Module<[Tensor, Tensor], Tensor> {
     const upIn = skipWidth(this.skip, 2 * m);
     this.up = this.registerModule(
       'up',
-      new nn.Sequential(
-        ...convNorm(norm, m, (bias) => new nn.ConvTranspose2d(upIn, m, 3, { stride: 2, padding: 1, outputPadding: 1, bias, subpixel: true })),
-        new nn.ReLU({ inplace: true }),
-      ),
+      new nn.Sequential(...upsampleLayers(c.upsample ?? 'deconv', norm, upIn, m), new nn.ReLU({ inplace: true })),
     );
     this.head = c.last
       ? this.registerModule('head', new nn.Sequential(new nn.ReflectionPad2d(3), new nn.Conv2d(skipWidth(this.skip, m), c.outputNc ?? 3, 7), new nn.Tanh()))
@@ -98,6 +97,7 @@ export interface LocalEnhancerGeneratorConfig {
   nBlocksLocal: number;
   norm?: NormSpec;
   skip?: SkipMode;
+  upsample?: UpsampleMode;
 }
 
 /**
@@ -120,7 +120,7 @@ export class LocalEnhancerGenerator extends nn.Module implements CoarseToFine {
     }
     this.numLocalEnhancers = L;
     this.globalGenerator = new GlobalGenerator({
-      inputNc: c.inputNc, outputNc: c.outputNc, ngf: c.ngf, nDown: c.nDown, nBlocks: c.nBlocks, norm: c.norm, skip: c.skip,
+      inputNc: c.inputNc, outputNc: c.outputNc, ngf: c.ngf, nDown: c.nDown, nBlocks: c.nBlocks, norm: c.norm, skip: c.skip, upsample: c.upsample,
     });
     this.trunk = this.registerModule('global', new GlobalTrunk(this.globalGenerator));
     for (let n = 1; n <= L; n++) {
@@ -128,7 +128,7 @@ export class LocalEnhancerGenerator extends nn.Module implements CoarseToFine {
         this.registerModule(
           `local${n}`,
           new LocalEnhancer({
-            inputNc: c.inputNc, outputNc: c.outputNc, width: c.ngf / 2 ** n, nBlocks: c.nBlocksLocal, norm: c.norm, skip: c.skip, last: n === L,
+            inputNc: c.inputNc, outputNc: c.outputNc, width: c.ngf / 2 ** n, nBlocks: c.nBlocksLocal, norm: c.norm, skip: c.skip, upsample: c.upsample, last: n === L,
           }),
         ),
       );

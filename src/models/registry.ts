@@ -8,7 +8,7 @@ import { MultiscaleDiscriminator } from './multiscale_discriminator.js';
 import { patchLayers, type PatchStyle } from './patch_discriminator.js';
 import { initLikeOriginal, initPix2pixHD } from './init.js';
 import {
-  isCoarseToFine, MODEL_NAMES, NORM_SPECS, SKIP_MODES,
+  isCoarseToFine, MODEL_NAMES, NORM_SPECS, SKIP_MODES, UPSAMPLE_MODES,
   type DiscriminatorModule, type DiscriminatorOptions, type GeneratorModule, type GeneratorOptions, type LossWeights,
   type ModelName, type ModelOptions,
 } from './types.js';
@@ -31,11 +31,11 @@ function deepFreeze<T extends object>(o: T): T {
  */
 export const PUBLISHED_DEFAULTS: Presets = deepFreeze({
   proposed: {
-    model: 'proposed', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance', skip: 'concat',
+    model: 'proposed', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance', upsample: 'deconv', skip: 'concat',
     numD: 2, nLayersD: 3, ndf: 64, normD: 'instance',
   },
   pix2pixhd: {
-    model: 'pix2pixhd', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance',
+    model: 'pix2pixhd', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance', upsample: 'deconv',
     numD: 2, nLayersD: 3, ndf: 64, normD: 'instance',
   },
   pix2pix: { model: 'pix2pix', ngf: 64, numDowns: 8, norm: 'batch', dropout: 0.5, numD: 1, nLayersD: 3, ndf: 64, normD: 'batch' },
@@ -59,11 +59,11 @@ export const PUBLISHED_DEFAULTS: Presets = deepFreeze({
  */
 export const CPU_DEFAULTS: Presets = deepFreeze({
   proposed: {
-    model: 'proposed', ngf: 32, nDown: 3, nBlocks: 4, numLocalEnhancers: 0, nBlocksLocal: 2, norm: 'instance', skip: 'concat',
+    model: 'proposed', ngf: 32, nDown: 3, nBlocks: 4, numLocalEnhancers: 0, nBlocksLocal: 2, norm: 'instance', upsample: 'deconv', skip: 'concat',
     numD: 2, nLayersD: 3, ndf: 32, normD: 'instance',
   },
   pix2pixhd: {
-    model: 'pix2pixhd', ngf: 32, nDown: 3, nBlocks: 4, numLocalEnhancers: 0, nBlocksLocal: 2, norm: 'instance',
+    model: 'pix2pixhd', ngf: 32, nDown: 3, nBlocks: 4, numLocalEnhancers: 0, nBlocksLocal: 2, norm: 'instance', upsample: 'deconv',
     numD: 2, nLayersD: 3, ndf: 32, normD: 'instance',
   },
   pix2pix: { model: 'pix2pix', ngf: 32, numDowns: 6, norm: 'batch', dropout: 0.5, numD: 1, nLayersD: 3, ndf: 32, normD: 'batch' },
@@ -106,7 +106,7 @@ const INTEGER_OPTIONS: Record<string, number> = {
   ngf: 1, nDown: 0, nBlocks: 0, numLocalEnhancers: 0, nBlocksLocal: 0, numDowns: 5, spadeHidden: 1, spadeKernel: 1, numD: 1, nLayersD: 1, ndf: 1,
 };
 const ENUM_OPTIONS: Record<string, readonly unknown[]> = {
-  norm: NORM_SPECS, normD: NORM_SPECS, skip: SKIP_MODES, upsampling: Object.keys(SPADE_UPSAMPLINGS), spadeNorm: ['batch', 'instance'], spectral: [true, false],
+  norm: NORM_SPECS, normD: NORM_SPECS, skip: SKIP_MODES, upsample: UPSAMPLE_MODES, upsampling: Object.keys(SPADE_UPSAMPLINGS), spadeNorm: ['batch', 'instance'], spectral: [true, false],
 };
 
 function checkOption(name: ModelName, key: string, value: unknown): void {
@@ -160,7 +160,7 @@ function createGenerator(o: ResolvedOptions): GeneratorModule {
     case 'proposed':
     case 'pix2pixhd': {
       const skip = o.model === 'proposed' ? o.skip : 'none';
-      const shared = { inputNc, ngf: o.ngf, nDown: o.nDown, nBlocks: o.nBlocks, norm: o.norm, skip };
+      const shared = { inputNc, ngf: o.ngf, nDown: o.nDown, nBlocks: o.nBlocks, norm: o.norm, skip, upsample: o.upsample };
       const g =
         o.numLocalEnhancers > 0
           ? new LocalEnhancerGenerator({ ...shared, numLocalEnhancers: o.numLocalEnhancers, nBlocksLocal: o.nBlocksLocal })

@@ -59,6 +59,10 @@ export const NORM_SPECS: readonly NormSpec[] = ['instance', 'batch', 'none', 'sp
 export type SkipMode = 'concat' | 'add' | 'none';
 export const SKIP_MODES: readonly SkipMode[] = ['concat', 'add', 'none'];
 
+/** How pix2pixHD-style generators double the resolution (see blocks.ts upsampleLayers). */
+export type UpsampleMode = 'deconv' | 'resize';
+export const UPSAMPLE_MODES: readonly UpsampleMode[] = ['deconv', 'resize'];
+
 // ---- options -------------------------------------------------------------------------------
 
 /** pix2pixHD's generator: global generator plus local enhancers. */
@@ -73,6 +77,8 @@ export type Pix2PixHDGeneratorOptions = {
   /** Residual blocks of each local enhancer. */
   nBlocksLocal: number;
   norm: NormSpec;
+  /** The upsampling layers: 'deconv' (pix2pixHD's transposed convolutions) or 'resize' (nearest resize + conv). */
+  upsample: UpsampleMode;
 };
 
 /** The proposed generator: pix2pixHD's with encoder-decoder skip connections at every scale. */

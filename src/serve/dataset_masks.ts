@@ -32,6 +32,10 @@ export class DatasetMasks {
     if (!dir) return new DatasetMasks(null, `the run's prepared cache is not here (${candidates.join(', ')}); draw or upload a mask instead`);
     try {
       const cache = await LesionCache.open(dir);
+      if (!cache.hasMasks) {
+        cache.close();
+        return new DatasetMasks(null, `${dir} was made from a dataset without masks; draw or upload a mask instead`);
+      }
       if (config && (cache.width !== config.options.width || cache.height !== config.options.height)) {
         cache.close();
         return new DatasetMasks(null, `${dir} holds ${cache.width}x${cache.height} lesions, the run is ${config.options.width}x${config.options.height}`);
@@ -45,7 +49,7 @@ export class DatasetMasks {
   list(): DatasetLesion[] {
     const c = this.cache;
     if (!c) return [];
-    return c.records.map((r, index) => ({ index, id: r.id, diagnosis: c.spec.classes[r.label] ?? String(r.label), split: r.split, coverage: r.coverage }));
+    return c.records.map((r, index) => ({ index, id: r.id, diagnosis: c.spec.classes[r.label] ?? String(r.label), split: r.split, coverage: r.coverage ?? 0 })); // never null: open() refuses caches without masks
   }
 
   /** Lesion `index`'s mask as a 0/255 greyscale PNG at the run's size; null when there is no such lesion. */

@@ -64,19 +64,23 @@ export class LesionSet {
   readonly width: number;
   readonly height: number;
 
-  constructor(readonly sources: readonly { cache: LesionCache; split?: Split | readonly Split[] }[]) {
+  /**
+   * `remap[k]`, when given, is the label (in the set's vocabulary) of a source's class k: datasets
+   * of other vocabularies train and test on one scale (a class map, `--classes`).
+   */
+  constructor(readonly sources: readonly { cache: LesionCache; split?: Split | readonly Split[]; remap?: readonly number[] }[]) {
     if (sources.length === 0) throw new RangeError('LesionSet: no caches given');
     const first = sources[0]!.cache;
     this.width = first.width;
     this.height = first.height;
-    sources.forEach(({ cache, split }, s) => {
+    sources.forEach(({ cache, split, remap }, s) => {
       if (cache.width !== this.width || cache.height !== this.height) {
         throw new RangeError(`${cache.dir}: its lesions are ${cache.width}x${cache.height} but ${first.dir}'s are ${this.width}x${this.height}; prepare both at the same --size`);
       }
       for (const i of cache.indices(split)) {
         const r = cache.records[i]!;
         this.refs.push([s, i]);
-        this.labels.push(r.label);
+        this.labels.push(remap ? remap[r.label]! : r.label);
         this.ids.push(r.id);
       }
     });

@@ -132,6 +132,7 @@ export interface LesionBatchOptions {
 export function lesionBatchSource(cache: LesionCache, o: LesionBatchOptions): { next(): { image: Tensor; target: Tensor; ids: string[] }; realLesions: number } {
   const batchSize = positive('batchSize', o.batchSize, true);
   const numDiagnoses = cache.spec.classes.length;
+  if (!cache.hasMasks) throw new RangeError(`trainSegmenter: ${cache.dir} was made from a dataset without segmentation masks; a segmenter learns from masks`);
   const real = cache.indices('train').filter((i) => !isSyntheticId(cache.records[i]!.id));
   if (real.length === 0) throw new RangeError(`trainSegmenter: ${cache.dir} has no real (non-SYN_) lesion in its training split`);
   if (real.length < batchSize) throw new RangeError(`trainSegmenter: batchSize ${batchSize} is larger than the ${real.length} real training lesions of ${cache.dir}; use a smaller batch`);

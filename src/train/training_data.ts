@@ -11,6 +11,15 @@ import type { TrainOptions } from './options.js';
 
 export const SAMPLE_LESIONS = 60;
 
+/** Why the GAN cannot train on `where`, a dataset (or cache of one) without segmentation masks, and where to get masks. */
+export function noMasksMessage(where: string): string {
+  return (
+    `${where}: this dataset has no segmentation masks, and the GAN is conditioned on them (its input is a label map drawn from each lesion's mask); ` +
+    'it serves classifiers only. Train the GAN on data with masks: the ISIC archive\'s segmentation challenge data (ISIC 2017 Task 1 or ISIC 2018 Task 1 ground truth, ' +
+    'about 2,600 lesions with masks, https://challenge.isic-archive.com/data/), HAM10000\'s segmentations (HAM10000_segmentations_lesion_tschandl), or masks you make yourself'
+  );
+}
+
 export async function openTrainingData(
   runDir: string,
   o: TrainOptions,
@@ -18,6 +27,10 @@ export async function openTrainingData(
 ): Promise<LesionCache> {
   if (o.data && existsSync(path.join(o.data, MANIFEST_FILE))) {
     const cache = await LesionCache.open(o.data);
+    if (!cache.hasMasks) {
+      cache.close();
+      throw new DataError(noMasksMessage(o.data));
+    }
     if (cache.width !== o.width || cache.height !== o.height) {
       cache.close();
       throw new DataError(
@@ -39,6 +52,7 @@ export async function openTrainingData(
     if (!existsSync(path.join(source, 'labels.csv'))) await writeSampleDataset(source, { n: SAMPLE_LESIONS, seed: o.seed, size: Math.max(o.width, o.height, 64) });
   }
   const index = await readDataset(source);
+  if (index.masks === false) throw new DataError(noMasksMessage(source));
   const cacheDir = path.join(runDir, 'cache');
   await prepareCache(index, cacheDir, {
     width: o.width,

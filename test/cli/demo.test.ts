@@ -102,12 +102,12 @@ describe('dermosynth demo (tiny)', () => {
     expect(metrics.metrics.dice).not.toBeNull();
     const results = JSON.parse(readFileSync(path.join(o, 'experiment', 'results.json'), 'utf8')) as ExperimentResults;
     expect(results.models.map((m) => m.model)).toEqual(['resnet18']);
-    expect(results.data.testSplit).toBe('test');
-    expect(results.models[0]!.arms['real+synthetic'].trainLesions).toBe(36);
+    expect(results.data.testSets.map((t) => [t.key, t.split])).toEqual([['in-distribution', 'test']]);
+    expect(results.models[0]!.trainLesions['real+synthetic']).toBe(36);
     // Finished classifiers keep their weights and predictions, not their checkpoints.
     for (const arm of ['real', 'real+synthetic']) {
       const dir = path.join(o, 'experiment', 'runs', 'resnet18', 'seed-0', arm);
-      expect(existsSync(path.join(dir, 'model.safetensors')) && existsSync(path.join(dir, 'predictions.json'))).toBe(true);
+      expect(existsSync(path.join(dir, 'model.safetensors')) && existsSync(path.join(dir, 'predictions-in-distribution.json'))).toBe(true);
       expect(existsSync(path.join(dir, 'checkpoints')), arm).toBe(false);
     }
     const nets = path.join(o, 'run', 'eval', 'networks');
@@ -137,7 +137,7 @@ describe('dermosynth demo (tiny)', () => {
       expect(srcs).toContain(`run/eval/grid-${c}.png`);
       expect(srcs).toContain(`figures/synthetic-${c}.png`);
     }
-    expect(srcs).toEqual(expect.arrayContaining(['run/eval/losses-G.png', 'run/eval/losses-D.png', 'run/samples/step-00000008.png', 'experiment/roc/resnet18-melanoma.png', 'experiment/roc/resnet18-seborrheic_keratosis.png']));
+    expect(srcs).toEqual(expect.arrayContaining(['run/eval/losses-G.png', 'run/eval/losses-D.png', 'run/samples/step-00000008.png', 'experiment/roc/resnet18-in-distribution-melanoma.png', 'experiment/roc/resnet18-in-distribution-seborrheic_keratosis.png']));
     // The metric table and the experiment's AUC table.
     expect(md).toMatch(/\| model \| domain-FID ↓ \|.*SSIM ↑/);
     expect(md).toMatch(/\| real only \| 18 \|/);

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BmpError, decodeBmp } from '../../src/data/bmp.js';
+import { BmpError, decodeBmp, readBmpHeader } from '../../src/data/bmp.js';
 import { checkMask, decodeImageTo, probe } from '../../src/data/image_io.js';
 import { PYTHON, pythonHas } from '../helpers/python.js';
 import { writeBmp } from '../helpers/bmp_writer.js';
@@ -67,6 +67,10 @@ describe('decodeBmp', () => {
     const ok = writeBmp(W, H, { bpp: 24 }, () => 0);
     expect(() => decodeBmp(ok.subarray(0, ok.length - 5))).toThrow(BmpError);
     expect(() => decodeBmp(ok.subarray(0, ok.length - 5))).toThrow(/truncated BMP: 7 rows of 40 bytes/);
+    // The header reader (what a size probe uses, decoding no pixels) checks the same things.
+    expect(readBmpHeader(ok)).toMatchObject({ width: W, height: H, bitsPerPixel: 24, topDown: false });
+    expect(() => readBmpHeader(ok.subarray(0, ok.length - 5))).toThrow(/truncated BMP: 7 rows of 40 bytes/);
+    expect(() => readBmpHeader(rle)).toThrow(/run-length-encoded BMP/);
     expect(() => decodeBmp(writeBmp(2, 2, { bpp: 8, palette: [[0, 0, 0], [9, 9, 9]] }, () => 5))).toThrow(/uses colour 5 of a 2-colour palette/);
     expect(() => decodeBmp(new TextEncoder().encode('GIF89a....................'))).toThrow(/not a BMP file/);
   });

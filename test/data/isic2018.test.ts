@@ -126,4 +126,44 @@ describe('ISIC 2018 / HAM10000 reader', () => {
     const all = r.stdout.split('\n').find((l) => /^\s*all\b/.test(l))!;
     expect(all.trim().split(/\s+/).slice(1).map(Number)).toEqual([0, 0, 2, 0, 0, 0, 0, 2]);
   });
+  it('reads the official Validation and Test parts as splits (Task 1 masks); a lesion in two splits is one error naming the row and the other split', async () => {
+    const dir = path.join(work, 'official');
+    const parts = { Training: [1, 2, 3], Validation: [4, 5], Test: [6, 7] };
+    const dx = ['MEL', 'NV', 'BCC', 'AKIEC', 'BKL', 'DF', 'VASC'];
+    const groupings: Record<string, string> = {};
+    for (const [part, ns] of Object.entries(parts)) {
+      const input = path.join(dir, `ISIC2018_Task3_${part}_Input`);
+      const gt = path.join(dir, `ISIC2018_Task3_${part}_GroundTruth`);
+      const masks = path.join(dir, `ISIC2018_Task1_${part}_GroundTruth`);
+      for (const d of [input, gt, masks]) mkdirSync(d, { recursive: true });
+      for (const n of ns) {
+        writeFileSync(path.join(input, `${id(n)}.jpg`), jpeg);
+        if (n !== 5) writeFileSync(path.join(masks, `${id(n)}_segmentation.png`), mask);
+      }
+      const rows = ns.map((n) => `${id(n)},${dx.map((_, k) => (k === n % 7 ? '1.0' : '0.0')).join(',')}`);
+      writeFileSync(path.join(gt, `ISIC2018_Task3_${part}_GroundTruth.csv`), ['image,MEL,NV,BCC,AKIEC,BKL,DF,VASC', ...rows].join('\n') + '\n');
+      groupings[part] = path.join(dir, `ISIC2018_Task3_${part}_LesionGroupings.csv`);
+      // Lesion HAM_1 has images 1 (train) and 7 (test): the official split breaks it.
+      const lesion = (n: number) => (n === 7 ? 'HAM_1' : `HAM_${n}`);
+      writeFileSync(groupings[part]!, ['image,lesion_id,diagnosis_confirm_type', ...ns.map((n) => `${id(n)},${lesion(n)},histopathology`)].join('\n') + '\n');
+    }
+    const index = await readDataset(dir);
+    expect(index.format).toBe('isic2018');
+    expect(index.records.map((r) => [r.id, r.split, index.classes[r.label!], r.group])).toEqual([
+      [id(1), 'train', 'NV', 'HAM_1'], [id(2), 'train', 'BCC', 'HAM_2'], [id(3), 'train', 'AKIEC', 'HAM_3'],
+      [id(4), 'val', 'BKL', 'HAM_4'], [id(5), 'val', 'DF', 'HAM_5'],
+      [id(6), 'test', 'VASC', 'HAM_6'], [id(7), 'test', 'MEL', 'HAM_1'],
+    ]);
+    expect(index.records[0]!.mask).toBe(path.join(dir, 'ISIC2018_Task1_Training_GroundTruth', `${id(1)}_segmentation.png`));
+    expect(index.records[5]!.mask).toBe(path.join(dir, 'ISIC2018_Task1_Test_GroundTruth', `${id(6)}_segmentation.png`));
+    expect(index.problems.filter((p) => p.severity === 'error').map((p) => [p.id, p.kind, p.file, p.message])).toEqual([
+      [id(5), 'missing-mask', path.join(dir, 'ISIC2018_Task1_Validation_GroundTruth', `${id(5)}_segmentation.png`), expect.stringMatching(/^the segmentation mask is missing/)],
+      [id(7), 'split-conflict', `${groupings.Test}:3`, `lesion HAM_1 is also in the train split (${id(1)}, ${groupings.Training}:2); one lesion's images belong to one split: correct the lesion_id or remove the image`],
+    ]);
+    // The good lesions keep their official split.
+    const good = index.records.filter((r) => r.id !== id(5) && r.id !== id(7));
+    const { splits, source } = assignSplits(good);
+    expect(source).toBe('official');
+    expect(good.map((r) => splits.get(r.id))).toEqual(['train', 'train', 'train', 'val', 'test']);
+  });
 });

@@ -1,6 +1,7 @@
 // The PH2 reader (src/data/readers/ph2.ts) on a PH2 folder built here as the dataset is downloaded:
 // BMP images (24-bit, bottom-up and top-down) and 1-bit BMP masks in per-lesion folders, and a
-// PH2_dataset.txt table with "||" and tab separators and a legend that is not lesions.
+// PH2_dataset.txt table with "||" and tab separators and a legend that is not lesions, or its
+// spreadsheet twin PH2_dataset.xlsx (written here as Excel lays it out).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readDataset } from '../../src/data/readers/index.js';
 import { PH2_CLASSES } from '../../src/data/readers/ph2.js';
 import { writeBmp } from '../helpers/bmp_writer.js';
+import { xlsxBytes, type XlsxCell } from '../helpers/xlsx_writer.js';
 import { cliRunner } from '../helpers/cli.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-ph2-'));
@@ -55,8 +57,9 @@ describe('PH2 reader', () => {
   it('bad input: each problem one line naming the file (and line)', async () => {
     const noTable = path.join(work, 'ph2-no-table');
     makePh2(noTable, [0, 1], { table: null });
+    await expect(readDataset(noTable)).rejects.toThrow(/PH2's diagnosis file is missing: neither PH2_dataset\.txt nor PH2_dataset\.xlsx is there/);
     writeFileSync(path.join(noTable, 'PH2_dataset.xlsx'), 'x');
-    await expect(readDataset(noTable)).rejects.toThrow(/PH2_dataset\.txt: PH2's diagnosis file is missing \(PH2_dataset\.xlsx is there: save it as tab-separated text/);
+    await expect(readDataset(noTable)).rejects.toThrow(/PH2_dataset\.xlsx: not a readable \.xlsx workbook .*save the table again as an Excel workbook/);
 
     const bad = path.join(work, 'ph2-bad');
     makePh2(bad, [0, 1, 2], { skipMask: 'IMD003', table: [HEADER, '|| IMD002 ||\t\t || 7 ||\t 0 ||', '|| IMD003 ||\t\t || 1 ||', '|| IMD004 ||\t\t || 2 ||', '|| IMD009 ||\t\t || 2 ||'] });
@@ -105,5 +108,53 @@ describe('PH2 reader', () => {
     r = cli('data', 'inspect', dir, '--classes', map);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/its diagnosis atypical_nevus is not covered by the class map .*ph2-to-isic2017\.txt \(targets: nevus, melanoma\); add a line such as "atypical_nevus -> nevus"/);
+  });
+  it('reads PH2_dataset.xlsx when the .txt is absent: title rows, the header found, X marks; bad rows name the sheet row', async () => {
+    const dir = path.join(work, 'ph2-xlsx');
+    const ids = makePh2(dir, [0, 2, 1, 0, 1], { table: null });
+    const X = (k: number): XlsxCell[] => [0, 1, 2].map((j) => (j === k ? 'X' : null));
+    const rows: XlsxCell[][] = [
+      ['PH\u00b2 Database - Dermoscopic images & annotations'],
+      [],
+      ['Legends:'],
+      ['Asymmetry', '0 - Fully Symmetric; 1 - Symetric in 1 axe; 2 - Fully Asymmetric'],
+      ...Array.from({ length: 7 }, () => []),
+      [null, null, 'Clinical Diagnosis', null, null, null, 'Colors'],
+      [{ rich: ['Image ', 'Name'] }, 'Histological Diagnosis', 'Common Nevus', 'Atypical Nevus', 'Melanoma', 'Asymmetry\n(0/1/2)', 'White'],
+      [ids[0]!, null, ...X(0), 0, 'X'],
+      [ids[1]!, 'Melanoma', ...X(2), 2, null],
+      [{ inline: ids[2]! }, null, ...X(1), 1, 'X'],
+      [ids[3]!, null, ' x ', null, null, 0, null],
+      [ids[4]!, null, 'X', null, 'X', 1, null],
+      [],
+      ['Total', null, 2, 2, 1],
+    ];
+    const xlsx = path.join(dir, 'PH2_dataset.xlsx');
+    writeFileSync(xlsx, xlsxBytes(rows, { merged: ['C12:E12'] }));
+    const index = await readDataset(dir);
+    expect(index.format).toBe('ph2');
+    expect(index.records.map((r) => [r.id, r.label])).toEqual([[ids[0], 0], [ids[1], 2], [ids[2], 1], [ids[3], 0], [ids[4], null]]);
+    expect(index.problems.map((p) => [p.severity, p.id, p.file, p.message])).toEqual([
+      ['error', ids[4], `${xlsx}:18`, '"Common Nevus" and "Melanoma" are both marked; PH2 marks one of Common Nevus, Atypical Nevus or Melanoma with an X'],
+      ['warning', undefined, `${xlsx}:20`, 'not a lesion row (no IMD name in the "Image Name" column): "Total 2 2 1"; skipped'],
+      ['error', ids[4], xlsx, `no row for ${ids[4]} in PH2_dataset.xlsx; add its Clinical Diagnosis or remove the lesion folder`],
+    ]);
+
+    // The diagnoses named in the row below the header (under a "Clinical Diagnosis" cell) read the same.
+    const below = path.join(work, 'ph2-xlsx-below');
+    const ids2 = makePh2(below, [1, 2], { table: null });
+    writeFileSync(path.join(below, 'PH2_dataset.xlsx'), xlsxBytes([
+      ['Image Name', 'Histological Diagnosis', 'Clinical Diagnosis'],
+      [null, null, 'Common Nevus', 'Atypical Nevus', 'Melanoma'],
+      [ids2[0]!, null, ...X(1)],
+      [ids2[1]!, null, ...X(2)],
+    ]));
+    expect((await readDataset(below)).records.map((r) => r.label)).toEqual([1, 2]);
+
+    // With both files, the .txt is read; a sheet without the header is refused naming the file.
+    writeFileSync(path.join(below, 'PH2_dataset.xlsx'), xlsxBytes([['Image Name', 'Diagnosis'], [ids2[0]!, 'X']]));
+    await expect(readDataset(below)).rejects.toThrow(/PH2_dataset\.xlsx: no header row naming "Image Name" and the "Common Nevus", "Atypical Nevus" and "Melanoma" columns/);
+    writeFileSync(path.join(below, 'PH2_dataset.txt'), [HEADER, `|| ${ids2[0]} ||\t\t || 0 ||`, `|| ${ids2[1]} ||\t\t || 0 ||`].join('\n'));
+    expect((await readDataset(below)).records.map((r) => r.label)).toEqual([0, 0]);
   });
 });

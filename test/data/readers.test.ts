@@ -192,7 +192,7 @@ describe('official ISIC-2017 layout', () => {
     expect(errorsOf(index).find((p) => p.kind === 'missing-file')!.file).toContain(VAL_CSV);
     // Without a labels CSV every image lacks a label, and every image lacks its mask.
     expect(errorsOf(index).filter((p) => p.kind === 'missing-mask').map((p) => p.id)).toEqual(['ISIC_0000001', 'ISIC_0000002', 'ISIC_0000003']);
-    await expect(readDataset(dir, 'nope')).rejects.toThrow(/unknown dataset format 'nope'; known: isic2017, isic2018, ph2, flat/);
+    await expect(readDataset(dir, 'nope')).rejects.toThrow(/unknown dataset format 'nope'; known: isic2017, isic2018, isic2019, isic2020, ph2, flat/);
   });
 });
 

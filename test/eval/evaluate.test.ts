@@ -59,6 +59,11 @@ describe('evaluate', () => {
     expect(m.psnr.mean).toBeGreaterThan(0);
     expect(Number.isFinite(m.psnr.mean)).toBe(true);
     expect(m.l1.mean).toBeGreaterThan(0);
+    // Checkerboard energy is a fraction of each image's variance.
+    for (const v of [m.checkerboard!.generated, m.checkerboard!.real]) {
+      expect(v.mean).toBeGreaterThanOrEqual(0);
+      expect(v.mean).toBeLessThanOrEqual(1);
+    }
     // No Inception weights: domain metrics, never FID.
     expect(m.fid).toBeNull();
     expect(m.is).toBeNull();

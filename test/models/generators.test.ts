@@ -245,6 +245,34 @@ describe('skip connections', () => {
   });
 });
 
+describe("upsample 'resize'", () => {
+  it('every upsampling layer of the global generator and the enhancers becomes nearest resize + reflect pad + 3x3 conv, with the same parameter count; images and gradients as before', () => {
+    const make = (upsample: 'deconv' | 'resize') => {
+      torch.manualSeed(2);
+      return new LocalEnhancerGenerator({ inputNc: C, ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 1, nBlocksLocal: 1, skip: 'concat', upsample });
+    };
+    const deconv = make('deconv');
+    const resize = make('resize');
+    const count = (g: nn.Module) => g.parameters().reduce((n, p) => n + p.numel, 0);
+    expect(count(resize)).toBe(count(deconv));
+    const ups = [...resize.globalGenerator.ups, resize.enhancers[0]!.up];
+    for (const up of ups) expect(up.layers.slice(0, 3).map((l) => l.constructor.name)).toEqual(['Upsample', 'ReflectionPad2d', 'Conv2d']);
+    expect([...resize.namedParameters()].some(([n]) => n.startsWith('global.up0.2.'))).toBe(true);
+    expectImage(resize, 32, 32);
+    const x = labelMap(1, C, 32, 32);
+    torch.tidy(() => resize.call(x).square().mean().backward());
+    for (const [name, p] of resize.namedParameters()) expect(p.grad, name).not.toBeNull();
+    x.dispose();
+  });
+
+  it('is a model option of proposed and pix2pixhd, deconv by default', () => {
+    const built = buildModels('pix2pixhd', C, { upsample: 'resize' }, 'cpu');
+    expect(built.options.upsample).toBe('resize');
+    expect(buildModels('proposed', C, {}, 'cpu').options.upsample).toBe('deconv');
+    expect(() => buildModels('proposed', C, { upsample: 'bilinear' as 'resize' }, 'cpu')).toThrow(/upsample must be one of "deconv", "resize"/);
+  });
+});
+
 describe('SPADE normalisation', () => {
   it('with zero gamma and beta convolutions it is the parameter-free norm; otherwise x_norm * (1 + gamma) + beta', () => {
     torch.manualSeed(4);

@@ -15,7 +15,7 @@ afterEach(() => gc());
 describe('presets and options', () => {
   it("published defaults are the originals'", () => {
     expect(PUBLISHED_DEFAULTS.pix2pixhd).toEqual({
-      model: 'pix2pixhd', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance',
+      model: 'pix2pixhd', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance', upsample: 'deconv',
       numD: 2, nLayersD: 3, ndf: 64, normD: 'instance',
     });
     expect(PUBLISHED_DEFAULTS.proposed).toEqual({ ...PUBLISHED_DEFAULTS.pix2pixhd, model: 'proposed', skip: 'concat' });

@@ -18,6 +18,23 @@ export async function listDir(dir: string): Promise<string[]> {
   }
 }
 
+/** Files (or folders) named like `test` directly in `dir` or one folder down (zips unpack into a folder of their own name). */
+export async function findFiles(dir: string, test: RegExp, wantDir: boolean): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (!e.isDirectory()) {
+      if (!wantDir && e.isFile() && test.test(e.name)) out.push(path.join(dir, e.name));
+      continue;
+    }
+    const full = path.join(dir, e.name);
+    if (wantDir && test.test(e.name)) out.push(full);
+    for (const f of await readdir(full, { withFileTypes: true })) {
+      if ((wantDir ? f.isDirectory() : f.isFile()) && test.test(f.name)) out.push(path.join(full, f.name));
+    }
+  }
+  return out.sort();
+}
+
 export async function exists(p: string): Promise<boolean> {
   try {
     await access(p);

@@ -1,6 +1,8 @@
 // The flat layout (as ../shared/data/isic2017-512 and `dermosynth data sample`):
 //   images/<id>.jpg   masks/<id>_segmentation.png   labels.csv (image_id,melanoma,seborrheic_keratosis)
 //   split.csv (optional: image_id,isic2017_split with train/val/test)
+//   source.csv (optional, written by `data merge`: image_id,source,...,lesion_id): images with one
+//   lesion_id show one lesion, and splits keep them together (as HAM10000's groups)
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCsv, requireColumn, CsvError } from '../csv.js';
@@ -12,9 +14,12 @@ import { readIsic2017Labels, type LabelRow } from './isic2017_labels.js';
 import { isNamedLabels, readClassesFile, readNamedLabels } from './named_labels.js';
 import { CLASSES_FILE } from '../flat_writer.js';
 
+/** Where each image of a merged dataset came from, and its lesion (see data merge). */
+export const SOURCE_FILE = 'source.csv';
+
 export const flatReader: DatasetReader = {
   name: 'flat',
-  description: 'a flat layout: images/<id>.jpg, masks/<id>_segmentation.png, labels.csv (image_id,melanoma,seborrheic_keratosis, or image_id,diagnosis with the order in classes.txt), optional split.csv (image_id,isic2017_split)',
+  description: 'a flat layout: images/<id>.jpg, masks/<id>_segmentation.png, labels.csv (image_id,melanoma,seborrheic_keratosis, or image_id,diagnosis with the order in classes.txt), optional split.csv (image_id,isic2017_split), optional source.csv (image_id,...,lesion_id: the images of one lesion)',
   async detect(dir) {
     return (await exists(path.join(dir, 'images'))) && (await exists(path.join(dir, 'labels.csv')));
   },
@@ -59,6 +64,14 @@ export const flatReader: DatasetReader = {
         });
       }
     }
+    const sourceFile = path.join(root, SOURCE_FILE);
+    if (await exists(sourceFile)) {
+      const lesions = await readLesionIds(sourceFile, problems);
+      for (const r of records) if (lesions.has(r.id)) r.group = lesions.get(r.id);
+      const known = new Set(records.map((r) => r.id));
+      const extra = [...lesions.keys()].filter((id) => !known.has(id));
+      if (extra.length > 0) problems.push({ severity: 'warning', kind: 'orphan-source-row', file: sourceFile, message: `${extra.length} rows with a lesion_id name images that are not in the dataset (${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}); ignored` });
+    }
     return { root, format: 'flat', classes, records, problems } satisfies DatasetIndex;
   },
 };
@@ -85,6 +98,27 @@ async function readSplitCsv(file: string, problems: Problem[], rejected: Set<str
       continue;
     }
     out.set(id, s);
+  }
+  return out;
+}
+
+/** source.csv's lesion_id by image (none without the column; empty cells: an image's own lesion). */
+async function readLesionIds(file: string, problems: Problem[]): Promise<Map<string, string>> {
+  const t = parseCsv(await readFile(file, 'utf8'), file);
+  const idCol = requireColumn(t, 'image_id');
+  const col = t.header.indexOf('lesion_id');
+  const out = new Map<string, string>();
+  const lines = new Map<string, number>();
+  if (col < 0) return out;
+  for (const { line, cells } of t.rows) {
+    const id = cells[idCol]!.trim();
+    if (lines.has(id)) {
+      problems.push({ severity: 'error', kind: 'duplicate-id', id, file: `${file}:${line}`, message: `a second row for ${id} (the first is line ${lines.get(id)}); keep one` });
+      continue;
+    }
+    lines.set(id, line);
+    const lesion = cells[col]!.trim();
+    if (lesion !== '') out.set(id, lesion);
   }
   return out;
 }

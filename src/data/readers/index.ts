@@ -7,10 +7,12 @@ import { DataError } from '../problems.js';
 import { flatReader } from './flat.js';
 import { isic2017Reader } from './isic2017_official.js';
 import { isic2018Reader } from './isic2018.js';
+import { isic2019Reader } from './isic2019.js';
+import { isic2020Reader } from './isic2020.js';
 import { ph2Reader } from './ph2.js';
 
 /** Known layouts, tried in order. */
-export const READERS: DatasetReader[] = [isic2017Reader, isic2018Reader, ph2Reader, flatReader];
+export const READERS: DatasetReader[] = [isic2017Reader, isic2018Reader, isic2019Reader, isic2020Reader, ph2Reader, flatReader];
 
 /**
  * Reads a dataset folder with the first reader that recognises it (or the one named), its

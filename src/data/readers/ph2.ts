@@ -4,6 +4,7 @@
 //   PH2_dataset.txt: a table whose cells are separated by tabs and/or "||", with a header row naming
 //   "Name" and "Clinical Diagnosis" (0 common nevus, 1 atypical nevus, 2 melanoma), one row per
 //   lesion, and rows that are not lesions (a legend): those are skipped, each named in a warning.
+//   PH2_dataset.xlsx, the same table as a spreadsheet (ph2_xlsx.ts), is read when the .txt is absent.
 // The diagnoses are PH2's own three; `--classes` maps them onto another vocabulary. PH2 has no
 // official split.
 import { readdir, readFile } from 'node:fs/promises';
@@ -11,15 +12,23 @@ import path from 'node:path';
 import { isSyntheticId, type DatasetIndex, type DatasetReader, type LesionRecord } from '../dataset.js';
 import { DataError, type Problem } from '../problems.js';
 import { exists } from './assemble.js';
+import { readPh2Xlsx } from './ph2_xlsx.js';
 
 export const PH2_CLASSES = ['common_nevus', 'atypical_nevus', 'melanoma'] as const;
 const IMAGES_DIR = 'PH2 Dataset images';
 const TABLE = 'PH2_dataset.txt';
+const XLSX = 'PH2_dataset.xlsx';
+
+/** A lesion's diagnosis (index into PH2_CLASSES) and where it is written ("file:line"). */
+export interface Ph2Label {
+  label: number;
+  where: string;
+}
 
 /** PH2_dataset.txt's diagnoses by lesion name; problems name the file and line. */
-export function parsePh2Table(text: string, file: string, problems: Problem[]): Map<string, { label: number; line: number }> {
+export function parsePh2Table(text: string, file: string, problems: Problem[]): Map<string, Ph2Label> {
   const lines = text.split(/\r?\n/);
-  const out = new Map<string, { label: number; line: number }>();
+  const out = new Map<string, Ph2Label>();
   // The header: the first line naming both columns. Rows keep their empty cells between
   // separators, so a column's index is the same in the header and in every row.
   let nameAt = -1, dxAt = -1, headerLine = 0;
@@ -45,12 +54,21 @@ export function parsePh2Table(text: string, file: string, problems: Problem[]): 
       continue;
     }
     if (out.has(name)) {
-      problems.push({ severity: 'error', kind: 'duplicate-id', id: name, file: where, message: `a second row for ${name} (the first is line ${out.get(name)!.line}); keep one` });
+      problems.push({ severity: 'error', kind: 'duplicate-id', id: name, file: where, message: `a second row for ${name} (the first is ${out.get(name)!.where}); keep one` });
       continue;
     }
-    out.set(name, { label: Number(dx), line: i + 1 });
+    out.set(name, { label: Number(dx), where });
   }
   return out;
+}
+
+/** The diagnoses from PH2_dataset.txt, or from PH2_dataset.xlsx when the .txt is absent. */
+async function readLabels(root: string, problems: Problem[]): Promise<{ file: string; labels: Map<string, Ph2Label> }> {
+  const txt = path.join(root, TABLE);
+  const xlsx = path.join(root, XLSX);
+  if (await exists(txt)) return { file: txt, labels: parsePh2Table(await readFile(txt, 'latin1'), txt, problems) };
+  if (await exists(xlsx)) return { file: xlsx, labels: await readPh2Xlsx(xlsx, problems) };
+  throw new DataError(`${root}: PH2's diagnosis file is missing: neither ${TABLE} nor ${XLSX} is there; both come with the dataset, next to "${IMAGES_DIR}": restore one`);
 }
 
 /** Cells between separators (tabs or "||"), keeping empty ones, without the empty cell before a leading separator. */
@@ -62,7 +80,7 @@ function splitKeep(line: string): string[] {
 
 export const ph2Reader: DatasetReader = {
   name: 'ph2',
-  description: `PH2 as downloaded: "${IMAGES_DIR}/IMDxxx/IMDxxx_Dermoscopic_Image/IMDxxx.bmp", "IMDxxx_lesion/IMDxxx_lesion.bmp" and ${TABLE} (diagnoses common_nevus, atypical_nevus, melanoma)`,
+  description: `PH2 as downloaded: "${IMAGES_DIR}/IMDxxx/IMDxxx_Dermoscopic_Image/IMDxxx.bmp", "IMDxxx_lesion/IMDxxx_lesion.bmp" and ${TABLE} or ${XLSX} (diagnoses common_nevus, atypical_nevus, melanoma)`,
   async detect(dir) {
     return exists(path.join(dir, IMAGES_DIR));
   },
@@ -70,12 +88,7 @@ export const ph2Reader: DatasetReader = {
     const root = path.resolve(dir);
     const problems: Problem[] = [];
     const imagesRoot = path.join(root, IMAGES_DIR);
-    const tableFile = path.join(root, TABLE);
-    if (!(await exists(tableFile))) {
-      const xlsx = (await exists(path.join(root, 'PH2_dataset.xlsx'))) ? ' (PH2_dataset.xlsx is there: save it as tab-separated text under that name)' : '';
-      throw new DataError(`${tableFile}: PH2's diagnosis file is missing${xlsx}; it comes with the dataset, next to "${IMAGES_DIR}"`);
-    }
-    const labels = parsePh2Table(await readFile(tableFile, 'latin1'), tableFile, problems);
+    const { file: tableFile, labels } = await readLabels(root, problems);
     const folders = (await readdir(imagesRoot, { withFileTypes: true })).filter((d) => d.isDirectory() && /^IMD\d+$/.test(d.name)).map((d) => d.name).sort();
     if (folders.length === 0) throw new DataError(`${imagesRoot}: no IMDxxx lesion folders; is this PH2's "${IMAGES_DIR}" folder?`, problems);
     const records: LesionRecord[] = [];
@@ -87,12 +100,12 @@ export const ph2Reader: DatasetReader = {
       if (!hasImage) problems.push({ severity: 'error', kind: 'missing-image', id, file: image, message: 'the dermoscopic image is missing; restore it or remove the lesion folder' });
       if (!hasMask) problems.push({ severity: 'error', kind: 'missing-mask', id, file: mask, message: 'the lesion mask is missing; restore it or remove the lesion folder' });
       const row = labels.get(id);
-      if (!row) problems.push({ severity: 'error', kind: 'missing-label', id, file: tableFile, message: `no row for ${id} in ${TABLE}; add its Clinical Diagnosis or remove the lesion folder` });
+      if (!row) problems.push({ severity: 'error', kind: 'missing-label', id, file: tableFile, message: `no row for ${id} in ${path.basename(tableFile)}; add its Clinical Diagnosis or remove the lesion folder` });
       records.push({ id, image: hasImage ? image : null, mask: hasMask ? mask : null, label: row?.label ?? null, split: null, synthetic: isSyntheticId(id) });
     }
     const have = new Set(folders);
     for (const [id, row] of labels) {
-      if (!have.has(id)) problems.push({ severity: 'error', kind: 'missing-image', id, file: `${tableFile}:${row.line}`, message: `a row without a lesion folder "${IMAGES_DIR}/${id}"; restore the folder or delete the row` });
+      if (!have.has(id)) problems.push({ severity: 'error', kind: 'missing-image', id, file: row.where, message: `a row without a lesion folder "${IMAGES_DIR}/${id}"; restore the folder or delete the row` });
     }
     return { root, format: 'ph2', classes: [...PH2_CLASSES], records, problems } satisfies DatasetIndex;
   },
