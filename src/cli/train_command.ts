@@ -1,6 +1,6 @@
 // dermosynth train: a conditional GAN on a dataset, a prepared cache, or the built-in sample data;
 // on a CPU or a GPU, in one process or data parallel over several (--nproc, --nnodes).
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -61,10 +61,22 @@ const MODEL_FLAG_OPTIONS: Record<string, string> = {
   nLayersD: 'nLayersD',
 };
 const MODEL_FLAGS = Object.keys(MODEL_FLAG_OPTIONS);
+/** CLI flag -> loss weight (overrides on top of the model's defaults). */
+const LOSS_FLAG_WEIGHTS: Record<string, 'featureMatching' | 'featureStd'> = {
+  fmWeight: 'featureMatching',
+  fmStdWeight: 'featureStd',
+};
+const LOSS_FLAGS = Object.keys(LOSS_FLAG_WEIGHTS);
+
+function nonNegativeNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number >= 0, got '${v}'`);
+  return n;
+}
 
 function positiveNumber(v: string): number {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number, got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got '${v}'`);
   return n;
 }
 
@@ -103,6 +115,8 @@ export function trainCommand(): Command {
     .addOption(new Option('--local-enhancers <n>', 'local enhancers (each doubles the resolution)').argParser(intIn(0, 4)))
     .addOption(new Option('--skip <kind>', 'proposed: skip connections').choices(['concat', 'add', 'none']))
     .addOption(new Option('--upsample <kind>', "proposed, pix2pixhd: 'deconv' (transposed convolutions, as pix2pixHD) or 'resize' (nearest resize + convolution: no checkerboard)").choices(['deconv', 'resize']))
+    .addOption(new Option('--fm-weight <x>', "feature-matching loss weight (the model's default: 10; 0 turns it off)").argParser(nonNegativeNumber))
+    .addOption(new Option('--fm-std-weight <x>', "weight of matching the discriminator features' standard deviations (default 0: off)").argParser(nonNegativeNumber))
     .addOption(new Option('--ndf <n>', 'discriminator base channels').argParser(intIn(1, 4096)))
     .addOption(new Option('--num-d <n>', 'discriminator scales').argParser(intIn(1, 8)))
     .addOption(new Option('--n-layers-d <n>', 'discriminator layers').argParser(intIn(1, 8)))
@@ -144,7 +158,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     return;
   }
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
-  const fromFlags: TrainOptions = { ...D, modelOverrides: {} };
+  const fromFlags: TrainOptions = { ...D, modelOverrides: {}, lossOverrides: {} };
   for (const [flag, field] of Object.entries(FLAG_FIELDS)) {
     if (flags[flag] !== undefined) (fromFlags as Record<string, unknown>)[field] = flags[flag];
   }
@@ -155,6 +169,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   fromFlags.width = size.width;
   fromFlags.height = size.height;
   for (const k of MODEL_FLAGS) if (flags[k] !== undefined) fromFlags.modelOverrides[MODEL_FLAG_OPTIONS[k]!] = flags[k] as number | string;
+  for (const k of LOSS_FLAGS) if (flags[k] !== undefined) fromFlags.lossOverrides[LOSS_FLAG_WEIGHTS[k]!] = flags[k] as number;
 
   const existing = await readRunConfig(paths.config);
   let options: TrainOptions;
@@ -162,7 +177,7 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     if (!existing) throw new RangeError(`--resume: ${out} holds no run (no config.json); start one without --resume`);
     options = existing.options;
     const fieldsOf = (flag: string): (keyof TrainOptions)[] =>
-      flag === 'size' ? ['width', 'height'] : MODEL_FLAGS.includes(flag) ? ['modelOverrides'] : FLAG_FIELDS[flag] ? [FLAG_FIELDS[flag]] : [];
+      flag === 'size' ? ['width', 'height'] : MODEL_FLAGS.includes(flag) ? ['modelOverrides'] : LOSS_FLAGS.includes(flag) ? ['lossOverrides'] : FLAG_FIELDS[flag] ? [FLAG_FIELDS[flag]] : [];
     const explicit = new Set(Object.keys(flags).filter(given).flatMap(fieldsOf));
     const candidate = parseTrainOptions(fromFlags);
     const differing = differingOptions(options, candidate).filter((f) => explicit.has(f));

@@ -146,4 +146,6 @@ export type LossWeights = {
   vgg: number;
   /** Weight of the L1 reconstruction loss. */
   l1: number;
+  /** Weight of the discriminator feature-statistics loss (standard deviations; 0 or absent: off). */
+  featureStd?: number;
 };

@@ -23,6 +23,12 @@
 // excluded) of L1(fake_ij, real_ij.detach()) * 4/(n_layers_D + 1) * 1/num_D * lambda, where a
 // discriminator with n_layers_D strided layers returns n_layers_D + 2 maps, so 4/(n_layers_D + 1)
 // is 4 / (the number of intermediate maps). SPADE's variant lacks the 4/(n_layers_D + 1) factor.
+//
+// Feature-statistics matching (an option, off by default; the method's 2020 precursor adds such a
+// term): the same sum with the same coefficients of L1(std_hw(fake_ij), std_hw(real_ij).detach()),
+// where std_hw is each channel's standard deviation over the map's pixels, per image. Matching
+// means alone (as L1 of the maps nearly does) lets the generator's textures stay flatter or
+// noisier than real skin; the spread of the features is what texture is made of.
 import type { GanLoss } from '../models/types.js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
@@ -173,23 +179,38 @@ export function generatorAdversarialLoss(mode: GanMode, predFake: Tensor[][], o:
  * get no gradient.
  */
 export function featureMatchingLoss(featsFake: Tensor[][], featsReal: Tensor[][], weight = 10): Tensor {
-  checkWeight(weight, 'featureMatchingLoss: weight');
-  checkScales(featsFake, 'featureMatchingLoss: featsFake', 2);
-  checkScales(featsReal, 'featureMatchingLoss: featsReal', 2);
+  return matchedFeatures('featureMatchingLoss', featsFake, featsReal, weight, (fake, real) => F.l1Loss(fake, real.detach()));
+}
+
+/**
+ * Feature-statistics matching: as featureMatchingLoss (same maps, same coefficients), on each
+ * channel's standard deviation over the pixels of each map, per image (sqrt(var + 1e-8), so the
+ * gradient stays finite on a flat map). The real features get no gradient.
+ */
+export function featureStdLoss(featsFake: Tensor[][], featsReal: Tensor[][], weight = 10): Tensor {
+  const spread = (t: Tensor) => t.var([2, 3], { correction: 0 }).add(1e-8).sqrt();
+  return matchedFeatures('featureStdLoss', featsFake, featsReal, weight, (fake, real) => F.l1Loss(spread(fake), spread(real.detach())));
+}
+
+/** Sum over scales i and intermediate maps j of term(fake_ij, real_ij) * 1/num_D * 4/maps * weight, the shapes checked. */
+function matchedFeatures(what: string, featsFake: Tensor[][], featsReal: Tensor[][], weight: number, term: (fake: Tensor, real: Tensor) => Tensor): Tensor {
+  checkWeight(weight, `${what}: weight`);
+  checkScales(featsFake, `${what}: featsFake`, 2);
+  checkScales(featsReal, `${what}: featsReal`, 2);
   const numD = featsFake.length;
   if (featsReal.length !== numD) {
-    throw new TypeError(`featureMatchingLoss: featsFake has ${numD} scales but featsReal has ${featsReal.length}`);
+    throw new TypeError(`${what}: featsFake has ${numD} scales but featsReal has ${featsReal.length}`);
   }
   featsFake.forEach((scale, i) => {
     const real = featsReal[i]!;
     if (real.length !== scale.length) {
-      throw new TypeError(`featureMatchingLoss: scale ${i} has ${scale.length} fake maps but ${real.length} real ones`);
+      throw new TypeError(`${what}: scale ${i} has ${scale.length} fake maps but ${real.length} real ones`);
     }
     scale.forEach((f, j) => {
       const a = f.shape;
       const b = real[j]!.shape;
       if (a.length !== b.length || a.some((s, k) => s !== b[k])) {
-        throw new TypeError(`featureMatchingLoss: scale ${i} map ${j}: fake is [${a.join(', ')}] but real is [${b.join(', ')}]`);
+        throw new TypeError(`${what}: scale ${i} map ${j}: fake is [${a.join(', ')}] but real is [${b.join(', ')}]`);
       }
     });
   });
@@ -201,8 +222,8 @@ export function featureMatchingLoss(featsFake: Tensor[][], featsReal: Tensor[][]
       const intermediate = fake.length - 1;
       const coefficient = (1 / numD) * (4 / intermediate) * weight;
       for (let j = 0; j < intermediate; j++) {
-        const term = F.l1Loss(fake[j]!, real[j]!.detach()).mul(coefficient);
-        acc = acc ? acc.add(term) : term;
+        const t = term(fake[j]!, real[j]!).mul(coefficient);
+        acc = acc ? acc.add(t) : t;
       }
     }
     return acc!;
@@ -294,6 +315,8 @@ export interface GanLossConfig {
   vgg: number;
   /** L1 reconstruction weight; 0 disables it. */
   l1: number;
+  /** Feature-statistics (standard deviation) matching weight; 0 or absent disables it. */
+  featureStd?: number;
   /** Overrides the mode's reduction over discriminator scales (see the top of this file). */
   scaleReduction?: ScaleReduction;
 }
@@ -354,6 +377,7 @@ export class GanLosses {
     checkWeight(config.featureMatching, 'GanLosses: featureMatching weight');
     checkWeight(config.vgg, 'GanLosses: vgg weight');
     checkWeight(config.l1, 'GanLosses: l1 weight');
+    checkWeight(config.featureStd ?? 0, 'GanLosses: featureStd weight');
     if (config.scaleReduction !== undefined) reductionOf(config.gan, config);
     this.config = Object.freeze({ ...config });
     if (config.vgg > 0) {
@@ -379,9 +403,10 @@ export class GanLosses {
   /** The generator's total loss and its parts. */
   generatorLoss(inputs: GeneratorLossInputs, o: PartsOption = {}): LossResult {
     const { gan, featureMatching, vgg, l1 } = this.config;
+    const featureStd = this.config.featureStd ?? 0;
     const { predFake, predReal, fake, real } = inputs;
-    if (featureMatching > 0 && !predReal) {
-      throw new TypeError('GanLosses.generatorLoss: featureMatching > 0 needs predReal (the discriminator outputs for the real image)');
+    if ((featureMatching > 0 || featureStd > 0) && !predReal) {
+      throw new TypeError('GanLosses.generatorLoss: feature matching needs predReal (the discriminator outputs for the real image)');
     }
     if ((vgg > 0 || l1 > 0) && (!fake || !real)) {
       throw new TypeError('GanLosses.generatorLoss: the VGG and L1 losses need the fake and real images');
@@ -389,6 +414,7 @@ export class GanLosses {
     return torch.tidy(() => {
       const named: [string, Tensor][] = [['G_GAN', generatorAdversarialLoss(gan, predFake, this.adversarialOptions())]];
       if (featureMatching > 0) named.push(['G_GAN_Feat', featureMatchingLoss(predFake, predReal!, featureMatching)]);
+      if (featureStd > 0) named.push(['G_GAN_FeatStd', featureStdLoss(predFake, predReal!, featureStd)]);
       if (this.vgg) named.push(['G_VGG', this.vgg.call(fake!, real!)]);
       if (l1 > 0) named.push(['G_L1', l1Loss(fake!, real!, l1)]);
       let total = named[0]![1];
@@ -397,6 +423,7 @@ export class GanLosses {
       if (o.parts ?? true) {
         const read = readScalars(named);
         for (const name of ['G_GAN', 'G_GAN_Feat', 'G_VGG', 'G_L1']) parts[name] = read[name] ?? 0;
+        if (featureStd > 0) parts.G_GAN_FeatStd = read.G_GAN_FeatStd!;
       }
       return { total, parts };
     });

@@ -39,6 +39,8 @@ export const trainOptionsSchema = z.object({
   skipBad: z.boolean(),
   /** Generator/discriminator overrides on top of the preset (ngf, nBlocks, ...). */
   modelOverrides: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  /** Loss weights on top of the model's defaults (runs made before this field have none). */
+  lossOverrides: z.object({ featureMatching: z.number().min(0).optional(), featureStd: z.number().min(0).optional() }).strict().default({}),
 });
 export type TrainOptions = z.infer<typeof trainOptionsSchema>;
 
@@ -69,6 +71,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   frame: false,
   skipBad: false,
   modelOverrides: {},
+  lossOverrides: {},
 };
 
 /** Validates options, naming the offending field. */

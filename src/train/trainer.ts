@@ -151,7 +151,7 @@ export class Trainer {
       nn.convertSyncBatchNorm(this.models.generator, this.dist.pg);
       nn.convertSyncBatchNorm(this.models.discriminator, this.dist.pg);
     }
-    const weights = { ...this.models.losses };
+    const weights = { ...this.models.losses, ...o.lossOverrides };
     if (weights.vgg > 0 && !vgg) {
       hooks.onNotice?.(`VGG perceptual loss off: no --vgg-weights given (the ${o.model} default weight is ${weights.vgg})`);
       weights.vgg = 0;

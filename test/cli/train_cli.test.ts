@@ -107,6 +107,26 @@ describe('dermosynth train: data', () => {
   });
 });
 
+describe('dermosynth train: model and loss options', () => {
+  it('--upsample resize and --fm-std-weight reach the model, the losses, the config and the log; --resume refuses another weight', () => {
+    const out = path.join(work, 'run-resize');
+    let r = cli('train', '--out', out, '--data', data, ...TINY, '--steps', '2', '--upsample', 'resize', '--fm-weight', '5', '--fm-std-weight', '3');
+    expect(r.status, r.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(config.model.options.upsample).toBe('resize');
+    expect(config.model.losses).toMatchObject({ featureMatching: 5, featureStd: 3 });
+    expect(config.options.lossOverrides).toEqual({ featureMatching: 5, featureStd: 3 });
+    const log = readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.every((e) => e.losses.G_GAN_FeatStd > 0)).toBe(true);
+    r = cli('train', '--out', out, '--resume', '--fm-std-weight', '1');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/lossOverrides/);
+    r = cli('train', '--out', out, '--data', data, ...TINY, '--steps', '1', '--fm-std-weight', '-1');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--fm-std-weight.*expected a number >= 0, got '-1'/);
+  });
+});
+
 describe('dermosynth train: signals', () => {
   it('SIGINT saves a checkpoint and exits; --resume finishes the run', async () => {
     const out = path.join(work, 'run-sig');

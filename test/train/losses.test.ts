@@ -15,6 +15,7 @@ import {
   discriminatorLoss,
   discriminatorTerms,
   featureMatchingLoss,
+  featureStdLoss,
   generatorAdversarialLoss,
   l1Loss,
   type FeatureExtractor,
@@ -189,6 +190,19 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('feature matching, VGG and L1 m
     }
   });
 
+  it('feature-statistics matching (weight 7): value and gradients, none for the prediction or the real side', () => {
+    const fake = preds('fake');
+    const real = preds('real');
+    const loss = featureStdLoss(fake, real, 7);
+    expectClose(loss, get('fmstd'), 'fmstd');
+    loss.backward();
+    for (let i = 0; i < SCALES; i++) {
+      for (let j = 0; j < MAPS - 1; j++) expectClose(fake[i]![j]!.grad!, get(`fmstd.grad_fake.${i}.${j}`), `fmstd grad ${i}.${j}`);
+      expect(fake[i]![MAPS - 1]!.grad, 'the prediction is excluded').toBeNull();
+      for (const r of real[i]!) expect(r.grad, 'real features are detached').toBeNull();
+    }
+  });
+
   it('VGG perceptual loss (weight 10) with the five-level extractor', () => {
     const fake = leafOf(get('img_fake'));
     const real = leafOf(get('img_real'));
@@ -261,6 +275,11 @@ describe('gradcheck (float64): feature matching, VGG, L1, the combined generator
     expectGradOk((...xs) => featureMatchingLoss(nest(xs), real, 10), flat(randomPreds(true)));
   });
 
+  it('feature-statistics matching w.r.t. the fake features', () => {
+    const real = randomPreds(false);
+    expectGradOk((...xs) => featureStdLoss(nest(xs), real, 3), flat(randomPreds(true)));
+  });
+
   it('VGG perceptual loss w.r.t. the fake image', () => {
     const fake = torch.randn([1, 2, 16, 16], { dtype: 'float64' }).requiresGrad_();
     const real = torch.randn([1, 2, 16, 16], { dtype: 'float64' });
@@ -298,6 +317,18 @@ describe('feature matching', () => {
     const b = randomPreds(false);
     const withOtherPred = b.map((s, i) => [...s.slice(0, -1), a[i]![a[i]!.length - 1]!]);
     expect(featureMatchingLoss(withOtherPred, a).item()).toBeCloseTo(featureMatchingLoss(b, a).item(), 12);
+    // Feature-statistics matching: zero for equal maps, and for maps that differ only by a constant per channel.
+    expect(featureStdLoss(a, copy).item()).toBe(0);
+    const shifted = a.map((s) => s.map((t) => t.add(3)));
+    expect(featureStdLoss(shifted, a).item()).toBeLessThan(1e-9);
+    expect(featureMatchingLoss(shifted, a).item()).toBeGreaterThan(1);
+    // In GanLosses: its own part, G_GAN_FeatStd, only when its weight is set.
+    const b2 = randomPreds(false);
+    const on = new GanLosses({ gan: 'lsgan', featureMatching: 0, featureStd: 2, vgg: 0, l1: 0 }).generatorLoss({ predFake: b2, predReal: a });
+    expect(on.parts.G_GAN_FeatStd).toBeCloseTo(featureStdLoss(b2, a, 2).item(), 9);
+    expect(on.total.item()).toBeCloseTo(on.parts.G_GAN! + on.parts.G_GAN_FeatStd!, 9);
+    const off = new GanLosses({ gan: 'lsgan', featureMatching: 10, vgg: 0, l1: 0 }).generatorLoss({ predFake: b2, predReal: a });
+    expect(Object.keys(off.parts)).toEqual(['G_GAN', 'G_GAN_Feat', 'G_VGG', 'G_L1']);
   });
 
   it('weights each map by 4 / (intermediate maps) / (scales) * weight', () => {
