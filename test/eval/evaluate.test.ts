@@ -64,6 +64,10 @@ describe('evaluate', () => {
       expect(v.mean).toBeGreaterThanOrEqual(0);
       expect(v.mean).toBeLessThanOrEqual(1);
     }
+    // An auxiliary network near chance on the real images is named in a warning, and only then.
+    const weak = Object.entries(m.classAuc!).filter(([, a]) => a.real !== null && a.real < 0.6);
+    expect(notes.some((n) => /auxiliary classifier is near chance/.test(n))).toBe(weak.length > 0);
+    expect(notes.some((n) => /auxiliary segmenter reaches Dice/.test(n))).toBe(m.dice!.real < 0.5);
     // No Inception weights: domain metrics, never FID.
     expect(m.fid).toBeNull();
     expect(m.is).toBeNull();
