@@ -34,7 +34,7 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--precision <p>', "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA); the metric networks stay float32").choices([...amp.PRECISIONS]).default('fp32'))
     .addOption(new Option('--batch <n>', 'images per batch').argParser(intIn(1, 4096)).default(16))
     .addOption(new Option('--max-images <n>', 'evaluate at most the first N lesions of the split').argParser(intIn(1, 1e9)))
-    .addOption(new Option('--aux-epochs <n>', 'epochs of the classifier and segmenter trained on the real training split (once per dataset and settings)').argParser(intIn(1, 1000)).default(10))
+    .addOption(new Option('--aux-epochs <n>', 'the most epochs of the classifier and segmenter trained on the real training split (each stops when its score on the real val images has not improved for 3 epochs; once per dataset and settings)').argParser(intIn(1, 1000)).default(30))
     .option('--aux-dir <dir>', 'where those networks are kept (default RUN/eval/networks; share one folder to reuse them across runs)')
     .addOption(new Option('--seed <n>', 'seed of the auxiliary networks and of KID subsets').argParser(intIn(0, 2 ** 31 - 1)).default(0))
     .addOption(new Option('--grid-examples <n>', 'label | real | generated rows per diagnosis in the report').argParser(intIn(1, 64)).default(4))

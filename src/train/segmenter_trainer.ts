@@ -89,13 +89,14 @@ function positive(name: string, v: number, integer: boolean): number {
 export function trainSegmenterSteps(
   model: Segmenter,
   nextBatch: () => { image: Tensor; target: Tensor },
-  o: { steps: number; lr?: number; diceWeight?: number; onStep?: (s: SegmenterStep) => void },
+  o: { steps: number; lr?: number; diceWeight?: number; onStep?: (s: SegmenterStep) => void; optimizer?: nn.optim.Adam },
 ): SegmenterStep[] {
   const steps = positive('steps', o.steps, true);
   const lr = positive('lr', o.lr ?? 1e-3, false);
   const diceWeight = o.diceWeight ?? 1;
   if (!(Number.isFinite(diceWeight) && diceWeight >= 0)) throw new RangeError(`trainSegmenter: diceWeight must be a non-negative number, got ${diceWeight}`);
-  const opt = new nn.optim.Adam(model.parameters(), { lr });
+  // A caller that trains in several calls (epoch by epoch) passes its optimizer to keep its state.
+  const opt = o.optimizer ?? new nn.optim.Adam(model.parameters(), { lr });
   const log: SegmenterStep[] = [];
   model.train();
   for (let step = 1; step <= steps; step++) {
