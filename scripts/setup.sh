@@ -13,6 +13,7 @@ if [ -z "${LIBTORCH:-}" ]; then
   $SUDO apt-get update -qq || echo "setup: apt-get update failed; trying the install with the current package lists" >&2
   $SUDO apt-get install -y -qq --no-install-recommends libtorch-dev libgloo-dev libopenblas0-pthread python3-torch python3-numpy python3-pil python3-skimage python3-scipy chromium g++ make python3 >/dev/null
 fi
-npm ci --no-audit --no-fund
+# onnxruntime-node (tests only) would fetch a CUDA add-on from nuget.org; its CPU binaries ship in the package (.npmrc says the same).
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 # The web studio's bundle (studio/dist), served by 'dermosynth serve'.
 npm run build:studio

@@ -34,7 +34,8 @@ tar cJf "$KIT/node.tar.xz" -C "$tmp" node
 
 echo "pack.sh: node_modules"
 tar cJf "$KIT/node_modules.tar.xz" --exclude='node_modules/typescript' --exclude='node_modules/playwright-core' \
-  --exclude='node_modules/@types' --exclude='node_modules/.cache' node_modules
+  --exclude='node_modules/@types' --exclude='node_modules/.cache' \
+  --exclude='node_modules/onnxruntime-node' --exclude='node_modules/onnxruntime-common' node_modules
 tar cJf "$KIT/studio.tar.xz" studio/dist
 
 echo "pack.sh: data"

@@ -1,12 +1,37 @@
-// dermosynth demo: the whole method in one command, in a time budget (see demo.ts): data, label
-// maps, a GAN trained for a bounded time, a class-balanced synthetic set, evaluation and a small
-// augmentation experiment, then OUT/report.html. Run it again after a stop and it continues.
+// dermosynth demo: the whole method in one command, in a time budget (the pipeline in
+// src/pipeline/): data, label maps, a GAN trained for a bounded time, a class-balanced synthetic
+// set, evaluation and a small augmentation experiment, then OUT/report.html. Run it again after a
+// stop and it continues. This file holds the flags, the UI (lines and bars on stderr) and the
+// command lines the report prints, spelled from the commands' own option definitions.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
-import { runDemo, formatSeconds, DEFAULT_MAX_TRAIN, DEFAULT_SAMPLE_LESIONS } from './demo.js';
+import { DEFAULT_MAX_TRAIN, DEFAULT_SAMPLE_LESIONS, formatSeconds, runDemo as runDemoPipeline, type CommandLineWriter, type CommandName, type DemoHooks, type DemoRequest, type DemoResult } from '../pipeline/index.js';
+import { commandLine } from './command_line.js';
+import { dataCommand } from './data_command.js';
+import { evaluateCommand } from './eval_command.js';
+import { experimentCommand } from './experiment_command.js';
 import { intIn, parseSize } from './parse.js';
 import { progress } from './progress.js';
 import { watchStopSignals } from './stop_signals.js';
+import { synthCommand } from './synth_command.js';
+import { trainCommand } from './train_command.js';
+
+const COMMANDS: Record<CommandName, () => Command> = { data: dataCommand, train: trainCommand, synthesize: synthCommand, evaluate: evaluateCommand, experiment: experimentCommand };
+
+/** The report's command lines, from the CLI's own commands: a stale flag fails where the line is built. */
+function cliCommandLines(): CommandLineWriter {
+  const built = new Map<CommandName, Command>();
+  return (name, sub, values, operands) => {
+    let cmd = built.get(name);
+    if (!cmd) built.set(name, (cmd = COMMANDS[name]()));
+    return commandLine(cmd, sub, values, operands);
+  };
+}
+
+/** Runs the demo (or continues it) with this CLI's command lines in its report. */
+export function runDemo(req: DemoRequest & { dataArg?: string | null }, hooks: Omit<DemoHooks, 'commandLine'> = {}): Promise<DemoResult> {
+  return runDemoPipeline(req, { ...hooks, commandLine: cliCommandLines() });
+}
 
 function minutes(v: string): number {
   const n = Number(v);

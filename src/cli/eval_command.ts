@@ -6,6 +6,7 @@ import { SPLITS, type Split } from '../data/dataset.js';
 import { writeComparison } from '../eval/compare.js';
 import { evaluate } from '../eval/evaluate.js';
 import { writeRunReport } from '../eval/run_report.js';
+import { findModel } from '../synth/pretrained.js';
 import { PREPARE_PHASES } from './data_command.js';
 import { intIn } from './parse.js';
 import { phasedProgress, progress, type Progress } from './progress.js';
@@ -24,7 +25,9 @@ function twoFiles(v: string): { backbone: string; linear: string } {
 export function evaluateCommand(): Command {
   return new Command('evaluate')
     .description("a run's generator against the real images of a split: paired, distribution, semantic and class-consistency metrics -> RUN/metrics.json, RUN/report.html, RUN/report.md")
-    .requiredOption('--run <dir>', "a 'dermosynth train' run folder")
+    .option('--run <dir>', "a 'dermosynth train' run folder")
+    .option('--pretrained <name>', "a pretrained model that ships with dermosynth instead of --run ('dermosynth models'); needs --data")
+    .option('--out <dir>', 'with --pretrained: where metrics.json, report.html, report.md and eval/ go (default eval-NAME)')
     .option('--data <dir>', "a dataset folder (prepared into RUN/eval/cache at the run's size) or a prepared cache (default: the run's own training cache)")
     .addOption(new Option('--split <split>', 'the real lesions to compare with').choices([...SPLITS]).default('val'))
     .option('--inception-weights <file>', "pytorch-fid's Inception weights as safetensors: FID, KID and IS (without: domain-FID and domain-KID)")
@@ -39,7 +42,23 @@ export function evaluateCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of the auxiliary networks and of KID subsets').argParser(intIn(0, 2 ** 31 - 1)).default(0))
     .addOption(new Option('--grid-examples <n>', 'label | real | generated rows per diagnosis in the report').argParser(intIn(1, 64)).default(4))
     .action(async (o: Record<string, unknown>) => {
-      const run = path.resolve(String(o.run));
+      if ((o.run === undefined) === (o.pretrained === undefined)) throw new RangeError("give exactly one of --run DIR (a training run) or --pretrained NAME (a shipped model: 'dermosynth models' lists them)");
+      let run: string;
+      let out: string;
+      let model: Awaited<ReturnType<typeof findModel>> | null = null;
+      if (o.pretrained !== undefined) {
+        model = await findModel(String(o.pretrained));
+        if (o.data === undefined) {
+          throw new RangeError(`--pretrained ${model.name}: pass --data DIR (a dataset folder, prepared at the model's ${model.config.size.join('x')} into OUT/eval/cache, or a prepared cache): a shipped model brings no data`);
+        }
+        run = model.dir;
+        out = path.resolve(o.out === undefined ? `eval-${model.name}` : String(o.out));
+        console.error(`evaluating the pretrained model ${model.name} (${model.dir}) -> ${out}`);
+      } else {
+        if (o.out !== undefined) throw new RangeError("--out goes with --pretrained: a run's evaluation is written into the run folder");
+        run = path.resolve(String(o.run));
+        out = run;
+      }
       const precision = amp.checkPrecision(o.precision as Precision, o.device as Device);
       const notice = (m: string) => process.stderr.write(`${m}\n`);
       const prepare = phasedProgress(PREPARE_PHASES, 'lesions');
@@ -49,6 +68,7 @@ export function evaluateCommand(): Command {
         const m = await evaluate(
           {
             run,
+            out,
             data: o.data === undefined ? null : path.resolve(String(o.data)),
             split: o.split as Split,
             inceptionWeights: o.inceptionWeights === undefined ? null : path.resolve(String(o.inceptionWeights)),
@@ -80,7 +100,7 @@ export function evaluateCommand(): Command {
           },
         );
         (bar as Progress | null)?.stop();
-        const r = await writeRunReport(run, m);
+        const r = await writeRunReport(out, m);
         const x = m.metrics;
         const parts = [
           x.fid !== null ? `FID ${x.fid.toFixed(2)}` : null,
@@ -90,7 +110,10 @@ export function evaluateCommand(): Command {
           `PSNR ${x.psnr.identical > 0 ? 'inf' : x.psnr.mean.toFixed(2)}`,
           x.dice ? `Dice ${x.dice.generated.toFixed(3)} (real ${x.dice.real.toFixed(3)})` : null,
         ].filter(Boolean);
-        console.log(`${m.model} on ${m.data.lesions} ${m.data.split} lesions: ${parts.join(', ')}\nmetrics: ${path.join(run, 'metrics.json')}\nreport: ${r.html} (and ${path.basename(r.markdown)})`);
+        if (model && model.config.data.contentKey === m.data.contentKey) {
+          notice(`the data is the one ${model.name} was trained on (same content key)${m.data.split === 'train' ? ': its train split is what the model learnt from' : `; its ${m.data.split} split was not trained on`}`);
+        }
+        console.log(`${m.model} on ${m.data.lesions} ${m.data.split} lesions: ${parts.join(', ')}\nmetrics: ${path.join(out, 'metrics.json')}\nreport: ${r.html} (and ${path.basename(r.markdown)})`);
       } finally {
         prepare.stop();
         (aux as { bar: Progress } | null)?.bar.stop();

@@ -8,12 +8,14 @@ import { serveCommand } from './serve_command.js';
 import { trainCommand } from './train_command.js';
 import { synthCommand } from './synth_command.js';
 import { compareCommand, evaluateCommand } from './eval_command.js';
+import { exportCommand } from './export_command.js';
+import { modelsCommand } from './models_command.js';
 
 export function buildProgram(): Command {
   const program = new Command('dermosynth')
     .description('high-resolution dermoscopy image synthesis with conditional GANs (pix2pixHD-style), on libtorch')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const c of [dataCommand(), trainCommand(), synthCommand(), evaluateCommand(), compareCommand(), serveCommand(), experimentCommand(), demoCommand()]) program.addCommand(c);
+  for (const c of [dataCommand(), trainCommand(), synthCommand(), evaluateCommand(), compareCommand(), serveCommand(), experimentCommand(), demoCommand(), exportCommand(), modelsCommand()]) program.addCommand(c);
   return program;
 }

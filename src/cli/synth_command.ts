@@ -7,6 +7,7 @@ import { SPLITS } from '../data/dataset.js';
 import { IMAGE_FORMATS } from '../data/flat_writer.js';
 import { DEFAULT_BALANCE_TARGET, parseBalanceTarget } from '../synth/balance.js';
 import { synthesize, type SynthesizeRequest } from '../synth/synthesize.js';
+import { checkModelFits, findModel } from '../synth/pretrained.js';
 import { intIn } from './parse.js';
 import { progress, type Progress } from './progress.js';
 import { watchStopSignals } from './stop_signals.js';
@@ -27,7 +28,8 @@ function target(v: string) {
 export function synthCommand(): Command {
   return new Command('synthesize')
     .description('make a synthetic dataset (flat layout, SYN_ ids, provenance.csv) with a trained run: real or deformed lesion masks, a chosen diagnosis or class balancing')
-    .requiredOption('--run <dir>', "a 'dermosynth train' run folder (its final generator, else its newest checkpoint)")
+    .option('--run <dir>', "a 'dermosynth train' run folder (its final generator, else its newest checkpoint)")
+    .option('--pretrained <name>', "a pretrained model that ships with dermosynth instead of --run ('dermosynth models' lists them)")
     .option('--dataset <dir>', "lesion masks (and diagnoses) from a dataset's split")
     .option('--masks <dir>', 'lesion masks from a folder of PNG files (0 = skin, 255 = lesion)')
     .requiredOption('--out <dir>', 'the synthetic dataset folder to write')
@@ -50,6 +52,12 @@ export function synthCommand(): Command {
     .option('--resume', 'continue an interrupted synthesis in --out (same options)', false)
     .action(async (o: Record<string, unknown>) => {
       const req = request(o);
+      if (o.pretrained !== undefined) {
+        const m = await findModel(String(o.pretrained));
+        if (req.what.kind === 'class' && req.what.diagnosis !== 'as-is') checkModelFits(m, { diagnoses: [req.what.diagnosis] });
+        req.run = m.dir;
+        console.error(`using the pretrained model ${m.name} (${m.config.model}, ${m.config.size.join('x')}, ${m.dir})`);
+      }
       const signals = watchStopSignals('stopping after this batch');
       let bar: Progress | null = null;
       const notice = (m: string) => process.stderr.write(`${m}\n`);
@@ -81,6 +89,8 @@ export function synthCommand(): Command {
 }
 
 function request(o: Record<string, unknown>): SynthesizeRequest {
+  if ((o.run === undefined) === (o.pretrained === undefined)) throw new RangeError("give exactly one of --run DIR (a training run) or --pretrained NAME (a shipped model: 'dermosynth models' lists them)");
+  if (o.pretrained !== undefined && o.weights !== undefined) throw new RangeError('--weights goes with --run: a pretrained model has its own weights');
   const dataset = o.dataset as string | undefined;
   const masks = o.masks as string | undefined;
   if (!dataset === !masks) throw new RangeError('give exactly one of --dataset DIR (a dataset\'s masks) or --masks DIR (a folder of masks)');
@@ -94,7 +104,8 @@ function request(o: Record<string, unknown>): SynthesizeRequest {
   }
   const precision = amp.checkPrecision(o.precision as Precision, o.device as Device);
   return {
-    run: path.resolve(String(o.run)),
+    // --pretrained: set to the model's folder by the caller.
+    run: o.run === undefined ? '' : path.resolve(String(o.run)),
     weights: o.weights === undefined ? undefined : path.resolve(String(o.weights)),
     device: o.device as Device,
     precision,

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import { ProcessGroup, distributedBackends } from '../torch/distributed.js';
@@ -14,6 +15,8 @@ import { DEFAULT_TRAIN_OPTIONS, MODEL_NAMES, differingOptions, parseTrainOptions
 import { readRunConfig, writeRunConfig } from '../train/run_config.js';
 import { Trainer, runPaths, type TrainHooks, type TrainRuntime } from '../train/trainer.js';
 import { listCheckpoints } from '../train/checkpoint.js';
+import { findModel, initDefaults, initGeneratorFrom, initMismatches, type InstalledModel } from '../synth/pretrained.js';
+import { sizeText } from '../synth/model_folder.js';
 import { WORKER_ENV, freePort, launchWorkers, workerPlace, type WorkerPlace } from './train_launcher.js';
 import { intIn, parseSize } from './parse.js';
 import { phasedProgress, progress } from './progress.js';
@@ -94,6 +97,10 @@ export function trainCommand(): Command {
     .addOption(new Option('--batch <n>', 'the global batch (split evenly over the processes; default: one lesion per process, as pix2pixHD\'s batch 1)').argParser(intIn(1, 4096)))
     .addOption(new Option('--seed <n>', 'seed of weights, data order and augmentation').argParser(intIn(0, 2 ** 31 - 1)).default(D.seed))
     .option('--resume', 'continue the run in --out from its last checkpoint (options must match the run)', false)
+    .option(
+      '--init <model>',
+      "fine-tune: start the generator from a pretrained model's weights ('dermosynth models' lists them); its size, network and label-map options are the defaults and must match; the discriminator starts fresh; --global-epochs and --fix-global-epochs default to 0",
+    )
     .addOption(new Option('--lr <x>', 'Adam learning rate').argParser(positiveNumber).default(D.lr))
     .addOption(new Option('--beta1 <x>', 'Adam beta1').argParser(positiveNumber).default(D.beta1))
     .addOption(new Option('--beta2 <x>', 'Adam beta2').argParser(positiveNumber).default(D.beta2))
@@ -171,6 +178,24 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   for (const k of MODEL_FLAGS) if (flags[k] !== undefined) fromFlags.modelOverrides[MODEL_FLAG_OPTIONS[k]!] = flags[k] as number | string;
   for (const k of LOSS_FLAGS) if (flags[k] !== undefined) fromFlags.lossOverrides[LOSS_FLAG_WEIGHTS[k]!] = flags[k] as number;
 
+  // --init NAME: the model's size, network and label-map options unless the command line gives them.
+  let init: InstalledModel | null = null;
+  if (flags.init !== undefined) {
+    if (flags.resume) throw new RangeError('--init starts a new run from a pretrained generator; --resume continues a run from its own checkpoint: drop --init');
+    init = await findModel(String(flags.init));
+    const d = initDefaults(init);
+    if (!given('size')) Object.assign(fromFlags, { width: d.width, height: d.height });
+    if (!given('model')) fromFlags.model = d.model as TrainOptions['model'];
+    if (!given('preset')) fromFlags.preset = d.preset as TrainOptions['preset'];
+    if (!given('fit')) fromFlags.fit = d.fit as TrainOptions['fit'];
+    if (!given('boundary')) fromFlags.boundary = d.boundary;
+    if (!given('frame')) fromFlags.frame = d.frame;
+    if (fromFlags.model === d.model) fromFlags.modelOverrides = { ...d.modelOverrides, ...fromFlags.modelOverrides };
+    // The generator is trained already: no coarse-to-fine stages unless asked for.
+    if (!given('globalEpochs')) fromFlags.globalEpochs = 0;
+    if (!given('fixGlobalEpochs')) fromFlags.fixGlobalEpochs = 0;
+  }
+
   const existing = await readRunConfig(paths.config);
   let options: TrainOptions;
   if (flags.resume) {
@@ -200,6 +225,11 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     // The network options come from the flags: a mismatch is the user's to fix, not a bug.
     throw new RangeError((e as Error).message);
   }
+  if (init) {
+    const generatorOptions = resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset) as Record<string, unknown>;
+    const bad = initMismatches(init, { ...options, generatorOptions });
+    if (bad.length > 0) throw new RangeError(initError(init, bad));
+  }
 
   if (worldSize > 1 && options.batch % worldSize !== 0) {
     throw new RangeError(
@@ -222,13 +252,39 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
 
   const bars = phasedProgress(PREPARE_PHASES, 'lesions');
   const cache = await openTrainingData(out, options, (p) => bars.update(p)).finally(() => bars.stop());
+  if (init) {
+    const bad = initMismatches(init, { ...options, generatorOptions: init.config.run.model.options, diagnoses: cache.spec.classes });
+    if (bad.length > 0) {
+      cache.close();
+      throw new RangeError(initError(init, bad));
+    }
+  }
   if (worldSize > 1) {
     const cacheDir = cache.dir;
     cache.close();
-    await launch(flags, { nproc, nnodes, nodeRank, out, rankZeroEnv: { [WORKER_ENV.options]: JSON.stringify({ options, cache: cacheDir, newRun: !existing }) } });
+    // Rank 0 loads the model; the others take rank 0's initial weights (Trainer.resume).
+    await launch(flags, { nproc, nnodes, nodeRank, out, rankZeroEnv: { [WORKER_ENV.options]: JSON.stringify({ options, cache: cacheDir, newRun: !existing, init: init?.name ?? null }) } });
     return;
   }
-  await train(paths, options, cache, vgg, { device, precision }, !existing);
+  await train(paths, options, cache, vgg, { device, precision }, !existing, init);
+}
+
+function initError(m: InstalledModel, bad: string[]): string {
+  const c = m.config;
+  const diagnoses = bad.some((b) => b.startsWith('diagnoses '));
+  const flags = bad.length > (diagnoses ? 1 : 0);
+  return (
+    `--init ${m.name}: the model is ${c.model} at ${sizeText(c.size)} for ${c.diagnoses.join(', ')}; this run differs in ${bad.join('; ')}: ` +
+    [flags ? "drop those flags (--init takes the model's size, network and label-map options when they are not given)" : '', diagnoses ? "map the data's diagnoses onto the model's (a class map: data prepare --classes)" : '']
+      .filter(Boolean)
+      .join(', and ')
+  );
+}
+
+/** The machine a run starts on, for its config.json (and a packaged model's card). */
+function machineInfo(): { cpu: string; cores: number; threads: number } {
+  const cpus = os.cpus();
+  return { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, threads: torch.getNumThreads() };
 }
 
 /**
@@ -268,6 +324,7 @@ async function train(
   vgg: Awaited<ReturnType<typeof loadVgg19>> | null,
   runtime: TrainRuntime,
   newRun: boolean,
+  init: InstalledModel | null = null,
 ): Promise<void> {
   const out = paths.dir;
   const main = !runtime.dist || runtime.dist.rank === 0;
@@ -278,10 +335,17 @@ async function train(
   if (vgg && runtime.device && runtime.device !== 'cpu') vgg.to(runtime.device);
   const trainer = new Trainer(paths, options, cache, vgg, hooks, runtime);
   const m = trainer.models;
+  let initRecord: { name: string; folder: string; weightsSha256: string; sourceRun: string; sourceStep: number | null } | undefined;
+  if (init && newRun && main) {
+    // Before resume(): a data-parallel run's other ranks take these weights from rank 0 there.
+    const w = await initGeneratorFrom(m.generator, init);
+    initRecord = { name: init.name, folder: init.dir, weightsSha256: w.sha256, sourceRun: init.config.source.run, sourceStep: init.config.source.step };
+    notice(`generator initialised from the pretrained ${init.name} (${w.file}, sha256 ${w.sha256.slice(0, 12)}, step ${init.config.source.step ?? '?'} of its run); the discriminator starts fresh`);
+  }
   if (newRun && main && !existsSync(paths.config)) {
     // With --data a prepared cache, nothing has made the run folder yet.
     await mkdir(out, { recursive: true });
-    await writeRunConfig(paths.config, trainer.runConfig());
+    await writeRunConfig(paths.config, { ...trainer.runConfig(), machine: machineInfo(), ...(initRecord ? { init: initRecord } : {}) });
   }
   const signals = watchStopSignals('saving a checkpoint after this step', { quiet: !main });
   const start = await trainer.resume();
@@ -384,7 +448,9 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
     } else {
       shared = pg.storeGet(key);
     }
-    const { options: raw, cache: cacheDir, newRun } = JSON.parse(shared) as { options: unknown; cache: string; newRun: boolean };
+    const { options: raw, cache: cacheDir, newRun, init: initName } = JSON.parse(shared) as { options: unknown; cache: string; newRun: boolean; init?: string | null };
+    // Only rank 0 loads a --init model; the others take its weights when the run starts.
+    const init = initName && place.rank === 0 ? await findModel(initName) : null;
     const options = parseTrainOptions(raw);
     let cache: LesionCache;
     try {
@@ -399,7 +465,7 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
           throw new RangeError(`rank ${place.rank}: --vgg-weights ${options.vggWeights}: ${e.message}`);
         })
       : null;
-    await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank }, syncBatchNorm: Boolean(flags.syncBn), precision: flags.precision as torch.Precision }, newRun);
+    await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank }, syncBatchNorm: Boolean(flags.syncBn), precision: flags.precision as torch.Precision }, newRun, init);
     if (process.exitCode === undefined || process.exitCode === 0) pg.barrier();
   } finally {
     pg.close();

@@ -15,6 +15,7 @@
 //                 the real images (the ceiling)
 // The result is RUN/metrics.json; report.ts turns it into HTML and Markdown.
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import { F, type Device, type Precision, type Tensor } from '../torch/index.js';
@@ -50,7 +51,10 @@ export const METRICS_FILE = 'metrics.json';
 export const METRICS_VERSION = 1;
 
 export interface EvaluateOptions {
+  /** A training run folder, or a packaged model folder (models/NAME). */
   run: string;
+  /** Where metrics.json, the grids, charts and eval/ go; absent or null: the run folder. */
+  out?: string | null;
   /** A dataset folder or a prepared cache; null: the run's own training cache. */
   data: string | null;
   split: Split;
@@ -118,7 +122,7 @@ export interface Metrics extends GeneratorProvenance {
 }
 
 /** Opens the cache to evaluate on: the run's own, a given cache, or a dataset prepared into RUN/eval/cache. */
-async function evaluationCache(gen: RunGenerator, data: string | null, onPrepare?: (p: PrepareProgress) => void): Promise<LesionCache> {
+async function evaluationCache(gen: RunGenerator, data: string | null, outDir: string, onPrepare?: (p: PrepareProgress) => void): Promise<LesionCache> {
   const o = gen.config.options;
   let cache: LesionCache;
   if (data === null) {
@@ -130,7 +134,7 @@ async function evaluationCache(gen: RunGenerator, data: string | null, onPrepare
   } else {
     const index = await readDataset(data);
     if (index.masks === false) throw new DataError(noMasksMessage(data));
-    const dir = path.join(gen.dir, 'eval', 'cache');
+    const dir = path.join(outDir, 'eval', 'cache');
     await prepareCache(index, dir, { width: o.width, height: o.height, fit: o.fit, labelMap: { boundary: o.boundary, frame: o.frame }, skipBad: false, onProgress: onPrepare });
     cache = await LesionCache.open(dir);
   }
@@ -189,7 +193,12 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
     notice(m);
   };
   const gen = await RunGenerator.load(o.run, { device: o.device, precision: o.precision });
-  const cache = await evaluationCache(gen, o.data, hooks.onPrepare);
+  const outDir = o.out ?? o.run;
+  await mkdir(path.join(outDir, 'eval'), { recursive: true });
+  const cache = await evaluationCache(gen, o.data, outDir, hooks.onPrepare).catch((e: unknown) => {
+    gen.dispose();
+    throw e;
+  });
   let inception: InceptionV3 | null = null;
   let lpips: Lpips | null = null;
   let classifier: AuxNetwork<ImageClassifier> | null = null;
@@ -227,7 +236,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       networks.lpips = { description: `LPIPS (${o.lpips.backbone})`, file: o.lpips.files.linear, sha256: await sha256(o.lpips.files.linear) };
     }
     const trainCount = cache.indices('train').length;
-    const auxDir = o.auxDir ?? path.join(o.run, 'eval', 'networks');
+    const auxDir = o.auxDir ?? path.join(outDir, 'eval', 'networks');
     if (trainCount < 16) {
       note(`the training split has ${trainCount} lesions, too few to train the auxiliary classifier and segmenter: domain, semantic and class-consistency metrics are left out`);
     } else {
@@ -368,7 +377,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
           points: rocCurve((which === 'generated' ? probs.fake : probs.real).map((r) => r[k]!), truth),
         }));
         const rel = path.join('eval', `class-roc-${name}`);
-        await plotRocCurves(curves, path.join(o.run, rel), { title: `${classAbbreviation(name)} vs rest: a classifier trained on real images` });
+        await plotRocCurves(curves, path.join(outDir, rel), { title: `${classAbbreviation(name)} vs rest: a classifier trained on real images` });
         roc[name] = `${rel}.png`;
       }
       const weak = Object.entries(metrics.classAuc).filter(([, a]) => a.real !== null && a.real < AUX_AUC_FLOOR);
@@ -394,7 +403,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
         return { labelBytes, real, fake: gen.generateImages(labelBytes).to('cpu') };
       });
       try {
-        await writeSampleGrid(path.join(o.run, rel), cols, cache.spec);
+        await writeSampleGrid(path.join(outDir, rel), cols, cache.spec);
       } finally {
         torch.dispose([cols.labelBytes, cols.real, cols.fake]);
       }
@@ -412,7 +421,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       files: { grids, roc },
       notes,
     };
-    await writeFileAtomic(path.join(o.run, METRICS_FILE), new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
+    await writeFileAtomic(path.join(outDir, METRICS_FILE), new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
     return result;
   } finally {
     cache.close();

@@ -58,16 +58,23 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Makes `value` a graph output named `name` (through an Identity when the name differs). */
+  /**
+   * Makes `value` a graph output named `name`: the node that makes it is renamed (and its readers
+   * follow), or, for a graph input or initializer, an Identity node makes the output.
+   */
   output(value: string, name: string, elemType: DataTypeCode, dims: Dim[], doc?: string): void {
-    let out = value;
     if (value !== name) {
       if (this.names.has(name)) throw new Error(`ONNX graph: the output name '${name}' is taken`);
       this.names.add(name);
-      this.nodes.push({ input: [value], output: [name], name: this.unique(`${name}/Identity`), opType: 'Identity', attribute: [] });
-      out = name;
+      const producer = this.nodes.find((n) => n.output.includes(value));
+      if (producer && !this.outputs.some((o) => o.name === value)) {
+        producer.output = producer.output.map((o) => (o === value ? name : o));
+        for (const n of this.nodes) n.input = n.input.map((i) => (i === value ? name : i));
+      } else {
+        this.nodes.push({ input: [value], output: [name], name: this.unique(`${name}/Identity`), opType: 'Identity', attribute: [] });
+      }
     }
-    this.outputs.push(valueInfo(out, elemType, dims, doc));
+    this.outputs.push(valueInfo(name, elemType, dims, doc));
   }
 
   /** A float initializer (stored in the graph's float type) of the given shape. */

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { LesionCache, MANIFEST_FILE, recordLayout } from '../data/cache.js';
 import { CLASS_BITS } from '../data/label_map.js';
 import { readRunConfig } from '../train/run_config.js';
+import { readModelConfig } from '../synth/model_folder.js';
 import { runPaths } from '../train/trainer.js';
 
 export interface DatasetLesion {
@@ -26,7 +27,8 @@ export class DatasetMasks {
   ) {}
 
   static async open(runDir: string): Promise<DatasetMasks> {
-    const config = await readRunConfig(runPaths(runDir).config).catch(() => null);
+    // A packaged model folder holds its source run's config.
+    const config = (await readModelConfig(runDir).catch(() => null))?.run ?? (await readRunConfig(runPaths(runDir).config).catch(() => null));
     const candidates = [config?.data.cache, path.join(runDir, 'cache')].filter((d): d is string => !!d);
     const dir = candidates.find((d) => existsSync(path.join(d, MANIFEST_FILE)));
     if (!dir) return new DatasetMasks(null, `the run's prepared cache is not here (${candidates.join(', ')}); draw or upload a mask instead`);

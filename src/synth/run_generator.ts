@@ -15,6 +15,7 @@ import { listCheckpoints } from '../train/checkpoint.js';
 import { readRunConfig, type RunConfig } from '../train/run_config.js';
 import { runPaths } from '../train/trainer.js';
 import { imagesToRgb } from '../train/sample_grid.js';
+import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, readModelConfig, type ModelConfig } from './model_folder.js';
 
 /** A run folder that cannot be used (missing, no config, no weights, weights of another model). */
 export class RunError extends Error {
@@ -57,6 +58,8 @@ export class RunGenerator {
     readonly weights: RunWeights,
     readonly device: Device,
     readonly precision: Precision,
+    /** The packaged model's config when `dir` is a model folder (models/NAME), null for a training run. */
+    readonly pretrained: ModelConfig | null = null,
   ) {}
 
   get model(): ModelName {
@@ -82,12 +85,22 @@ export class RunGenerator {
     return this.spec.classes;
   }
 
-  /** Loads a run directory written by `dermosynth train`; errors name the directory and what is missing. */
+  /**
+   * Loads a run directory written by `dermosynth train`, or a packaged model folder written by
+   * `dermosynth models pack` (model_folder.ts); errors name the directory and what is missing.
+   */
   static async load(dir: string, o: LoadRunOptions = {}): Promise<RunGenerator> {
     const device = torch.checkDevice(o.device ?? 'cpu');
     const precision = torch.amp.checkPrecision(o.precision ?? 'fp32', device);
     const paths = runPaths(dir);
     if (!existsSync(dir)) throw new RunError(`${dir}: no such run directory; pass the --out folder of a 'dermosynth train' run`);
+    let model: ModelConfig | null;
+    try {
+      model = await readModelConfig(dir);
+    } catch (e) {
+      throw new RunError((e as Error).message);
+    }
+    if (model) return RunGenerator.loadModel(dir, model, o, device, precision);
     let config: RunConfig | null;
     try {
       config = await readRunConfig(paths.config);
@@ -118,6 +131,38 @@ export class RunGenerator {
     if (device !== 'cpu') generator.to(device);
     generator.freezeForInference();
     return new RunGenerator(dir, config, spec, generator, { file: weights.file, sha256: weights.sha256, step: weights.step }, device, precision);
+  }
+
+  /** A packaged model folder: its float16 weights, converted to the generator's float32 on load. */
+  private static async loadModel(dir: string, model: ModelConfig, o: LoadRunOptions, device: Device, precision: Precision): Promise<RunGenerator> {
+    const configFile = path.join(dir, MODEL_CONFIG_FILE);
+    if (o.weights) throw new RunError(`${dir} is a packaged model (${model.name}) with its own weights; --weights goes with a training run's folder`);
+    const spec = labelMapSpec(model.diagnoses, { boundary: model.labelMap.boundary, frame: model.labelMap.frame });
+    if (model.labelMap.version !== spec.version || spec.channels.join(',') !== model.labelMap.channels.join(',')) {
+      throw new RunError(
+        `${configFile}: the model's label map (version ${model.labelMap.version}: ${model.labelMap.channels.join(', ')}) is not this dermosynth's (version ${spec.version}: ${spec.channels.join(', ')})`,
+      );
+    }
+    const file = path.join(dir, MODEL_WEIGHTS_FILE);
+    if (!existsSync(file)) throw new RunError(`${dir}: the model's ${MODEL_WEIGHTS_FILE} is missing`);
+    const bytes = await readFile(file);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== model.weights.sha256) {
+      throw new RunError(`${file}: its sha256 ${sha256.slice(0, 16)}... is not the ${model.weights.sha256.slice(0, 16)}... that ${MODEL_CONFIG_FILE} records: the file was changed or damaged`);
+    }
+    const o2 = model.run.options;
+    const { generator } = buildGenerator(o2.model, spec.channels.length, o2.modelOverrides, o2.preset);
+    const { tensors } = torch.readSafetensors(bytes, file);
+    try {
+      loadConverted(generator, tensors, file);
+    } catch (e) {
+      throw new RunError(`${(e as Error).message}; the weights do not fit the model's ${o2.model} generator (${configFile})`);
+    } finally {
+      torch.dispose(tensors);
+    }
+    if (device !== 'cpu') generator.to(device);
+    generator.freezeForInference();
+    return new RunGenerator(dir, model.run, spec, generator, { file, sha256, step: model.source.step }, device, precision, model);
   }
 
   /**
@@ -154,6 +199,34 @@ export class RunGenerator {
 
   dispose(): void {
     torch.dispose(this.generator.stateDict());
+  }
+}
+
+/**
+ * Loads a state dict whose floating tensors may be of another floating dtype (a packaged model's
+ * float16) into a module, converting each to the module's own dtype first: Module.loadStateDict
+ * checks names and shapes only and its copy_ would convert silently; here the conversion is
+ * deliberate and an integer/floating mismatch is an error. The caller keeps `tensors`.
+ */
+export function loadConverted(module: GeneratorModule, tensors: Map<string, Tensor>, source: string): void {
+  const own = module.stateDict();
+  const converted: Tensor[] = [];
+  const state = new Map<string, Tensor>();
+  try {
+    for (const [k, t] of tensors) {
+      const target = own.get(k);
+      if (target && t.dtype !== target.dtype) {
+        if (!torch.isFloating(t.dtype) || !torch.isFloating(target.dtype)) throw new Error(`loading ${source}: '${k}' is ${t.dtype}, the module's is ${target.dtype}`);
+        const c = t.to(target.dtype);
+        converted.push(c);
+        state.set(k, c);
+      } else {
+        state.set(k, t);
+      }
+    }
+    module.loadStateDict(state, { source });
+  } finally {
+    torch.dispose(converted);
   }
 }
 

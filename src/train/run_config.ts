@@ -18,6 +18,10 @@ export interface RunConfig {
   schedule: { stepsPerEpoch: number; totalSteps: number; globalEpochs: number; fixGlobalEpochs: number };
   /** Where the run started: device, precision and processes (a resume may use others). */
   runtime?: { device: string; precision: string; processes: number };
+  /** The machine the run started on (runs made before this field have none). */
+  machine?: { cpu: string; cores: number; threads: number };
+  /** `train --init NAME`: the pretrained model the generator started from (the discriminator started fresh). */
+  init?: { name: string; folder: string; weightsSha256: string; sourceRun: string; sourceStep: number | null };
 }
 
 export async function writeRunConfig(file: string, c: RunConfig): Promise<void> {

@@ -12,18 +12,14 @@ import path from 'node:path';
 import { isSyntheticId, type DatasetIndex, type DatasetReader, type LesionRecord } from '../dataset.js';
 import { DataError, type Problem } from '../problems.js';
 import { exists } from './assemble.js';
+import { PH2_CLASSES, type Ph2Label } from './ph2_label.js';
 import { readPh2Xlsx } from './ph2_xlsx.js';
 
-export const PH2_CLASSES = ['common_nevus', 'atypical_nevus', 'melanoma'] as const;
+export { PH2_CLASSES, type Ph2Label };
+
 const IMAGES_DIR = 'PH2 Dataset images';
 const TABLE = 'PH2_dataset.txt';
 const XLSX = 'PH2_dataset.xlsx';
-
-/** A lesion's diagnosis (index into PH2_CLASSES) and where it is written ("file:line"). */
-export interface Ph2Label {
-  label: number;
-  where: string;
-}
 
 /** PH2_dataset.txt's diagnoses by lesion name; problems name the file and line. */
 export function parsePh2Table(text: string, file: string, problems: Problem[]): Map<string, Ph2Label> {

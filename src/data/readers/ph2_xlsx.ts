@@ -5,7 +5,7 @@
 import type { Problem } from '../problems.js';
 import { DataError } from '../problems.js';
 import { readFirstSheet, type SheetRow } from '../xlsx.js';
-import type { Ph2Label } from './ph2.js';
+import type { Ph2Label } from './ph2_label.js';
 
 /** The diagnosis columns' titles, in PH2_CLASSES' order. */
 const DIAGNOSES = ['Common Nevus', 'Atypical Nevus', 'Melanoma'];
