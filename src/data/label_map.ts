@@ -120,8 +120,8 @@ export function oneHotLabels(labelBytes: Tensor, spec: LabelMapSpec): Tensor {
   });
 }
 
-/** Row v of the table is the one-hot encoding of label byte v. */
-function oneHotTable(spec: LabelMapSpec): Float32Array {
+/** Row v of the table is the one-hot encoding of label byte v (also what an exported ONNX graph looks up). */
+export function oneHotTable(spec: LabelMapSpec): Float32Array {
   const c = spec.channels.length;
   const k = classCount(spec);
   const t = new Float32Array(256 * c);

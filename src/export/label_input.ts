@@ -2,22 +2,9 @@
 // table as label_map.ts's oneHotLabels (row v is the one-hot encoding of label byte v: bits 0-6
 // the class, skin 0, diagnosis k at 1 + k, [frame at 1 + K]; bit 7 the boundary flag; a class
 // byte no class takes, such as NO_SEGMENTATION 127, encodes to zeros), looked up per pixel.
-import { BOUNDARY_BIT, CLASS_BITS, classCount, type LabelMapSpec } from '../data/label_map.js';
+import { oneHotTable, type LabelMapSpec } from '../data/label_map.js';
 import type { GraphBuilder } from './onnx_graph.js';
 import { DataType } from './onnx_proto.js';
-
-/** Row v: the one-hot channels (spec.channels) of label byte v. */
-export function oneHotTable(spec: LabelMapSpec): Float32Array {
-  const c = spec.channels.length;
-  const k = classCount(spec);
-  const t = new Float32Array(256 * c);
-  for (let v = 0; v < 256; v++) {
-    const cls = v & CLASS_BITS;
-    if (cls < k) t[v * c + cls] = 1;
-    if (spec.boundary > 0 && v & BOUNDARY_BIT) t[v * c + k] = 1;
-  }
-  return t;
-}
 
 /** uint8 label bytes [N, 1, H, W] -> the one-hot map [N, C, H, W] in the graph's float type. */
 export function labelsToOneHot(g: GraphBuilder, labels: string, spec: LabelMapSpec): string {
