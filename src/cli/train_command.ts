@@ -121,7 +121,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--n-blocks <n>', 'generator residual blocks').argParser(intIn(0, 64)))
     .addOption(new Option('--local-enhancers <n>', 'local enhancers (each doubles the resolution)').argParser(intIn(0, 4)))
     .addOption(new Option('--skip <kind>', 'proposed: skip connections').choices(['concat', 'add', 'none']))
-    .addOption(new Option('--upsample <kind>', "proposed, pix2pixhd: 'deconv' (transposed convolutions, as pix2pixHD) or 'resize' (nearest resize + convolution: no checkerboard)").choices(['deconv', 'resize']))
+    .addOption(new Option('--upsample <kind>', "proposed, pix2pixhd, pix2pix: 'deconv' (transposed convolutions, as the papers) or 'resize' (nearest resize + convolution: no checkerboard)").choices(['deconv', 'resize']))
     .addOption(new Option('--fm-weight <x>', "feature-matching loss weight (the model's default: 10; 0 turns it off)").argParser(nonNegativeNumber))
     .addOption(new Option('--fm-std-weight <x>', "weight of matching the discriminator features' standard deviations (default 0: off)").argParser(nonNegativeNumber))
     .addOption(new Option('--ndf <n>', 'discriminator base channels').argParser(intIn(1, 4096)))

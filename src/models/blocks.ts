@@ -49,15 +49,15 @@ export function convNorm(
  * kernel taps), which draws a 2x2-periodic checkerboard unless training learns to cancel it; after
  * a nearest resize every output pixel sees the same taps, so the layer cannot make one.
  */
-export function upsampleLayers(mode: UpsampleMode, norm: NormSpec, inChannels: number, outChannels: number): nn.Module[] {
+export function upsampleLayers(mode: UpsampleMode, norm: NormSpec, inChannels: number, outChannels: number, bias: 'keep' | 'drop-if-batch' = 'keep'): nn.Module[] {
   if (mode === 'resize') {
     return [
       new nn.Upsample({ scaleFactor: 2, mode: 'nearest' }),
       new nn.ReflectionPad2d(1),
-      ...convNorm(norm, outChannels, (bias) => new nn.Conv2d(inChannels, outChannels, 3, { bias })),
+      ...convNorm(norm, outChannels, (b) => new nn.Conv2d(inChannels, outChannels, 3, { bias: b }), bias),
     ];
   }
-  return convNorm(norm, outChannels, (bias) => new nn.ConvTranspose2d(inChannels, outChannels, 3, { stride: 2, padding: 1, outputPadding: 1, bias, subpixel: true }));
+  return convNorm(norm, outChannels, (b) => new nn.ConvTranspose2d(inChannels, outChannels, 3, { stride: 2, padding: 1, outputPadding: 1, bias: b, subpixel: true }), bias);
 }
 
 /**

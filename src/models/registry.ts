@@ -38,7 +38,7 @@ export const PUBLISHED_DEFAULTS: Presets = deepFreeze({
     model: 'pix2pixhd', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance', upsample: 'deconv',
     numD: 2, nLayersD: 3, ndf: 64, normD: 'instance',
   },
-  pix2pix: { model: 'pix2pix', ngf: 64, numDowns: 8, norm: 'batch', dropout: 0.5, numD: 1, nLayersD: 3, ndf: 64, normD: 'batch' },
+  pix2pix: { model: 'pix2pix', ngf: 64, numDowns: 8, norm: 'batch', dropout: 0.5, upsample: 'deconv', numD: 1, nLayersD: 3, ndf: 64, normD: 'batch' },
   spade: {
     model: 'spade', ngf: 64, upsampling: 'normal', spadeNorm: 'batch', spadeHidden: 128, spadeKernel: 3, spectral: true,
     numD: 2, nLayersD: 4, ndf: 64, normD: 'spectral-instance',
@@ -66,7 +66,7 @@ export const CPU_DEFAULTS: Presets = deepFreeze({
     model: 'pix2pixhd', ngf: 32, nDown: 3, nBlocks: 4, numLocalEnhancers: 0, nBlocksLocal: 2, norm: 'instance', upsample: 'deconv',
     numD: 2, nLayersD: 3, ndf: 32, normD: 'instance',
   },
-  pix2pix: { model: 'pix2pix', ngf: 32, numDowns: 6, norm: 'batch', dropout: 0.5, numD: 1, nLayersD: 3, ndf: 32, normD: 'batch' },
+  pix2pix: { model: 'pix2pix', ngf: 32, numDowns: 6, norm: 'batch', dropout: 0.5, upsample: 'deconv', numD: 1, nLayersD: 3, ndf: 32, normD: 'batch' },
   spade: {
     model: 'spade', ngf: 16, upsampling: 'normal', spadeNorm: 'batch', spadeHidden: 32, spadeKernel: 3, spectral: true,
     numD: 2, nLayersD: 4, ndf: 32, normD: 'spectral-instance',
@@ -171,7 +171,7 @@ function createGenerator(o: ResolvedOptions): GeneratorModule {
       return g;
     }
     case 'pix2pix': {
-      const g = new UnetGenerator({ inputNc, ngf: o.ngf, numDowns: o.numDowns, norm: o.norm, dropout: o.dropout });
+      const g = new UnetGenerator({ inputNc, ngf: o.ngf, numDowns: o.numDowns, norm: o.norm, dropout: o.dropout, upsample: o.upsample });
       initLikeOriginal(g, 'normal');
       return g;
     }

@@ -94,6 +94,8 @@ export type UnetGeneratorOptions = {
   norm: NormSpec;
   /** Dropout probability in the numDowns - 5 innermost non-bottleneck decoder blocks (0: none). */
   dropout: number;
+  /** The upsampling layers: 'deconv' (pix2pix's 4x4 transposed convolutions) or 'resize' (nearest resize + 3x3 conv). */
+  upsample: UpsampleMode;
 };
 
 export type SpadeUpsampling = 'normal' | 'more' | 'most';

@@ -7,13 +7,16 @@
 //   numDowns-5 LReLU, conv(8 ngf -> 8 ngf), norm      ... ReLU, convT(16 ngf -> 8 ngf), norm, dropout
 //   innermost  LReLU, conv(8 ngf -> 8 ngf)           ... ReLU, convT(8 ngf -> 8 ngf), norm
 //
+// With upsample 'resize', each transposed convolution is a nearest 2x resize, reflect pad 1 and a
+// 3x3 convolution instead (blocks.ts upsampleLayers: no checkerboard).
+//
 // Convolutions before batch norm have no bias (pix2pix's use_bias). As in the original, whose
 // LeakyReLU runs in place on the block's input before the concatenation, the skip connection
 // carries the LeakyReLU-activated encoder features.
 import { F, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
-import { checkPositiveInt, convNorm, parseNorm } from './blocks.js';
-import type { NormSpec } from './types.js';
+import { checkPositiveInt, convNorm, parseNorm, upsampleLayers } from './blocks.js';
+import type { NormSpec, UpsampleMode } from './types.js';
 
 type Position = 'outermost' | 'middle' | 'innermost';
 
@@ -25,7 +28,7 @@ export class UnetSkipBlock extends nn.Module {
     readonly position: Position,
     outerNc: number,
     innerNc: number,
-    o: { inputNc?: number; submodule?: UnetSkipBlock; norm: NormSpec; dropout?: number },
+    o: { inputNc?: number; submodule?: UnetSkipBlock; norm: NormSpec; dropout?: number; upsample?: UpsampleMode },
   ) {
     super();
     const inputNc = o.inputNc ?? outerNc;
@@ -33,15 +36,17 @@ export class UnetSkipBlock extends nn.Module {
     const downBias = parseNorm(o.norm).kind !== 'batch';
     const downConv = (bias: boolean): nn.Module => new nn.Conv2d(inputNc, innerNc, 4, { stride: 2, padding: 1, bias });
     const upIn = position === 'innermost' ? innerNc : 2 * innerNc;
+    const resize = (o.upsample ?? 'deconv') === 'resize';
     const upConv = (bias: boolean): nn.Module => new nn.ConvTranspose2d(upIn, outerNc, 4, { stride: 2, padding: 1, bias });
+    const upLayers = (norm: NormSpec): nn.Module[] => (resize ? upsampleLayers('resize', norm, upIn, outerNc, 'drop-if-batch') : convNorm(norm, outerNc, upConv, 'drop-if-batch'));
     if (position === 'outermost') {
       this.down = new nn.Sequential(downConv(downBias));
-      this.up = new nn.Sequential(new nn.ReLU({ inplace: true }), upConv(true), new nn.Tanh());
+      this.up = new nn.Sequential(new nn.ReLU({ inplace: true }), ...(resize ? upsampleLayers('resize', 'none', upIn, outerNc) : [upConv(true)]), new nn.Tanh());
     } else {
       const downNorm = position === 'innermost' ? [downConv(downBias)] : convNorm(o.norm, innerNc, () => downConv(downBias), 'drop-if-batch');
       this.down = new nn.Sequential(...downNorm);
       const dropout = position === 'middle' && (o.dropout ?? 0) > 0 ? [new nn.Dropout(o.dropout)] : [];
-      this.up = new nn.Sequential(new nn.ReLU({ inplace: true }), ...convNorm(o.norm, outerNc, upConv, 'drop-if-batch'), ...dropout);
+      this.up = new nn.Sequential(new nn.ReLU({ inplace: true }), ...upLayers(o.norm), ...dropout);
     }
     this.registerModule('down', this.down);
     this.submodule = o.submodule ? this.registerModule('submodule', o.submodule) : null;
@@ -71,6 +76,8 @@ export interface UnetGeneratorConfig {
   numDowns: number;
   norm?: NormSpec;
   dropout?: number;
+  /** 'deconv' (default, pix2pix's 4x4 transposed convolutions) or 'resize'. */
+  upsample?: UpsampleMode;
 }
 
 export class UnetGenerator extends nn.Module {
@@ -81,12 +88,13 @@ export class UnetGenerator extends nn.Module {
     checkPositiveInt('UnetGenerator', 'ngf', c.ngf);
     const norm = c.norm ?? 'batch';
     const { ngf } = c;
-    let block = new UnetSkipBlock('innermost', ngf * 8, ngf * 8, { norm });
-    for (let i = 0; i < c.numDowns - 5; i++) block = new UnetSkipBlock('middle', ngf * 8, ngf * 8, { submodule: block, norm, dropout: c.dropout ?? 0.5 });
-    block = new UnetSkipBlock('middle', ngf * 4, ngf * 8, { submodule: block, norm });
-    block = new UnetSkipBlock('middle', ngf * 2, ngf * 4, { submodule: block, norm });
-    block = new UnetSkipBlock('middle', ngf, ngf * 2, { submodule: block, norm });
-    this.model = this.registerModule('model', new UnetSkipBlock('outermost', c.outputNc ?? 3, ngf, { inputNc: c.inputNc, submodule: block, norm }));
+    const upsample = c.upsample ?? 'deconv';
+    let block = new UnetSkipBlock('innermost', ngf * 8, ngf * 8, { norm, upsample });
+    for (let i = 0; i < c.numDowns - 5; i++) block = new UnetSkipBlock('middle', ngf * 8, ngf * 8, { submodule: block, norm, dropout: c.dropout ?? 0.5, upsample });
+    block = new UnetSkipBlock('middle', ngf * 4, ngf * 8, { submodule: block, norm, upsample });
+    block = new UnetSkipBlock('middle', ngf * 2, ngf * 4, { submodule: block, norm, upsample });
+    block = new UnetSkipBlock('middle', ngf, ngf * 2, { submodule: block, norm, upsample });
+    this.model = this.registerModule('model', new UnetSkipBlock('outermost', c.outputNc ?? 3, ngf, { inputNc: c.inputNc, submodule: block, norm, upsample }));
   }
   forward(x: Tensor): Tensor {
     return this.model.call(x);

@@ -33,6 +33,7 @@ const VARIANTS: Variant[] = [
   { name: 'pix2pixhd, batch norm', model: 'pix2pixhd', overrides: { ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 0, norm: 'batch' }, size: 32, other: [32, 16] },
   { name: 'pix2pix (unet_64, batch norm, dropout)', model: 'pix2pix', overrides: { ngf: 4, numDowns: 6 }, size: 64, other: [128, 64] },
   { name: 'pix2pix (unet_32, instance norm)', model: 'pix2pix', overrides: { ngf: 4, numDowns: 5, norm: 'instance' }, size: 32, other: [64, 96] },
+  { name: 'pix2pix (unet_32, batch norm, resize upsampling)', model: 'pix2pix', overrides: { ngf: 4, numDowns: 5, upsample: 'resize' }, size: 32, other: [64, 32] },
   { name: "spade ('normal', sync-batch SPADE, spectral)", model: 'spade', overrides: { ngf: 4, spadeHidden: 8 }, size: 64, other: [128, 64] },
   { name: "spade ('more', instance SPADE, no spectral norm)", model: 'spade', overrides: { ngf: 2, spadeHidden: 4, upsampling: 'more', spadeNorm: 'instance', spectral: false }, size: 128, other: [128, 192] },
 ];

@@ -265,9 +265,23 @@ describe("upsample 'resize'", () => {
     x.dispose();
   });
 
+  it("pix2pix's U-Net: every transposed convolution becomes resize + reflect pad + 3x3 conv (no bias before batch norm), and the network still makes images", () => {
+    torch.manualSeed(4);
+    const g = new UnetGenerator({ inputNc: C, ngf: 4, numDowns: 5, upsample: 'resize' });
+    const kinds = [...g.namedModules()].map(([, m]) => m.constructor.name);
+    expect(kinds).not.toContain('ConvTranspose2d');
+    expect(kinds.filter((k) => k === 'Upsample')).toHaveLength(5);
+    const convs = [...g.namedModules()].map(([, m]) => m).filter((m): m is nn.Conv2d => m instanceof nn.Conv2d && m.kernelSize[0] === 3);
+    expect(convs).toHaveLength(5);
+    expect(convs.filter((c) => c.options.bias === false)).toHaveLength(4); // the outermost has no norm, so a bias
+    g.eval();
+    expectImage(g, 32, 32);
+  });
+
   it('is a model option of proposed and pix2pixhd, deconv by default', () => {
     const built = buildModels('pix2pixhd', C, { upsample: 'resize' }, 'cpu');
     expect(built.options.upsample).toBe('resize');
+    expect(buildModels('pix2pix', C, { upsample: 'resize' }, 'cpu').options.upsample).toBe('resize');
     expect(buildModels('proposed', C, {}, 'cpu').options.upsample).toBe('deconv');
     expect(() => buildModels('proposed', C, { upsample: 'bilinear' as 'resize' }, 'cpu')).toThrow(/upsample must be one of "deconv", "resize"/);
   });

@@ -19,7 +19,7 @@ describe('presets and options', () => {
       numD: 2, nLayersD: 3, ndf: 64, normD: 'instance',
     });
     expect(PUBLISHED_DEFAULTS.proposed).toEqual({ ...PUBLISHED_DEFAULTS.pix2pixhd, model: 'proposed', skip: 'concat' });
-    expect(PUBLISHED_DEFAULTS.pix2pix).toEqual({ model: 'pix2pix', ngf: 64, numDowns: 8, norm: 'batch', dropout: 0.5, numD: 1, nLayersD: 3, ndf: 64, normD: 'batch' });
+    expect(PUBLISHED_DEFAULTS.pix2pix).toEqual({ model: 'pix2pix', ngf: 64, numDowns: 8, norm: 'batch', dropout: 0.5, upsample: 'deconv', numD: 1, nLayersD: 3, ndf: 64, normD: 'batch' });
     expect(PUBLISHED_DEFAULTS.spade).toEqual({
       model: 'spade', ngf: 64, upsampling: 'normal', spadeNorm: 'batch', spadeHidden: 128, spadeKernel: 3, spectral: true,
       numD: 2, nLayersD: 4, ndf: 64, normD: 'spectral-instance',
@@ -54,7 +54,7 @@ describe('presets and options', () => {
   it('unknown model, preset and options are errors that list the valid ones', () => {
     expect(() => buildModels('cyclegan' as ModelName, C)).toThrow("unknown model 'cyclegan': the models are proposed, pix2pixhd, pix2pix, spade");
     expect(() => buildModels('proposed', C, {}, 'gpu' as 'cpu')).toThrow(/unknown preset 'gpu'/);
-    expect(() => buildModels('pix2pix', C, { skip: 'concat' })).toThrow(/pix2pix: option 'skip' does not apply to this model \(its options: ngf, numDowns, norm, dropout, numD, nLayersD, ndf, normD\)/);
+    expect(() => buildModels('pix2pix', C, { skip: 'concat' })).toThrow(/pix2pix: option 'skip' does not apply to this model \(its options: ngf, numDowns, norm, dropout, upsample, numD, nLayersD, ndf, normD\)/);
     expect(() => buildModels('pix2pixhd', C, { skip: 'concat' } as ModelOverrides)).toThrow(/option 'skip' does not apply/);
     expect(() => buildModels('proposed', C, { model: 'spade' } as unknown as ModelOverrides)).toThrow(/option 'model' does not apply/);
     expect(() => buildModels('proposed', C, { ngf: 0 })).toThrow(/option ngf must be an integer >= 1, got 0/);
