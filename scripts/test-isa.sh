@@ -19,7 +19,8 @@ FILES=(
   test/train/losses.test.ts test/train/trainer.test.ts test/train/classifier_trainer.test.ts
   test/train/segmenter_trainer.test.ts test/train/overfit.test.ts
   test/eval/ssim.test.ts test/eval/paired_metrics.test.ts test/eval/distribution_metrics.test.ts
-  test/eval/features.test.ts test/eval/segmentation.test.ts
+  test/eval/features.test.ts test/eval/segmentation.test.ts test/eval/checkerboard.test.ts
+  test/eval/aux_networks.test.ts test/export/layers.test.ts
   test/models/generators.test.ts test/models/discriminators.test.ts test/models/classifiers.test.ts
   test/models/inception_v3.test.ts test/models/vgg19.test.ts
   test/synth/precision.test.ts
