@@ -1,5 +1,6 @@
 // Progress on stderr: a bar with rate and ETA on a terminal, a line every few seconds otherwise.
 import cliProgress from 'cli-progress';
+import { phasedBars } from '../pipeline/ui.js';
 
 export interface Progress {
   /** `detail`: a short text shown after the bar (e.g. the latest losses). */
@@ -92,19 +93,5 @@ export function phasedProgress(
   unit: string,
   make: (label: string, total: number, unit: string) => Progress = progress,
 ): { update(p: { phase: string; done: number; total: number }): void; stop(): void } {
-  let bar: Progress | null = null;
-  let phase = '';
-  return {
-    update(p) {
-      if (p.phase !== phase) {
-        bar?.stop();
-        phase = p.phase;
-        bar = p.total > 0 ? make(labels[p.phase] ?? p.phase, p.total, unit) : null;
-      }
-      bar?.update(p.done, p.total);
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
+  return phasedBars((phase, total) => make(labels[phase] ?? phase, total, unit));
 }

@@ -74,14 +74,16 @@ export interface ExperimentHooks {
 
 /**
  * Opens a prepared cache, or prepares a dataset folder into `into`; first checks that the lesions
- * are what the role needs (real ones for --real, synthetic ones for --synthetic), before any
- * decoding. The test set's check (real lesions only) is made on the lesions actually used.
+ * are what the role needs (real ones for --real, synthetic ones for --synthetic) and that their
+ * diagnoses fit the experiment's vocabulary (`vocabulary` throws when not), before any decoding.
+ * The test set's check (real lesions only) is made on the lesions actually used.
  */
 async function openOrPrepare(
   dir: string,
   into: string,
   role: 'real' | 'synthetic' | 'test',
   o: AugmentExperimentOptions,
+  vocabulary: (classes: readonly string[]) => unknown,
   onProgress: (p: PrepareProgress) => void,
 ): Promise<{ cache: LesionCache; official: boolean }> {
   const check = (ids: string[]) => {
@@ -100,6 +102,7 @@ async function openOrPrepare(
         throw new DataError(`${dir}: the cache holds ${cache.width}x${cache.height} lesions but --size is ${o.width}x${o.height}; pass --size ${cache.width}x${cache.height} or give the dataset folder`);
       }
       check(cache.records.map((r) => r.id));
+      vocabulary(cache.spec.classes);
     } catch (e) {
       cache.close();
       throw e;
@@ -109,6 +112,7 @@ async function openOrPrepare(
   if (!existsSync(dir)) throw new DataError(`--${role} ${dir}: no such folder`);
   const index = await readDataset(dir);
   check(index.records.map((r) => r.id));
+  vocabulary(index.classes);
   await prepareCache(index, into, { width: o.width, height: o.height, fit: 'crop', labelMap: { boundary: 0, frame: false }, onProgress });
   const cache = await LesionCache.open(into);
   return { cache, official: cache.manifest.split.source === 'official' };
@@ -120,10 +124,10 @@ interface Vocabulary {
   map: ClassMap | null;
 }
 
-/** Where each of a cache's classes lands in the vocabulary; a class with no place is an error naming `what` (the option and folder) and saying what to do. */
-function remapFor(cache: LesionCache, v: Vocabulary, what: string): number[] {
-  if (v.map) return classIndexMap(cache.spec.classes, v.map, what);
-  return cache.spec.classes.map((c) => {
+/** Where each of a dataset's classes lands in the vocabulary; a class with no place is an error naming `what` (the option and folder) and saying what to do. */
+function remapFor(classes: readonly string[], v: Vocabulary, what: string): number[] {
+  if (v.map) return classIndexMap(classes, v.map, what);
+  return classes.map((c) => {
     const k = v.classes.indexOf(c);
     if (k < 0) {
       throw new DataError(`${what}: its diagnosis '${c}' is not one of --real's (${v.classes.join(', ')}); map the datasets onto one vocabulary with --classes FILE (a line such as "${c} -> ${v.classes[0]}")`);
@@ -220,12 +224,12 @@ async function predictMissing(dir: string, to: ClassifierTrainOptions, sets: rea
 /** The real test sets: --real's test split (in distribution) and --test (out of distribution). */
 function testSets(o: AugmentExperimentOptions, real: Opened, test: Opened | null, v: Vocabulary, tasks: readonly string[], notice: (m: string) => void): TestSet[] {
   const sets: TestSet[] = [];
-  const inDist = makeTestSet('in-distribution', real.cache, 'test', remapFor(real.cache, v, `--real ${o.real}`), v, tasks, o.real);
+  const inDist = makeTestSet('in-distribution', real.cache, 'test', remapFor(real.cache.spec.classes, v, `--real ${o.real}`), v, tasks, o.real);
   if (inDist.set.size === 0) notice(`--real ${o.real} has no test split: no in-distribution AUCs`);
   else if (inDist.info.tasks.length === 0) notice(`--real's test split has no lesions to tell apart for ${tasks.join(', ')}: no in-distribution AUCs`);
   else sets.push(inDist);
   if (test) {
-    const t = makeTestSet('out-of-distribution', test.cache, test.official ? 'test' : 'all', remapFor(test.cache, v, `--test ${o.test}`), v, tasks, o.test!);
+    const t = makeTestSet('out-of-distribution', test.cache, test.official ? 'test' : 'all', remapFor(test.cache.spec.classes, v, `--test ${o.test}`), v, tasks, o.test!);
     refuseSynthetic(t.set.ids.map((id) => ({ id, image: null, mask: null, label: null, split: null, synthetic: isSyntheticId(id) })), `the test set (--test ${o.test})`);
     if (t.set.size === 0) throw new DataError(`--test ${o.test}: no lesions in its test split`);
     const counts = Object.entries(t.info.counts).map(([c, n]) => `${c} ${n}`).join(', ');
@@ -252,18 +256,20 @@ export async function runAugmentExperiment(o: AugmentExperimentOptions, hooks: E
   const out = path.resolve(o.out);
   const notice = hooks.onNotice ?? (() => {});
   const map = o.classes ? readClassMap(o.classes) : null;
-  const real = await openOrPrepare(path.resolve(o.real), path.join(out, 'caches', 'real'), 'real', o, (p) => hooks.onPrepare?.('real', p));
+  const realFits = (classes: readonly string[]) => map && classIndexMap(classes, map, `--real ${o.real}`);
+  const real = await openOrPrepare(path.resolve(o.real), path.join(out, 'caches', 'real'), 'real', o, realFits, (p) => hooks.onPrepare?.('real', p));
   let synthetic: Opened | null = null;
   let test: Opened | null = null;
   const separateTest = o.test !== null && path.resolve(o.test) !== path.resolve(o.real);
   try {
-    synthetic = await openOrPrepare(path.resolve(o.synthetic), path.join(out, 'caches', 'synthetic'), 'synthetic', o, (p) => hooks.onPrepare?.('synthetic', p));
-    if (separateTest) test = await openOrPrepare(path.resolve(o.test!), testCacheDir(out, o.test!), 'test', o, (p) => hooks.onPrepare?.('test', p));
     const v: Vocabulary = { classes: map ? [...map.classes] : [...real.cache.spec.classes], map };
     const tasks = chooseTasks(o, v.classes);
-    const realRemap = remapFor(real.cache, v, `--real ${o.real}`);
+    const fits = (what: string) => (classes: readonly string[]) => remapFor(classes, v, what);
+    synthetic = await openOrPrepare(path.resolve(o.synthetic), path.join(out, 'caches', 'synthetic'), 'synthetic', o, fits(`--synthetic ${o.synthetic}`), (p) => hooks.onPrepare?.('synthetic', p));
+    if (separateTest) test = await openOrPrepare(path.resolve(o.test!), testCacheDir(out, o.test!), 'test', o, fits(`--test ${o.test}`), (p) => hooks.onPrepare?.('test', p));
+    const realRemap = remapFor(real.cache.spec.classes, v, `--real ${o.real}`);
     const realTrain = new LesionSet([{ cache: real.cache, split: 'train', remap: realRemap }]);
-    const augmented = new LesionSet([{ cache: real.cache, split: 'train', remap: realRemap }, { cache: synthetic.cache, remap: remapFor(synthetic.cache, v, `--synthetic ${o.synthetic}`) }]);
+    const augmented = new LesionSet([{ cache: real.cache, split: 'train', remap: realRemap }, { cache: synthetic.cache, remap: remapFor(synthetic.cache.spec.classes, v, `--synthetic ${o.synthetic}`) }]);
     const sets = testSets(o, real, test, v, tasks, notice);
     const trainIds = new Set(realTrain.ids);
     for (const t of sets) {

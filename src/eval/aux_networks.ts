@@ -210,7 +210,7 @@ export async function lesionSegmenter(cache: LesionCache, o: AuxOptions): Promis
     torch.manualSeed(o.seed);
     const model = new Segmenter();
     const opt = new nn.optim.Adam(model.parameters(), { lr: 1e-3 });
-    const val = cache.indices('val');
+    const val = new LesionSet([{ cache, split: 'val' }]);
     try {
       training = await earlyStopped(
         record,
@@ -224,7 +224,7 @@ export async function lesionSegmenter(cache: LesionCache, o: AuxOptions): Promis
             onStep: (s) => o.onProgress?.({ what: 'segmenter', step: (epoch - 1) * stepsPerEpoch + s.step, totalSteps: o.epochs * stepsPerEpoch }),
           });
         },
-        () => (val.length === 0 ? null : segmenterDice(model, cache, val)),
+        () => (val.size === 0 ? null : segmenterDice(model, val, cache.spec.classes.length)),
         () => saveSegmenter(file, model, { cache: cache.dir, seed: String(o.seed) }),
       );
     } finally {
@@ -237,18 +237,17 @@ export async function lesionSegmenter(cache: LesionCache, o: AuxOptions): Promis
   return { model, file, sha256: await sha256(file), description, training };
 }
 
-/** Mean Dice of the segmenter's masks on the real images of `members` against their lesion masks. */
-function segmenterDice(model: Segmenter, cache: LesionCache, members: readonly number[]): number {
-  const set = new LesionSet([{ cache, split: 'val' }]);
+/** Mean Dice of the segmenter's masks on a set's real images against their lesion masks. */
+function segmenterDice(model: Segmenter, set: LesionSet, numDiagnoses: number): number {
   const dice: number[] = [];
-  for (let i = 0; i < members.length; i += 16) {
-    const batch = Array.from({ length: Math.min(16, members.length - i) }, (_, k) => i + k);
+  for (let i = 0; i < set.size; i += 16) {
+    const batch = Array.from({ length: Math.min(16, set.size - i) }, (_, k) => i + k);
     const { image, label } = set.read(batch);
     const b = batch.length;
     torch.tidy(() =>
       torch.noGrad(() => {
         const x = torch.fromBytes(image, 'uint8', [b, 3, set.height, set.width]).to('float32').div(127.5).sub(1);
-        const target = lesionTargets(torch.fromBytes(label, 'uint8', [b, 1, set.height, set.width]), cache.spec.classes.length);
+        const target = lesionTargets(torch.fromBytes(label, 'uint8', [b, 1, set.height, set.width]), numDiagnoses);
         dice.push(...segmentationScores(model.predict(x), target).dice);
       }),
     );

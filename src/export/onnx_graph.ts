@@ -93,33 +93,29 @@ export class GraphBuilder {
 
   /** A shared float constant of the graph's float type (deduplicated by value and shape). */
   floatConstant(values: readonly number[], dims: number[] = [values.length]): string {
-    const key = `f:${dims.join('x')}:${values.join(',')}`;
-    let name = this.constants.get(key);
-    if (!name) {
+    return this.shared(`f:${dims.join('x')}:${values.join(',')}`, () => {
       const label = values.length <= 4 ? values.join('_') : `${values[0]}_n${values.length}`;
-      name = this.weight(`const_${label.replace(/[^\w.-]/g, '_')}`, dims, Float32Array.from(values));
-      this.constants.set(key, name);
-    }
-    return name;
+      return this.weight(`const_${label.replace(/[^\w.-]/g, '_')}`, dims, Float32Array.from(values));
+    });
   }
 
   /** A shared float32 constant whatever the graph's float type (Resize's scales). */
   float32Constant(values: readonly number[]): string {
-    const key = `f32:${values.join(',')}`;
-    let name = this.constants.get(key);
-    if (!name) {
-      name = this.tensor(`const_f32_${values.join('_').replace(/[^\w.-]/g, '_')}`, [values.length], DataType.FLOAT, new Uint8Array(Float32Array.from(values).buffer));
-      this.constants.set(key, name);
-    }
-    return name;
+    return this.shared(`f32:${values.join(',')}`, () =>
+      this.tensor(`const_f32_${values.join('_').replace(/[^\w.-]/g, '_')}`, [values.length], DataType.FLOAT, new Uint8Array(Float32Array.from(values).buffer)),
+    );
   }
 
   /** A shared int64 constant (deduplicated by value). */
   int64Constant(values: readonly number[]): string {
-    const key = `i:${values.join(',')}`;
+    return this.shared(`i:${values.join(',')}`, () => this.int64s(`const_i64_${values.join('_').replace(/-/g, 'm')}`, values));
+  }
+
+  /** The constant made once per key: later asks get the first one's name. */
+  private shared(key: string, make: () => string): string {
     let name = this.constants.get(key);
     if (!name) {
-      name = this.int64s(`const_i64_${values.join('_').replace(/-/g, 'm')}`, values);
+      name = make();
       this.constants.set(key, name);
     }
     return name;

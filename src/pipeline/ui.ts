@@ -18,8 +18,11 @@ export const quietUI: DemoUI = { say: () => {}, progress: () => ({ update() {}, 
 
 const PREPARE_LABELS: Record<string, string> = { hash: 'prepare hashing', decode: 'prepare decoding' };
 
-/** Bars for the cache's phases (hashing, decoding): one per phase, the previous one stopped when the next starts. */
-export function prepareBars(ui: DemoUI): { update(p: PrepareProgress): void; stop(): void } {
+/**
+ * Progress of work in phases (e.g. the cache's hashing then decoding): one bar per phase made by
+ * `make(phase)`, the previous one stopped when the next starts; `stop()` ends the last.
+ */
+export function phasedBars(make: (phase: string, total: number) => ProgressBar): { update(p: { phase: string; done: number; total: number }): void; stop(): void } {
   let bar: ProgressBar | null = null;
   let phase = '';
   return {
@@ -27,7 +30,7 @@ export function prepareBars(ui: DemoUI): { update(p: PrepareProgress): void; sto
       if (p.phase !== phase) {
         bar?.stop();
         phase = p.phase;
-        bar = p.total > 0 ? ui.progress(PREPARE_LABELS[p.phase] ?? p.phase, p.total, 'lesions') : null;
+        bar = p.total > 0 ? make(p.phase, p.total) : null;
       }
       bar?.update(p.done, p.total);
     },
@@ -35,4 +38,9 @@ export function prepareBars(ui: DemoUI): { update(p: PrepareProgress): void; sto
       bar?.stop();
     },
   };
+}
+
+/** Bars for the cache's phases (hashing, decoding) on the demo's UI. */
+export function prepareBars(ui: DemoUI): { update(p: PrepareProgress): void; stop(): void } {
+  return phasedBars((phase, total) => ui.progress(PREPARE_LABELS[phase] ?? phase, total, 'lesions'));
 }

@@ -3,7 +3,7 @@
 // retraining finished pairs (and ends with the same numbers), a test set of another vocabulary is
 // scored through a class map on the questions it can answer, and bad test sets are refused.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -130,6 +130,8 @@ describe('experiment augment', () => {
     writeFileSync(map, 'classes: nevus, melanoma, seborrheic_keratosis\ncommon_nevus -> nevus\natypical_nevus -> nevus\n');
 
     await expect(runAugmentExperiment(options('ph2', { test: ph2, seeds: 1 }))).rejects.toThrow(/--test .*ph2-like: its diagnosis 'common_nevus' is not one of --real's \(nevus, melanoma, seborrheic_keratosis\); map the datasets onto one vocabulary with --classes FILE/);
+    // Said before the test set is prepared: no cache was made for it.
+    expect(readdirSync(path.join(root, 'ph2', 'caches')).filter((d) => d.startsWith('test-'))).toEqual([]);
     const partial = path.join(root, 'partial-map.txt');
     writeFileSync(partial, 'classes: nevus, melanoma, seborrheic_keratosis\ncommon_nevus -> nevus\n');
     await expect(runAugmentExperiment(options('ph2', { test: ph2, seeds: 1, classes: partial }))).rejects.toThrow(/--test .*ph2-like: its diagnosis atypical_nevus is not covered by the class map .*partial-map\.txt/);
