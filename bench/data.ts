@@ -27,7 +27,9 @@ const size = intArg('size', 256, 8);
 const rounds = intArg('rounds', 3, 1);
 const root = path.resolve(import.meta.dirname, '../../shared/data/isic2017-512');
 if (!existsSync(root)) {
-  console.log(`bench:data: skipped: ${root} is missing; this benchmark (prepare, epoch reads, BMP vs JPEG) needs the shared ISIC-2017 data`);
+  console.log(
+    `bench:data: skipped: ${root} is missing; this benchmark (prepare, epoch reads, BMP vs JPEG) needs the shared ISIC-2017 data`,
+  );
   process.exit(0);
 }
 const index = await readDataset(root);
@@ -40,7 +42,11 @@ async function plainLoop(): Promise<number> {
   const t0 = performance.now();
   for (const r of index.records) {
     await sharp(readFileSync(r.image!)).resize(size, size, { fit: 'cover', kernel: 'lanczos3' }).raw().toBuffer();
-    await sharp(readFileSync(r.mask!)).resize(size, size, { fit: 'cover', kernel: 'nearest' }).extractChannel(0).raw().toBuffer();
+    await sharp(readFileSync(r.mask!))
+      .resize(size, size, { fit: 'cover', kernel: 'nearest' })
+      .extractChannel(0)
+      .raw()
+      .toBuffer();
   }
   return n / ((performance.now() - t0) / 1000);
 }
@@ -50,7 +56,13 @@ let cacheDir = '';
 async function prepare(round: number, from: DatasetIndex = index, name = 'cache'): Promise<number> {
   cacheDir = path.join(work, `${name}-${round}`);
   const t0 = performance.now();
-  await prepareCache(from, cacheDir, { width: size, height: size, fit: 'crop', labelMap: { boundary: 2, frame: true }, skipBad: true });
+  await prepareCache(from, cacheDir, {
+    width: size,
+    height: size,
+    fit: 'crop',
+    labelMap: { boundary: 2, frame: true },
+    skipBad: true,
+  });
   return from.records.length / ((performance.now() - t0) / 1000);
 }
 
@@ -62,7 +74,9 @@ async function bmpAgainstJpeg(): Promise<void> {
   const t0 = performance.now();
   const bmp = await bmpCopy(jpegIndex, path.join(work, 'bmp'));
   const mib = (b: number) => (b / 1048576).toFixed(1);
-  console.log(`\n${bmpCount} lesions as BMP for prepare (converted in ${((performance.now() - t0) / 1000).toFixed(1)} s): images ${mib(bmp.jpegBytes)} MiB as JPEG, ${mib(bmp.bmpBytes)} MiB as 24-bit BMP; masks the same PNGs`);
+  console.log(
+    `\n${bmpCount} lesions as BMP for prepare (converted in ${((performance.now() - t0) / 1000).toFixed(1)} s): images ${mib(bmp.jpegBytes)} MiB as JPEG, ${mib(bmp.bmpBytes)} MiB as 24-bit BMP; masks the same PNGs`,
+  );
   const jpeg: number[] = [];
   const bmps: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -70,9 +84,13 @@ async function bmpAgainstJpeg(): Promise<void> {
     rmSync(cacheDir, { recursive: true, force: true });
     bmps.push(await prepare(r, bmp.index, 'cache-bmp'));
     rmSync(cacheDir, { recursive: true, force: true });
-    console.log(`round ${r + 1}: prepare JPEG ${jpeg[r]!.toFixed(1)} lesions/s, BMP ${bmps[r]!.toFixed(1)} lesions/s, ratio BMP/JPEG ${(bmps[r]! / jpeg[r]!).toFixed(2)}`);
+    console.log(
+      `round ${r + 1}: prepare JPEG ${jpeg[r]!.toFixed(1)} lesions/s, BMP ${bmps[r]!.toFixed(1)} lesions/s, ratio BMP/JPEG ${(bmps[r]! / jpeg[r]!).toFixed(2)}`,
+    );
   }
-  console.log(`prepare: ratio BMP/JPEG ${(median(bmps) / median(jpeg)).toFixed(2)} (median of ${rounds}: JPEG ${median(jpeg).toFixed(1)}, BMP ${median(bmps).toFixed(1)} lesions/s; BMP skips JPEG decoding but reads and hashes ${(bmp.bmpBytes / bmp.jpegBytes).toFixed(0)}x the bytes)`);
+  console.log(
+    `prepare: ratio BMP/JPEG ${(median(bmps) / median(jpeg)).toFixed(2)} (median of ${rounds}: JPEG ${median(jpeg).toFixed(1)}, BMP ${median(bmps).toFixed(1)} lesions/s; BMP skips JPEG decoding but reads and hashes ${(bmp.bmpBytes / bmp.jpegBytes).toFixed(0)}x the bytes)`,
+  );
 }
 
 const plain: number[] = [];
@@ -81,10 +99,14 @@ try {
   for (let r = 0; r < rounds; r++) {
     plain.push(await plainLoop());
     ours.push(await prepare(r));
-    console.log(`round ${r + 1}: plain sharp loop ${plain[r]!.toFixed(1)} img/s, dermosynth prepare ${ours[r]!.toFixed(1)} img/s, ratio ${(ours[r]! / plain[r]!).toFixed(2)}`);
+    console.log(
+      `round ${r + 1}: plain sharp loop ${plain[r]!.toFixed(1)} img/s, dermosynth prepare ${ours[r]!.toFixed(1)} img/s, ratio ${(ours[r]! / plain[r]!).toFixed(2)}`,
+    );
     if (r < rounds - 1) rmSync(cacheDir, { recursive: true, force: true });
   }
-  console.log(`prepare: ratio dermosynth/plain-sharp ${(median(ours) / median(plain)).toFixed(2)} (median of ${rounds}; prepare also hashes, checks masks, detects frames and writes shards)`);
+  console.log(
+    `prepare: ratio dermosynth/plain-sharp ${(median(ours) / median(plain)).toFixed(2)} (median of ${rounds}; prepare also hashes, checks masks, detects frames and writes shards)`,
+  );
 
   const cache = await LesionCache.open(cacheDir);
   for (const augment of ['none', 'default']) {
@@ -97,7 +119,9 @@ try {
       disposeBatch(b);
     }
     const rate = seen / ((performance.now() - t0) / 1000);
-    console.log(`epoch read from the cache, augment ${augment}: ${rate.toFixed(0)} img/s (target > 1000) ${rate > 1000 ? 'ok' : 'BELOW TARGET'}`);
+    console.log(
+      `epoch read from the cache, augment ${augment}: ${rate.toFixed(0)} img/s (target > 1000) ${rate > 1000 ? 'ok' : 'BELOW TARGET'}`,
+    );
   }
   cache.close();
   console.log(`live tensors at the end: ${torch.liveTensors()}`);

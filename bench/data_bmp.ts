@@ -37,7 +37,10 @@ export function encodeBmp24(rgb: Uint8Array, width: number, height: number): Uin
  * labels and splits stay the same records' (only the image files differ). Returns the new index
  * and the bytes of the images before and after.
  */
-export async function bmpCopy(index: DatasetIndex, dir: string): Promise<{ index: DatasetIndex; jpegBytes: number; bmpBytes: number }> {
+export async function bmpCopy(
+  index: DatasetIndex,
+  dir: string,
+): Promise<{ index: DatasetIndex; jpegBytes: number; bmpBytes: number }> {
   mkdirSync(path.join(dir, 'images'), { recursive: true });
   let jpegBytes = 0;
   let bmpBytes = 0;

@@ -141,15 +141,45 @@ async function dermosynthTrain(work: string, cache: string, p: number): Promise<
       {
         command: process.execPath,
         args: [
-          cli, 'train', '--out', out, '--data', cache, '--size', `${size}x${size}`, '--preset', 'published', '--local-enhancers', '0',
-          ...['--ngf', ngf, '--steps', steps, '--batch', BATCH, '--nproc', p, '--checkpoint-every', 1_000_000, '--sample-every', 1_000_000, '--dist-timeout', DIST_TIMEOUT].map(String),
-          '--augment', 'none',
+          cli,
+          'train',
+          '--out',
+          out,
+          '--data',
+          cache,
+          '--size',
+          `${size}x${size}`,
+          '--preset',
+          'published',
+          '--local-enhancers',
+          '0',
+          ...[
+            '--ngf',
+            ngf,
+            '--steps',
+            steps,
+            '--batch',
+            BATCH,
+            '--nproc',
+            p,
+            '--checkpoint-every',
+            1_000_000,
+            '--sample-every',
+            1_000_000,
+            '--dist-timeout',
+            DIST_TIMEOUT,
+          ].map(String),
+          '--augment',
+          'none',
         ],
         env,
       },
     ]);
     const log = jsonLines(readFileSync(path.join(out, 'log.jsonl'), 'utf8'));
-    if (log.length !== steps) throw new Error(`dermosynth train --nproc ${p}: ${path.join(out, 'log.jsonl')} has ${log.length} steps, expected ${steps}`);
+    if (log.length !== steps)
+      throw new Error(
+        `dermosynth train --nproc ${p}: ${path.join(out, 'log.jsonl')} has ${log.length} steps, expected ${steps}`,
+      );
     return log.map((e) => ({ seconds: e.seconds as number, comm: p > 1 ? (e.comm as number) : null }));
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -172,13 +202,40 @@ function rankEnv(rank: number, world: number, port: number): NodeJS.ProcessEnv {
 /** bench/ddp_pytorch.py with p processes; rank 0's ready line and steps. */
 async function pythonTrain(p: number): Promise<{ ready: Record<string, unknown>; steps: Step[] }> {
   const port = await freePort();
-  const args = [path.join(here, 'ddp_pytorch.py'), ...['--mode', 'train', '--threads', threadsFor(p), '--size', size, '--ngf', ngf, '--label-nc', LABEL_CHANNELS, '--batch', BATCH, '--steps', steps, '--timeout', DIST_TIMEOUT].map(String)];
-  const outs = await runTogether(`python ddp_pytorch.py (${p} process${p > 1 ? 'es' : ''})`, [...Array(p).keys()].map((r) => ({ command: python, args, env: rankEnv(r, p, port) })));
+  const args = [
+    path.join(here, 'ddp_pytorch.py'),
+    ...[
+      '--mode',
+      'train',
+      '--threads',
+      threadsFor(p),
+      '--size',
+      size,
+      '--ngf',
+      ngf,
+      '--label-nc',
+      LABEL_CHANNELS,
+      '--batch',
+      BATCH,
+      '--steps',
+      steps,
+      '--timeout',
+      DIST_TIMEOUT,
+    ].map(String),
+  ];
+  const outs = await runTogether(
+    `python ddp_pytorch.py (${p} process${p > 1 ? 'es' : ''})`,
+    [...Array(p).keys()].map((r) => ({ command: python, args, env: rankEnv(r, p, port) })),
+  );
   const lines = jsonLines(outs[0]!);
   const ready = lines.find((l) => l.ready);
   const stepLines = lines.filter((l) => typeof l.step === 'number');
-  if (!ready || stepLines.length !== steps || !lines.some((l) => l.done)) throw new Error(`ddp_pytorch.py: expected a ready line, ${steps} steps and done, got:\n${outs[0]}`);
-  return { ready, steps: stepLines.map((l) => ({ seconds: l.seconds as number, comm: p > 1 ? (l.comm as number) : null })) };
+  if (!ready || stepLines.length !== steps || !lines.some((l) => l.done))
+    throw new Error(`ddp_pytorch.py: expected a ready line, ${steps} steps and done, got:\n${outs[0]}`);
+  return {
+    ready,
+    steps: stepLines.map((l) => ({ seconds: l.seconds as number, comm: p > 1 ? (l.comm as number) : null })),
+  };
 }
 
 type Timings = Map<number, number[]>;
@@ -187,7 +244,8 @@ type Timings = Map<number, number[]>;
 function readTimings(text: string, sizes: number[], who: string): Timings {
   const m: Timings = new Map();
   for (const l of jsonLines(text)) if (typeof l.size === 'number') m.set(l.size, l.ms as number[]);
-  for (const n of sizes) if (m.get(n)?.length !== repeats) throw new Error(`${who}: no timings for the all-reduce of ${n} floats:\n${text}`);
+  for (const n of sizes)
+    if (m.get(n)?.length !== repeats) throw new Error(`${who}: no timings for the all-reduce of ${n} floats:\n${text}`);
   return m;
 }
 
@@ -196,7 +254,26 @@ async function dermosynthAllReduce(sizes: number[]): Promise<Timings> {
   const me = fileURLToPath(import.meta.url);
   const procs = [0, 1].map((r) => ({
     command: process.execPath,
-    args: [...process.execArgv, me, '--child', 'allreduce', ...['--rank', r, '--world', 2, '--port', port, '--sizes', sizes.join(','), '--repeats', repeats, '--threads', threadsFor(2)].map(String)],
+    args: [
+      ...process.execArgv,
+      me,
+      '--child',
+      'allreduce',
+      ...[
+        '--rank',
+        r,
+        '--world',
+        2,
+        '--port',
+        port,
+        '--sizes',
+        sizes.join(','),
+        '--repeats',
+        repeats,
+        '--threads',
+        threadsFor(2),
+      ].map(String),
+    ],
     env: { ...process.env, OMP_NUM_THREADS: String(threadsFor(2)) },
   }));
   const outs = await runTogether('dermosynth all-reduce', procs);
@@ -205,8 +282,27 @@ async function dermosynthAllReduce(sizes: number[]): Promise<Timings> {
 
 async function pythonAllReduce(sizes: number[]): Promise<Timings> {
   const port = await freePort();
-  const args = [path.join(here, 'ddp_pytorch.py'), ...['--mode', 'allreduce', '--threads', threadsFor(2), '--sizes', sizes.join(','), '--repeats', repeats, '--warmup', AR_WARMUP, '--timeout', DIST_TIMEOUT].map(String)];
-  const outs = await runTogether('python all-reduce', [0, 1].map((r) => ({ command: python, args, env: rankEnv(r, 2, port) })));
+  const args = [
+    path.join(here, 'ddp_pytorch.py'),
+    ...[
+      '--mode',
+      'allreduce',
+      '--threads',
+      threadsFor(2),
+      '--sizes',
+      sizes.join(','),
+      '--repeats',
+      repeats,
+      '--warmup',
+      AR_WARMUP,
+      '--timeout',
+      DIST_TIMEOUT,
+    ].map(String),
+  ];
+  const outs = await runTogether(
+    'python all-reduce',
+    [0, 1].map((r) => ({ command: python, args, env: rankEnv(r, 2, port) })),
+  );
   return readTimings(outs[0]!, sizes, 'python all-reduce');
 }
 
@@ -219,7 +315,13 @@ function allReduceChild(): void {
   const world = intArg('world', 2, 2);
   torch.setNumThreads(intArg('threads', 1, 1));
   const sizes = arg('sizes', '').split(',').map(Number);
-  const pg = ProcessGroup.init({ host: '127.0.0.1', port: intArg('port', 0, 1), rank, worldSize: world, timeoutMs: DIST_TIMEOUT * 1000 });
+  const pg = ProcessGroup.init({
+    host: '127.0.0.1',
+    port: intArg('port', 0, 1),
+    rank,
+    worldSize: world,
+    timeoutMs: DIST_TIMEOUT * 1000,
+  });
   try {
     for (const n of sizes) {
       const t = torch.ones([n]);
@@ -253,7 +355,11 @@ const median = (a: number[]): number => {
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-const row = (cells: (string | number)[], widths: number[]): string => cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' ').trimEnd();
+const row = (cells: (string | number)[], widths: number[]): string =>
+  cells
+    .map((c, i) => String(c).padEnd(widths[i]!))
+    .join(' ')
+    .trimEnd();
 
 /** dermosynth's G and D parameter counts at this configuration (the gradient all-reduced per step). */
 function parameterCounts(): { generator: number; discriminator: number } {
@@ -269,8 +375,20 @@ async function main(): Promise<void> {
     const loadStart = loadavg();
     const data = path.join(work, 'data');
     const cache = path.join(work, 'cache');
-    await runTogether('dermosynth data sample', [{ command: process.execPath, args: [cli, 'data', 'sample', '--out', data, '--n', '16', '--size', String(size)], env: process.env }]);
-    await runTogether('dermosynth data prepare', [{ command: process.execPath, args: [cli, 'data', 'prepare', data, '--size', `${size}x${size}`, '--out', cache], env: process.env }]);
+    await runTogether('dermosynth data sample', [
+      {
+        command: process.execPath,
+        args: [cli, 'data', 'sample', '--out', data, '--n', '16', '--size', String(size)],
+        env: process.env,
+      },
+    ]);
+    await runTogether('dermosynth data prepare', [
+      {
+        command: process.execPath,
+        args: [cli, 'data', 'prepare', data, '--size', `${size}x${size}`, '--out', cache],
+        env: process.env,
+      },
+    ]);
     mkdirSync(path.join(work, 'runs'));
 
     const params = parameterCounts();
@@ -281,8 +399,12 @@ async function main(): Promise<void> {
       `data-parallel training: dermosynth train --nproc P vs PyTorch DistributedDataParallel (gloo over loopback); proposed (preset published, no local enhancer, ngf ${ngf}${ngf === 64 ? '' : ' instead of 64'}, ${LABEL_CHANNELS} label channels) ` +
         `at ${size}x${size}, global batch ${BATCH}; ${cores} cores: P=1 ${threadsFor(1)} threads, P=2 ${threadsFor(2)} thread${threadsFor(2) > 1 ? 's' : ''} each; libtorch ${torch.buildInfo().version}`,
     );
-    console.log(`gradients: G ${params.generator} + D ${params.discriminator} parameters = ${mb(gradBytes)} of float32 (MB = 10^6 bytes)`);
-    console.log(`${rounds} round(s) of dermosynth P=1, python P=1, dermosynth P=2, python P=2 (${warmup} warm-up + ${iters} timed steps each), then the all-reduces; load average ${loadStart} at the start`);
+    console.log(
+      `gradients: G ${params.generator} + D ${params.discriminator} parameters = ${mb(gradBytes)} of float32 (MB = 10^6 bytes)`,
+    );
+    console.log(
+      `${rounds} round(s) of dermosynth P=1, python P=1, dermosynth P=2, python P=2 (${warmup} warm-up + ${iters} timed steps each), then the all-reduces; load average ${loadStart} at the start`,
+    );
 
     const runs = new Map<string, Step[]>(); // `${side} ${p}` -> timed steps of every round
     const ar: Record<'dermosynth' | 'pytorch', Timings[]> = { dermosynth: [], pytorch: [] };
@@ -298,7 +420,9 @@ async function main(): Promise<void> {
             const py = await pythonTrain(p);
             const c = py.ready.parameters as Record<string, number>;
             if (c.generator !== params.generator || c.discriminator !== params.discriminator) {
-              throw new Error(`parameter counts differ: dermosynth ${JSON.stringify(params)}, pytorch ${JSON.stringify(c)}`);
+              throw new Error(
+                `parameter counts differ: dermosynth ${JSON.stringify(params)}, pytorch ${JSON.stringify(c)}`,
+              );
             }
             got = py.steps;
           }
@@ -316,8 +440,12 @@ async function main(): Promise<void> {
 
     // Training table.
     const w = [11, 3, 8, 8, 8, 9, 8, 12, 10];
-    console.log(`\ntraining (medians over the timed steps of all rounds; images/s = global batch ${BATCH} x steps/s; comm = wait for the gradient all-reduce after backward):`);
-    console.log(row(['side', 'P', 'threads', 's/step', 'steps/s', 'images/s', '2 vs 1', 'comm s/step', 'comm share'], w));
+    console.log(
+      `\ntraining (medians over the timed steps of all rounds; images/s = global batch ${BATCH} x steps/s; comm = wait for the gradient all-reduce after backward):`,
+    );
+    console.log(
+      row(['side', 'P', 'threads', 's/step', 'steps/s', 'images/s', '2 vs 1', 'comm s/step', 'comm share'], w),
+    );
     const secs: Record<string, number> = {};
     for (const side of ['dermosynth', 'pytorch']) {
       for (const p of PROCS) {
@@ -326,7 +454,22 @@ async function main(): Promise<void> {
         secs[`${side} ${p}`] = t;
         const comm = p > 1 ? median(s.map((x) => x.comm!)) : null;
         const speedup = p > 1 ? `${(secs[`${side} 1`]! / t).toFixed(2)}x` : '-';
-        console.log(row([side, p, p > 1 ? `${threadsFor(p)} x ${p}` : threadsFor(p), t.toFixed(3), (1 / t).toFixed(3), (BATCH / t).toFixed(2), speedup, comm === null ? '-' : comm.toFixed(4), comm === null ? '-' : pct(comm / t)], w));
+        console.log(
+          row(
+            [
+              side,
+              p,
+              p > 1 ? `${threadsFor(p)} x ${p}` : threadsFor(p),
+              t.toFixed(3),
+              (1 / t).toFixed(3),
+              (BATCH / t).toFixed(2),
+              speedup,
+              comm === null ? '-' : comm.toFixed(4),
+              comm === null ? '-' : pct(comm / t),
+            ],
+            w,
+          ),
+        );
       }
     }
     const ratios = PROCS.map((p) => `P=${p} ${(secs[`pytorch ${p}`]! / secs[`dermosynth ${p}`]!).toFixed(3)}`);
@@ -335,9 +478,25 @@ async function main(): Promise<void> {
     // All-reduce table.
     const medianMs = (side: 'dermosynth' | 'pytorch', n: number): number => median(ar[side].flatMap((m) => m.get(n)!));
     const n2 = 2;
-    console.log(`\nall-reduce (sum) of one float32 tensor, 2 processes (${threadsFor(2)} thread${threadsFor(2) > 1 ? 's' : ''} each), gloo over loopback: median of ${repeats} x ${rounds} round(s) after ${AR_WARMUP} warm-up, a barrier before each; algbw = bytes / time, busbw = algbw x 2(n-1)/n:`);
+    console.log(
+      `\nall-reduce (sum) of one float32 tensor, 2 processes (${threadsFor(2)} thread${threadsFor(2) > 1 ? 's' : ''} each), gloo over loopback: median of ${repeats} x ${rounds} round(s) after ${AR_WARMUP} warm-up, a barrier before each; algbw = bytes / time, busbw = algbw x 2(n-1)/n:`,
+    );
     const aw = [17, 14, 11, 11, 11, 11, 11, 10];
-    console.log(row(['size', 'dermosynth ms', 'algbw GB/s', 'busbw GB/s', 'pytorch ms', 'algbw GB/s', 'busbw GB/s', 'ratio time d/p'], aw));
+    console.log(
+      row(
+        [
+          'size',
+          'dermosynth ms',
+          'algbw GB/s',
+          'busbw GB/s',
+          'pytorch ms',
+          'algbw GB/s',
+          'busbw GB/s',
+          'ratio time d/p',
+        ],
+        aw,
+      ),
+    );
     for (const n of sizes) {
       const bytes = 4 * n;
       const cells: (string | number)[] = [`${mb(bytes)}${n === gradFloats ? ' (grads)' : ''}`];
@@ -349,7 +508,8 @@ async function main(): Promise<void> {
       cells.push((medianMs('dermosynth', n) / medianMs('pytorch', n)).toFixed(3));
       console.log(row(cells, aw));
     }
-    const arD = medianMs('dermosynth', gradFloats) / 1000, arP = medianMs('pytorch', gradFloats) / 1000;
+    const arD = medianMs('dermosynth', gradFloats) / 1000,
+      arP = medianMs('pytorch', gradFloats) / 1000;
     console.log(
       `the gradient's all-reduce alone (${mb(gradBytes)}) vs a P=2 training step: dermosynth ${arD.toFixed(3)} s = ${pct(arD / secs['dermosynth 2']!)} of its step, ` +
         `pytorch ${arP.toFixed(3)} s = ${pct(arP / secs['pytorch 2']!)}; the steps wait only for what backward did not hide (comm above)`,
@@ -361,7 +521,8 @@ async function main(): Promise<void> {
 }
 
 const child = arg('child', '');
-if (child && child !== 'allreduce') throw new RangeError(`--child ${child}: only 'allreduce' is a child of this benchmark`);
+if (child && child !== 'allreduce')
+  throw new RangeError(`--child ${child}: only 'allreduce' is a child of this benchmark`);
 const run = child ? async () => allReduceChild() : main;
 run().then(
   () => process.exit(0),

@@ -24,19 +24,29 @@ const python = arg('python', '/usr/bin/python3');
 
 torch.setNumThreads(threads);
 
-const labelNc = 4, nLayers = 3, numD = 2, lambdaFeat = 10;
+const labelNc = 4,
+  nLayers = 3,
+  numD = 2,
+  lambdaFeat = 10;
 const fmt = channelsLast ? 'channelsLast' : 'contiguous';
 
 /** The label map (a square lesion of class 2) and a random "real" image, as the Python script makes them. */
 function makeInputs(): [Tensor, Tensor] {
   return torch.tidy(() => {
-    const s = size, q = s / 4;
+    const s = size,
+      q = s / 4;
     const l = torch.zeros([1, labelNc, s, s]);
     const inside = torch.zeros([s, s]);
-    inside.slice(0, q, 3 * q).slice(1, q, 3 * q).fill_(1);
+    inside
+      .slice(0, q, 3 * q)
+      .slice(1, q, 3 * q)
+      .fill_(1);
     l.select(1, 0).copy_(inside.rsub(1));
     l.select(1, 2).copy_(inside);
-    return [torch.keep(l.contiguous(fmt)), torch.keep(torch.rand([1, 3, s, s]).mul(2).sub(1).contiguous(fmt))] as [Tensor, Tensor];
+    return [torch.keep(l.contiguous(fmt)), torch.keep(torch.rand([1, 3, s, s]).mul(2).sub(1).contiguous(fmt))] as [
+      Tensor,
+      Tensor,
+    ];
   });
 }
 
@@ -65,11 +75,13 @@ function makeIteration(likeForLike: boolean): Iteration {
   torch.manualSeed(0);
   const G = globalGenerator(labelNc, 3, 32, 3, 6, subpixel && !likeForLike);
   const D = new MultiscaleDiscriminator(labelNc + 3, 32, nLayers, numD);
-  const gParams = G.parameters(), dParams = D.parameters();
+  const gParams = G.parameters(),
+    dParams = D.parameters();
   const optG = new nn.optim.Adam(gParams, { lr: 2e-4, betas: [0.5, 0.999] });
   const optD = new nn.optim.Adam(dParams, { lr: 2e-4, betas: [0.5, 0.999] });
   const [label, real] = makeInputs();
-  const featW = 4 / (nLayers + 1), dW = 1 / numD;
+  const featW = 4 / (nLayers + 1),
+    dW = 1 / numD;
   const featureMatching = (predFake: Tensor[][], predReal: Tensor[][]): Tensor => {
     let loss = torch.zeros([]);
     for (let i = 0; i < numD; i++) {
@@ -123,9 +135,14 @@ interface Peer {
 }
 
 async function startPeer(name: string, command: string, args: string[]): Promise<Peer> {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+  const child = spawn(command, args, {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+  });
   child.on('error', (err) => {
-    console.error(`cannot start ${name} (${command}: ${err.message}); for Python: sudo apt-get install -y python3-torch`);
+    console.error(
+      `cannot start ${name} (${command}: ${err.message}); for Python: sudo apt-get install -y python3-torch`,
+    );
     process.exit(1);
   });
   let quitting = false;
@@ -175,7 +192,11 @@ async function main(): Promise<void> {
   const common = ['--size', String(size), '--threads', String(threads), ...(channelsLast ? ['--channels-last'] : [])];
   const py = await startPeer('bench/engine_pytorch.py', python, [path.join(here, 'engine_pytorch.py'), ...common]);
   const same = await startPeer('the like-for-like TypeScript peer', process.execPath, [
-    ...process.execArgv, fileURLToPath(import.meta.url), '--serve', 'like-for-like', ...common,
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    '--serve',
+    'like-for-like',
+    ...common,
   ]);
   console.log(
     `pix2pixHD-style GAN iteration at ${size}x${size}, batch 1, ${threads} threads${channelsLast ? ', channels-last' : ''}` +
@@ -183,7 +204,9 @@ async function main(): Promise<void> {
   );
   const optimized = makeIteration(false);
   const results = { ts: [] as number[], same: [] as number[], python: [] as number[] };
-  console.log('each iteration runs in turn in: dermosynth | like-for-like (same operations as Python) | python; all start from the same weights');
+  console.log(
+    'each iteration runs in turn in: dermosynth | like-for-like (same operations as Python) | python; all start from the same weights',
+  );
   for (let i = 0; i < warmup + iters; i++) {
     const t0 = performance.now();
     const l = optimized();
@@ -209,12 +232,22 @@ async function main(): Promise<void> {
     const s = [...a].sort((x, y) => x - y);
     return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   };
-  const tsMed = median(results.ts), sameMed = median(results.same), pyMed = median(results.python);
+  const tsMed = median(results.ts),
+    sameMed = median(results.same),
+    pyMed = median(results.python);
   const mib = (kb: number): string => `${(kb / 1024).toFixed(0)} MiB`;
-  console.log(`median ts ${tsMed.toFixed(1)} ms, like-for-like ${sameMed.toFixed(1)} ms, python ${pyMed.toFixed(1)} ms`);
-  console.log(`peak RSS ts ${mib(process.resourceUsage().maxRSS)}, like-for-like ${mib(sameRss)}, python ${mib(pyRss)}`);
-  console.log(`ratio like-for-like/python = ${(sameMed / pyMed).toFixed(3)}  (the binding's own cost: the same operations as the Python script)`);
-  console.log(`ratio ts/python = ${(tsMed / pyMed).toFixed(3)}  (dermosynth's iteration: the same updates; see makeIteration)`);
+  console.log(
+    `median ts ${tsMed.toFixed(1)} ms, like-for-like ${sameMed.toFixed(1)} ms, python ${pyMed.toFixed(1)} ms`,
+  );
+  console.log(
+    `peak RSS ts ${mib(process.resourceUsage().maxRSS)}, like-for-like ${mib(sameRss)}, python ${mib(pyRss)}`,
+  );
+  console.log(
+    `ratio like-for-like/python = ${(sameMed / pyMed).toFixed(3)}  (the binding's own cost: the same operations as the Python script)`,
+  );
+  console.log(
+    `ratio ts/python = ${(tsMed / pyMed).toFixed(3)}  (dermosynth's iteration: the same updates; see makeIteration)`,
+  );
 }
 
 const run = process.argv.includes('--serve') ? serve : main;

@@ -29,7 +29,8 @@ const warmup = intArg('warmup', 1, 0);
 const rounds = intArg('rounds', 2, 1);
 const threads = intArg('threads', os.availableParallelism(), 1);
 const resize = arg('resize', 'bicubic-antialias') as InceptionResize;
-if (!INCEPTION_RESIZE_MODES.includes(resize)) throw new RangeError(`--resize must be one of ${INCEPTION_RESIZE_MODES.join(', ')}`);
+if (!INCEPTION_RESIZE_MODES.includes(resize))
+  throw new RangeError(`--resize must be one of ${INCEPTION_RESIZE_MODES.join(', ')}`);
 const python = arg('python', '/usr/bin/python3');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PEER = path.join(ROOT, 'bench/inception_pytorch.py');
@@ -45,14 +46,18 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-bench-inception-'));
   try {
     if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
-      throw new Error(`${python} cannot import torch: the benchmark needs Python PyTorch as its peer (sudo apt-get install -y python3-torch)`);
+      throw new Error(
+        `${python} cannot import torch: the benchmark needs Python PyTorch as its peer (sudo apt-get install -y python3-torch)`,
+      );
     }
     const pth = path.join(dir, 'weights.pth');
     const weights = path.join(dir, 'weights.safetensors');
     execFileSync(python, [PEER, '--init', pth, '--seed', '0'], { env });
     execFileSync(python, [path.join(ROOT, 'scripts/to_safetensors.py'), pth, weights], { env, stdio: 'ignore' });
     const net = await loadInceptionV3(weights, { resize });
-    console.log(`FID Inception-v3 feature extraction: ${n} images of ${size}x${size}, batch ${batch}, resize ${resize}, ${threads} threads; libtorch ${torch.buildInfo().version}`);
+    console.log(
+      `FID Inception-v3 feature extraction: ${n} images of ${size}x${size}, batch ${batch}, resize ${resize}, ${threads} threads; libtorch ${torch.buildInfo().version}`,
+    );
 
     // Parity on 2 images.
     torch.manualSeed(1);
@@ -60,7 +65,9 @@ async function main(): Promise<void> {
     const probeFile = path.join(dir, 'probe.safetensors');
     const outFile = path.join(dir, 'probe-out.safetensors');
     await torch.saveSafetensors(probeFile, { images: probe });
-    execFileSync(python, [PEER, '--weights', weights, '--images', probeFile, '--out', outFile, '--resize', resize], { env });
+    execFileSync(python, [PEER, '--weights', weights, '--images', probeFile, '--out', outFile, '--resize', resize], {
+      env,
+    });
     const ref = (await torch.loadSafetensors(outFile)).tensors;
     const ours = torch.inferenceMode(() => net.call(probe));
     for (const k of ['pool3', 'logits'] as const) {
@@ -69,7 +76,12 @@ async function main(): Promise<void> {
     }
     torch.dispose([probe, ours.pool3, ours.logits, ...ref.values()]);
 
-    const images = torch.tidy(() => torch.rand([n, 3, size, size], { generator: new torch.Generator(0) }).mul(2).sub(1));
+    const images = torch.tidy(() =>
+      torch
+        .rand([n, 3, size, size], { generator: new torch.Generator(0) })
+        .mul(2)
+        .sub(1),
+    );
     const ts: number[] = [];
     const py: number[] = [];
     let pyRss = 0;
@@ -83,19 +95,47 @@ async function main(): Promise<void> {
       }
       const out = execFileSync(
         python,
-        [PEER, '--weights', weights, '--bench', '--n', String(n), '--size', String(size), '--batch', String(batch), '--iters', String(iters), '--warmup', String(warmup), '--threads', String(threads), '--resize', resize],
+        [
+          PEER,
+          '--weights',
+          weights,
+          '--bench',
+          '--n',
+          String(n),
+          '--size',
+          String(size),
+          '--batch',
+          String(batch),
+          '--iters',
+          String(iters),
+          '--warmup',
+          String(warmup),
+          '--threads',
+          String(threads),
+          '--resize',
+          resize,
+        ],
         { env, encoding: 'utf8' },
       );
       const res = JSON.parse(out.trim().split('\n').pop()!) as { secondsPerRound: number[]; maxRssKb: number };
       for (const s of res.secondsPerRound) py.push(n / s);
       pyRss = Math.max(pyRss, res.maxRssKb);
-      console.log(`round ${r + 1}: dermosynth ${ts.slice(-iters).map((v) => v.toFixed(2)).join(', ')} img/s; pytorch ${res.secondsPerRound.map((s) => (n / s).toFixed(2)).join(', ')} img/s`);
+      console.log(
+        `round ${r + 1}: dermosynth ${ts
+          .slice(-iters)
+          .map((v) => v.toFixed(2))
+          .join(', ')} img/s; pytorch ${res.secondsPerRound.map((s) => (n / s).toFixed(2)).join(', ')} img/s`,
+      );
     }
     images.dispose();
     const a = median(ts);
     const b = median(py);
-    console.log(`dermosynth: ${a.toFixed(2)} img/s (median of ${ts.length}), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
-    console.log(`pytorch:    ${b.toFixed(2)} img/s (median of ${py.length}), peak RSS ${(pyRss / 1024).toFixed(0)} MiB`);
+    console.log(
+      `dermosynth: ${a.toFixed(2)} img/s (median of ${ts.length}), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+    );
+    console.log(
+      `pytorch:    ${b.toFixed(2)} img/s (median of ${py.length}), peak RSS ${(pyRss / 1024).toFixed(0)} MiB`,
+    );
     console.log(`ratio dermosynth/pytorch images/s = ${(a / b).toFixed(3)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

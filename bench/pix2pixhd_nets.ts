@@ -10,8 +10,13 @@ class ResnetBlock extends nn.Module {
     this.block = this.registerModule(
       'block',
       new nn.Sequential(
-        new nn.ReflectionPad2d(1), new nn.Conv2d(dim, dim, 3), new nn.InstanceNorm2d(dim), new nn.ReLU({ inplace: true }),
-        new nn.ReflectionPad2d(1), new nn.Conv2d(dim, dim, 3), new nn.InstanceNorm2d(dim),
+        new nn.ReflectionPad2d(1),
+        new nn.Conv2d(dim, dim, 3),
+        new nn.InstanceNorm2d(dim),
+        new nn.ReLU({ inplace: true }),
+        new nn.ReflectionPad2d(1),
+        new nn.Conv2d(dim, dim, 3),
+        new nn.InstanceNorm2d(dim),
       ),
     );
   }
@@ -23,11 +28,27 @@ class ResnetBlock extends nn.Module {
   }
 }
 
-export function globalGenerator(inputNc: number, outputNc: number, ngf: number, nDown: number, nBlocks: number, subpixel = true): nn.Sequential {
-  const layers: nn.Module[] = [new nn.ReflectionPad2d(3), new nn.Conv2d(inputNc, ngf, 7), new nn.InstanceNorm2d(ngf), new nn.ReLU({ inplace: true })];
+export function globalGenerator(
+  inputNc: number,
+  outputNc: number,
+  ngf: number,
+  nDown: number,
+  nBlocks: number,
+  subpixel = true,
+): nn.Sequential {
+  const layers: nn.Module[] = [
+    new nn.ReflectionPad2d(3),
+    new nn.Conv2d(inputNc, ngf, 7),
+    new nn.InstanceNorm2d(ngf),
+    new nn.ReLU({ inplace: true }),
+  ];
   for (let i = 0; i < nDown; i++) {
     const m = 2 ** i;
-    layers.push(new nn.Conv2d(ngf * m, ngf * m * 2, 3, { stride: 2, padding: 1 }), new nn.InstanceNorm2d(ngf * m * 2), new nn.ReLU({ inplace: true }));
+    layers.push(
+      new nn.Conv2d(ngf * m, ngf * m * 2, 3, { stride: 2, padding: 1 }),
+      new nn.InstanceNorm2d(ngf * m * 2),
+      new nn.ReLU({ inplace: true }),
+    );
   }
   const m = 2 ** nDown;
   for (let i = 0; i < nBlocks; i++) layers.push(new ResnetBlock(ngf * m));
@@ -47,16 +68,26 @@ class NLayerDiscriminator extends nn.Module<[Tensor], Tensor[]> {
   readonly groups: nn.Sequential[] = [];
   constructor(inputNc: number, ndf: number, nLayers: number) {
     super();
-    const specs: nn.Module[][] = [[new nn.Conv2d(inputNc, ndf, 4, { stride: 2, padding: 2 }), new nn.LeakyReLU(0.2, { inplace: true })]];
+    const specs: nn.Module[][] = [
+      [new nn.Conv2d(inputNc, ndf, 4, { stride: 2, padding: 2 }), new nn.LeakyReLU(0.2, { inplace: true })],
+    ];
     let nf = ndf;
     for (let n = 1; n < nLayers; n++) {
       const prev = nf;
       nf = Math.min(nf * 2, 512);
-      specs.push([new nn.Conv2d(prev, nf, 4, { stride: 2, padding: 2 }), new nn.InstanceNorm2d(nf), new nn.LeakyReLU(0.2, { inplace: true })]);
+      specs.push([
+        new nn.Conv2d(prev, nf, 4, { stride: 2, padding: 2 }),
+        new nn.InstanceNorm2d(nf),
+        new nn.LeakyReLU(0.2, { inplace: true }),
+      ]);
     }
     const prev = nf;
     nf = Math.min(nf * 2, 512);
-    specs.push([new nn.Conv2d(prev, nf, 4, { stride: 1, padding: 2 }), new nn.InstanceNorm2d(nf), new nn.LeakyReLU(0.2, { inplace: true })]);
+    specs.push([
+      new nn.Conv2d(prev, nf, 4, { stride: 1, padding: 2 }),
+      new nn.InstanceNorm2d(nf),
+      new nn.LeakyReLU(0.2, { inplace: true }),
+    ]);
     specs.push([new nn.Conv2d(nf, 1, 4, { stride: 1, padding: 2 })]);
     specs.forEach((s, i) => this.groups.push(this.registerModule(`model${i}`, new nn.Sequential(...s))));
   }
@@ -75,7 +106,8 @@ export class MultiscaleDiscriminator extends nn.Module<[Tensor], Tensor[][]> {
   readonly ds: NLayerDiscriminator[] = [];
   constructor(inputNc: number, ndf: number, nLayers: number, numD: number) {
     super();
-    for (let i = 0; i < numD; i++) this.ds.push(this.registerModule(`scale${i}`, new NLayerDiscriminator(inputNc, ndf, nLayers)));
+    for (let i = 0; i < numD; i++)
+      this.ds.push(this.registerModule(`scale${i}`, new NLayerDiscriminator(inputNc, ndf, nLayers)));
   }
   forward(x: Tensor): Tensor[][] {
     const out: Tensor[][] = [];

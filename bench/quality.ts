@@ -62,8 +62,12 @@ if (!Number.isInteger(size) || size < 16) fail(`--size must be an integer >= 16,
 const seed = Number(args.seed);
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${args.seed}`);
 const evalBatch = Number(args['eval-batch']);
-if (!Number.isInteger(evalBatch) || evalBatch < 1) fail(`--eval-batch must be a positive integer, got ${args['eval-batch']}`);
-const models = args.models.split(',').map((m) => m.trim()).filter((m) => m.length > 0);
+if (!Number.isInteger(evalBatch) || evalBatch < 1)
+  fail(`--eval-batch must be a positive integer, got ${args['eval-batch']}`);
+const models = args.models
+  .split(',')
+  .map((m) => m.trim())
+  .filter((m) => m.length > 0);
 for (const m of models) {
   try {
     checkModelName(m);
@@ -83,7 +87,11 @@ const cacheDir = path.join(repo, '.bench-cache', `isic2017-512-${size}`);
 const outDir = args['out-dir'] === undefined ? null : path.resolve(args['out-dir']);
 const budgetS = minutes * 60;
 const D = DEFAULT_TRAIN_OPTIONS;
-const load = (): string => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+const load = (): string =>
+  os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
 
 console.log(
   `bench:quality: ${models.join(', ')} at ${size}x${size}, 'cpu' presets, batch 1, seed ${seed}, ${minutes} min of training each; ` +
@@ -140,7 +148,13 @@ interface Evaluation {
 async function evaluate(name: string, predict: (label: Tensor) => Tensor): Promise<Evaluation> {
   const e0 = performance.now();
   const cache = await LesionCache.open(cacheDir);
-  const loader = new DataLoader(cache, { batchSize: evalBatch, split: 'val', shuffle: false, dropLast: false, augment: 'none' });
+  const loader = new DataLoader(cache, {
+    batchSize: evalBatch,
+    split: 'val',
+    shuffle: false,
+    dropLast: false,
+    augment: 'none',
+  });
   const l1s: number[] = [];
   const ssims: number[] = [];
   let sampleGrid: string | null = null;
@@ -158,7 +172,11 @@ async function evaluate(name: string, predict: (label: Tensor) => Tensor): Promi
         if (outDir && sampleGrid === null) {
           sampleGrid = path.join(outDir, `${name}.png`);
           const k = Math.min(4, batch.ids.length);
-          const cols = { labelBytes: batch.labelBytes.slice(0, 0, k), real: batch.image.slice(0, 0, k), fake: fake.slice(0, 0, k) };
+          const cols = {
+            labelBytes: batch.labelBytes.slice(0, 0, k),
+            real: batch.image.slice(0, 0, k),
+            fake: fake.slice(0, 0, k),
+          };
           await writeSampleGrid(sampleGrid, cols, cache.spec).finally(() => torch.dispose(cols));
         }
         fake.dispose();
@@ -169,14 +187,26 @@ async function evaluate(name: string, predict: (label: Tensor) => Tensor): Promi
   } finally {
     cache.close();
   }
-  return { lesions: ssims.length, l1: stats(l1s), ssim: stats(ssims), seconds: (performance.now() - e0) / 1000, sampleGrid };
+  return {
+    lesions: ssims.length,
+    l1: stats(l1s),
+    ssim: stats(ssims),
+    seconds: (performance.now() - e0) / 1000,
+    sampleGrid,
+  };
 }
 
 /** The per-pixel mean of the train images ([1, 3, H, W] in [-1, 1]): what a generator that ignores its label would best output for L1-like losses. */
 async function meanTrainImage(): Promise<Tensor> {
   const cache = await LesionCache.open(cacheDir);
   try {
-    const loader = new DataLoader(cache, { batchSize: 32, split: 'train', shuffle: false, dropLast: false, augment: 'none' });
+    const loader = new DataLoader(cache, {
+      batchSize: 32,
+      split: 'train',
+      shuffle: false,
+      dropLast: false,
+      augment: 'none',
+    });
     let sum = torch.zeros([1, 3, size, size], { dtype: 'float64' });
     let n = 0;
     for (const batch of loader.epoch()) {
@@ -248,7 +278,9 @@ async function benchModel(model: ModelName): Promise<ModelResult> {
   });
   const paths = runPaths(path.join(work, model));
   const notices: string[] = [];
-  const trainer = new Trainer(paths, options, await LesionCache.open(cacheDir), vgg, { onNotice: (m) => notices.push(m) });
+  const trainer = new Trainer(paths, options, await LesionCache.open(cacheDir), vgg, {
+    onNotice: (m) => notices.push(m),
+  });
   const g = trainer.models.generator;
   console.log(
     `\n${model}: G ${(g.numParameters() / 1e6).toFixed(2)}M, D ${(trainer.models.discriminator.numParameters() / 1e6).toFixed(2)}M parameters, ` +
@@ -265,7 +297,11 @@ async function benchModel(model: ModelName): Promise<ModelResult> {
       const now = performance.now();
       if (now - lastReport > 30_000) {
         lastReport = now;
-        console.error(`  ${model}: step ${s.step}, ${((now - t0) / 1000).toFixed(0)} s, ${Object.entries(s.losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')}`);
+        console.error(
+          `  ${model}: step ${s.step}, ${((now - t0) / 1000).toFixed(0)} s, ${Object.entries(s.losses)
+            .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+            .join(' ')}`,
+        );
       }
     },
     shouldStop: () => (performance.now() - t0) / 1000 >= budgetS,
@@ -309,9 +345,13 @@ async function benchModel(model: ModelName): Promise<ModelResult> {
 
 // A reference point for the numbers: every val lesion 'generated' as the mean train image.
 const meanImage = await meanTrainImage();
-const baseline = await evaluate('mean-train-image', (label) => meanImage.expand(label.shape[0]!, 3, size, size).contiguous());
+const baseline = await evaluate('mean-train-image', (label) =>
+  meanImage.expand(label.shape[0]!, 3, size, size).contiguous(),
+);
 meanImage.dispose();
-console.log(`\nbaseline, the mean train image for every lesion: val L1 ${baseline.l1.mean.toFixed(4)}, SSIM ${baseline.ssim.mean.toFixed(4)}`);
+console.log(
+  `\nbaseline, the mean train image for every lesion: val L1 ${baseline.l1.mean.toFixed(4)}, SSIM ${baseline.ssim.mean.toFixed(4)}`,
+);
 
 const results: ModelResult[] = [];
 try {
@@ -322,7 +362,18 @@ try {
 
 // ---- the table -------------------------------------------------------------------------------
 const pm = (s: Stats, digits: number) => `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
-const header = ['model', 'preset', 'G params', 'steps', 'epochs', 's/step', 'median', 'val L1 [0,1]', 'val SSIM', 'load before/after'];
+const header = [
+  'model',
+  'preset',
+  'G params',
+  'steps',
+  'epochs',
+  's/step',
+  'median',
+  'val L1 [0,1]',
+  'val SSIM',
+  'load before/after',
+];
 const rows = results.map((r) => [
   r.model,
   r.preset,
@@ -337,7 +388,8 @@ const rows = results.map((r) => [
 ]);
 rows.push(['(mean train image)', '-', '-', '-', '-', '-', '-', pm(baseline.l1, 4), pm(baseline.ssim, 4), '-']);
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+const line = (cells: string[]) =>
+  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 const valN = baseline.lesions;
 const vggNote = vgg ? 'VGG loss on' : 'VGG loss off (no --vgg-weights)';
 console.log(

@@ -27,7 +27,11 @@ if (!runDir) {
   runDir = path.join(root, '.bench-cache/serve-run');
   if (!existsSync(path.join(runDir, 'generator.safetensors'))) {
     console.log(`training a 64x64 run for the benchmark into ${runDir} ...`);
-    const r = spawnSync(process.execPath, [bin, 'train', '--out', runDir, '--size', '64x64', '--steps', '2'], { cwd: root, encoding: 'utf8', env: { ...process.env, DERMOSYNTH_NO_BAR: '1' } });
+    const r = spawnSync(process.execPath, [bin, 'train', '--out', runDir, '--size', '64x64', '--steps', '2'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, DERMOSYNTH_NO_BAR: '1' },
+    });
     if (r.status !== 0) throw new Error(`bench:serve: training the benchmark run failed:\n${r.stderr}`);
   }
 }
@@ -36,7 +40,10 @@ if (!existsSync(path.join(root, 'studio/dist/index.html'))) {
   await build({ root: path.join(root, 'studio'), logLevel: 'warn' });
 }
 
-const config = JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { options: { width: number; height: number; model: string }; data: { classes: string[] } };
+const config = JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')) as {
+  options: { width: number; height: number; model: string };
+  data: { classes: string[] };
+};
 const { width: W, height: H, model } = config.options;
 const classes = config.data.classes;
 
@@ -49,7 +56,8 @@ server.stdout.on('data', (d) => (out += d));
 server.stderr.on('data', (d) => (err += d));
 const deadline = Date.now() + 120_000;
 while (!/dermosynth studio: (http:\S+)\//.test(out)) {
-  if (server.exitCode !== null || Date.now() > deadline) throw new Error(`bench:serve: the server did not start:\n${err}`);
+  if (server.exitCode !== null || Date.now() > deadline)
+    throw new Error(`bench:serve: the server did not start:\n${err}`);
   await new Promise((r) => setTimeout(r, 50));
 }
 const url = /dermosynth studio: (http:\S+)\//.exec(out)![1]!;
@@ -64,12 +72,18 @@ async function masks(n: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
   for (let k = 0; k < n; k++) {
     const px = Buffer.alloc(W * H);
-    const cx = W * (0.35 + 0.3 * ((k * 7) % 10) / 10);
-    const cy = H * (0.35 + 0.3 * ((k * 3) % 10) / 10);
-    const rx = W * (0.12 + 0.15 * ((k * 5) % 7) / 7);
-    const ry = H * (0.12 + 0.15 * ((k * 11) % 7) / 7);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) px[y * W + x] = 255;
-    out.push(await sharp(px, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toBuffer());
+    const cx = W * (0.35 + (0.3 * ((k * 7) % 10)) / 10);
+    const cy = H * (0.35 + (0.3 * ((k * 3) % 10)) / 10);
+    const rx = W * (0.12 + (0.15 * ((k * 5) % 7)) / 7);
+    const ry = H * (0.12 + (0.15 * ((k * 11) % 7)) / 7);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) px[y * W + x] = 255;
+    out.push(
+      await sharp(px, { raw: { width: W, height: H, channels: 1 } })
+        .toColourspace('b-w')
+        .png()
+        .toBuffer(),
+    );
   }
   return out;
 }
@@ -90,7 +104,11 @@ async function burst(): Promise<{ ok: number[]; busy: number[]; other: number[] 
   await Promise.all(
     bodies.map(async (body, k) => {
       const t0 = performance.now();
-      const r = await fetch(`${url}/api/generate?class=${classes[k % classes.length]}&seed=${k}`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(body) });
+      const r = await fetch(`${url}/api/generate?class=${classes[k % classes.length]}&seed=${k}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'image/png' },
+        body: new Uint8Array(body),
+      });
       await r.arrayBuffer();
       const ms = performance.now() - t0;
       (r.status === 200 ? ok : r.status === 503 ? busy : other).push(ms);
@@ -100,9 +118,15 @@ async function burst(): Promise<{ ok: number[]; busy: number[]; other: number[] 
 }
 
 try {
-  console.log(`bench:serve: ${model} ${W}x${H}, ${requests} concurrent requests x ${rounds} rounds, queue ${queue}, ${os.availableParallelism()} cores; ${err.trim().split('\n').pop()}`);
+  console.log(
+    `bench:serve: ${model} ${W}x${H}, ${requests} concurrent requests x ${rounds} rounds, queue ${queue}, ${os.availableParallelism()} cores; ${err.trim().split('\n').pop()}`,
+  );
   // Warm-up: one request, so that the first round does not time libtorch's first call.
-  await fetch(`${url}/api/generate?class=${classes[0]}`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(bodies[0]!) }).then((r) => r.arrayBuffer());
+  await fetch(`${url}/api/generate?class=${classes[0]}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'image/png' },
+    body: new Uint8Array(bodies[0]!),
+  }).then((r) => r.arrayBuffer());
   const rssStart = rssMiB();
   console.log(`server RSS after warm-up: ${rssStart.toFixed(1)} MiB`);
   console.log('round    200    503  other   200 p50   200 p95   503 p50   503 p95   all p50   all p95   RSS MiB');
@@ -120,9 +144,13 @@ try {
     if (t.other.length > 0) console.log(`  ${t.other.length} answers were neither 200 nor 503`);
   }
   const health = (await (await fetch(`${url}/healthz`)).json()) as { queue: Record<string, number> };
-  console.log(`latency ms (all rounds, 200s): p50 ${quantile(all200, 0.5).toFixed(1)}, p95 ${quantile(all200, 0.95).toFixed(1)}; server counts ${JSON.stringify(health.queue)}`);
+  console.log(
+    `latency ms (all rounds, 200s): p50 ${quantile(all200, 0.5).toFixed(1)}, p95 ${quantile(all200, 0.95).toFixed(1)}; server counts ${JSON.stringify(health.queue)}`,
+  );
   const growth = rss.length > 1 ? (rss[rss.length - 1]! - rss[0]!) / rss[0]! : 0;
-  console.log(`server RSS: ${rssStart.toFixed(1)} MiB after warm-up, ${rss[0]!.toFixed(1)} after round 1, ${rss[rss.length - 1]!.toFixed(1)} after round ${rounds}: growth after round 1 ${(growth * 100).toFixed(1)}%`);
+  console.log(
+    `server RSS: ${rssStart.toFixed(1)} MiB after warm-up, ${rss[0]!.toFixed(1)} after round 1, ${rss[rss.length - 1]!.toFixed(1)} after round ${rounds}: growth after round 1 ${(growth * 100).toFixed(1)}%`,
+  );
 } finally {
   server.kill('SIGINT');
   await new Promise((r) => server.on('exit', r));

@@ -78,7 +78,14 @@ async function labelMaps(n: number, s: number): Promise<Uint8Array[]> {
 async function makeRun(s: number, weights: string): Promise<string> {
   const dir = path.join(work, `run-${s}`);
   const overrides = { numLocalEnhancers: 0, ngf: ngf! };
-  const options = parseTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, model: 'proposed', preset: 'published', width: s, height: s, modelOverrides: overrides });
+  const options = parseTrainOptions({
+    ...DEFAULT_TRAIN_OPTIONS,
+    model: 'proposed',
+    preset: 'published',
+    width: s,
+    height: s,
+    modelOverrides: overrides,
+  });
   const { mkdir, copyFile } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true });
   await copyFile(weights, path.join(dir, 'generator.safetensors'));
@@ -101,7 +108,9 @@ interface Side {
 }
 
 function pythonSide(args: string[]): Side {
-  const proc = spawn(python, [path.join(here, 'synth_pytorch.py'), ...args, '--wait'], { stdio: ['pipe', 'pipe', 'inherit'], env: {
+  const proc = spawn(python, [path.join(here, 'synth_pytorch.py'), ...args, '--wait'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MALLOC_'))),
       OMP_NUM_THREADS: String(threads),
       ...(peerReuse ? { MALLOC_MMAP_THRESHOLD_: String(2 ** 30) } : {}),
@@ -117,7 +126,11 @@ function pythonSide(args: string[]): Side {
     send() {
       proc.stdin!.write('\n');
     },
-    done: new Promise((resolve, reject) => proc.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bench/synth_pytorch.py exited with ${code}`))))),
+    done: new Promise((resolve, reject) =>
+      proc.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`bench/synth_pytorch.py exited with ${code}`)),
+      ),
+    ),
   };
 }
 
@@ -126,7 +139,12 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-const { generator } = buildGenerator('proposed', spec.channels.length, { numLocalEnhancers: 0, ngf: ngf! }, 'published');
+const { generator } = buildGenerator(
+  'proposed',
+  spec.channels.length,
+  { numLocalEnhancers: 0, ngf: ngf! },
+  'published',
+);
 const weights = path.join(work, 'generator.safetensors');
 await nn.saveModule(weights, generator);
 const names = path.join(work, 'names.json');
@@ -145,11 +163,39 @@ try {
     const maps = await labelMaps(Math.min(16, batch * total), s);
     const labelsFile = path.join(work, `labels-${s}.u8`);
     const flat = new Uint8Array(maps.length * s * s);
-    maps.forEach((m, i) => flat.set(m.map((v) => v & 127), i * s * s));
+    maps.forEach((m, i) =>
+      flat.set(
+        m.map((v) => v & 127),
+        i * s * s,
+      ),
+    );
     writeFileSync(labelsFile, flat);
     const run = await RunGenerator.load(await makeRun(s, weights), { device, precision });
     const pyOut = path.join(work, `py-${s}.u8`);
-    const py = pythonSide(['--size', String(s), '--batch', String(batch), '--batches', String(total), '--threads', String(threads), '--ngf', String(ngf), '--device', device, '--precision', precision, '--names', names, '--weights', weights, '--labels', labelsFile, '--out', pyOut]);
+    const py = pythonSide([
+      '--size',
+      String(s),
+      '--batch',
+      String(batch),
+      '--batches',
+      String(total),
+      '--threads',
+      String(threads),
+      '--ngf',
+      String(ngf),
+      '--device',
+      device,
+      '--precision',
+      precision,
+      '--names',
+      names,
+      '--weights',
+      weights,
+      '--labels',
+      labelsFile,
+      '--out',
+      pyOut,
+    ]);
     await py.next(); // ready
     const ours: number[] = [];
     const theirs: number[] = [];
@@ -175,7 +221,9 @@ try {
         ours.push(dt);
         theirs.push(r.seconds as number);
       }
-      process.stderr.write(`  ${s}x${s} batch ${b + 1}/${total}: dermosynth ${dt.toFixed(3)} s, pytorch ${(r.seconds as number).toFixed(3)} s\n`);
+      process.stderr.write(
+        `  ${s}x${s} batch ${b + 1}/${total}: dermosynth ${dt.toFixed(3)} s, pytorch ${(r.seconds as number).toFixed(3)} s\n`,
+      );
     }
     const rss = await py.next();
     await py.done;
@@ -183,7 +231,8 @@ try {
     const pyFirst = readFileSync(pyOut);
     let maxDiff = 0;
     first.forEach((img, i) => {
-      for (let p = 0; p < img.length; p++) maxDiff = Math.max(maxDiff, Math.abs(img[p]! - pyFirst[i * img.length + p]!));
+      for (let p = 0; p < img.length; p++)
+        maxDiff = Math.max(maxDiff, Math.abs(img[p]! - pyFirst[i * img.length + p]!));
     });
     const a = median(ours);
     const b = median(theirs);

@@ -130,11 +130,26 @@ async function child(work: string): Promise<void> {
   torch.setNumThreads(threads);
   const options = trainOptions(path.join(work, 'cache'));
   const dir = mkdtempSync(path.join(work, 'run-'));
-  const trainer = new Trainer(runPaths(dir), options, await LesionCache.open(options.data!), null, {}, { device, precision });
+  const trainer = new Trainer(
+    runPaths(dir),
+    options,
+    await LesionCache.open(options.data!),
+    null,
+    {},
+    { device, precision },
+  );
   if (noSubpixel) {
-    for (const [, m] of trainer.models.generator.namedModules()) if (m instanceof nn.ConvTranspose2d) (m.options as { subpixel?: boolean }).subpixel = false;
+    for (const [, m] of trainer.models.generator.namedModules())
+      if (m instanceof nn.ConvTranspose2d) (m.options as { subpixel?: boolean }).subpixel = false;
   }
-  emit({ ready: true, threads: torch.getNumThreads(), parameters: { generator: trainer.models.generator.numParameters(), discriminator: trainer.models.discriminator.numParameters() } });
+  emit({
+    ready: true,
+    threads: torch.getNumThreads(),
+    parameters: {
+      generator: trainer.models.generator.numParameters(),
+      discriminator: trainer.models.discriminator.numParameters(),
+    },
+  });
   awaitGo();
   let start = performance.now();
   let cpu = process.cpuUsage();
@@ -143,7 +158,14 @@ async function child(work: string): Promise<void> {
     onStep: (s) => {
       const seconds = (performance.now() - start) / 1000;
       const c = process.cpuUsage(cpu);
-      emit({ step: s.step, seconds, cpuSeconds: (c.user + c.system) / 1e6, trainStepSeconds: s.seconds - lastSeconds, losses: s.losses, skipped: s.skipped });
+      emit({
+        step: s.step,
+        seconds,
+        cpuSeconds: (c.user + c.system) / 1e6,
+        trainStepSeconds: s.seconds - lastSeconds,
+        losses: s.losses,
+        skipped: s.skipped,
+      });
       lastSeconds = s.seconds;
       if (s.step === s.totalSteps) {
         emit({ maxRssKb: process.resourceUsage().maxRSS });
@@ -166,9 +188,18 @@ interface Peer {
 }
 
 function startPeer(name: string, command: string, args: string[]): Peer {
-  const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+  const proc = spawn(command, args, {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+  });
   const failed = new Promise<never>((_, reject) => {
-    proc.on('error', (err) => reject(new Error(`cannot start ${name} (${command}: ${err.message}); for Python: sudo apt-get install -y python3-torch`)));
+    proc.on('error', (err) =>
+      reject(
+        new Error(
+          `cannot start ${name} (${command}: ${err.message}); for Python: sudo apt-get install -y python3-torch`,
+        ),
+      ),
+    );
   });
   failed.catch(() => {});
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
@@ -202,7 +233,9 @@ async function runRound(tsArgs: string[], pyArgs: string[], python: string): Pro
       const s = (await p.next()) as unknown as StepLine;
       if (s.step !== k) throw new Error(`${p.name}: expected step ${k}, got ${JSON.stringify(s)}`);
       results[i]!.steps.push(s);
-      process.stderr.write(`  ${p.name.padEnd(10)} step ${String(k).padStart(2)}/${steps} ${s.seconds.toFixed(3)} s (CPU ${s.cpuSeconds.toFixed(3)} s)${k <= warmup ? ' (warm-up)' : ''}\n`);
+      process.stderr.write(
+        `  ${p.name.padEnd(10)} step ${String(k).padStart(2)}/${steps} ${s.seconds.toFixed(3)} s (CPU ${s.cpuSeconds.toFixed(3)} s)${k <= warmup ? ' (warm-up)' : ''}\n`,
+      );
     }
   }
   for (const [i, p] of peers.entries()) {
@@ -231,10 +264,21 @@ const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').s
 async function prepare(work: string): Promise<void> {
   const dataDir = path.join(work, 'data');
   await writeSampleDataset(dataDir, { n: Math.max(12, batch * steps), seed: 0, size });
-  await prepareCache(await readDataset(dataDir), path.join(work, 'cache'), { width: size, height: size, fit: 'crop', labelMap: { boundary: 0, frame: false }, workers: 0 });
+  await prepareCache(await readDataset(dataDir), path.join(work, 'cache'), {
+    width: size,
+    height: size,
+    fit: 'crop',
+    labelMap: { boundary: 0, frame: false },
+    workers: 0,
+  });
   torch.setNumThreads(threads);
   const options = trainOptions(path.join(work, 'cache'));
-  const trainer = new Trainer(runPaths(path.join(work, 'reference-run')), options, await LesionCache.open(options.data!), null);
+  const trainer = new Trainer(
+    runPaths(path.join(work, 'reference-run')),
+    options,
+    await LesionCache.open(options.data!),
+    null,
+  );
   const { generator: G, discriminator: D } = trainer.models;
   const names = (m: nn.Module<any, any>): [string, number[]][] => [...m.stateDict()].map(([k, v]) => [k, v.shape]);
   writeFileSync(path.join(work, 'names.json'), JSON.stringify({ generator: names(G), discriminator: names(D) }));
@@ -264,24 +308,63 @@ async function main(): Promise<void> {
   try {
     const loadStart = loadavg();
     await prepare(work);
-    const tsArgs = [...process.execArgv, fileURLToPath(import.meta.url), '--child', 'dermosynth', '--work', work, ...['--size', size, '--iters', iters, '--warmup', warmup, '--threads', threads, '--ngf', ngf].map(String), ...(noSubpixel ? ['--no-subpixel'] : [])];
+    const tsArgs = [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--child',
+      'dermosynth',
+      '--work',
+      work,
+      ...['--size', size, '--iters', iters, '--warmup', warmup, '--threads', threads, '--ngf', ngf].map(String),
+      ...(noSubpixel ? ['--no-subpixel'] : []),
+    ];
     const pyArgs = [
-      path.join(here, 'train_pytorch.py'), ...['--size', size, '--steps', steps, '--threads', threads, '--ngf', ngf, '--label-nc', 4, '--batch', batch, '--device', device, '--precision', precision].map(String),
-      '--style', pytorchStyle, '--names', path.join(work, 'names.json'), '--weights-g', path.join(work, 'G.safetensors'),
-      '--weights-d', path.join(work, 'D.safetensors'), '--data', path.join(work, 'batches.f32'), '--wait',
+      path.join(here, 'train_pytorch.py'),
+      ...[
+        '--size',
+        size,
+        '--steps',
+        steps,
+        '--threads',
+        threads,
+        '--ngf',
+        ngf,
+        '--label-nc',
+        4,
+        '--batch',
+        batch,
+        '--device',
+        device,
+        '--precision',
+        precision,
+      ].map(String),
+      '--style',
+      pytorchStyle,
+      '--names',
+      path.join(work, 'names.json'),
+      '--weights-g',
+      path.join(work, 'G.safetensors'),
+      '--weights-d',
+      path.join(work, 'D.safetensors'),
+      '--data',
+      path.join(work, 'batches.f32'),
+      '--wait',
     ];
     console.log(
       `proposed model training (preset published, numLocalEnhancers 0, ngf ${ngf}${ngf === 64 ? '' : ' instead of 64'}, 4 label channels) at ${size}x${size}, batch ${batch}, ` +
         `${device}, ${precision}, ${threads} threads; libtorch ${torch.buildInfo().version}; python step: ${pytorchStyle}${noSubpixel ? '; dermosynth with aten transposed convolutions (--no-subpixel)' : ''}`,
     );
-    console.log(`${rounds} rounds of dermosynth then python, ${warmup} warm-up + ${iters} timed steps each; load average ${loadStart} at the start`);
+    console.log(
+      `${rounds} rounds of dermosynth then python, ${warmup} warm-up + ${iters} timed steps each; load average ${loadStart} at the start`,
+    );
     const ts: RoundResult[] = [];
     const py: RoundResult[] = [];
     for (let r = 0; r < rounds; r++) {
       const [a, b] = await runRound(tsArgs, pyArgs, python);
       ts.push(a);
       py.push(b);
-      const m = (x: RoundResult): string => `${median(x.steps.slice(warmup).map((s) => s.seconds)).toFixed(3)} s/iter, peak RSS ${mib(x.maxRssKb)}`;
+      const m = (x: RoundResult): string =>
+        `${median(x.steps.slice(warmup).map((s) => s.seconds)).toFixed(3)} s/iter, peak RSS ${mib(x.maxRssKb)}`;
       console.log(`round ${r + 1}: dermosynth ${m(ts[r]!)}; pytorch ${m(py[r]!)}; load average ${loadavg()}`);
     }
     const p0 = ts[0]!.ready.parameters as Record<string, number>;
@@ -290,22 +373,39 @@ async function main(): Promise<void> {
       throw new Error(`parameter counts differ: dermosynth ${JSON.stringify(p0)}, pytorch ${JSON.stringify(p1)}`);
     }
     // Same weights and the same first batch: the first step's losses must agree.
-    const l0 = ts[0]!.steps[0]!.losses, l1 = py[0]!.steps[0]!.losses;
+    const l0 = ts[0]!.steps[0]!.losses,
+      l1 = py[0]!.steps[0]!.losses;
     let worst = 0;
-    for (const k of ['G_GAN', 'G_GAN_Feat', 'D_real', 'D_fake']) worst = Math.max(worst, Math.abs(l0[k]! - l1[k]!) / Math.max(1e-6, Math.abs(l1[k]!)));
-    const fmt = (l: Record<string, number>): string => ['G_GAN', 'G_GAN_Feat', 'D_real', 'D_fake'].map((k) => `${k} ${l[k]!.toFixed(4)}`).join(', ');
-    console.log(`step 1 losses: dermosynth ${fmt(l0)}; pytorch ${fmt(l1)} (max relative difference ${worst.toExponential(1)})`);
-    if (!(worst <= LOSS_TOLERANCE)) throw new Error(`the first-step losses differ by ${worst} (> ${LOSS_TOLERANCE}): the two sides do not train the same network on the same data`);
-    const timed = (rs: RoundResult[]): number[] => rs.flatMap((x) => x.steps.slice(warmup).map((s) => s.seconds));
-    const tsMed = median(timed(ts)), pyMed = median(timed(py));
-    const tsStepOnly = median(ts.flatMap((x) => x.steps.slice(warmup).map((s) => (s as StepLine & { trainStepSeconds: number }).trainStepSeconds)));
-    const cpu = (rs: RoundResult[]): number => median(rs.flatMap((x) => x.steps.slice(warmup).map((s) => s.cpuSeconds)));
-    const tsRss = Math.max(...ts.map((x) => x.maxRssKb)), pyRss = Math.max(...py.map((x) => x.maxRssKb));
+    for (const k of ['G_GAN', 'G_GAN_Feat', 'D_real', 'D_fake'])
+      worst = Math.max(worst, Math.abs(l0[k]! - l1[k]!) / Math.max(1e-6, Math.abs(l1[k]!)));
+    const fmt = (l: Record<string, number>): string =>
+      ['G_GAN', 'G_GAN_Feat', 'D_real', 'D_fake'].map((k) => `${k} ${l[k]!.toFixed(4)}`).join(', ');
     console.log(
-      `parameters: generator ${p0.generator}, discriminator ${p0.discriminator}`,
+      `step 1 losses: dermosynth ${fmt(l0)}; pytorch ${fmt(l1)} (max relative difference ${worst.toExponential(1)})`,
     );
-    console.log(`dermosynth: median ${tsMed.toFixed(3)} s/iter (Trainer.trainStep alone ${tsStepOnly.toFixed(3)} s; CPU ${cpu(ts).toFixed(3)} s/iter), peak RSS ${mib(tsRss)}`);
-    console.log(`pytorch:    median ${pyMed.toFixed(3)} s/iter (CPU ${cpu(py).toFixed(3)} s/iter), peak RSS ${mib(pyRss)}`);
+    if (!(worst <= LOSS_TOLERANCE))
+      throw new Error(
+        `the first-step losses differ by ${worst} (> ${LOSS_TOLERANCE}): the two sides do not train the same network on the same data`,
+      );
+    const timed = (rs: RoundResult[]): number[] => rs.flatMap((x) => x.steps.slice(warmup).map((s) => s.seconds));
+    const tsMed = median(timed(ts)),
+      pyMed = median(timed(py));
+    const tsStepOnly = median(
+      ts.flatMap((x) =>
+        x.steps.slice(warmup).map((s) => (s as StepLine & { trainStepSeconds: number }).trainStepSeconds),
+      ),
+    );
+    const cpu = (rs: RoundResult[]): number =>
+      median(rs.flatMap((x) => x.steps.slice(warmup).map((s) => s.cpuSeconds)));
+    const tsRss = Math.max(...ts.map((x) => x.maxRssKb)),
+      pyRss = Math.max(...py.map((x) => x.maxRssKb));
+    console.log(`parameters: generator ${p0.generator}, discriminator ${p0.discriminator}`);
+    console.log(
+      `dermosynth: median ${tsMed.toFixed(3)} s/iter (Trainer.trainStep alone ${tsStepOnly.toFixed(3)} s; CPU ${cpu(ts).toFixed(3)} s/iter), peak RSS ${mib(tsRss)}`,
+    );
+    console.log(
+      `pytorch:    median ${pyMed.toFixed(3)} s/iter (CPU ${cpu(py).toFixed(3)} s/iter), peak RSS ${mib(pyRss)}`,
+    );
     console.log(`ratio dermosynth/pytorch time = ${(tsMed / pyMed).toFixed(3)} (target <= 1.05)`);
     console.log(`ratio dermosynth/pytorch peak RSS = ${(tsRss / pyRss).toFixed(3)} (target <= 1.05)`);
     console.log(`load average ${loadavg()} at the end (other processes on the machine slow both sides)`);

@@ -101,7 +101,8 @@ function glooInclude(found) {
 // c10d's NCCL backend (CUDA builds): nccl.h and the CUDA runtime headers, from the environment,
 // a pip install's nvidia packages next to torch, or the CUDA toolkit.
 function ncclIncludes(found, hasCuda) {
-  if (!hasCuda || !exists(path.join(found.include, 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupNCCL.hpp'))) return null;
+  if (!hasCuda || !exists(path.join(found.include, 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupNCCL.hpp')))
+    return null;
   const root = path.dirname(found.include);
   const cudaHome = process.env.CUDA_HOME ?? process.env.CUDA_PATH ?? '/usr/local/cuda';
   const candidates = (file, dirs) => dirs.filter(Boolean).find((d) => exists(path.join(d, file)));
@@ -109,8 +110,19 @@ function ncclIncludes(found, hasCuda) {
   // one nvidia/cu13/include (CUDA 13 wheels).
   const nvidia = path.join(root, '..', 'nvidia');
   const pip = exists(nvidia) ? fs.readdirSync(nvidia).map((d) => path.join(nvidia, d, 'include')) : [];
-  const nccl = candidates('nccl.h', [process.env.NCCL_INCLUDE, found.include, ...pip, '/usr/include', path.join(cudaHome, 'include')]);
-  const cuda = candidates('cuda_runtime_api.h', [path.join(cudaHome, 'include'), ...pip, found.include, '/usr/include']);
+  const nccl = candidates('nccl.h', [
+    process.env.NCCL_INCLUDE,
+    found.include,
+    ...pip,
+    '/usr/include',
+    path.join(cudaHome, 'include'),
+  ]);
+  const cuda = candidates('cuda_runtime_api.h', [
+    path.join(cudaHome, 'include'),
+    ...pip,
+    found.include,
+    '/usr/include',
+  ]);
   return nccl && cuda ? [...new Set([nccl, cuda])] : null;
 }
 
@@ -133,10 +145,21 @@ function main() {
       );
       break;
     case 'include':
-      console.log([...new Set([include, path.join(include, 'torch', 'csrc', 'api', 'include'), ...(gloo ? [gloo] : []), ...(nccl ?? [])])].join(' '));
+      console.log(
+        [
+          ...new Set([
+            include,
+            path.join(include, 'torch', 'csrc', 'api', 'include'),
+            ...(gloo ? [gloo] : []),
+            ...(nccl ?? []),
+          ]),
+        ].join(' '),
+      );
       break;
     case 'cflags': {
-      const std = process.env.LIBTORCH_CXX_STD ?? (version.major > 2 || (version.major === 2 && version.minor >= 12) ? 'c++20' : 'c++17');
+      const std =
+        process.env.LIBTORCH_CXX_STD ??
+        (version.major > 2 || (version.major === 2 && version.minor >= 12) ? 'c++20' : 'c++17');
       const flags = [`-std=${std}`];
       const abi = cxxAbi(found);
       if (abi !== null) flags.push(`-D_GLIBCXX_USE_CXX11_ABI=${abi}`);

@@ -29,11 +29,21 @@ for (const { cells } of split.rows) {
 mkdirSync(path.join(out, 'images'), { recursive: true });
 mkdirSync(path.join(out, 'masks'), { recursive: true });
 for (const id of chosen) {
-  await sharp(path.join(src, 'images', `${id}.jpg`)).resize(size, size).jpeg({ quality: 92 }).toFile(path.join(out, 'images', `${id}.jpg`));
-  await sharp(path.join(src, 'masks', `${id}_segmentation.png`)).resize(size, size, { kernel: 'nearest' }).toColourspace('b-w').png().toFile(path.join(out, 'masks', `${id}_segmentation.png`));
+  await sharp(path.join(src, 'images', `${id}.jpg`))
+    .resize(size, size)
+    .jpeg({ quality: 92 })
+    .toFile(path.join(out, 'images', `${id}.jpg`));
+  await sharp(path.join(src, 'masks', `${id}_segmentation.png`))
+    .resize(size, size, { kernel: 'nearest' })
+    .toColourspace('b-w')
+    .png()
+    .toFile(path.join(out, 'masks', `${id}_segmentation.png`));
 }
 for (const file of ['labels.csv', 'split.csv']) {
   const lines = readFileSync(path.join(src, file), 'utf8').trim().split('\n');
-  writeFileSync(path.join(out, file), [lines[0], ...lines.slice(1).filter((l) => chosen.has(l.split(',')[0]!))].join('\n') + '\n');
+  writeFileSync(
+    path.join(out, file),
+    [lines[0], ...lines.slice(1).filter((l) => chosen.has(l.split(',')[0]!))].join('\n') + '\n',
+  );
 }
 console.log(`gpu-check data: ${chosen.size} lesions at ${size}x${size} from ${src}`);

@@ -15,11 +15,19 @@ export function shellQuote(s: string): string {
  * `sub`), with `values` keyed by option attribute names. true gives a bare flag; false, null and
  * undefined are left out. `operands` follow the subcommand names.
  */
-export function commandLine(cmd: Command, sub: readonly string[], values: OptionValues, operands: readonly string[] = []): string {
+export function commandLine(
+  cmd: Command,
+  sub: readonly string[],
+  values: OptionValues,
+  operands: readonly string[] = [],
+): string {
   let target = cmd;
   for (const name of sub) {
     const next = target.commands.find((c) => c.name() === name);
-    if (!next) throw new Error(`command line: '${target.name()}' has no subcommand '${name}' (has: ${target.commands.map((c) => c.name()).join(', ')})`);
+    if (!next)
+      throw new Error(
+        `command line: '${target.name()}' has no subcommand '${name}' (has: ${target.commands.map((c) => c.name()).join(', ')})`,
+      );
     target = next;
   }
   const words = ['npx', 'dermosynth', cmd.name(), ...sub, ...operands.map(shellQuote)];
@@ -27,14 +35,17 @@ export function commandLine(cmd: Command, sub: readonly string[], values: Option
     if (value === undefined || value === null || value === false) continue;
     const option = target.options.find((o) => o.attributeName() === key);
     if (!option) {
-      throw new Error(`command line: '${[cmd.name(), ...sub].join(' ')}' has no option for '${key}' (has: ${target.options.map((o) => o.long).join(', ')})`);
+      throw new Error(
+        `command line: '${[cmd.name(), ...sub].join(' ')}' has no option for '${key}' (has: ${target.options.map((o) => o.long).join(', ')})`,
+      );
     }
     const flag = option.long ?? option.short!;
     if (value === true) {
       if (option.required || option.optional) throw new Error(`command line: ${flag} takes a value, got true`);
       words.push(flag);
     } else {
-      if (!option.required && !option.optional) throw new Error(`command line: ${flag} is a switch, got the value ${JSON.stringify(value)}`);
+      if (!option.required && !option.optional)
+        throw new Error(`command line: ${flag} is a switch, got the value ${JSON.stringify(value)}`);
       words.push(flag, shellQuote(String(value)));
     }
   }

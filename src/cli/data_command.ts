@@ -24,14 +24,24 @@ const NO_MASKS = 'no masks: this dataset has no segmentation masks (classifier u
 export const PREPARE_PHASES = { hash: 'hashing', decode: 'decoding' };
 
 export function dataCommand(): Command {
-  const data = new Command('data').description('datasets: inspect, prepare a training cache, make sample data, download ISIC-2017');
+  const data = new Command('data').description(
+    'datasets: inspect, prepare a training cache, make sample data, download ISIC-2017',
+  );
 
   data
     .command('inspect')
     .description('count lesions per class and split, image sizes, mask coverage, and report every problem')
-    .argument('<dir>', 'a dataset folder (ISIC 2017 to 2020, HAM10000 or PH2 as downloaded, or flat layout) or a prepared cache')
+    .argument(
+      '<dir>',
+      'a dataset folder (ISIC 2017 to 2020, HAM10000 or PH2 as downloaded, or flat layout) or a prepared cache',
+    )
     .option('--classes <file>', "map the dataset's diagnoses onto another vocabulary (lines 'from -> to'; see README)")
-    .addOption(new Option('--workers <n>', 'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)').argParser(intIn(0, 256)))
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)',
+      ).argParser(intIn(0, 256)),
+    )
     .action(async (dir: string, o: { workers?: number; classes?: string }) => {
       const manifest = await readManifest(path.resolve(dir));
       if (manifest) {
@@ -49,7 +59,10 @@ export function dataCommand(): Command {
       });
       (bar as Progress | null)?.stop();
       const lines = [`${report.root} (${report.format} layout): ${report.lesions} lesions, ${report.usable} usable`];
-      if (report.synthetic > 0) lines.push(`${report.synthetic} of them synthetic (SYN_ ids, made by dermosynth synthesize): training data only, never tested on`);
+      if (report.synthetic > 0)
+        lines.push(
+          `${report.synthetic} of them synthetic (SYN_ ids, made by dermosynth synthesize): training data only, never tested on`,
+        );
       const classes = report.classes;
       const splits = Object.keys(report.perSplit);
       lines.push(
@@ -57,15 +70,34 @@ export function dataCommand(): Command {
         table(
           ['split', ...classes.map(classAbbreviation), 'total'],
           [
-            ...splits.map((s) => [s, ...classes.map((c) => report.perSplit[s]![c] ?? 0), classes.reduce((a, c) => a + (report.perSplit[s]![c] ?? 0), 0)]),
-            ['all', ...classes.map((c) => report.perClass[c] ?? 0), classes.reduce((a, c) => a + (report.perClass[c] ?? 0), 0)],
+            ...splits.map((s) => [
+              s,
+              ...classes.map((c) => report.perSplit[s]![c] ?? 0),
+              classes.reduce((a, c) => a + (report.perSplit[s]![c] ?? 0), 0),
+            ]),
+            [
+              'all',
+              ...classes.map((c) => report.perClass[c] ?? 0),
+              classes.reduce((a, c) => a + (report.perClass[c] ?? 0), 0),
+            ],
           ],
         ),
       );
       if (splits.length === 1 && splits[0] === 'none') {
-        lines.push(report.synthetic === report.lesions ? '(synthetic lesions go to the train split)' : '(no official split: prepare splits each class 70/15/15 with a seed; synthetic lesions go to train)');
+        lines.push(
+          report.synthetic === report.lesions
+            ? '(synthetic lesions go to the train split)'
+            : '(no official split: prepare splits each class 70/15/15 with a seed; synthetic lesions go to train)',
+        );
       }
-      lines.push('', 'image sizes:', table(['size', 'images'], report.sizes.slice(0, 12).map(([s, n]) => [s, n])));
+      lines.push(
+        '',
+        'image sizes:',
+        table(
+          ['size', 'images'],
+          report.sizes.slice(0, 12).map(([s, n]) => [s, n]),
+        ),
+      );
       if (report.sizes.length > 12) lines.push(`  ... and ${report.sizes.length - 12} other sizes`);
       if (!report.masks) lines.push('', NO_MASKS);
       else {
@@ -74,13 +106,25 @@ export function dataCommand(): Command {
           'mask coverage (lesion fraction of the image):',
           table(
             ['class', 'n', 'mean', 'min', 'median', 'max'],
-            Object.entries(report.coverage).map(([k, s]) => [k, s.n, percent(s.mean), percent(s.min), percent(s.median), percent(s.max)]),
+            Object.entries(report.coverage).map(([k, s]) => [
+              k,
+              s.n,
+              percent(s.mean),
+              percent(s.min),
+              percent(s.median),
+              percent(s.max),
+            ]),
           ),
         );
       }
       const errors = report.problems.filter((p) => p.severity === 'error').length;
       const warnings = report.problems.length - errors;
-      lines.push('', report.problems.length === 0 ? 'no problems found' : `${errors} error(s), ${warnings} warning(s):\n${problemList(report.problems)}`);
+      lines.push(
+        '',
+        report.problems.length === 0
+          ? 'no problems found'
+          : `${errors} error(s), ${warnings} warning(s):\n${problemList(report.problems)}`,
+      );
       console.log(lines.join('\n'));
       if (errors > 0) process.exitCode = 1;
     });
@@ -92,15 +136,40 @@ export function dataCommand(): Command {
     .option('--classes <file>', "map the dataset's diagnoses onto another vocabulary (lines 'from -> to'; see README)")
     .requiredOption('--size <WxH>', 'target size, e.g. 256x256 or 1024x768', parseSize)
     .requiredOption('--out <cache>', 'the cache folder to write (made if missing; reused when up to date)')
-    .addOption(new Option('--fit <mode>', 'other aspect ratios: crop the centre or pad with black').choices(['crop', 'pad']).default('crop'))
-    .addOption(new Option('--boundary <px>', 'add a lesion-boundary channel this many pixels wide (0: none)').argParser(intIn(0, 64)).default(0))
+    .addOption(
+      new Option('--fit <mode>', 'other aspect ratios: crop the centre or pad with black')
+        .choices(['crop', 'pad'])
+        .default('crop'),
+    )
+    .addOption(
+      new Option('--boundary <px>', 'add a lesion-boundary channel this many pixels wide (0: none)')
+        .argParser(intIn(0, 64))
+        .default(0),
+    )
     .option('--frame', 'add a dermoscope-frame class (dark corners and vignette, detected from the image)', false)
-    .addOption(new Option('--val <fraction>', 'without an official split: val fraction of each class').argParser(fraction).default(DEFAULT_SPLIT.val))
-    .addOption(new Option('--test <fraction>', 'without an official split: test fraction of each class').argParser(fraction).default(DEFAULT_SPLIT.test))
-    .addOption(new Option('--seed <n>', 'without an official split: the split seed').argParser(intIn(0, 2 ** 31 - 1)).default(DEFAULT_SPLIT.seed))
+    .addOption(
+      new Option('--val <fraction>', 'without an official split: val fraction of each class')
+        .argParser(fraction)
+        .default(DEFAULT_SPLIT.val),
+    )
+    .addOption(
+      new Option('--test <fraction>', 'without an official split: test fraction of each class')
+        .argParser(fraction)
+        .default(DEFAULT_SPLIT.test),
+    )
+    .addOption(
+      new Option('--seed <n>', 'without an official split: the split seed')
+        .argParser(intIn(0, 2 ** 31 - 1))
+        .default(DEFAULT_SPLIT.seed),
+    )
     .option('--skip-bad', 'leave unusable lesions out (listed in CACHE/skipped.csv) instead of failing', false)
     .option('--overwrite', 'replace a cache made with other options in the same folder', false)
-    .addOption(new Option('--workers <n>', 'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)').argParser(intIn(0, 256)))
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'decoding worker threads (default: the cores from 4 up, else 0: decode in the main thread, libvips in parallel)',
+      ).argParser(intIn(0, 256)),
+    )
     .action(async (dir: string, o: PrepareFlags & { classes?: string }) => {
       const index = await readDataset(dir, undefined, o.classes ? readClassMap(o.classes) : null);
       const bars = phasedProgress(PREPARE_PHASES, 'lesions');
@@ -117,36 +186,60 @@ export function dataCommand(): Command {
       }).finally(() => bars.stop());
       const seconds = (Date.now() - t0) / 1000;
       console.log(describeCache(r.dir, r.manifest));
-      console.log(`\n${r.decoded} lesion(s) decoded, ${r.reused} reused from existing shards, in ${seconds.toFixed(1)} s`);
+      console.log(
+        `\n${r.decoded} lesion(s) decoded, ${r.reused} reused from existing shards, in ${seconds.toFixed(1)} s`,
+      );
       if (r.warnings.length > 0) console.log(`${r.warnings.length} warning(s):\n${problemList(r.warnings)}`);
-      if (r.skippedFile) console.log(`${r.errors.length} lesion problem(s) skipped (--skip-bad), listed in ${r.skippedFile}:\n${problemList(r.errors)}`);
+      if (r.skippedFile)
+        console.log(
+          `${r.errors.length} lesion problem(s) skipped (--skip-bad), listed in ${r.skippedFile}:\n${problemList(r.errors)}`,
+        );
     });
 
   data
     .command('sample')
     .description('write a procedural dermoscopy dataset in the flat layout (no download needed)')
     .requiredOption('--out <dir>', 'the folder to write (must be new or empty)')
-    .addOption(new Option('--n <count>', 'number of lesions (classes cycle nevus, melanoma, seborrheic keratosis)').argParser(intIn(1, 100000)).default(60))
+    .addOption(
+      new Option('--n <count>', 'number of lesions (classes cycle nevus, melanoma, seborrheic keratosis)')
+        .argParser(intIn(1, 100000))
+        .default(60),
+    )
     .addOption(new Option('--seed <n>', 'random seed').argParser(intIn(0, 2 ** 31 - 1)).default(0))
     .addOption(new Option('--size <px>', 'square image side').argParser(intIn(32, 4096)).default(256))
     .action(async (o: { out: string; n: number; seed: number; size: number }) => {
       const t0 = Date.now();
       const s = await writeSampleDataset(o.out, { n: o.n, seed: o.seed, size: o.size });
-      const counts = Object.entries(s.counts).map(([k, v]) => `${v} ${k}`).join(', ');
-      console.log(`wrote ${s.n} lesions (${counts}) at ${o.size}x${o.size} to ${s.dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const counts = Object.entries(s.counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ');
+      console.log(
+        `wrote ${s.n} lesions (${counts}) at ${o.size}x${o.size} to ${s.dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      );
     });
 
   data
     .command('download')
-    .description('download the official ISIC-2017 archives (images, masks, labels), resuming partial downloads, and unpack them')
+    .description(
+      'download the official ISIC-2017 archives (images, masks, labels), resuming partial downloads, and unpack them',
+    )
     .addArgument(new Argument('<dataset>', 'the dataset to download').choices(['isic2017']))
-    .requiredOption('--out <dir>', 'where to put the official layout (archives are kept in DIR/.downloads while unpacking)')
-    .addOption(new Option('--splits <list>', `comma-separated: ${SPLITS.join(', ')}`).argParser(listOf(SPLITS)).default([...SPLITS]))
+    .requiredOption(
+      '--out <dir>',
+      'where to put the official layout (archives are kept in DIR/.downloads while unpacking)',
+    )
+    .addOption(
+      new Option('--splits <list>', `comma-separated: ${SPLITS.join(', ')}`)
+        .argParser(listOf(SPLITS))
+        .default([...SPLITS]),
+    )
     .option('--keep-archives', 'keep the zip files after unpacking', false)
     .option('--base-url <url>', 'a mirror of https://isic-challenge-data.s3.amazonaws.com/2017/')
     .action(async (_dataset: string, o: { out: string; splits: Split[]; keepArchives: boolean; baseUrl?: string }) => {
       const files = ISIC2017_FILES.filter((f) => o.splits.includes(f.split));
-      console.error(`downloading ${files.length} ISIC-2017 files to ${path.resolve(o.out)} (the images are about 6 GB for training; ISIC data is CC-BY-NC 4.0)`);
+      console.error(
+        `downloading ${files.length} ISIC-2017 files to ${path.resolve(o.out)} (the images are about 6 GB for training; ISIC data is CC-BY-NC 4.0)`,
+      );
       let bar: Progress | null = null;
       let current = '';
       const report = await downloadIsic2017(o.out, {
@@ -160,7 +253,9 @@ export function dataCommand(): Command {
               bar?.stop();
               current = key;
               const label = `${e.fileIndex + 1}/${e.fileCount} ${e.phase === 'download' ? 'get' : 'unzip'}`;
-              console.error(`${e.phase === 'download' ? 'downloading' : 'unpacking'} ${e.file}${e.resumed ? ' (resuming)' : ''}`);
+              console.error(
+                `${e.phase === 'download' ? 'downloading' : 'unpacking'} ${e.file}${e.resumed ? ' (resuming)' : ''}`,
+              );
               bar = progress(label, e.total ?? 0, e.unit === 'bytes' ? 'bytes' : 'files');
             }
             bar!.update(e.done, e.total ?? undefined);
@@ -176,7 +271,11 @@ export function dataCommand(): Command {
       console.log(
         table(
           ['file', 'MiB', 'status'],
-          report.files.map((f) => [f.name, Number((f.bytes / 1048576).toFixed(1)), f.skipped ? 'already there' : f.resumed ? 'resumed' : 'downloaded']),
+          report.files.map((f) => [
+            f.name,
+            Number((f.bytes / 1048576).toFixed(1)),
+            f.skipped ? 'already there' : f.resumed ? 'resumed' : 'downloaded',
+          ]),
         ),
       );
       console.log(`\nthe dataset is in ${report.outDir}; next: dermosynth data inspect ${o.out}`);
@@ -184,13 +283,33 @@ export function dataCommand(): Command {
 
   data
     .command('merge')
-    .description('one flat dataset from several: real datasets of any layout, each mapped onto one vocabulary, plus synthetic ones; records where every image came from')
-    .argument('<dataset...>', 'dataset folders (any layout, or dermosynth synthesize outputs), each DIR or DIR=MAPFILE: that dataset with its class map')
-    .option('--classes <file>', 'the class map of every dataset given without =MAPFILE (one map may cover several datasets)')
+    .description(
+      'one flat dataset from several: real datasets of any layout, each mapped onto one vocabulary, plus synthetic ones; records where every image came from',
+    )
+    .argument(
+      '<dataset...>',
+      'dataset folders (any layout, or dermosynth synthesize outputs), each DIR or DIR=MAPFILE: that dataset with its class map',
+    )
+    .option(
+      '--classes <file>',
+      'the class map of every dataset given without =MAPFILE (one map may cover several datasets)',
+    )
     .requiredOption('--out <dir>', 'the merged dataset folder')
-    .addOption(new Option('--val <fraction>', 'datasets without an official split: val fraction of each class').argParser(fraction).default(DEFAULT_SPLIT.val))
-    .addOption(new Option('--test <fraction>', 'datasets without an official split: test fraction of each class').argParser(fraction).default(DEFAULT_SPLIT.test))
-    .addOption(new Option('--seed <n>', 'datasets without an official split: the split seed').argParser(intIn(0, 2 ** 31 - 1)).default(DEFAULT_SPLIT.seed))
+    .addOption(
+      new Option('--val <fraction>', 'datasets without an official split: val fraction of each class')
+        .argParser(fraction)
+        .default(DEFAULT_SPLIT.val),
+    )
+    .addOption(
+      new Option('--test <fraction>', 'datasets without an official split: test fraction of each class')
+        .argParser(fraction)
+        .default(DEFAULT_SPLIT.test),
+    )
+    .addOption(
+      new Option('--seed <n>', 'datasets without an official split: the split seed')
+        .argParser(intIn(0, 2 ** 31 - 1))
+        .default(DEFAULT_SPLIT.seed),
+    )
     .option('--overwrite', 'replace an earlier merge in --out', false)
     .addHelpText('after', MERGE_HELP)
     .action(async (datasets: string[], o: MergeFlags) => {
@@ -238,16 +357,36 @@ interface MergeFlags {
 function describeMerge(s: MergeSummary): string {
   const inputs = table(
     ['dataset', 'layout', 'class map', 'images', 'split'],
-    s.inputs.map((i) => [i.dir, i.format, i.classMap ?? '-', i.images, i.role === 'synthetic' ? 'train (synthetic)' : i.officialSplit ? 'official' : 'stratified']),
+    s.inputs.map((i) => [
+      i.dir,
+      i.format,
+      i.classMap ?? '-',
+      i.images,
+      i.role === 'synthetic' ? 'train (synthetic)' : i.officialSplit ? 'official' : 'stratified',
+    ]),
   );
   const counts = table(
     ['split', ...s.classes.map(classAbbreviation), 'total'],
-    Object.entries(s.counts).map(([split, c]) => [split, ...s.classes.map((k) => c[k] ?? 0), s.classes.reduce((a, k) => a + (c[k] ?? 0), 0)]),
+    Object.entries(s.counts).map(([split, c]) => [
+      split,
+      ...s.classes.map((k) => c[k] ?? 0),
+      s.classes.reduce((a, k) => a + (c[k] ?? 0), 0),
+    ]),
   );
-  const lines = [`${s.out}: ${s.real} real + ${s.synthetic} synthetic lesions, diagnoses ${s.classes.join(', ')}`, '', inputs, '', counts];
+  const lines = [
+    `${s.out}: ${s.real} real + ${s.synthetic} synthetic lesions, diagnoses ${s.classes.join(', ')}`,
+    '',
+    inputs,
+    '',
+    counts,
+  ];
   if (s.duplicates.length > 0) {
     const shown = s.duplicates.slice(0, 10).map((d) => `  ${d.id}: kept from ${d.kept}, also in ${d.dropped}`);
-    lines.push('', `warning: ${s.duplicates.length} image(s) found in two datasets (same id, bytes and diagnosis), written once (source.csv's also_in lists them):`, ...shown);
+    lines.push(
+      '',
+      `warning: ${s.duplicates.length} image(s) found in two datasets (same id, bytes and diagnosis), written once (source.csv's also_in lists them):`,
+      ...shown,
+    );
     if (s.duplicates.length > 10) lines.push(`  ... and ${s.duplicates.length - 10} more (merge.json lists them all)`);
   }
   return lines.join('\n');

@@ -18,44 +18,103 @@ function device(v: string): Device {
 
 function twoFiles(v: string): { backbone: string; linear: string } {
   const parts = v.split(',');
-  if (parts.length !== 2 || parts.some((p) => p.trim() === '')) throw new InvalidArgumentError(`expected BACKBONE.safetensors,LINEAR.safetensors (two files, comma-separated), got '${v}'`);
+  if (parts.length !== 2 || parts.some((p) => p.trim() === ''))
+    throw new InvalidArgumentError(
+      `expected BACKBONE.safetensors,LINEAR.safetensors (two files, comma-separated), got '${v}'`,
+    );
   return { backbone: path.resolve(parts[0]!.trim()), linear: path.resolve(parts[1]!.trim()) };
 }
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
-    .description("a run's generator against the real images of a split: paired, distribution, semantic and class-consistency metrics -> RUN/metrics.json, RUN/report.html, RUN/report.md")
+    .description(
+      "a run's generator against the real images of a split: paired, distribution, semantic and class-consistency metrics -> RUN/metrics.json, RUN/report.html, RUN/report.md",
+    )
     .option('--run <dir>', "a 'dermosynth train' run folder")
-    .option('--pretrained <name>', "a pretrained model that ships with dermosynth instead of --run ('dermosynth models'); needs --data")
-    .option('--out <dir>', 'with --pretrained: where metrics.json, report.html, report.md and eval/ go (default eval-NAME)')
-    .option('--data <dir>', "a dataset folder (prepared into RUN/eval/cache at the run's size) or a prepared cache (default: the run's own training cache)")
+    .option(
+      '--pretrained <name>',
+      "a pretrained model that ships with dermosynth instead of --run ('dermosynth models'); needs --data",
+    )
+    .option(
+      '--out <dir>',
+      'with --pretrained: where metrics.json, report.html, report.md and eval/ go (default eval-NAME)',
+    )
+    .option(
+      '--data <dir>',
+      "a dataset folder (prepared into RUN/eval/cache at the run's size) or a prepared cache (default: the run's own training cache)",
+    )
     .addOption(new Option('--split <split>', 'the real lesions to compare with').choices([...SPLITS]).default('val'))
-    .option('--inception-weights <file>', "pytorch-fid's Inception weights as safetensors: FID, KID and IS (without: domain-FID and domain-KID)")
-    .addOption(new Option('--lpips-weights <backbone,linear>', 'LPIPS: the backbone and the linear layers as safetensors, comma-separated').argParser(twoFiles))
-    .addOption(new Option('--lpips-backbone <net>', 'the LPIPS backbone of --lpips-weights').choices(['alex', 'vgg']).default('alex'))
+    .option(
+      '--inception-weights <file>',
+      "pytorch-fid's Inception weights as safetensors: FID, KID and IS (without: domain-FID and domain-KID)",
+    )
+    .addOption(
+      new Option(
+        '--lpips-weights <backbone,linear>',
+        'LPIPS: the backbone and the linear layers as safetensors, comma-separated',
+      ).argParser(twoFiles),
+    )
+    .addOption(
+      new Option('--lpips-backbone <net>', 'the LPIPS backbone of --lpips-weights')
+        .choices(['alex', 'vgg'])
+        .default('alex'),
+    )
     .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N').argParser(device).default('cpu'))
-    .addOption(new Option('--precision <p>', "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA); the metric networks stay float32").choices([...amp.PRECISIONS]).default('fp32'))
+    .addOption(
+      new Option(
+        '--precision <p>',
+        "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA); the metric networks stay float32",
+      )
+        .choices([...amp.PRECISIONS])
+        .default('fp32'),
+    )
     .addOption(new Option('--batch <n>', 'images per batch').argParser(intIn(1, 4096)).default(16))
-    .addOption(new Option('--max-images <n>', 'evaluate at most the first N lesions of the split').argParser(intIn(1, 1e9)))
-    .addOption(new Option('--aux-epochs <n>', 'the most epochs of the classifier and segmenter trained on the real training split (each stops when its score on the real val images has not improved for 3 epochs; once per dataset and settings)').argParser(intIn(1, 1000)).default(30))
-    .option('--aux-dir <dir>', 'where those networks are kept (default RUN/eval/networks; share one folder to reuse them across runs)')
-    .addOption(new Option('--seed <n>', 'seed of the auxiliary networks and of KID subsets').argParser(intIn(0, 2 ** 31 - 1)).default(0))
-    .addOption(new Option('--grid-examples <n>', 'label | real | generated rows per diagnosis in the report').argParser(intIn(1, 64)).default(4))
+    .addOption(
+      new Option('--max-images <n>', 'evaluate at most the first N lesions of the split').argParser(intIn(1, 1e9)),
+    )
+    .addOption(
+      new Option(
+        '--aux-epochs <n>',
+        'the most epochs of the classifier and segmenter trained on the real training split (each stops when its score on the real val images has not improved for 3 epochs; once per dataset and settings)',
+      )
+        .argParser(intIn(1, 1000))
+        .default(30),
+    )
+    .option(
+      '--aux-dir <dir>',
+      'where those networks are kept (default RUN/eval/networks; share one folder to reuse them across runs)',
+    )
+    .addOption(
+      new Option('--seed <n>', 'seed of the auxiliary networks and of KID subsets')
+        .argParser(intIn(0, 2 ** 31 - 1))
+        .default(0),
+    )
+    .addOption(
+      new Option('--grid-examples <n>', 'label | real | generated rows per diagnosis in the report')
+        .argParser(intIn(1, 64))
+        .default(4),
+    )
     .action(async (o: Record<string, unknown>) => {
-      if ((o.run === undefined) === (o.pretrained === undefined)) throw new RangeError("give exactly one of --run DIR (a training run) or --pretrained NAME (a shipped model: 'dermosynth models' lists them)");
+      if ((o.run === undefined) === (o.pretrained === undefined))
+        throw new RangeError(
+          "give exactly one of --run DIR (a training run) or --pretrained NAME (a shipped model: 'dermosynth models' lists them)",
+        );
       let run: string;
       let out: string;
       let model: Awaited<ReturnType<typeof findModel>> | null = null;
       if (o.pretrained !== undefined) {
         model = await findModel(String(o.pretrained));
         if (o.data === undefined) {
-          throw new RangeError(`--pretrained ${model.name}: pass --data DIR (a dataset folder, prepared at the model's ${model.config.size.join('x')} into OUT/eval/cache, or a prepared cache): a shipped model brings no data`);
+          throw new RangeError(
+            `--pretrained ${model.name}: pass --data DIR (a dataset folder, prepared at the model's ${model.config.size.join('x')} into OUT/eval/cache, or a prepared cache): a shipped model brings no data`,
+          );
         }
         run = model.dir;
         out = path.resolve(o.out === undefined ? `eval-${model.name}` : String(o.out));
         console.error(`evaluating the pretrained model ${model.name} (${model.dir}) -> ${out}`);
       } else {
-        if (o.out !== undefined) throw new RangeError("--out goes with --pretrained: a run's evaluation is written into the run folder");
+        if (o.out !== undefined)
+          throw new RangeError("--out goes with --pretrained: a run's evaluation is written into the run folder");
         run = path.resolve(String(o.run));
         out = run;
       }
@@ -72,7 +131,12 @@ export function evaluateCommand(): Command {
             data: o.data === undefined ? null : path.resolve(String(o.data)),
             split: o.split as Split,
             inceptionWeights: o.inceptionWeights === undefined ? null : path.resolve(String(o.inceptionWeights)),
-            lpips: o.lpipsWeights ? { backbone: o.lpipsBackbone as 'alex' | 'vgg', files: o.lpipsWeights as { backbone: string; linear: string } } : null,
+            lpips: o.lpipsWeights
+              ? {
+                  backbone: o.lpipsBackbone as 'alex' | 'vgg',
+                  files: o.lpipsWeights as { backbone: string; linear: string },
+                }
+              : null,
             device: o.device as Device,
             precision,
             batch: o.batch as number,
@@ -111,9 +175,13 @@ export function evaluateCommand(): Command {
           x.dice ? `Dice ${x.dice.generated.toFixed(3)} (real ${x.dice.real.toFixed(3)})` : null,
         ].filter(Boolean);
         if (model && model.config.data.contentKey === m.data.contentKey) {
-          notice(`the data is the one ${model.name} was trained on (same content key)${m.data.split === 'train' ? ': its train split is what the model learnt from' : `; its ${m.data.split} split was not trained on`}`);
+          notice(
+            `the data is the one ${model.name} was trained on (same content key)${m.data.split === 'train' ? ': its train split is what the model learnt from' : `; its ${m.data.split} split was not trained on`}`,
+          );
         }
-        console.log(`${m.model} on ${m.data.lesions} ${m.data.split} lesions: ${parts.join(', ')}\nmetrics: ${path.join(out, 'metrics.json')}\nreport: ${r.html} (and ${path.basename(r.markdown)})`);
+        console.log(
+          `${m.model} on ${m.data.lesions} ${m.data.split} lesions: ${parts.join(', ')}\nmetrics: ${path.join(out, 'metrics.json')}\nreport: ${r.html} (and ${path.basename(r.markdown)})`,
+        );
       } finally {
         prepare.stop();
         (aux as { bar: Progress } | null)?.bar.stop();
@@ -124,11 +192,16 @@ export function evaluateCommand(): Command {
 
 export function compareCommand(): Command {
   return new Command('compare')
-    .description('the paper-style table of evaluated runs (one row per model, one column per metric, the best in bold) as Markdown and HTML')
+    .description(
+      'the paper-style table of evaluated runs (one row per model, one column per metric, the best in bold) as Markdown and HTML',
+    )
     .argument('<runs...>', "run folders evaluated with 'dermosynth evaluate'")
     .option('--out <dir>', 'where comparison.md and comparison.html go', 'comparison')
     .action(async (runs: string[], o: { out: string }) => {
-      const c = await writeComparison(runs.map((r) => path.resolve(r)), path.resolve(o.out));
+      const c = await writeComparison(
+        runs.map((r) => path.resolve(r)),
+        path.resolve(o.out),
+      );
       console.log(c.markdown);
       for (const w of c.warnings) process.stderr.write(`warning: ${w}\n`);
       console.log(`written: ${c.files.markdown}, ${c.files.html}`);

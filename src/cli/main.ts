@@ -9,7 +9,21 @@ const program = buildProgram();
 
 /** Errors about the user's input, files or network. */
 function expected(e: Error): boolean {
-  return e instanceof DataError || e instanceof CsvError || e instanceof ImageError || e instanceof RangeError || ['DownloadError', 'ArchiveError', 'SafetensorsError', 'RunError', 'DeviceError', 'DistributedError', 'WorkerFailure'].includes(e.name);
+  return (
+    e instanceof DataError ||
+    e instanceof CsvError ||
+    e instanceof ImageError ||
+    e instanceof RangeError ||
+    [
+      'DownloadError',
+      'ArchiveError',
+      'SafetensorsError',
+      'RunError',
+      'DeviceError',
+      'DistributedError',
+      'WorkerFailure',
+    ].includes(e.name)
+  );
 }
 
 try {
@@ -21,7 +35,9 @@ try {
     throw e;
   } else {
     // Errors a user can fix are one line; anything else may be a bug: say how to get the stack.
-    console.error(`dermosynth: ${e.message}${expected(e) ? '' : `\n(${e.name}; run with DERMOSYNTH_DEBUG=1 for the stack trace, and report it if it looks like a bug)`}`);
+    console.error(
+      `dermosynth: ${e.message}${expected(e) ? '' : `\n(${e.name}; run with DERMOSYNTH_DEBUG=1 for the stack trace, and report it if it looks like a bug)`}`,
+    );
     process.exitCode = 1;
   }
 }

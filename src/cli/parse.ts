@@ -4,7 +4,10 @@ import { InvalidArgumentError } from 'commander';
 /** 'WxH' or 'N' (square). */
 export function parseSize(v: string): { width: number; height: number } {
   const m = /^(\d+)(?:[xX](\d+))?$/.exec(v.trim());
-  if (!m) throw new InvalidArgumentError(`expected WIDTHxHEIGHT (e.g. 256x256, 1024x768) or one number for a square, got '${v}'`);
+  if (!m)
+    throw new InvalidArgumentError(
+      `expected WIDTHxHEIGHT (e.g. 256x256, 1024x768) or one number for a square, got '${v}'`,
+    );
   const width = Number(m[1]);
   const height = m[2] === undefined ? width : Number(m[2]);
   for (const d of [width, height]) {
@@ -25,13 +28,15 @@ export function intIn(lo: number, hi: number): (v: string) => number {
 
 export function fraction(v: string): number {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError(`expected a fraction in [0, 1), got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1)
+    throw new InvalidArgumentError(`expected a fraction in [0, 1), got '${v}'`);
   return n;
 }
 
 export function oneOf<T extends string>(values: readonly T[]): (v: string) => T {
   return (v: string) => {
-    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}, got '${v}'`);
+    if (!(values as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`expected one of ${values.join(', ')}, got '${v}'`);
     return v as T;
   };
 }

@@ -16,6 +16,18 @@ export function buildProgram(): Command {
     .description('high-resolution dermoscopy image synthesis with conditional GANs (pix2pixHD-style), on libtorch')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const c of [dataCommand(), trainCommand(), synthCommand(), evaluateCommand(), compareCommand(), serveCommand(), experimentCommand(), demoCommand(), exportCommand(), modelsCommand()]) program.addCommand(c);
+  for (const c of [
+    dataCommand(),
+    trainCommand(),
+    synthCommand(),
+    evaluateCommand(),
+    compareCommand(),
+    serveCommand(),
+    experimentCommand(),
+    demoCommand(),
+    exportCommand(),
+    modelsCommand(),
+  ])
+    program.addCommand(c);
   return program;
 }

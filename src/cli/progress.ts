@@ -52,8 +52,13 @@ export function progress(label: string, total: number, unit = 'items'): Progress
   let stopped = false;
   const start = Date.now();
   const line = () => {
-    const eta = current > first && max > current ? ` ETA ${Math.round((((Date.now() - start) / (current - first)) * (max - current)) / 1000)}s` : '';
-    process.stderr.write(`${label}: ${bytes ? `${mib(current)}/${mib(max)} MiB` : `${current}/${max} ${unit}`} ${rate(current - Math.max(0, first), start, bytes, unit)}${eta}${detail ? ` ${detail}` : ''}\n`);
+    const eta =
+      current > first && max > current
+        ? ` ETA ${Math.round((((Date.now() - start) / (current - first)) * (max - current)) / 1000)}s`
+        : '';
+    process.stderr.write(
+      `${label}: ${bytes ? `${mib(current)}/${mib(max)} MiB` : `${current}/${max} ${unit}`} ${rate(current - Math.max(0, first), start, bytes, unit)}${eta}${detail ? ` ${detail}` : ''}\n`,
+    );
   };
   return {
     update(done, t, d) {

@@ -11,11 +11,23 @@ import { LesionCache } from '../data/cache.js';
 import { checkImageSize, loadVgg19, resolveOptions } from '../models/registry.js';
 import { ISIC2017_CLASSES } from '../data/diagnosis.js';
 import { openTrainingData } from '../train/training_data.js';
-import { DEFAULT_TRAIN_OPTIONS, MODEL_NAMES, differingOptions, parseTrainOptions, type TrainOptions } from '../train/options.js';
+import {
+  DEFAULT_TRAIN_OPTIONS,
+  MODEL_NAMES,
+  differingOptions,
+  parseTrainOptions,
+  type TrainOptions,
+} from '../train/options.js';
 import { readRunConfig, writeRunConfig } from '../train/run_config.js';
 import { Trainer, runPaths, type TrainHooks, type TrainRuntime } from '../train/trainer.js';
 import { listCheckpoints } from '../train/checkpoint.js';
-import { findModel, initDefaults, initGeneratorFrom, initMismatches, type InstalledModel } from '../synth/pretrained.js';
+import {
+  findModel,
+  initDefaults,
+  initGeneratorFrom,
+  initMismatches,
+  type InstalledModel,
+} from '../synth/pretrained.js';
 import { sizeText } from '../synth/model_folder.js';
 import { WORKER_ENV, freePort, launchWorkers, workerPlace, type WorkerPlace } from './train_launcher.js';
 import { intIn, parseSize } from './parse.js';
@@ -73,29 +85,64 @@ const LOSS_FLAGS = Object.keys(LOSS_FLAG_WEIGHTS);
 
 function nonNegativeNumber(v: string): number {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number >= 0, got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError(`expected a number >= 0, got '${v}'`);
   return n;
 }
 
 function positiveNumber(v: string): number {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive number, got '${v}'`);
   return n;
 }
 
 export function trainCommand(): Command {
   const cmd = new Command('train')
-    .description('train a conditional GAN (label map -> dermoscopy image); with no --data, on the built-in sample data at 64x64')
-    .requiredOption('--out <run>', 'the run folder: config.json, log.jsonl, checkpoints/, samples/, generator.safetensors')
-    .option('--data <dir>', 'a dataset folder (prepared into RUN/cache) or a prepared cache (default: the built-in sample data)')
+    .description(
+      'train a conditional GAN (label map -> dermoscopy image); with no --data, on the built-in sample data at 64x64',
+    )
+    .requiredOption(
+      '--out <run>',
+      'the run folder: config.json, log.jsonl, checkpoints/, samples/, generator.safetensors',
+    )
+    .option(
+      '--data <dir>',
+      'a dataset folder (prepared into RUN/cache) or a prepared cache (default: the built-in sample data)',
+    )
     .addOption(new Option('--model <name>', 'the generator and its losses').choices(MODEL_NAMES).default(D.model))
-    .addOption(new Option('--preset <p>', "network sizes: 'cpu' (small) or the papers' 'published' sizes").choices(['cpu', 'published']).default(D.preset))
-    .addOption(new Option('--size <WxH>', 'training size (e.g. 64x64, 256x256, 1024x768)').argParser(parseSize).default({ width: D.width, height: D.height }, `${D.width}x${D.height}`))
-    .addOption(new Option('--steps <n>', 'total steps (default: (epochs + decay-epochs) epochs)').argParser(intIn(1, 1e9)))
-    .addOption(new Option('--epochs <n>', 'epochs at the initial learning rate').argParser(intIn(0, 1e6)).default(D.epochs))
-    .addOption(new Option('--decay-epochs <n>', 'then epochs of linear decay to zero').argParser(intIn(0, 1e6)).default(D.decayEpochs))
-    .addOption(new Option('--batch <n>', 'the global batch (split evenly over the processes; default: one lesion per process, as pix2pixHD\'s batch 1)').argParser(intIn(1, 4096)))
-    .addOption(new Option('--seed <n>', 'seed of weights, data order and augmentation').argParser(intIn(0, 2 ** 31 - 1)).default(D.seed))
+    .addOption(
+      new Option('--preset <p>', "network sizes: 'cpu' (small) or the papers' 'published' sizes")
+        .choices(['cpu', 'published'])
+        .default(D.preset),
+    )
+    .addOption(
+      new Option('--size <WxH>', 'training size (e.g. 64x64, 256x256, 1024x768)')
+        .argParser(parseSize)
+        .default({ width: D.width, height: D.height }, `${D.width}x${D.height}`),
+    )
+    .addOption(
+      new Option('--steps <n>', 'total steps (default: (epochs + decay-epochs) epochs)').argParser(intIn(1, 1e9)),
+    )
+    .addOption(
+      new Option('--epochs <n>', 'epochs at the initial learning rate').argParser(intIn(0, 1e6)).default(D.epochs),
+    )
+    .addOption(
+      new Option('--decay-epochs <n>', 'then epochs of linear decay to zero')
+        .argParser(intIn(0, 1e6))
+        .default(D.decayEpochs),
+    )
+    .addOption(
+      new Option(
+        '--batch <n>',
+        "the global batch (split evenly over the processes; default: one lesion per process, as pix2pixHD's batch 1)",
+      ).argParser(intIn(1, 4096)),
+    )
+    .addOption(
+      new Option('--seed <n>', 'seed of weights, data order and augmentation')
+        .argParser(intIn(0, 2 ** 31 - 1))
+        .default(D.seed),
+    )
     .option('--resume', 'continue the run in --out from its last checkpoint (options must match the run)', false)
     .option(
       '--init <model>',
@@ -104,38 +151,135 @@ export function trainCommand(): Command {
     .addOption(new Option('--lr <x>', 'Adam learning rate').argParser(positiveNumber).default(D.lr))
     .addOption(new Option('--beta1 <x>', 'Adam beta1').argParser(positiveNumber).default(D.beta1))
     .addOption(new Option('--beta2 <x>', 'Adam beta2').argParser(positiveNumber).default(D.beta2))
-    .addOption(new Option('--global-epochs <n>', 'coarse to fine: epochs of the global generator alone (default: a quarter of the run)').argParser(intIn(0, 1e6)))
-    .addOption(new Option('--fix-global-epochs <n>', 'then epochs of the local enhancers with the global generator frozen (default: a tenth)').argParser(intIn(0, 1e6)))
-    .addOption(new Option('--checkpoint-every <n>', 'steps between checkpoints').argParser(intIn(1, 1e9)).default(D.checkpointEvery))
-    .addOption(new Option('--keep-checkpoints <n>', 'checkpoints kept').argParser(intIn(1, 1000)).default(D.keepCheckpoints))
-    .addOption(new Option('--sample-every <n>', 'steps between sample grids').argParser(intIn(1, 1e9)).default(D.sampleEvery))
-    .addOption(new Option('--max-bad-steps <n>', 'stop after this many steps in a row with a non-finite loss').argParser(intIn(1, 1e6)).default(D.maxBadSteps))
+    .addOption(
+      new Option(
+        '--global-epochs <n>',
+        'coarse to fine: epochs of the global generator alone (default: a quarter of the run)',
+      ).argParser(intIn(0, 1e6)),
+    )
+    .addOption(
+      new Option(
+        '--fix-global-epochs <n>',
+        'then epochs of the local enhancers with the global generator frozen (default: a tenth)',
+      ).argParser(intIn(0, 1e6)),
+    )
+    .addOption(
+      new Option('--checkpoint-every <n>', 'steps between checkpoints')
+        .argParser(intIn(1, 1e9))
+        .default(D.checkpointEvery),
+    )
+    .addOption(
+      new Option('--keep-checkpoints <n>', 'checkpoints kept').argParser(intIn(1, 1000)).default(D.keepCheckpoints),
+    )
+    .addOption(
+      new Option('--sample-every <n>', 'steps between sample grids').argParser(intIn(1, 1e9)).default(D.sampleEvery),
+    )
+    .addOption(
+      new Option('--max-bad-steps <n>', 'stop after this many steps in a row with a non-finite loss')
+        .argParser(intIn(1, 1e6))
+        .default(D.maxBadSteps),
+    )
     .option('--vgg-weights <file>', "torchvision's VGG19 weights as safetensors: turns the VGG perceptual loss on")
-    .addOption(new Option('--augment <preset>', 'none, default (flips, quarter turns) or strong (plus affine and colour)').choices(['none', 'default', 'strong']).default(D.augment))
+    .addOption(
+      new Option('--augment <preset>', 'none, default (flips, quarter turns) or strong (plus affine and colour)')
+        .choices(['none', 'default', 'strong'])
+        .default(D.augment),
+    )
     .addOption(new Option('--fit <mode>', 'other aspect ratios: crop or pad').choices(['crop', 'pad']).default(D.fit))
-    .addOption(new Option('--boundary <px>', 'lesion-boundary channel width (0: none)').argParser(intIn(0, 64)).default(D.boundary))
+    .addOption(
+      new Option('--boundary <px>', 'lesion-boundary channel width (0: none)')
+        .argParser(intIn(0, 64))
+        .default(D.boundary),
+    )
     .option('--frame', 'dermoscope-frame class in the label map', D.frame)
     .option('--skip-bad', 'leave unusable lesions out when preparing the data', D.skipBad)
     .addOption(new Option('--ngf <n>', 'generator base channels (overrides the preset)').argParser(intIn(1, 4096)))
     .addOption(new Option('--n-down <n>', 'generator downsamplings').argParser(intIn(0, 12)))
     .addOption(new Option('--n-blocks <n>', 'generator residual blocks').argParser(intIn(0, 64)))
-    .addOption(new Option('--local-enhancers <n>', 'local enhancers (each doubles the resolution)').argParser(intIn(0, 4)))
+    .addOption(
+      new Option('--local-enhancers <n>', 'local enhancers (each doubles the resolution)').argParser(intIn(0, 4)),
+    )
     .addOption(new Option('--skip <kind>', 'proposed: skip connections').choices(['concat', 'add', 'none']))
-    .addOption(new Option('--upsample <kind>', "proposed, pix2pixhd, pix2pix: 'deconv' (transposed convolutions, as the papers) or 'resize' (nearest resize + convolution: no checkerboard)").choices(['deconv', 'resize']))
-    .addOption(new Option('--fm-weight <x>', "feature-matching loss weight (the model's default: 10; 0 turns it off)").argParser(nonNegativeNumber))
-    .addOption(new Option('--fm-std-weight <x>', "weight of matching the discriminator features' standard deviations (default 0: off)").argParser(nonNegativeNumber))
+    .addOption(
+      new Option(
+        '--upsample <kind>',
+        "proposed, pix2pixhd, pix2pix: 'deconv' (transposed convolutions, as the papers) or 'resize' (nearest resize + convolution: no checkerboard)",
+      ).choices(['deconv', 'resize']),
+    )
+    .addOption(
+      new Option('--fm-weight <x>', "feature-matching loss weight (the model's default: 10; 0 turns it off)").argParser(
+        nonNegativeNumber,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--fm-std-weight <x>',
+        "weight of matching the discriminator features' standard deviations (default 0: off)",
+      ).argParser(nonNegativeNumber),
+    )
     .addOption(new Option('--ndf <n>', 'discriminator base channels').argParser(intIn(1, 4096)))
     .addOption(new Option('--num-d <n>', 'discriminator scales').argParser(intIn(1, 8)))
     .addOption(new Option('--n-layers-d <n>', 'discriminator layers').argParser(intIn(1, 8)))
-    .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N (with --nproc: cuda gives worker i the GPU cuda:i; cuda:N puts every worker on GPU N, over gloo)').argParser(deviceName).default('cpu'))
-    .addOption(new Option('--precision <p>', 'fp32, or bf16/fp16 autocast (fp32 master weights; fp16 with a dynamic loss scaler, CUDA only)').choices(['fp32', 'bf16', 'fp16']).default('fp32'))
-    .addOption(new Option('--nproc <n>', 'data parallel: worker processes on this machine (each a replica; --batch is split between them)').argParser(intIn(1, 1024)).default(1))
-    .addOption(new Option('--nnodes <n>', 'data parallel over machines: how many (run the same command on each, with its --node-rank)').argParser(intIn(1, 4096)).default(1))
-    .addOption(new Option('--node-rank <i>', 'this machine\'s index, 0 .. nnodes-1 (machine 0 holds the run folder and the rendezvous)').argParser(intIn(0, 4095)).default(0))
+    .addOption(
+      new Option(
+        '--device <d>',
+        'cpu, cuda or cuda:N (with --nproc: cuda gives worker i the GPU cuda:i; cuda:N puts every worker on GPU N, over gloo)',
+      )
+        .argParser(deviceName)
+        .default('cpu'),
+    )
+    .addOption(
+      new Option(
+        '--precision <p>',
+        'fp32, or bf16/fp16 autocast (fp32 master weights; fp16 with a dynamic loss scaler, CUDA only)',
+      )
+        .choices(['fp32', 'bf16', 'fp16'])
+        .default('fp32'),
+    )
+    .addOption(
+      new Option(
+        '--nproc <n>',
+        'data parallel: worker processes on this machine (each a replica; --batch is split between them)',
+      )
+        .argParser(intIn(1, 1024))
+        .default(1),
+    )
+    .addOption(
+      new Option(
+        '--nnodes <n>',
+        'data parallel over machines: how many (run the same command on each, with its --node-rank)',
+      )
+        .argParser(intIn(1, 4096))
+        .default(1),
+    )
+    .addOption(
+      new Option(
+        '--node-rank <i>',
+        "this machine's index, 0 .. nnodes-1 (machine 0 holds the run folder and the rendezvous)",
+      )
+        .argParser(intIn(0, 4095))
+        .default(0),
+    )
     .option('--master-addr <host>', 'address of machine 0, reachable from every machine', '127.0.0.1')
-    .addOption(new Option('--master-port <port>', 'rendezvous port on machine 0 (default: a free port on one machine, 29500 on several)').argParser(intIn(1, 65535)))
-    .option('--sync-bn', 'data parallel: batch norm (pix2pix) normalises with the statistics of the whole global batch, not each process\'s part', false)
-    .addOption(new Option('--dist-timeout <s>', 'seconds any collective may wait for the other workers before the run stops with an error').argParser(intIn(1, 86400)).default(1800))
+    .addOption(
+      new Option(
+        '--master-port <port>',
+        'rendezvous port on machine 0 (default: a free port on one machine, 29500 on several)',
+      ).argParser(intIn(1, 65535)),
+    )
+    .option(
+      '--sync-bn',
+      "data parallel: batch norm (pix2pix) normalises with the statistics of the whole global batch, not each process's part",
+      false,
+    )
+    .addOption(
+      new Option(
+        '--dist-timeout <s>',
+        'seconds any collective may wait for the other workers before the run stops with an error',
+      )
+        .argParser(intIn(1, 86400))
+        .default(1800),
+    )
     .action(async (flags: Record<string, unknown>, command: Command) => {
       await runTrain(flags, command);
     });
@@ -175,13 +319,18 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   const size = flags.size as { width: number; height: number };
   fromFlags.width = size.width;
   fromFlags.height = size.height;
-  for (const k of MODEL_FLAGS) if (flags[k] !== undefined) fromFlags.modelOverrides[MODEL_FLAG_OPTIONS[k]!] = flags[k] as number | string;
-  for (const k of LOSS_FLAGS) if (flags[k] !== undefined) fromFlags.lossOverrides[LOSS_FLAG_WEIGHTS[k]!] = flags[k] as number;
+  for (const k of MODEL_FLAGS)
+    if (flags[k] !== undefined) fromFlags.modelOverrides[MODEL_FLAG_OPTIONS[k]!] = flags[k] as number | string;
+  for (const k of LOSS_FLAGS)
+    if (flags[k] !== undefined) fromFlags.lossOverrides[LOSS_FLAG_WEIGHTS[k]!] = flags[k] as number;
 
   // --init NAME: the model's size, network and label-map options unless the command line gives them.
   let init: InstalledModel | null = null;
   if (flags.init !== undefined) {
-    if (flags.resume) throw new RangeError('--init starts a new run from a pretrained generator; --resume continues a run from its own checkpoint: drop --init');
+    if (flags.resume)
+      throw new RangeError(
+        '--init starts a new run from a pretrained generator; --resume continues a run from its own checkpoint: drop --init',
+      );
     init = await findModel(String(flags.init));
     const d = initDefaults(init);
     if (!given('size')) Object.assign(fromFlags, { width: d.width, height: d.height });
@@ -202,7 +351,15 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     if (!existing) throw new RangeError(`--resume: ${out} holds no run (no config.json); start one without --resume`);
     options = existing.options;
     const fieldsOf = (flag: string): (keyof TrainOptions)[] =>
-      flag === 'size' ? ['width', 'height'] : MODEL_FLAGS.includes(flag) ? ['modelOverrides'] : LOSS_FLAGS.includes(flag) ? ['lossOverrides'] : FLAG_FIELDS[flag] ? [FLAG_FIELDS[flag]] : [];
+      flag === 'size'
+        ? ['width', 'height']
+        : MODEL_FLAGS.includes(flag)
+          ? ['modelOverrides']
+          : LOSS_FLAGS.includes(flag)
+            ? ['lossOverrides']
+            : FLAG_FIELDS[flag]
+              ? [FLAG_FIELDS[flag]]
+              : [];
     const explicit = new Set(Object.keys(flags).filter(given).flatMap(fieldsOf));
     const candidate = parseTrainOptions(fromFlags);
     const differing = differingOptions(options, candidate).filter((f) => explicit.has(f));
@@ -212,21 +369,35 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
       );
     }
   } else {
-    if (existing) throw new RangeError(`${out} already holds a run (config.json); add --resume to continue it, or choose another --out`);
+    if (existing)
+      throw new RangeError(
+        `${out} already holds a run (config.json); add --resume to continue it, or choose another --out`,
+      );
     options = parseTrainOptions(fromFlags);
-    if (flags.batch === undefined && worldSize > 1) console.error(`--batch not given: the global batch is ${worldSize} (one lesion per process)`);
+    if (flags.batch === undefined && worldSize > 1)
+      console.error(`--batch not given: the global batch is ${worldSize} (one lesion per process)`);
   }
 
   // The size check needs no data: fail before preparing any.
   const labelChannels = 1 + ISIC2017_CLASSES.length + (options.frame ? 1 : 0) + (options.boundary > 0 ? 1 : 0);
   try {
-    checkImageSize(options.model, resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset), options.width, options.height);
+    checkImageSize(
+      options.model,
+      resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset),
+      options.width,
+      options.height,
+    );
   } catch (e) {
     // The network options come from the flags: a mismatch is the user's to fix, not a bug.
     throw new RangeError((e as Error).message);
   }
   if (init) {
-    const generatorOptions = resolveOptions(options.model, labelChannels, options.modelOverrides, options.preset) as Record<string, unknown>;
+    const generatorOptions = resolveOptions(
+      options.model,
+      labelChannels,
+      options.modelOverrides,
+      options.preset,
+    ) as Record<string, unknown>;
     const bad = initMismatches(init, { ...options, generatorOptions });
     if (bad.length > 0) throw new RangeError(initError(init, bad));
   }
@@ -241,7 +412,8 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
 
   // Data parallel: the workers load the VGG weights; here only their presence is checked.
   let vgg = null;
-  if (options.vggWeights && worldSize > 1 && !existsSync(options.vggWeights)) throw new RangeError(`--vgg-weights ${options.vggWeights}: no such file`);
+  if (options.vggWeights && worldSize > 1 && !existsSync(options.vggWeights))
+    throw new RangeError(`--vgg-weights ${options.vggWeights}: no such file`);
   if (options.vggWeights && worldSize === 1) {
     try {
       vgg = await loadVgg19(options.vggWeights);
@@ -253,7 +425,11 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
   const bars = phasedProgress(PREPARE_PHASES, 'lesions');
   const cache = await openTrainingData(out, options, (p) => bars.update(p)).finally(() => bars.stop());
   if (init) {
-    const bad = initMismatches(init, { ...options, generatorOptions: init.config.run.model.options, diagnoses: cache.spec.classes });
+    const bad = initMismatches(init, {
+      ...options,
+      generatorOptions: init.config.run.model.options,
+      diagnoses: cache.spec.classes,
+    });
     if (bad.length > 0) {
       cache.close();
       throw new RangeError(initError(init, bad));
@@ -263,7 +439,15 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     const cacheDir = cache.dir;
     cache.close();
     // Rank 0 loads the model; the others take rank 0's initial weights (Trainer.resume).
-    await launch(flags, { nproc, nnodes, nodeRank, out, rankZeroEnv: { [WORKER_ENV.options]: JSON.stringify({ options, cache: cacheDir, newRun: !existing, init: init?.name ?? null }) } });
+    await launch(flags, {
+      nproc,
+      nnodes,
+      nodeRank,
+      out,
+      rankZeroEnv: {
+        [WORKER_ENV.options]: JSON.stringify({ options, cache: cacheDir, newRun: !existing, init: init?.name ?? null }),
+      },
+    });
     return;
   }
   await train(paths, options, cache, vgg, { device, precision }, !existing, init);
@@ -275,7 +459,12 @@ function initError(m: InstalledModel, bad: string[]): string {
   const flags = bad.length > (diagnoses ? 1 : 0);
   return (
     `--init ${m.name}: the model is ${c.model} at ${sizeText(c.size)} for ${c.diagnoses.join(', ')}; this run differs in ${bad.join('; ')}: ` +
-    [flags ? "drop those flags (--init takes the model's size, network and label-map options when they are not given)" : '', diagnoses ? "map the data's diagnoses onto the model's (a class map: data prepare --classes)" : '']
+    [
+      flags
+        ? "drop those flags (--init takes the model's size, network and label-map options when they are not given)"
+        : '',
+      diagnoses ? "map the data's diagnoses onto the model's (a class map: data prepare --classes)" : '',
+    ]
       .filter(Boolean)
       .join(', and ')
   );
@@ -301,18 +490,27 @@ function checkedDevice(flag: string, nproc: number): torch.Device {
   }
   if (device !== 'cpu' && nproc > 1) {
     if (device !== 'cuda') {
-      console.error(`--device ${flag} with --nproc ${nproc}: every worker on ${flag}, all-reducing through gloo (NCCL refuses two ranks on one GPU); --device cuda gives worker i the GPU cuda:i`);
+      console.error(
+        `--device ${flag} with --nproc ${nproc}: every worker on ${flag}, all-reducing through gloo (NCCL refuses two ranks on one GPU); --device cuda gives worker i the GPU cuda:i`,
+      );
       return device;
     }
     const count = torch.cudaDeviceCount();
-    if (count < nproc) throw new RangeError(`--nproc ${nproc} with --device cuda: only ${count} GPU(s) are visible; use --nproc ${count} or fewer, or --device cuda:0 to put every worker on one GPU`);
+    if (count < nproc)
+      throw new RangeError(
+        `--nproc ${nproc} with --device cuda: only ${count} GPU(s) are visible; use --nproc ${count} or fewer, or --device cuda:0 to put every worker on one GPU`,
+      );
   }
   return device;
 }
 
 /** A worker's device and backend: see checkedDevice. */
 function workerDevice(flag: string, localRank: number): { device: torch.Device; backend: 'gloo' | 'nccl' } {
-  if (flag === 'cuda') return { device: torch.checkDevice(`cuda:${localRank}`), backend: distributedBackends().includes('nccl') ? 'nccl' : 'gloo' };
+  if (flag === 'cuda')
+    return {
+      device: torch.checkDevice(`cuda:${localRank}`),
+      backend: distributedBackends().includes('nccl') ? 'nccl' : 'gloo',
+    };
   return { device: torch.checkDevice(flag), backend: 'gloo' };
 }
 
@@ -335,23 +533,38 @@ async function train(
   if (vgg && runtime.device && runtime.device !== 'cpu') vgg.to(runtime.device);
   const trainer = new Trainer(paths, options, cache, vgg, hooks, runtime);
   const m = trainer.models;
-  let initRecord: { name: string; folder: string; weightsSha256: string; sourceRun: string; sourceStep: number | null } | undefined;
+  let initRecord:
+    { name: string; folder: string; weightsSha256: string; sourceRun: string; sourceStep: number | null } | undefined;
   if (init && newRun && main) {
     // Before resume(): a data-parallel run's other ranks take these weights from rank 0 there.
     const w = await initGeneratorFrom(m.generator, init);
-    initRecord = { name: init.name, folder: init.dir, weightsSha256: w.sha256, sourceRun: init.config.source.run, sourceStep: init.config.source.step };
-    notice(`generator initialised from the pretrained ${init.name} (${w.file}, sha256 ${w.sha256.slice(0, 12)}, step ${init.config.source.step ?? '?'} of its run); the discriminator starts fresh`);
+    initRecord = {
+      name: init.name,
+      folder: init.dir,
+      weightsSha256: w.sha256,
+      sourceRun: init.config.source.run,
+      sourceStep: init.config.source.step,
+    };
+    notice(
+      `generator initialised from the pretrained ${init.name} (${w.file}, sha256 ${w.sha256.slice(0, 12)}, step ${init.config.source.step ?? '?'} of its run); the discriminator starts fresh`,
+    );
   }
   if (newRun && main && !existsSync(paths.config)) {
     // With --data a prepared cache, nothing has made the run folder yet.
     await mkdir(out, { recursive: true });
-    await writeRunConfig(paths.config, { ...trainer.runConfig(), machine: machineInfo(), ...(initRecord ? { init: initRecord } : {}) });
+    await writeRunConfig(paths.config, {
+      ...trainer.runConfig(),
+      machine: machineInfo(),
+      ...(initRecord ? { init: initRecord } : {}),
+    });
   }
   const signals = watchStopSignals('saving a checkpoint after this step', { quiet: !main });
   const start = await trainer.resume();
   const processes = runtime.dist?.worldSize ?? 1;
   if (trainer.resumedProcesses !== null && trainer.resumedProcesses !== processes) {
-    notice(`the checkpoint was written by ${trainer.resumedProcesses} process${trainer.resumedProcesses > 1 ? 'es' : ''}; continuing with ${processes} (same global batch ${options.batch})`);
+    notice(
+      `the checkpoint was written by ${trainer.resumedProcesses} process${trainer.resumedProcesses > 1 ? 'es' : ''}; continuing with ${processes} (same global batch ${options.batch})`,
+    );
   }
   const where = `${trainer.device}${trainer.precision === 'fp32' ? '' : ` ${trainer.precision}`}${processes > 1 ? `, ${processes} processes (${options.batch / processes} lesions each per step)` : ''}`;
   notice(
@@ -362,17 +575,30 @@ async function train(
   const steps = main ? progress('training', trainer.totalSteps, 'steps') : { update() {}, stop() {} };
   try {
     const result = await trainer.run({
-      onStep: (s) => steps.update(s.step, s.totalSteps, `${s.stage} e${s.epoch} ${Object.entries(s.losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')}`),
+      onStep: (s) =>
+        steps.update(
+          s.step,
+          s.totalSteps,
+          `${s.stage} e${s.epoch} ${Object.entries(s.losses)
+            .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+            .join(' ')}`,
+        ),
       onNotice: notice,
       shouldStop: () => signals.signal !== null,
     });
     steps.stop();
     if (!result.finished) {
-      if (main) console.log(`stopped at step ${result.step} of ${result.totalSteps}; checkpoint ${result.lastCheckpoint}. Continue with: dermosynth train --out ${out} --resume`);
+      if (main)
+        console.log(
+          `stopped at step ${result.step} of ${result.totalSteps}; checkpoint ${result.lastCheckpoint}. Continue with: dermosynth train --out ${out} --resume`,
+        );
       process.exitCode = signals.exitCode;
       return;
     }
-    if (main) console.log(`done: ${result.step} steps. Generator weights: ${result.generatorFile}; sample grids: ${paths.samples}; losses: ${paths.log}`);
+    if (main)
+      console.log(
+        `done: ${result.step} steps. Generator weights: ${result.generatorFile}; sample grids: ${paths.samples}; losses: ${paths.log}`,
+      );
   } finally {
     steps.stop();
     signals.dispose();
@@ -386,7 +612,9 @@ async function launch(
   o: { nproc: number; nnodes: number; nodeRank: number; out: string; rankZeroEnv: Record<string, string> },
 ): Promise<void> {
   if (!distributedBackends().includes('gloo')) {
-    throw new RangeError('--nproc/--nnodes need the addon built with gloo: install gloo\'s headers (Debian: apt-get install libgloo-dev) and run npm run build:native');
+    throw new RangeError(
+      "--nproc/--nnodes need the addon built with gloo: install gloo's headers (Debian: apt-get install libgloo-dev) and run npm run build:native",
+    );
   }
   const given = flags.masterPort as number | undefined;
   const masterPort = given ?? (o.nnodes === 1 ? await freePort() : 29500);
@@ -443,12 +671,20 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
     let shared: string;
     if (place.rank === 0) {
       shared = process.env[WORKER_ENV.options] ?? '';
-      if (!shared) throw new RangeError(`rank 0 needs ${WORKER_ENV.options} (the launcher sets it: start runs with dermosynth train --nproc)`);
+      if (!shared)
+        throw new RangeError(
+          `rank 0 needs ${WORKER_ENV.options} (the launcher sets it: start runs with dermosynth train --nproc)`,
+        );
       pg.storeSet(key, shared);
     } else {
       shared = pg.storeGet(key);
     }
-    const { options: raw, cache: cacheDir, newRun, init: initName } = JSON.parse(shared) as { options: unknown; cache: string; newRun: boolean; init?: string | null };
+    const {
+      options: raw,
+      cache: cacheDir,
+      newRun,
+      init: initName,
+    } = JSON.parse(shared) as { options: unknown; cache: string; newRun: boolean; init?: string | null };
     // Only rank 0 loads a --init model; the others take its weights when the run starts.
     const init = initName && place.rank === 0 ? await findModel(initName) : null;
     const options = parseTrainOptions(raw);
@@ -465,7 +701,20 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
           throw new RangeError(`rank ${place.rank}: --vgg-weights ${options.vggWeights}: ${e.message}`);
         })
       : null;
-    await train(runPaths(path.resolve(String(flags.out))), options, cache, vgg, { device, dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank }, syncBatchNorm: Boolean(flags.syncBn), precision: flags.precision as torch.Precision }, newRun, init);
+    await train(
+      runPaths(path.resolve(String(flags.out))),
+      options,
+      cache,
+      vgg,
+      {
+        device,
+        dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank },
+        syncBatchNorm: Boolean(flags.syncBn),
+        precision: flags.precision as torch.Precision,
+      },
+      newRun,
+      init,
+    );
     if (process.exitCode === undefined || process.exitCode === 0) pg.barrier();
   } finally {
     pg.close();

@@ -36,7 +36,8 @@ export function workerPlace(env: NodeJS.ProcessEnv = process.env): WorkerPlace |
   const int = (name: string, dflt?: number) => {
     const raw = env[name];
     const v = raw === undefined || raw === '' ? dflt : Number(raw);
-    if (v === undefined || !Number.isInteger(v) || v < 0) throw new RangeError(`${name}=${raw ?? ''}: expected a non-negative integer`);
+    if (v === undefined || !Number.isInteger(v) || v < 0)
+      throw new RangeError(`${name}=${raw ?? ''}: expected a non-negative integer`);
     return v;
   };
   const place: WorkerPlace = {
@@ -47,7 +48,8 @@ export function workerPlace(env: NodeJS.ProcessEnv = process.env): WorkerPlace |
     masterPort: int(WORKER_ENV.masterPort, 29500),
     timeoutSeconds: int(WORKER_ENV.timeout, 1800),
   };
-  if (place.worldSize < 1 || place.rank >= place.worldSize) throw new RangeError(`${WORKER_ENV.rank}=${place.rank} must be below ${WORKER_ENV.worldSize}=${place.worldSize}`);
+  if (place.worldSize < 1 || place.rank >= place.worldSize)
+    throw new RangeError(`${WORKER_ENV.rank}=${place.rank} must be below ${WORKER_ENV.worldSize}=${place.worldSize}`);
   return place;
 }
 
@@ -145,7 +147,11 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
       // Cores are split between the workers unless the user chose.
       if (env.OMP_NUM_THREADS === undefined) env.OMP_NUM_THREADS = String(threads);
       if (env.NCCL_ASYNC_ERROR_HANDLING === undefined) env.NCCL_ASYNC_ERROR_HANDLING = '1';
-      const child = spawn(process.execPath, [...process.execArgv, ...o.args], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
+      const child = spawn(process.execPath, [...process.execArgv, ...o.args], {
+        env,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        detached: true,
+      });
       const w = { rank, child, exited: false };
       workers.push(w);
       done.push(
@@ -173,7 +179,9 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
         }),
       );
     }
-    say(`started ${o.nproc} worker${o.nproc > 1 ? 's' : ''} (ranks ${o.nodeRank * o.nproc}..${o.nodeRank * o.nproc + o.nproc - 1} of ${worldSize}; pids ${workers.map((w) => w.child.pid).join(', ')}), ${process.env.OMP_NUM_THREADS ?? threads} threads each`);
+    say(
+      `started ${o.nproc} worker${o.nproc > 1 ? 's' : ''} (ranks ${o.nodeRank * o.nproc}..${o.nodeRank * o.nproc + o.nproc - 1} of ${worldSize}; pids ${workers.map((w) => w.child.pid).join(', ')}), ${process.env.OMP_NUM_THREADS ?? threads} threads each`,
+    );
     await Promise.all(done);
   } finally {
     process.off('SIGINT', onSignal);

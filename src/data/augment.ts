@@ -43,7 +43,12 @@ export interface AugmentOptions {
   colour?: ColourJitter | null;
 }
 
-export const DEFAULT_AUGMENT: Required<AugmentOptions> = Object.freeze({ flip: true, rot90: true, affine: null, colour: null });
+export const DEFAULT_AUGMENT: Required<AugmentOptions> = Object.freeze({
+  flip: true,
+  rot90: true,
+  affine: null,
+  colour: null,
+});
 
 export const STRONG_AUGMENT: Required<AugmentOptions> = Object.freeze({
   flip: true,
@@ -52,7 +57,12 @@ export const STRONG_AUGMENT: Required<AugmentOptions> = Object.freeze({
   colour: Object.freeze({ brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0.02 }),
 });
 
-export const NO_AUGMENT: Required<AugmentOptions> = Object.freeze({ flip: false, rot90: false, affine: null, colour: null });
+export const NO_AUGMENT: Required<AugmentOptions> = Object.freeze({
+  flip: false,
+  rot90: false,
+  affine: null,
+  colour: null,
+});
 
 /** One sample's augmentation. The identity is all false / 0 / 1 (see IDENTITY_PARAMS). */
 export interface AugmentParams {
@@ -77,11 +87,24 @@ export interface AugmentParams {
 }
 
 export const IDENTITY_PARAMS: Readonly<AugmentParams> = Object.freeze({
-  flipH: false, flipV: false, rot90: 0, angle: 0, tx: 0, ty: 0, scale: 1,
-  brightness: 1, contrast: 1, saturation: 1, hue: 0,
+  flipH: false,
+  flipV: false,
+  rot90: 0,
+  angle: 0,
+  tx: 0,
+  ty: 0,
+  scale: 1,
+  brightness: 1,
+  contrast: 1,
+  saturation: 1,
+  hue: 0,
 });
 
-const PRESETS: Record<string, Required<AugmentOptions>> = { none: NO_AUGMENT, default: DEFAULT_AUGMENT, strong: STRONG_AUGMENT };
+const PRESETS: Record<string, Required<AugmentOptions>> = {
+  none: NO_AUGMENT,
+  default: DEFAULT_AUGMENT,
+  strong: STRONG_AUGMENT,
+};
 
 function finiteIn(v: unknown, lo: number, hi: number, what: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) {
@@ -94,14 +117,17 @@ function finiteIn(v: unknown, lo: number, hi: number, what: string): number {
  * Complete, validated options from a preset name ('none', 'default', 'strong') or a partial
  * object (missing fields take DEFAULT_AUGMENT's values). Throws a RangeError on bad values.
  */
-export function parseAugmentOptions(spec: string | AugmentOptions | undefined | null = 'default'): Required<AugmentOptions> {
+export function parseAugmentOptions(
+  spec: string | AugmentOptions | undefined | null = 'default',
+): Required<AugmentOptions> {
   if (spec === undefined || spec === null) return DEFAULT_AUGMENT;
   if (typeof spec === 'string') {
     const preset = PRESETS[spec.trim().toLowerCase()];
     if (!preset) throw new RangeError(`augment: unknown preset '${spec}' (${Object.keys(PRESETS).join(', ')})`);
     return preset;
   }
-  if (typeof spec !== 'object') throw new TypeError(`augment: options must be an object or a preset name, got ${typeof spec}`);
+  if (typeof spec !== 'object')
+    throw new TypeError(`augment: options must be an object or a preset name, got ${typeof spec}`);
   const flip = spec.flip ?? DEFAULT_AUGMENT.flip;
   const rot90 = spec.rot90 ?? DEFAULT_AUGMENT.rot90;
   if (typeof flip !== 'boolean') throw new TypeError(`augment: flip must be a boolean, got ${String(flip)}`);
@@ -109,7 +135,8 @@ export function parseAugmentOptions(spec: string | AugmentOptions | undefined | 
   let affine: AffineJitter | null = null;
   if (spec.affine) {
     const a = spec.affine;
-    if (!Array.isArray(a.scale) || a.scale.length !== 2) throw new RangeError(`augment: affine.scale must be [min, max], got ${JSON.stringify(a.scale)}`);
+    if (!Array.isArray(a.scale) || a.scale.length !== 2)
+      throw new RangeError(`augment: affine.scale must be [min, max], got ${JSON.stringify(a.scale)}`);
     const lo = finiteIn(a.scale[0], 0.25, 4, 'affine.scale[0]');
     const hi = finiteIn(a.scale[1], 0.25, 4, 'affine.scale[1]');
     if (lo > hi) throw new RangeError(`augment: affine.scale must be [min, max] with min <= max, got [${lo}, ${hi}]`);
@@ -141,11 +168,20 @@ export function sampleAugmentParams(rng: Rng, o: AugmentOptions | string, square
   const opts = parseAugmentOptions(o);
   const u = (): number => rng.random();
   const spread = (v: number, half: number): number => (half === 0 ? 0 : (2 * v - 1) * half);
-  const factor = (v: number, half: number): number => (half === 0 ? 1 : Math.max(0, 1 - half) + v * (1 + half - Math.max(0, 1 - half)));
+  const factor = (v: number, half: number): number =>
+    half === 0 ? 1 : Math.max(0, 1 - half) + v * (1 + half - Math.max(0, 1 - half));
 
-  const uFlipH = u(), uFlipV = u(), uRot = u();
-  const uAngle = u(), uTx = u(), uTy = u(), uScale = u();
-  const uB = u(), uC = u(), uS = u(), uH = u();
+  const uFlipH = u(),
+    uFlipV = u(),
+    uRot = u();
+  const uAngle = u(),
+    uTx = u(),
+    uTy = u(),
+    uScale = u();
+  const uB = u(),
+    uC = u(),
+    uS = u(),
+    uH = u();
 
   const p: AugmentParams = { ...IDENTITY_PARAMS };
   if (opts.flip) {
@@ -265,7 +301,14 @@ function affineTheta(p: AugmentParams, h: number, w: number): number[] {
   const lin = [l[0]!, (l[1]! * d[1]!) / d[0]!, (l[2]! * d[0]!) / d[1]!, l[3]!]; // D^-1 L D
   // Translation (tx W, ty H) pixels = (2 tx, 2 ty) normalised; theta's offset is -lin * t.
   const t = [2 * p.tx, 2 * p.ty];
-  const affine = [lin[0]!, lin[1]!, -(lin[0]! * t[0]! + lin[1]! * t[1]!), lin[2]!, lin[3]!, -(lin[2]! * t[0]! + lin[3]! * t[1]!)];
+  const affine = [
+    lin[0]!,
+    lin[1]!,
+    -(lin[0]! * t[0]! + lin[1]! * t[1]!),
+    lin[2]!,
+    lin[3]!,
+    -(lin[2]! * t[0]! + lin[3]! * t[1]!),
+  ];
   // The flips and quarter turns before it, folded in: the dihedral image z of x is
   // z(px, py) = x(sW qx, sH qy) with (qx, qy) = (py, px) when transposed, else (px, py), exact in
   // normalised coordinates; so theta = G [A | t] with G the 2x2 signed (permutation) matrix.
@@ -287,8 +330,14 @@ function affineGridOf(thetas: readonly number[][], h: number, w: number, device:
   const col = (j: number): Tensor =>
     torch.tensor(Float32Array.from(thetas.flatMap((t) => [t[j]!, t[3 + j]!])), { shape: [n, 1, 1, 2], device });
   // The pixel centres in normalised coordinates, as affine_grid_generator's base grid.
-  const xs = torch.linspace(-1, 1, w, { device }).mul((w - 1) / w).reshape(1, 1, w, 1);
-  const ys = torch.linspace(-1, 1, h, { device }).mul((h - 1) / h).reshape(1, h, 1, 1);
+  const xs = torch
+    .linspace(-1, 1, w, { device })
+    .mul((w - 1) / w)
+    .reshape(1, 1, w, 1);
+  const ys = torch
+    .linspace(-1, 1, h, { device })
+    .mul((h - 1) / h)
+    .reshape(1, h, 1, 1);
   return col(0).mul(xs).add_(col(2)).add(col(1).mul(ys));
 }
 
@@ -302,7 +351,9 @@ const YIQ: Mat3 = [0.299, 0.587, 0.114, 0.595716, -0.274453, -0.321263, 0.211456
 
 function matMul(a: Mat3, b: Mat3): Mat3 {
   const out = new Array<number>(9);
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) out[i * 3 + j] = a[i * 3]! * b[j]! + a[i * 3 + 1]! * b[3 + j]! + a[i * 3 + 2]! * b[6 + j]!;
+  for (let i = 0; i < 3; i++)
+    for (let j = 0; j < 3; j++)
+      out[i * 3 + j] = a[i * 3]! * b[j]! + a[i * 3 + 1]! * b[3 + j]! + a[i * 3 + 2]! * b[6 + j]!;
   return out;
 }
 function matVec(a: Mat3, v: Vec3): Vec3 {
@@ -310,9 +361,21 @@ function matVec(a: Mat3, v: Vec3): Vec3 {
 }
 function inverse(m: Mat3): Mat3 {
   const [a, b, c, d, e, f, g, h, i] = m as [number, number, number, number, number, number, number, number, number];
-  const A = e * i - f * h, B = -(d * i - f * g), C = d * h - e * g;
+  const A = e * i - f * h,
+    B = -(d * i - f * g),
+    C = d * h - e * g;
   const det = a * A + b * B + c * C;
-  return [A, -(b * i - c * h), b * f - c * e, B, a * i - c * g, -(a * f - c * d), C, -(a * h - b * g), a * e - b * d].map((v) => v / det);
+  return [
+    A,
+    -(b * i - c * h),
+    b * f - c * e,
+    B,
+    a * i - c * g,
+    -(a * f - c * d),
+    C,
+    -(a * h - b * g),
+    a * e - b * d,
+  ].map((v) => v / det);
 }
 const YIQ_INV = inverse(YIQ);
 
@@ -349,7 +412,8 @@ function colourMap(p: AugmentParams, mean: Vec3 | null): { m: Mat3; o: Vec3 } {
   }
   if (p.hue !== 0) {
     const th = 2 * Math.PI * p.hue;
-    const cs = Math.cos(th), sn = Math.sin(th);
+    const cs = Math.cos(th),
+      sn = Math.sin(th);
     apply(matMul(YIQ_INV, matMul([1, 0, 0, 0, cs, -sn, 0, sn, cs], YIQ)));
   }
   // y01 = M (x + 1) / 2 + o  =>  out = 2 y01 - 1 = M x + (M 1 + 2 o - 1).
@@ -366,22 +430,33 @@ function colourMap(p: AugmentParams, mean: Vec3 | null): { m: Mat3; o: Vec3 } {
  * jitter of the image (clamped to [-1, 1]). Returns new tensors; the inputs are neither changed
  * nor disposed. Samples and batches whose transforms are the identity skip that work.
  */
-export function augmentBatch(image: Tensor, label: Tensor, params: readonly AugmentParams[]): { image: Tensor; label: Tensor } {
+export function augmentBatch(
+  image: Tensor,
+  label: Tensor,
+  params: readonly AugmentParams[],
+): { image: Tensor; label: Tensor } {
   const is = image.shape;
   const ls = label.shape;
   if (is.length !== 4) throw new TypeError(`augmentBatch: image must be [B, C, H, W], got shape [${is.join(', ')}]`);
-  if (!torch.isFloating(image.dtype)) throw new TypeError(`augmentBatch: image must be floating point, got ${image.dtype}`);
+  if (!torch.isFloating(image.dtype))
+    throw new TypeError(`augmentBatch: image must be floating point, got ${image.dtype}`);
   if (label.dtype !== 'uint8') throw new TypeError(`augmentBatch: label must be uint8 label bytes, got ${label.dtype}`);
   const [b, c, h, w] = is as [number, number, number, number];
   if (ls.length !== 4 || ls[0] !== b || ls[1] !== 1 || ls[2] !== h || ls[3] !== w) {
     throw new TypeError(`augmentBatch: label must be [${b}, 1, ${h}, ${w}] to match the image, got [${ls.join(', ')}]`);
   }
-  if (image.device !== label.device) throw new TypeError(`augmentBatch: image is on ${image.device} but label is on ${label.device}`);
+  if (image.device !== label.device)
+    throw new TypeError(`augmentBatch: image is on ${image.device} but label is on ${label.device}`);
   if (params.length !== b) throw new RangeError(`augmentBatch: ${params.length} parameter sets for a batch of ${b}`);
   params.forEach((p, i) => {
-    if (!Number.isInteger(p.rot90)) throw new RangeError(`augmentBatch: sample ${i}: rot90 must be an integer, got ${p.rot90}`);
-    if (h !== w && p.rot90 % 2 !== 0) throw new RangeError(`augmentBatch: sample ${i}: an odd quarter turn (rot90 ${p.rot90}) needs a square image, got ${h}x${w}`);
-    if (!(p.scale > 0) || !Number.isFinite(p.scale)) throw new RangeError(`augmentBatch: sample ${i}: scale must be positive, got ${p.scale}`);
+    if (!Number.isInteger(p.rot90))
+      throw new RangeError(`augmentBatch: sample ${i}: rot90 must be an integer, got ${p.rot90}`);
+    if (h !== w && p.rot90 % 2 !== 0)
+      throw new RangeError(
+        `augmentBatch: sample ${i}: an odd quarter turn (rot90 ${p.rot90}) needs a square image, got ${h}x${w}`,
+      );
+    if (!(p.scale > 0) || !Number.isFinite(p.scale))
+      throw new RangeError(`augmentBatch: sample ${i}: scale must be positive, got ${p.scale}`);
   });
   const needColour = params.some((p) => !colourIdentity(p));
   if (needColour && c !== 3) throw new TypeError(`augmentBatch: colour jitter needs 3 image channels, got ${c}`);
@@ -406,20 +481,31 @@ export function augmentBatch(image: Tensor, label: Tensor, params: readonly Augm
       if (moved.length > 0 || [...byOp.keys()].some((k) => k !== 0)) {
         let grid: Tensor | null = null;
         if (moved.length > 0) {
-          grid = affineGridOf(moved.map((i) => affineTheta(params[i]!, h, w)), h, w, image.device);
+          grid = affineGridOf(
+            moved.map((i) => affineTheta(params[i]!, h, w)),
+            h,
+            w,
+            image.device,
+          );
         }
         const groups = (imageLike: boolean): { idx: number[]; make: (sub: Tensor) => Tensor }[] => [
           ...[...byOp].map(([k, idx]) => ({
             idx,
-            make: (sub: Tensor) => applyDihedral(sub, { reverseW: (k & 1) !== 0, reverseH: (k & 2) !== 0, transpose: (k & 4) !== 0 }),
+            make: (sub: Tensor) =>
+              applyDihedral(sub, { reverseW: (k & 1) !== 0, reverseH: (k & 2) !== 0, transpose: (k & 4) !== 0 }),
           })),
           {
             idx: moved,
             make: (sub: Tensor) =>
               imageLike
-                ? torch.F.gridSample(sub, sub.dtype === 'float32' ? grid! : grid!.to(sub.dtype), { mode: 'bilinear', paddingMode: 'reflection' })
+                ? torch.F.gridSample(sub, sub.dtype === 'float32' ? grid! : grid!.to(sub.dtype), {
+                    mode: 'bilinear',
+                    paddingMode: 'reflection',
+                  })
                 : // Nearest copies values exactly, so the conversion back to bytes is exact.
-                  torch.F.gridSample(sub.to('float32'), grid!, { mode: 'nearest', paddingMode: 'reflection' }).to('uint8'),
+                  torch.F.gridSample(sub.to('float32'), grid!, { mode: 'nearest', paddingMode: 'reflection' }).to(
+                    'uint8',
+                  ),
           },
         ];
         img = assemble(image, groups(true));
@@ -433,9 +519,19 @@ export function augmentBatch(image: Tensor, label: Tensor, params: readonly Augm
         const maps = params.map((p, i) => colourMap(p, means ? (means.slice(i * 3, i * 3 + 3) as Vec3) : null));
         // As a grouped 1x1 convolution of [1, 3B, H, W] (weight [3B, 3, 1, 1], bias [3B]): one
         // operator for matrix and offset, and faster on the CPU than a batched matmul.
-        const m = torch.tensor(Float32Array.from(maps.flatMap((x) => x.m)), { shape: [3 * b, 3, 1, 1], dtype: image.dtype, device: image.device });
-        const o = torch.tensor(Float32Array.from(maps.flatMap((x) => x.o)), { shape: [3 * b], dtype: image.dtype, device: image.device });
-        img = torch.F.conv2d(img.reshape(1, 3 * b, h, w), m, o, { groups: b }).clamp_(-1, 1).view(b, 3, h, w);
+        const m = torch.tensor(Float32Array.from(maps.flatMap((x) => x.m)), {
+          shape: [3 * b, 3, 1, 1],
+          dtype: image.dtype,
+          device: image.device,
+        });
+        const o = torch.tensor(Float32Array.from(maps.flatMap((x) => x.o)), {
+          shape: [3 * b],
+          dtype: image.dtype,
+          device: image.device,
+        });
+        img = torch.F.conv2d(img.reshape(1, 3 * b, h, w), m, o, { groups: b })
+          .clamp_(-1, 1)
+          .view(b, 3, h, w);
       }
 
       return { image: img === image ? image.clone() : img, label: lab === label ? label.clone() : lab };
@@ -444,7 +540,12 @@ export function augmentBatch(image: Tensor, label: Tensor, params: readonly Augm
 }
 
 /** Draws parameters for a batch of `batch` samples (one Rng stream, in sample order). */
-export function sampleBatchParams(rng: Rng, o: AugmentOptions | string, batch: number, square: boolean): AugmentParams[] {
+export function sampleBatchParams(
+  rng: Rng,
+  o: AugmentOptions | string,
+  batch: number,
+  square: boolean,
+): AugmentParams[] {
   const opts = parseAugmentOptions(o);
   return Array.from({ length: batch }, () => sampleAugmentParams(rng, opts, square));
 }

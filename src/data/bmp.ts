@@ -25,7 +25,15 @@ export function isBmp(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d;
 }
 
-const COMPRESSION: Record<number, string> = { 0: 'BI_RGB', 1: 'BI_RLE8', 2: 'BI_RLE4', 3: 'BI_BITFIELDS', 4: 'BI_JPEG', 5: 'BI_PNG', 6: 'BI_ALPHABITFIELDS' };
+const COMPRESSION: Record<number, string> = {
+  0: 'BI_RGB',
+  1: 'BI_RLE8',
+  2: 'BI_RLE4',
+  3: 'BI_BITFIELDS',
+  4: 'BI_JPEG',
+  5: 'BI_PNG',
+  6: 'BI_ALPHABITFIELDS',
+};
 
 /** What a BMP file's headers say, checked: size, layout and where the rows are. */
 export interface BmpHeader {
@@ -51,10 +59,12 @@ export function readBmpHeader(bytes: Uint8Array): BmpHeader {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pixelOffset = v.getUint32(10, true);
   const headerSize = v.getUint32(14, true);
-  if (![12, 40, 52, 56, 108, 124].includes(headerSize)) throw new BmpError(`unknown BMP header size ${headerSize} (expected 12, 40, 52, 56, 108 or 124)`);
+  if (![12, 40, 52, 56, 108, 124].includes(headerSize))
+    throw new BmpError(`unknown BMP header size ${headerSize} (expected 12, 40, 52, 56, 108 or 124)`);
   if (14 + headerSize > bytes.length) throw new BmpError('truncated BMP: the header runs past the end of the file');
   let width: number, rawHeight: number, planes: number, bpp: number;
-  let compression = 0, colorsUsed = 0;
+  let compression = 0,
+    colorsUsed = 0;
   if (headerSize === 12) {
     width = v.getUint16(18, true);
     rawHeight = v.getInt16(20, true);
@@ -70,27 +80,45 @@ export function readBmpHeader(bytes: Uint8Array): BmpHeader {
   }
   if (planes !== 1) throw new BmpError(`BMP with ${planes} colour planes (must be 1)`);
   if (compression === 1 || compression === 2) {
-    throw new BmpError(`run-length-encoded BMP (${COMPRESSION[compression]}) is not supported: save it uncompressed (for example \`convert in.bmp -compress none out.bmp\`) or as PNG`);
+    throw new BmpError(
+      `run-length-encoded BMP (${COMPRESSION[compression]}) is not supported: save it uncompressed (for example \`convert in.bmp -compress none out.bmp\`) or as PNG`,
+    );
   }
   if (compression !== 0 && compression !== 3 && compression !== 6) {
-    throw new BmpError(`BMP compression ${COMPRESSION[compression] ?? compression} is not supported: save it uncompressed or as PNG`);
+    throw new BmpError(
+      `BMP compression ${COMPRESSION[compression] ?? compression} is not supported: save it uncompressed or as PNG`,
+    );
   }
-  if (![1, 4, 8, 16, 24, 32].includes(bpp)) throw new BmpError(`BMP with ${bpp} bits per pixel is not supported (1, 4, 8, 16, 24 or 32)`);
+  if (![1, 4, 8, 16, 24, 32].includes(bpp))
+    throw new BmpError(`BMP with ${bpp} bits per pixel is not supported (1, 4, 8, 16, 24 or 32)`);
   const topDown = rawHeight < 0;
   const height = Math.abs(rawHeight);
   if (width <= 0 || height <= 0) throw new BmpError(`BMP of ${width}x${rawHeight} pixels`);
-  if (width > 65535 || height > 65535) throw new BmpError(`BMP of ${width}x${height} pixels is larger than 65,535 on a side`);
+  if (width > 65535 || height > 65535)
+    throw new BmpError(`BMP of ${width}x${height} pixels is larger than 65,535 on a side`);
 
   const stride = Math.floor((bpp * width + 31) / 32) * 4;
   if (pixelOffset < 14 + headerSize || pixelOffset + stride * height > bytes.length) {
-    throw new BmpError(`truncated BMP: ${height} rows of ${stride} bytes from offset ${pixelOffset} need ${pixelOffset + stride * height} bytes, the file has ${bytes.length}`);
+    throw new BmpError(
+      `truncated BMP: ${height} rows of ${stride} bytes from offset ${pixelOffset} need ${pixelOffset + stride * height} bytes, the file has ${bytes.length}`,
+    );
   }
   return { width, height, topDown, bitsPerPixel: bpp, compression, colorsUsed, headerSize, pixelOffset, stride };
 }
 
 /** Decodes a BMP file; throws a BmpError saying what is wrong or unsupported. */
 export function decodeBmp(bytes: Uint8Array): DecodedBmp {
-  const { width, height, topDown, bitsPerPixel: bpp, compression, colorsUsed, headerSize, pixelOffset, stride } = readBmpHeader(bytes);
+  const {
+    width,
+    height,
+    topDown,
+    bitsPerPixel: bpp,
+    compression,
+    colorsUsed,
+    headerSize,
+    pixelOffset,
+    stride,
+  } = readBmpHeader(bytes);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   // Bit fields: after a 40-byte header when compression says so, inside V2+ headers.
@@ -104,7 +132,9 @@ export function decodeBmp(bytes: Uint8Array): DecodedBmp {
       masks = bpp === 16 ? [0x7c00, 0x03e0, 0x001f] : [0x00ff0000, 0x0000ff00, 0x000000ff];
     }
   } else if (compression !== 0) {
-    throw new BmpError(`BMP bit fields (${COMPRESSION[compression]}) with ${bpp} bits per pixel: only 16- and 32-bit files have them`);
+    throw new BmpError(
+      `BMP bit fields (${COMPRESSION[compression]}) with ${bpp} bits per pixel: only 16- and 32-bit files have them`,
+    );
   }
 
   let palette: Uint8Array | null = null; // RGB triplets
@@ -113,7 +143,8 @@ export function decodeBmp(bytes: Uint8Array): DecodedBmp {
     if (entries > 1 << bpp) throw new BmpError(`BMP palette of ${entries} colours for ${bpp} bits per pixel`);
     const entrySize = headerSize === 12 ? 3 : 4;
     const at = 14 + headerSize + (compression === 3 ? 12 : compression === 6 ? 16 : 0);
-    if (at + entries * entrySize > bytes.length) throw new BmpError('truncated BMP: its palette runs past the end of the file');
+    if (at + entries * entrySize > bytes.length)
+      throw new BmpError('truncated BMP: its palette runs past the end of the file');
     palette = new Uint8Array(entries * 3);
     for (let i = 0; i < entries; i++) {
       palette[i * 3] = bytes[at + i * entrySize + 2]!;
@@ -133,7 +164,8 @@ export function decodeBmp(bytes: Uint8Array): DecodedBmp {
         const bitPos = x * bpp;
         const byte = bytes[src + (bitPos >> 3)]!;
         const index = (byte >> (8 - bpp - (bitPos & 7))) & ((1 << bpp) - 1);
-        if (index * 3 >= palette.length) throw new BmpError(`BMP pixel (${x}, ${y}) uses colour ${index} of a ${palette.length / 3}-colour palette`);
+        if (index * 3 >= palette.length)
+          throw new BmpError(`BMP pixel (${x}, ${y}) uses colour ${index} of a ${palette.length / 3}-colour palette`);
         rgb[o] = palette[index * 3]!;
         rgb[o + 1] = palette[index * 3 + 1]!;
         rgb[o + 2] = palette[index * 3 + 2]!;
@@ -166,6 +198,7 @@ function fieldOf(mask: number): (word: number) => number {
   let shift = 0;
   while (((mask >>> shift) & 1) === 0) shift++;
   const max = mask >>> shift;
-  if ((max & (max + 1)) !== 0) throw new BmpError(`BMP bit-field mask 0x${(mask >>> 0).toString(16)} is not one run of bits`);
+  if ((max & (max + 1)) !== 0)
+    throw new BmpError(`BMP bit-field mask 0x${(mask >>> 0).toString(16)} is not one run of bits`);
   return (word) => Math.round((((word & mask) >>> shift) * 255) / max);
 }

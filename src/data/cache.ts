@@ -71,7 +71,14 @@ export const manifestSchema = z.object({
    */
   masks: z.boolean().optional(),
   split: z.object({ source: z.enum(['official', 'stratified']), val: z.number(), test: z.number(), seed: z.number() }),
-  shards: z.array(z.object({ file: z.string(), count: z.number().int().nonnegative(), bytes: z.number().int().nonnegative(), sha256: z.string() })),
+  shards: z.array(
+    z.object({
+      file: z.string(),
+      count: z.number().int().nonnegative(),
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string(),
+    }),
+  ),
   records: z.array(cacheRecordSchema),
   skipped: z.array(problemSchema),
   warnings: z.array(problemSchema),
@@ -118,12 +125,16 @@ export async function readManifest(dir: string): Promise<CacheManifest | null> {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new DataError(`${file}: the cache manifest is not valid JSON (${(e as Error).message}); delete the cache folder and run 'dermosynth data prepare' again`);
+    throw new DataError(
+      `${file}: the cache manifest is not valid JSON (${(e as Error).message}); delete the cache folder and run 'dermosynth data prepare' again`,
+    );
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
-    throw new DataError(`${file}: not a dermosynth cache manifest of version ${CACHE_VERSION} (${first.path.join('.')}: ${first.message}); run 'dermosynth data prepare' again`);
+    throw new DataError(
+      `${file}: not a dermosynth cache manifest of version ${CACHE_VERSION} (${first.path.join('.')}: ${first.message}); run 'dermosynth data prepare' again`,
+    );
   }
   return parsed.data;
 }
@@ -153,7 +164,10 @@ export class LesionCache {
   static async open(dir: string): Promise<LesionCache> {
     const root = path.resolve(dir);
     const manifest = await readManifest(root);
-    if (!manifest) throw new DataError(`${dir}: no ${MANIFEST_FILE}; this is not a prepared cache (make one with 'dermosynth data prepare DATA --out ${dir}')`);
+    if (!manifest)
+      throw new DataError(
+        `${dir}: no ${MANIFEST_FILE}; this is not a prepared cache (make one with 'dermosynth data prepare DATA --out ${dir}')`,
+      );
     const layout = recordLayout(manifest.options.width, manifest.options.height);
     for (const s of manifest.shards) {
       const file = path.join(root, SHARD_DIR, s.file);
@@ -161,15 +175,22 @@ export class LesionCache {
       try {
         size = statSync(file).size;
       } catch {
-        throw new DataError(`${file}: a shard of the cache is missing; run 'dermosynth data prepare' again to rebuild it`);
+        throw new DataError(
+          `${file}: a shard of the cache is missing; run 'dermosynth data prepare' again to rebuild it`,
+        );
       }
       if (size !== s.bytes || s.bytes !== s.count * layout.total) {
-        throw new DataError(`${file}: the shard has ${size} bytes, the manifest says ${s.bytes}; run 'dermosynth data prepare' again to rebuild it`);
+        throw new DataError(
+          `${file}: the shard has ${size} bytes, the manifest says ${s.bytes}; run 'dermosynth data prepare' again to rebuild it`,
+        );
       }
     }
     for (const r of manifest.records) {
       const s = manifest.shards[r.shard];
-      if (!s || r.index >= s.count) throw new DataError(`${path.join(root, MANIFEST_FILE)}: lesion ${r.id} points outside the shards; run 'dermosynth data prepare' again`);
+      if (!s || r.index >= s.count)
+        throw new DataError(
+          `${path.join(root, MANIFEST_FILE)}: lesion ${r.id} points outside the shards; run 'dermosynth data prepare' again`,
+        );
     }
     return new LesionCache(root, manifest);
   }

@@ -35,23 +35,37 @@ export function parseClassMap(text: string, file: string): ClassMap {
     const decl = /^classes\s*:(.*)$/i.exec(line);
     if (decl) {
       if (declared) throw new DataError(`${where}: a second "classes:" line; keep one`);
-      declared = decl[1]!.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      for (const c of declared) if (!NAME.test(c)) throw new DataError(`${where}: "${c}" is not a class name (letters, digits, _ and -, starting with a letter)`);
-      if (new Set(declared).size !== declared.length) throw new DataError(`${where}: a class is named twice in "classes:"`);
+      declared = decl[1]!
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      for (const c of declared)
+        if (!NAME.test(c))
+          throw new DataError(
+            `${where}: "${c}" is not a class name (letters, digits, _ and -, starting with a letter)`,
+          );
+      if (new Set(declared).size !== declared.length)
+        throw new DataError(`${where}: a class is named twice in "classes:"`);
       return;
     }
     const m = /^(\S+)\s*->\s*(\S+)$/.exec(line);
     if (!m) throw new DataError(`${where}: "${raw.trim()}" is not "from -> to" (or "classes: a, b, c")`);
     const [, from, to] = m as unknown as [string, string, string];
-    for (const n of [from, to]) if (!NAME.test(n)) throw new DataError(`${where}: "${n}" is not a class name (letters, digits, _ and -, starting with a letter)`);
-    if (map.has(from) && map.get(from) !== to) throw new DataError(`${where}: "${from}" is mapped twice (to ${map.get(from)} and ${to}); keep one`);
+    for (const n of [from, to])
+      if (!NAME.test(n))
+        throw new DataError(`${where}: "${n}" is not a class name (letters, digits, _ and -, starting with a letter)`);
+    if (map.has(from) && map.get(from) !== to)
+      throw new DataError(`${where}: "${from}" is mapped twice (to ${map.get(from)} and ${to}); keep one`);
     map.set(from, to);
     if (!order.includes(to)) order.push(to);
   });
   const classes: string[] = declared ?? order;
   if (classes.length === 0) throw new DataError(`${file}: the class map maps nothing; write "from -> to" lines`);
   for (const [from, to] of map) {
-    if (!classes.includes(to)) throw new DataError(`${file}: "${from} -> ${to}": ${to} is not one of the declared classes (${classes.join(', ')})`);
+    if (!classes.includes(to))
+      throw new DataError(
+        `${file}: "${from} -> ${to}": ${to} is not one of the declared classes (${classes.join(', ')})`,
+      );
   }
   return { file, classes, map };
 }
@@ -61,7 +75,9 @@ export function readClassMap(file: string): ClassMap {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new DataError(`--classes ${file}: cannot read the class map (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new DataError(
+      `--classes ${file}: cannot read the class map (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   return parseClassMap(text, file);
 }

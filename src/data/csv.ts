@@ -75,7 +75,11 @@ export function parseCsv(text: string, file: string): CsvTable {
   const header = records[0]!.cells.map((h) => h.trim());
   for (const r of records.slice(1)) {
     if (r.cells.length !== header.length) {
-      throw new CsvError(file, r.line, `expected ${header.length} cells (${header.join(',')}), found ${r.cells.length}`);
+      throw new CsvError(
+        file,
+        r.line,
+        `expected ${header.length} cells (${header.join(',')}), found ${r.cells.length}`,
+      );
     }
   }
   return { file, header, rows: records.slice(1) };

@@ -28,7 +28,8 @@ export function isSyntheticId(id: string): boolean {
 }
 
 export function syntheticId(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n > 9_999_999) throw new RangeError(`synthetic id number must be an integer from 0 to 9999999, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > 9_999_999)
+    throw new RangeError(`synthetic id number must be an integer from 0 to 9999999, got ${n}`);
   return `${SYNTHETIC_ID_PREFIX}${String(n).padStart(7, '0')}`;
 }
 
@@ -39,7 +40,10 @@ export function syntheticId(n: number): string {
 export function refuseSynthetic(records: readonly LesionRecord[], what: string): void {
   const syn = records.filter((r) => r.synthetic);
   if (syn.length === 0) return;
-  const ids = syn.slice(0, 5).map((r) => r.id).join(', ');
+  const ids = syn
+    .slice(0, 5)
+    .map((r) => r.id)
+    .join(', ');
   throw new DataError(
     `${what} contains ${syn.length} synthetic lesion${syn.length === 1 ? '' : 's'} (${ids}${syn.length > 5 ? ', ...' : ''}); evaluate on real lesions only (synthetic ones are for training)`,
   );

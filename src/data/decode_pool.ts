@@ -32,7 +32,9 @@ export interface DecodeResult {
 export async function decode(req: DecodeRequest): Promise<DecodeResult> {
   if (req.kind === 'hash') {
     const h = await hashSources(req.record);
-    return typeof h === 'string' ? { hash: h, lesion: null, problems: [] } : { hash: null, lesion: null, problems: [h] };
+    return typeof h === 'string'
+      ? { hash: h, lesion: null, problems: [] }
+      : { hash: null, lesion: null, problems: [h] };
   }
   const src = await readSources(req.record);
   if (!('image' in src)) return { hash: null, lesion: null, problems: [src] };
@@ -45,7 +47,11 @@ function startWorker(): Worker {
   const url = new URL(`./decode_worker${ts ? '.ts' : '.js'}`, import.meta.url);
   if (!ts) return new Worker(url);
   // require.resolve finds the CommonJS build (index.cjs); the ES module build lies beside it.
-  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
   return new Worker(boot, { eval: true });
 }
@@ -55,7 +61,10 @@ export class DecodePool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
   private readonly queue: { req: DecodeRequest; resolve: (r: DecodeResult) => void; reject: (e: Error) => void }[] = [];
-  private readonly pending = new Map<number, { worker: Worker; resolve: (r: DecodeResult) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { worker: Worker; resolve: (r: DecodeResult) => void; reject: (e: Error) => void }
+  >();
   private seq = 0;
 
   constructor(readonly threads: number) {

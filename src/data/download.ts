@@ -96,7 +96,9 @@ const TRANSIENT_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 function httpError(url: string, res: Response): Error {
   const msg = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} for ${url}`;
-  return TRANSIENT_STATUS.has(res.status) ? new TransientError(msg, 0, res.status) : new DownloadError(msg, url, res.status);
+  return TRANSIENT_STATUS.has(res.status)
+    ? new TransientError(msg, 0, res.status)
+    : new DownloadError(msg, url, res.status);
 }
 
 function describe(err: unknown): string {
@@ -176,7 +178,11 @@ type Attempt = { kind: 'complete'; bytes: number; resumed: boolean } | { kind: '
  * exponential backoff, each retry resuming where the last one stopped; HTTP errors such as 404 or
  * 403 and size mismatches throw a {@link DownloadError} naming the URL.
  */
-export async function downloadFile(url: string, dest: string, o: DownloadFileOptions = {}): Promise<DownloadFileResult> {
+export async function downloadFile(
+  url: string,
+  dest: string,
+  o: DownloadFileOptions = {},
+): Promise<DownloadFileResult> {
   const { signal } = o;
   const retries = o.retries ?? 5;
   const baseDelay = o.retryDelayMs ?? 1000;
@@ -331,7 +337,8 @@ export async function downloadFile(url: string, dest: string, o: DownloadFileOpt
   for (;;) {
     const r = await retrying(attempt);
     if (r.kind === 'restart') {
-      if (++restarts > 3) throw new DownloadError(`the server for ${url} keeps answering range requests inconsistently`, url);
+      if (++restarts > 3)
+        throw new DownloadError(`the server for ${url} keeps answering range requests inconsistently`, url);
       continue;
     }
     resumed ||= r.resumed;
@@ -441,7 +448,8 @@ async function readMarker(file: string, outDir: string): Promise<DoneMarker | nu
   }
   if (!Array.isArray(marker.roots) || typeof marker.bytes !== 'number') return null;
   // Someone deleted the unpacked data: do it again rather than trust the marker.
-  for (const root of marker.roots) if ((await fsp.stat(path.join(outDir, root)).catch(() => null)) === null) return null;
+  for (const root of marker.roots)
+    if ((await fsp.stat(path.join(outDir, root)).catch(() => null)) === null) return null;
   return marker;
 }
 
@@ -457,7 +465,8 @@ export async function downloadIsic2017(outDir: string, o: DownloadIsic2017Option
   const base = (o.baseUrl ?? ISIC2017_BASE_URL).replace(/\/*$/, '/');
   const splits = new Set<Isic2017Split>(o.splits ?? ['train', 'val', 'test']);
   for (const s of splits) {
-    if (s !== 'train' && s !== 'val' && s !== 'test') throw new Error(`unknown ISIC-2017 split "${String(s)}" (use train, val or test)`);
+    if (s !== 'train' && s !== 'val' && s !== 'test')
+      throw new Error(`unknown ISIC-2017 split "${String(s)}" (use train, val or test)`);
   }
   const files = ISIC2017_FILES.filter((f) => splits.has(f.split));
   const downloads = path.join(outDir, '.downloads');
@@ -475,8 +484,15 @@ export async function downloadIsic2017(outDir: string, o: DownloadIsic2017Option
     if (marker !== null) {
       emit({ phase: 'skip', done: marker.bytes, total: marker.bytes, unit: 'bytes', resumed: false });
       report.files.push({
-        name: f.name, split: f.split, kind: f.kind, url, bytes: marker.bytes,
-        skipped: true, resumed: false, reusedArchive: false, extracted: marker.extracted,
+        name: f.name,
+        split: f.split,
+        kind: f.kind,
+        url,
+        bytes: marker.bytes,
+        skipped: true,
+        resumed: false,
+        reusedArchive: false,
+        extracted: marker.extracted,
       });
       continue;
     }
@@ -486,7 +502,8 @@ export async function downloadIsic2017(outDir: string, o: DownloadIsic2017Option
       signal,
       ...(o.retries !== undefined ? { retries: o.retries } : {}),
       ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}),
-      onProgress: (p) => emit({ phase: 'download', done: p.received, total: p.total, unit: 'bytes', resumed: p.resumed }),
+      onProgress: (p) =>
+        emit({ phase: 'download', done: p.received, total: p.total, unit: 'bytes', resumed: p.resumed }),
     });
 
     let extracted: DoneMarker['extracted'] = null;
@@ -507,13 +524,27 @@ export async function downloadIsic2017(outDir: string, o: DownloadIsic2017Option
       await writeFileAtomic(path.join(outDir, f.name), await fsp.readFile(archive));
       roots = [f.name];
     }
-    const done: DoneMarker = { name: f.name, url, bytes: dl.bytes, extracted, roots, completedAt: new Date().toISOString() };
+    const done: DoneMarker = {
+      name: f.name,
+      url,
+      bytes: dl.bytes,
+      extracted,
+      roots,
+      completedAt: new Date().toISOString(),
+    };
     await writeFileAtomic(markerFile, Buffer.from(`${JSON.stringify(done, null, 2)}\n`));
     if (!o.keepArchives) await fsp.rm(archive, { force: true });
     emit({ phase: 'done', done: dl.bytes, total: dl.bytes, unit: 'bytes', resumed: dl.resumed });
     report.files.push({
-      name: f.name, split: f.split, kind: f.kind, url, bytes: dl.bytes,
-      skipped: false, resumed: dl.resumed, reusedArchive: dl.skipped, extracted,
+      name: f.name,
+      split: f.split,
+      kind: f.kind,
+      url,
+      bytes: dl.bytes,
+      skipped: false,
+      resumed: dl.resumed,
+      reusedArchive: dl.skipped,
+      extracted,
     });
   }
   return report;

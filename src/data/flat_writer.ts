@@ -35,7 +35,8 @@ export function labelsHeaderFor(classes: readonly string[]): string {
 /** A labels.csv row for a lesion of diagnosis `name` of the vocabulary `classes`. */
 export function labelsRowFor(id: string, name: string, classes: readonly string[]): string {
   if (isIsic2017Vocabulary(classes)) return labelsRow(id, name);
-  if (!classes.includes(name)) throw new RangeError(`labels.csv: '${name}' is not one of the diagnoses ${classes.join(', ')}`);
+  if (!classes.includes(name))
+    throw new RangeError(`labels.csv: '${name}' is not one of the diagnoses ${classes.join(', ')}`);
   return `${id},${name}`;
 }
 
@@ -50,11 +51,20 @@ export function maskFileName(id: string): string {
 
 /** A one-channel PNG of a [H*W] mask (sharp writes one-channel raw input as RGB unless told). */
 export function encodeMaskPng(mask: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  return sharp(mask, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
 }
 
 /** Interleaved RGB [H*W*3] as JPEG (quality 95 unless given) or PNG. */
-export function encodeRgb(rgb: Uint8Array, width: number, height: number, format: ImageFormat, quality = 95): Promise<Buffer> {
+export function encodeRgb(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  format: ImageFormat,
+  quality = 95,
+): Promise<Buffer> {
   const img = sharp(rgb, { raw: { width, height, channels: 3 } });
   return (format === 'jpg' ? img.jpeg({ quality }) : img.png()).toBuffer();
 }

@@ -114,7 +114,14 @@ export function dilate(m: Uint8Array, width: number, height: number, r: number):
 }
 
 /** A 1-D running minimum of a 0/1 map along rows or columns, from prefix counts of zeros. */
-function minFilter(m: Uint8Array, width: number, height: number, r: number, edge: 0 | 1, horizontal: boolean): Uint8Array {
+function minFilter(
+  m: Uint8Array,
+  width: number,
+  height: number,
+  r: number,
+  edge: 0 | 1,
+  horizontal: boolean,
+): Uint8Array {
   const out = new Uint8Array(m.length);
   const lines = horizontal ? height : width;
   const len = horizontal ? width : height;

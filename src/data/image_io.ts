@@ -68,7 +68,13 @@ export async function probe(bytes: Uint8Array, file: string): Promise<Size> {
  * 'pad' scales to fit inside then pads with black, both anti-aliased (Lanczos-3). Truncated or
  * corrupt files throw an ImageError naming the file.
  */
-export async function decodeImageTo(bytes: Uint8Array, file: string, source: Size, target: Size, fit: Fit): Promise<Placed> {
+export async function decodeImageTo(
+  bytes: Uint8Array,
+  file: string,
+  source: Size,
+  target: Size,
+  fit: Fit,
+): Promise<Placed> {
   const { width: W, height: H } = target;
   const cover = fit === 'crop' ? coverGeometry(source, target) : null;
   const inner = cover ? { width: W, height: H } : fitInside(source, target);
@@ -76,7 +82,10 @@ export async function decodeImageTo(bytes: Uint8Array, file: string, source: Siz
   try {
     // The crop geometry is ours (resize to whole pixels, then cut), so the mask can follow it exactly.
     let s = open(bytes, { failOn: 'truncated' }).removeAlpha().toColourspace('srgb');
-    if (cover) s = s.resize(cover.width, cover.height, { fit: 'fill', kernel: 'lanczos3' }).extract({ left: cover.left, top: cover.top, width: W, height: H });
+    if (cover)
+      s = s
+        .resize(cover.width, cover.height, { fit: 'fill', kernel: 'lanczos3' })
+        .extract({ left: cover.left, top: cover.top, width: W, height: H });
     else s = s.resize(inner.width, inner.height, { fit: 'fill', kernel: 'lanczos3' });
     out = await s.raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
@@ -84,7 +93,11 @@ export async function decodeImageTo(bytes: Uint8Array, file: string, source: Siz
   }
   const channels = 3;
   if (out.info.channels !== channels || out.info.width !== inner.width || out.info.height !== inner.height) {
-    throw new ImageError(file, 'decode', `decoded to ${out.info.width}x${out.info.height}x${out.info.channels}, expected ${inner.width}x${inner.height}x${channels}`);
+    throw new ImageError(
+      file,
+      'decode',
+      `decoded to ${out.info.width}x${out.info.height}x${out.info.channels}, expected ${inner.width}x${inner.height}x${channels}`,
+    );
   }
   const data = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
   if (inner.width === W && inner.height === H) {
@@ -120,8 +133,16 @@ export function resizeMaskTo(mask: RawMask, target: Size, fit: Fit): Placed {
   } else {
     const inner = fitInside(mask, target);
     content = { left: Math.floor((W - inner.width) / 2), top: Math.floor((H - inner.height) / 2), ...inner };
-    for (let x = 0; x < W; x++) xs[x] = x < content.left || x >= content.left + inner.width ? -1 : clampIndex(Math.floor((x - content.left + 0.5) * (w / inner.width)), w);
-    for (let y = 0; y < H; y++) ys[y] = y < content.top || y >= content.top + inner.height ? -1 : clampIndex(Math.floor((y - content.top + 0.5) * (h / inner.height)), h);
+    for (let x = 0; x < W; x++)
+      xs[x] =
+        x < content.left || x >= content.left + inner.width
+          ? -1
+          : clampIndex(Math.floor((x - content.left + 0.5) * (w / inner.width)), w);
+    for (let y = 0; y < H; y++)
+      ys[y] =
+        y < content.top || y >= content.top + inner.height
+          ? -1
+          : clampIndex(Math.floor((y - content.top + 0.5) * (h / inner.height)), h);
   }
   for (let y = 0; y < H; y++) {
     const sy = ys[y]!;

@@ -40,7 +40,9 @@ export async function inspectDataset(
   const problems: Problem[] = [...index.problems];
   const readerBad = badIds(index);
   const masks = index.masks !== false;
-  const candidates = index.records.filter((r) => !readerBad.has(r.id) && r.image && (r.mask || !masks) && r.label !== null);
+  const candidates = index.records.filter(
+    (r) => !readerBad.has(r.id) && r.image && (r.mask || !masks) && r.label !== null,
+  );
   const spec = labelMapSpec(index.classes, { boundary: 0, frame: false });
   const threads = o.workers ?? defaultWorkers();
   const decoder = new DecodePool(candidates.length < 16 ? 0 : threads);
@@ -51,7 +53,12 @@ export async function inspectDataset(
   try {
     // Decoding to a small size checks the whole file (libvips reads every scan) at little cost.
     await pool(candidates, lesionsInFlight(threads), async (r) => {
-      const res = await decoder.prepare(r, spec, { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 0, frame: false } });
+      const res = await decoder.prepare(r, spec, {
+        width: 32,
+        height: 32,
+        fit: 'crop',
+        labelMap: { boundary: 0, frame: false },
+      });
       problems.push(...res.problems);
       const l = res.lesion;
       if (l) {
@@ -79,7 +86,9 @@ export async function inspectDataset(
     perSplit[s][c] = (perSplit[s][c] ?? 0) + 1;
   }
   const order = [...SPLITS, 'none'];
-  const sortedSplits = Object.fromEntries(Object.entries(perSplit).sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0])));
+  const sortedSplits = Object.fromEntries(
+    Object.entries(perSplit).sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0])),
+  );
   return {
     root: index.root,
     format: index.format,
@@ -98,10 +107,22 @@ export async function inspectDataset(
 
 function stats(v: number[]): CoverageStats {
   const s = [...v].sort((a, b) => a - b);
-  return { n: s.length, mean: s.reduce((a, b) => a + b, 0) / s.length, min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! };
+  return {
+    n: s.length,
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+    min: s[0]!,
+    median: s[Math.floor(s.length / 2)]!,
+    max: s[s.length - 1]!,
+  };
 }
 
 /** Errors first, then by id, so reports are stable. */
 export function sortProblems(ps: Problem[]): Problem[] {
-  return [...ps].sort((a, b) => (a.severity !== b.severity ? (a.severity === 'error' ? -1 : 1) : (a.id ?? a.file ?? '').localeCompare(b.id ?? b.file ?? '')));
+  return [...ps].sort((a, b) =>
+    a.severity !== b.severity
+      ? a.severity === 'error'
+        ? -1
+        : 1
+      : (a.id ?? a.file ?? '').localeCompare(b.id ?? b.file ?? ''),
+  );
 }

@@ -80,7 +80,9 @@ export function buildLabelBytes(
   const n = width * height;
   if (mask.length !== n) throw new RangeError(`label map: mask has ${mask.length} pixels, expected ${width}x${height}`);
   if (!Number.isInteger(diagnosis) || diagnosis < 0 || diagnosis >= spec.classes.length) {
-    throw new RangeError(`label map: diagnosis index ${diagnosis} is not one of 0..${spec.classes.length - 1} (${spec.classes.join(', ')})`);
+    throw new RangeError(
+      `label map: diagnosis index ${diagnosis} is not one of 0..${spec.classes.length - 1} (${spec.classes.join(', ')})`,
+    );
   }
   const out = new Uint8Array(n);
   const lesion = new Uint8Array(n);
@@ -111,7 +113,9 @@ export function buildLabelBytes(
 export function oneHotLabels(labelBytes: Tensor, spec: LabelMapSpec): Tensor {
   const shape = labelBytes.shape;
   if (shape.length !== 4 || shape[1] !== 1 || labelBytes.dtype !== 'uint8') {
-    throw new TypeError(`oneHotLabels: expected uint8 label bytes [B, 1, H, W], got ${labelBytes.dtype} [${shape.join(', ')}]`);
+    throw new TypeError(
+      `oneHotLabels: expected uint8 label bytes [B, 1, H, W], got ${labelBytes.dtype} [${shape.join(', ')}]`,
+    );
   }
   return torch.tidy(() => {
     const table = torch.tensor(oneHotTable(spec), { shape: [256, spec.channels.length], device: labelBytes.device });

@@ -28,7 +28,7 @@ export function colouriseLabels(labelBytes: Uint8Array, spec: LabelMapSpec): Uin
   const out = new Uint8Array(labelBytes.length * 3);
   for (let i = 0; i < labelBytes.length; i++) {
     const v = labelBytes[i]!;
-    const c = spec.boundary > 0 && v & BOUNDARY_BIT ? BOUNDARY : colours[v & CLASS_BITS] ?? FRAME;
+    const c = spec.boundary > 0 && v & BOUNDARY_BIT ? BOUNDARY : (colours[v & CLASS_BITS] ?? FRAME);
     out[3 * i] = c[0];
     out[3 * i + 1] = c[1];
     out[3 * i + 2] = c[2];

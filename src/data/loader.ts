@@ -76,7 +76,8 @@ export class DataLoader {
     readonly cache: LesionCache,
     o: LoaderOptions,
   ) {
-    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
     this.pool = cache.indices(o.split);
     const where = o.split === undefined ? '' : ` in split ${typeof o.split === 'string' ? o.split : o.split.join('+')}`;
     if (this.pool.length === 0) throw new RangeError(`DataLoader: ${cache.dir} has no lesion${where}`);
@@ -85,7 +86,9 @@ export class DataLoader {
     this.seed = o.seed ?? 0;
     this.dropLast = o.dropLast ?? this.shuffle;
     if (this.dropLast && this.pool.length < this.batchSize) {
-      throw new RangeError(`DataLoader: batch size ${this.batchSize} is larger than the ${this.pool.length} lesions${where}; use a smaller batch`);
+      throw new RangeError(
+        `DataLoader: batch size ${this.batchSize} is larger than the ${this.pool.length} lesions${where}; use a smaller batch`,
+      );
     }
     this.augment = parseAugmentOptions(o.augment ?? 'none');
     this.device = o.device ?? 'cpu';
@@ -95,7 +98,9 @@ export class DataLoader {
       throw new RangeError(`DataLoader: invalid shard ${JSON.stringify(o.shard)} (need 0 <= rank < count)`);
     }
     if (count > 1 && (this.batchSize % count !== 0 || !this.dropLast)) {
-      throw new RangeError(`DataLoader: batch size ${this.batchSize} cannot be split evenly over ${count} processes; use a batch size divisible by ${count}`);
+      throw new RangeError(
+        `DataLoader: batch size ${this.batchSize} cannot be split evenly over ${count} processes; use a batch size divisible by ${count}`,
+      );
     }
     this.localBatchSize = this.batchSize / count;
     const px = cache.width * cache.height;
@@ -113,7 +118,13 @@ export class DataLoader {
   }
 
   restore(s: LoaderState): void {
-    if (!Number.isInteger(s.epoch) || s.epoch < 0 || !Number.isInteger(s.position) || s.position < 0 || s.position > this.pool.length) {
+    if (
+      !Number.isInteger(s.epoch) ||
+      s.epoch < 0 ||
+      !Number.isInteger(s.position) ||
+      s.position < 0 ||
+      s.position > this.pool.length
+    ) {
       throw new RangeError(`DataLoader: invalid state ${JSON.stringify(s)} for ${this.pool.length} lesions`);
     }
     this.epochNo = s.epoch;
@@ -156,7 +167,9 @@ export class DataLoader {
 
   private epochOrder(): number[] {
     if (!this.order) {
-      this.order = this.shuffle ? permutation(this.pool.length, new Rng(this.seed, 0x0de7, this.epochNo)).map((i) => this.pool[i]!) : [...this.pool];
+      this.order = this.shuffle
+        ? permutation(this.pool.length, new Rng(this.seed, 0x0de7, this.epochNo)).map((i) => this.pool[i]!)
+        : [...this.pool];
     }
     return this.order;
   }
@@ -166,7 +179,9 @@ export class DataLoader {
     const px = W * H;
     const b = indices.length;
     indices.forEach((i, k) => this.cache.readInto(i, this.imageBuf, k * px * 3, this.labelBuf, k * px));
-    const params = indices.map((_, k) => sampleAugmentParams(new Rng(this.seed, 0xa06, this.epochNo, position + k), this.augment, W === H));
+    const params = indices.map((_, k) =>
+      sampleAugmentParams(new Rng(this.seed, 0xa06, this.epochNo, position + k), this.augment, W === H),
+    );
     const spec = this.cache.spec;
     const out = torch.tidy(() => {
       // On a GPU, the bytes go over (a quarter of the floats' size) from pinned host memory
@@ -178,7 +193,12 @@ export class DataLoader {
       // uint8 * a float scalar is float32: the conversion and the scaling in one pass.
       let image = imageBytes.mul(1 / 127.5).sub_(1);
       if (!params.every(isIdentity)) ({ image, label: labelBytes } = augmentBatch(image, labelBytes, params));
-      const diagnosis = send(torch.tensor(indices.map((i) => this.cache.records[i]!.label), { dtype: 'int64' }));
+      const diagnosis = send(
+        torch.tensor(
+          indices.map((i) => this.cache.records[i]!.label),
+          { dtype: 'int64' },
+        ),
+      );
       return [image, oneHotLabels(labelBytes, spec), labelBytes, diagnosis] as const;
     });
     return {

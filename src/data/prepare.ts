@@ -73,7 +73,8 @@ export async function prepareCache(index: DatasetIndex, out: string, o: PrepareO
   const key = optionsKey(o, spec);
   const splitOptions = o.split ?? DEFAULT_SPLIT;
   const threads = o.workers ?? defaultWorkers();
-  if (!Number.isInteger(threads) || threads < 0 || threads > 256) throw new RangeError(`prepare: workers must be an integer from 0 to 256, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 0 || threads > 256)
+    throw new RangeError(`prepare: workers must be an integer from 0 to 256, got ${threads}`);
   await claimFolder(dir, o, key);
   const shardDir = path.join(dir, SHARD_DIR);
   await mkdir(shardDir, { recursive: true });
@@ -83,7 +84,9 @@ export async function prepareCache(index: DatasetIndex, out: string, o: PrepareO
   const bad = badIds(index);
   // A dataset without masks (masks: false) gives label maps that say so (see label_map.ts).
   const masks = index.masks !== false;
-  const usable = index.records.filter((r) => !bad.has(r.id) && r.image && (r.mask || !masks) && r.label !== null).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const usable = index.records
+    .filter((r) => !bad.has(r.id) && r.image && (r.mask || !masks) && r.label !== null)
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
   const { splits, source: splitSource } = assignSplits(usable, splitOptions);
 
   const decoder = new DecodePool(usable.length < 16 ? 0 : threads);
@@ -94,89 +97,117 @@ export async function prepareCache(index: DatasetIndex, out: string, o: PrepareO
   }
 
   async function build(): Promise<PrepareResult> {
-  const inFlight = lesionsInFlight(threads);
-  // 1. Hash the sources (cheap next to decoding): the shard keys depend on them.
-  const hashes = new Map<string, string>();
-  let hashed = 0;
-  await pool(usable, inFlight, async (r) => {
-    const h = await decoder.hash(r);
-    if (h.hash) hashes.set(r.id, h.hash);
-    problems.push(...h.problems);
-    o.onProgress?.({ phase: 'hash', done: ++hashed, total: usable.length });
-  });
-  const hashedRecords = usable.filter((r) => hashes.has(r.id));
+    const inFlight = lesionsInFlight(threads);
+    // 1. Hash the sources (cheap next to decoding): the shard keys depend on them.
+    const hashes = new Map<string, string>();
+    let hashed = 0;
+    await pool(usable, inFlight, async (r) => {
+      const h = await decoder.hash(r);
+      if (h.hash) hashes.set(r.id, h.hash);
+      problems.push(...h.problems);
+      o.onProgress?.({ phase: 'hash', done: ++hashed, total: usable.length });
+    });
+    const hashedRecords = usable.filter((r) => hashes.has(r.id));
 
-  // 2. Group into shards; decode only the shards that are not already on disk.
-  const perShard = recordsPerShard(o.width, o.height);
-  const groups: LesionRecord[][] = [];
-  for (let i = 0; i < hashedRecords.length; i += perShard) groups.push(hashedRecords.slice(i, i + perShard));
-  const layout = recordLayout(o.width, o.height);
-  const shardKeys = groups.map((g) => {
-    const h = createHash('sha256').update(key);
-    for (const r of g) h.update(`\n${r.id}\t${hashes.get(r.id)}`);
-    return h.digest('hex').slice(0, 32);
-  });
-  const indexes: (ShardIndex | null)[] = await Promise.all(shardKeys.map((k) => readShardIndex(shardDir, k, layout.total)));
-  const toDecode = groups.flatMap((g, i) => (indexes[i] ? [] : g.map((r) => ({ r, shard: i }))));
-  const reused = hashedRecords.length - toDecode.length;
-  let decodedCount = 0;
-  o.onProgress?.({ phase: 'decode', done: 0, total: toDecode.length });
-  const slots = groups.map((g, i) => (indexes[i] ? null : { results: new Map<string, { lesion: PreparedLesion | null; problems: Problem[] }>(), size: g.length }));
-  await pool(toDecode, inFlight, async ({ r, shard }) => {
-    const result = await decoder.prepare(r, spec, { width: o.width, height: o.height, fit: o.fit, labelMap: o.labelMap });
-    const slot = slots[shard]!;
-    slot.results.set(r.id, result);
-    o.onProgress?.({ phase: 'decode', done: ++decodedCount, total: toDecode.length });
-    if (slot.results.size === slot.size) {
-      indexes[shard] = await writeShard(shardDir, shardKeys[shard]!, groups[shard]!, slot.results, layout.total);
-      slots[shard] = null;
-    }
-  });
-
-  // 3. The manifest: every lesion in order, with its split; every problem reported.
-  const records: CacheRecord[] = [];
-  const shards: CacheManifest['shards'] = [];
-  indexes.forEach((ix, s) => {
-    problems.push(...ix!.problems);
-    shards.push({ file: `${shardKeys[s]}.bin`, count: ix!.count, bytes: ix!.count * layout.total, sha256: ix!.sha256 });
-    ix!.lesions.forEach((l, i) => records.push({ ...l, split: splits.get(l.id) as Split, shard: s, index: i }));
-  });
-  const errors = problems.filter((p) => p.severity === 'error');
-  const warnings = problems.filter((p) => p.severity === 'warning');
-  if (errors.length > 0 && !o.skipBad) {
-    throw new DataError(
-      `${index.root}: ${errors.length} problem(s) make lesions unusable; fix them, or run prepare with --skip-bad to leave those lesions out:\n` +
-        errors.map((p) => `  ${formatProblem(p)}`).join('\n'),
-      errors,
+    // 2. Group into shards; decode only the shards that are not already on disk.
+    const perShard = recordsPerShard(o.width, o.height);
+    const groups: LesionRecord[][] = [];
+    for (let i = 0; i < hashedRecords.length; i += perShard) groups.push(hashedRecords.slice(i, i + perShard));
+    const layout = recordLayout(o.width, o.height);
+    const shardKeys = groups.map((g) => {
+      const h = createHash('sha256').update(key);
+      for (const r of g) h.update(`\n${r.id}\t${hashes.get(r.id)}`);
+      return h.digest('hex').slice(0, 32);
+    });
+    const indexes: (ShardIndex | null)[] = await Promise.all(
+      shardKeys.map((k) => readShardIndex(shardDir, k, layout.total)),
     );
-  }
-  if (records.length === 0) throw new DataError(`${index.root}: no usable lesion; nothing to cache`, errors);
-  const manifest: CacheManifest = {
-    format: CACHE_FORMAT,
-    version: CACHE_VERSION,
-    key,
-    created: new Date().toISOString(),
-    source: { root: index.root, format: index.format },
-    options: { width: o.width, height: o.height, fit: o.fit, labelMap: { ...o.labelMap } },
-    labelMap: spec,
-    masks,
-    split: { source: splitSource, ...splitOptions },
-    shards,
-    records,
-    skipped: errors,
-    warnings,
-  };
-  const skippedFile = path.join(dir, 'skipped.csv');
-  if (errors.length > 0) await writeFileAtomic(skippedFile, new TextEncoder().encode(problemsCsv(errors)));
-  else await rm(skippedFile, { force: true });
-  await writeFileAtomic(path.join(dir, MANIFEST_FILE), new TextEncoder().encode(JSON.stringify(manifest, null, 1) + '\n'));
-  await removeUnreferencedShards(shardDir, new Set(shardKeys));
-  return { dir, manifest, decoded: toDecode.length, reused, errors, warnings, skippedFile: errors.length > 0 ? skippedFile : null };
+    const toDecode = groups.flatMap((g, i) => (indexes[i] ? [] : g.map((r) => ({ r, shard: i }))));
+    const reused = hashedRecords.length - toDecode.length;
+    let decodedCount = 0;
+    o.onProgress?.({ phase: 'decode', done: 0, total: toDecode.length });
+    const slots = groups.map((g, i) =>
+      indexes[i]
+        ? null
+        : { results: new Map<string, { lesion: PreparedLesion | null; problems: Problem[] }>(), size: g.length },
+    );
+    await pool(toDecode, inFlight, async ({ r, shard }) => {
+      const result = await decoder.prepare(r, spec, {
+        width: o.width,
+        height: o.height,
+        fit: o.fit,
+        labelMap: o.labelMap,
+      });
+      const slot = slots[shard]!;
+      slot.results.set(r.id, result);
+      o.onProgress?.({ phase: 'decode', done: ++decodedCount, total: toDecode.length });
+      if (slot.results.size === slot.size) {
+        indexes[shard] = await writeShard(shardDir, shardKeys[shard]!, groups[shard]!, slot.results, layout.total);
+        slots[shard] = null;
+      }
+    });
+
+    // 3. The manifest: every lesion in order, with its split; every problem reported.
+    const records: CacheRecord[] = [];
+    const shards: CacheManifest['shards'] = [];
+    indexes.forEach((ix, s) => {
+      problems.push(...ix!.problems);
+      shards.push({
+        file: `${shardKeys[s]}.bin`,
+        count: ix!.count,
+        bytes: ix!.count * layout.total,
+        sha256: ix!.sha256,
+      });
+      ix!.lesions.forEach((l, i) => records.push({ ...l, split: splits.get(l.id) as Split, shard: s, index: i }));
+    });
+    const errors = problems.filter((p) => p.severity === 'error');
+    const warnings = problems.filter((p) => p.severity === 'warning');
+    if (errors.length > 0 && !o.skipBad) {
+      throw new DataError(
+        `${index.root}: ${errors.length} problem(s) make lesions unusable; fix them, or run prepare with --skip-bad to leave those lesions out:\n` +
+          errors.map((p) => `  ${formatProblem(p)}`).join('\n'),
+        errors,
+      );
+    }
+    if (records.length === 0) throw new DataError(`${index.root}: no usable lesion; nothing to cache`, errors);
+    const manifest: CacheManifest = {
+      format: CACHE_FORMAT,
+      version: CACHE_VERSION,
+      key,
+      created: new Date().toISOString(),
+      source: { root: index.root, format: index.format },
+      options: { width: o.width, height: o.height, fit: o.fit, labelMap: { ...o.labelMap } },
+      labelMap: spec,
+      masks,
+      split: { source: splitSource, ...splitOptions },
+      shards,
+      records,
+      skipped: errors,
+      warnings,
+    };
+    const skippedFile = path.join(dir, 'skipped.csv');
+    if (errors.length > 0) await writeFileAtomic(skippedFile, new TextEncoder().encode(problemsCsv(errors)));
+    else await rm(skippedFile, { force: true });
+    await writeFileAtomic(
+      path.join(dir, MANIFEST_FILE),
+      new TextEncoder().encode(JSON.stringify(manifest, null, 1) + '\n'),
+    );
+    await removeUnreferencedShards(shardDir, new Set(shardKeys));
+    return {
+      dir,
+      manifest,
+      decoded: toDecode.length,
+      reused,
+      errors,
+      warnings,
+      skippedFile: errors.length > 0 ? skippedFile : null,
+    };
   }
 }
 
 function checkSize(v: number, name: string): void {
-  if (!Number.isInteger(v) || v < 8 || v > 8192) throw new RangeError(`prepare: ${name} must be an integer from 8 to 8192 pixels, got ${v}`);
+  if (!Number.isInteger(v) || v < 8 || v > 8192)
+    throw new RangeError(`prepare: ${name} must be an integer from 8 to 8192 pixels, got ${v}`);
 }
 
 /** The output folder must be new, empty, or a cache (made with the same options unless overwrite). */
@@ -237,7 +268,13 @@ async function writeShard(
     key,
     count: lesions.length,
     sha256: createHash('sha256').update(bytes).digest('hex'),
-    lesions: lesions.map((l) => ({ id: l.id, label: l.label, sourceSize: [l.sourceSize.width, l.sourceSize.height], coverage: l.coverage, frame: l.frame })),
+    lesions: lesions.map((l) => ({
+      id: l.id,
+      label: l.label,
+      sourceSize: [l.sourceSize.width, l.sourceSize.height],
+      coverage: l.coverage,
+      frame: l.frame,
+    })),
     problems,
   };
   // The .bin first: a .json names a complete .bin, so a killed run leaves nothing trusted half-done.
@@ -247,7 +284,8 @@ async function writeShard(
 }
 
 async function removeTempFiles(shardDir: string): Promise<void> {
-  for (const n of await readdir(shardDir)) if (n.startsWith('.') && n.endsWith('.tmp')) await rm(path.join(shardDir, n), { force: true });
+  for (const n of await readdir(shardDir))
+    if (n.startsWith('.') && n.endsWith('.tmp')) await rm(path.join(shardDir, n), { force: true });
 }
 
 async function removeUnreferencedShards(shardDir: string, keep: Set<string>): Promise<void> {
@@ -259,5 +297,10 @@ async function removeUnreferencedShards(shardDir: string, keep: Set<string>): Pr
 
 function problemsCsv(problems: Problem[]): string {
   const q = (s: string | undefined) => (s === undefined ? '' : /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return ['id,severity,kind,file,message', ...problems.map((p) => [p.id, p.severity, p.kind, p.file, p.message].map(q).join(','))].join('\n') + '\n';
+  return (
+    [
+      'id,severity,kind,file,message',
+      ...problems.map((p) => [p.id, p.severity, p.kind, p.file, p.message].map(q).join(',')),
+    ].join('\n') + '\n'
+  );
 }

@@ -4,7 +4,13 @@ import { readFile } from 'node:fs/promises';
 import type { LesionRecord } from './dataset.js';
 import { detectFrame } from './frame.js';
 import { ImageError, checkMask, decodeImageTo, probe, resizeMaskTo, type Fit, type Size } from './image_io.js';
-import { MASK_THRESHOLD, NO_SEGMENTATION, buildLabelBytes, type LabelMapOptions, type LabelMapSpec } from './label_map.js';
+import {
+  MASK_THRESHOLD,
+  NO_SEGMENTATION,
+  buildLabelBytes,
+  type LabelMapOptions,
+  type LabelMapSpec,
+} from './label_map.js';
 import type { Problem } from './problems.js';
 
 export interface PreprocessOptions {
@@ -44,7 +50,13 @@ export async function readSources(record: LesionRecord): Promise<SourceBytes | P
     try {
       files.push(file === null ? null : await readFile(file));
     } catch (e) {
-      return { severity: 'error', kind: 'unreadable-file', id: record.id, file: file!, message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+      return {
+        severity: 'error',
+        kind: 'unreadable-file',
+        id: record.id,
+        file: file!,
+        message: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      };
     }
   }
   return { image: files[0]!, mask: files[1] ?? null };
@@ -54,7 +66,10 @@ export async function readSources(record: LesionRecord): Promise<SourceBytes | P
 export async function hashSources(record: LesionRecord): Promise<string | Problem> {
   const src = await readSources(record);
   if (!('image' in src)) return src;
-  return createHash('sha256').update(src.image).update(src.mask ?? 'no mask').digest('hex');
+  return createHash('sha256')
+    .update(src.image)
+    .update(src.mask ?? 'no mask')
+    .digest('hex');
 }
 
 /**
@@ -82,13 +97,25 @@ export async function prepareLesion(
     const source = { width: meta.width, height: meta.height };
     const { check, raw } = await checkMask(bytes.mask, record.mask!);
     if (check.channels === 'colour') {
-      return fail({ kind: 'bad-mask', file: record.mask!, message: `the mask has ${check.channelCount} channels with different values; a mask must be single-channel (0 = skin, 255 = lesion)` });
+      return fail({
+        kind: 'bad-mask',
+        file: record.mask!,
+        message: `the mask has ${check.channelCount} channels with different values; a mask must be single-channel (0 = skin, 255 = lesion)`,
+      });
     }
     if (check.channels === 'grey-as-colour') {
-      warn({ kind: 'mask-channels', file: record.mask!, message: `the mask has ${check.channelCount} identical channels; used as single-channel` });
+      warn({
+        kind: 'mask-channels',
+        file: record.mask!,
+        message: `the mask has ${check.channelCount} identical channels; used as single-channel`,
+      });
     }
     if (raw.width !== source.width || raw.height !== source.height) {
-      return fail({ kind: 'mask-size', file: record.mask!, message: `the mask is ${raw.width}x${raw.height} but its image is ${source.width}x${source.height}; they must match` });
+      return fail({
+        kind: 'mask-size',
+        file: record.mask!,
+        message: `the mask is ${raw.width}x${raw.height} but its image is ${source.width}x${source.height}; they must match`,
+      });
     }
     if (check.ambiguous > AMBIGUOUS_MASK_FRACTION) {
       warn({
@@ -97,7 +124,12 @@ export async function prepareLesion(
         message: `${(100 * check.ambiguous).toFixed(1)}% of the mask's pixels are far from 0 and 255 (is it a probability map or a JPEG?); thresholded at ${MASK_THRESHOLD}`,
       });
     }
-    if (check.coverage === 0) warn({ kind: 'empty-mask', file: record.mask!, message: 'the mask marks no lesion pixel; the label map will be all skin' });
+    if (check.coverage === 0)
+      warn({
+        kind: 'empty-mask',
+        file: record.mask!,
+        message: 'the mask marks no lesion pixel; the label map will be all skin',
+      });
     const image = await decodeImageTo(bytes.image, record.image!, source, target, o.fit);
     const mask = resizeMaskTo(raw, target, o.fit);
     const n = o.width * o.height;
@@ -108,18 +140,28 @@ export async function prepareLesion(
       let outside: Uint8Array | undefined;
       if (c.width !== o.width || c.height !== o.height) {
         outside = new Uint8Array(n).fill(1);
-        for (let y = c.top; y < c.top + c.height; y++) outside.fill(0, y * o.width + c.left, y * o.width + c.left + c.width);
+        for (let y = c.top; y < c.top + c.height; y++)
+          outside.fill(0, y * o.width + c.left, y * o.width + c.left + c.width);
       }
       frame = detectFrame(image.pixels, thresholded(mask.pixels), o.width, o.height, {}, outside);
       for (let i = 0; i < n; i++) if (frame[i] && mask.pixels[i]! < MASK_THRESHOLD) frameCount++;
     }
     const labelBytes = buildLabelBytes(mask.pixels, record.label!, spec, o.width, o.height, frame);
     return {
-      lesion: { id, label: record.label!, image: planar(image.pixels, n), labelBytes, sourceSize: source, coverage: check.coverage, frame: frameCount / n },
+      lesion: {
+        id,
+        label: record.label!,
+        image: planar(image.pixels, n),
+        labelBytes,
+        sourceSize: source,
+        coverage: check.coverage,
+        frame: frameCount / n,
+      },
       problems,
     };
   } catch (e) {
-    if (e instanceof ImageError) return fail({ kind: e.kind, file: e.file, message: e.message.slice(e.file.length + 2) });
+    if (e instanceof ImageError)
+      return fail({ kind: e.kind, file: e.file, message: e.message.slice(e.file.length + 2) });
     throw e;
   }
 }
@@ -128,12 +170,24 @@ export async function prepareLesion(
  * A lesion of a dataset without masks: its image, and a label map that says so (every pixel
  * NO_SEGMENTATION; no frame, which is found relative to the lesion), coverage null.
  */
-async function prepareImageOnly(record: LesionRecord, bytes: Uint8Array, o: PreprocessOptions): Promise<PreparedLesion> {
+async function prepareImageOnly(
+  record: LesionRecord,
+  bytes: Uint8Array,
+  o: PreprocessOptions,
+): Promise<PreparedLesion> {
   const meta = await probe(bytes, record.image!);
   const source = { width: meta.width, height: meta.height };
   const image = await decodeImageTo(bytes, record.image!, source, { width: o.width, height: o.height }, o.fit);
   const n = o.width * o.height;
-  return { id: record.id, label: record.label!, image: planar(image.pixels, n), labelBytes: new Uint8Array(n).fill(NO_SEGMENTATION), sourceSize: source, coverage: null, frame: 0 };
+  return {
+    id: record.id,
+    label: record.label!,
+    image: planar(image.pixels, n),
+    labelBytes: new Uint8Array(n).fill(NO_SEGMENTATION),
+    sourceSize: source,
+    coverage: null,
+    frame: 0,
+  };
 }
 
 /** [H, W, 3] interleaved to [3, H, W] planar. */

@@ -297,7 +297,16 @@ function compositeCoverage(
 }
 
 /** An anti-aliased filled disc. `soft` widens the edge (a glow), in pixels. */
-function drawDisc(img: Float32Array, size: number, cx: number, cy: number, r: number, colour: RGB, opacity: number, soft = 0.5): void {
+function drawDisc(
+  img: Float32Array,
+  size: number,
+  cx: number,
+  cy: number,
+  r: number,
+  colour: RGB,
+  opacity: number,
+  soft = 0.5,
+): void {
   const reach = r + soft + 1;
   const x0 = Math.max(0, Math.floor(cx - reach));
   const x1 = Math.min(size - 1, Math.ceil(cx + reach));
@@ -542,7 +551,11 @@ function skinTone(rng: Rng): RGB {
   const dark: RGB = [172, 118, 88];
   const base = t < 0.5 ? mixRgb(light, mid, t / 0.5) : mixRgb(mid, dark, (t - 0.5) / 0.5);
   const pink = rng.uniform(-6, 10); // pinkish vs yellowish
-  return [base[0] + pink * 0.6 + rng.normal(0, 3), base[1] - pink * 0.5 + rng.normal(0, 3), base[2] + pink * 0.2 + rng.normal(0, 3)];
+  return [
+    base[0] + pink * 0.6 + rng.normal(0, 3),
+    base[1] - pink * 0.5 + rng.normal(0, 3),
+    base[2] + pink * 0.2 + rng.normal(0, 3),
+  ];
 }
 
 function renderSkin(img: Float32Array, size: number, rng: Rng): RGB {
@@ -556,7 +569,12 @@ function renderSkin(img: Float32Array, size: number, rng: Rng): RGB {
   for (let i = 0; i < 4; i++) {
     const angle = rng.uniform(0, TAU);
     const freq = rng.uniform(0.5, 2.2) * TAU; // cycles per image side
-    waves.push({ fx: freq * Math.cos(angle), fy: freq * Math.sin(angle), phase: rng.uniform(0, TAU), amp: rng.uniform(0.008, 0.025) });
+    waves.push({
+      fx: freq * Math.cos(angle),
+      fy: freq * Math.sin(angle),
+      phase: rng.uniform(0, TAU),
+      amp: rng.uniform(0.008, 0.025),
+    });
   }
   const broadAmp = rng.uniform(0.05, 0.12);
   const textureAmp = rng.uniform(0.015, 0.04);
@@ -567,7 +585,12 @@ function renderSkin(img: Float32Array, size: number, rng: Rng): RGB {
     for (const w of waves) sh += w.amp * Math.sin(w.fx * u + w.fy * v + w.phase);
     return sh;
   });
-  const redField = coarseField(size, size, step, (u, v) => rednessAmount * smoothstep(rednessLevel, rednessLevel + 0.3, redness.at(u, v)));
+  const redField = coarseField(
+    size,
+    size,
+    step,
+    (u, v) => rednessAmount * smoothstep(rednessLevel, rednessLevel + 0.3, redness.at(u, v)),
+  );
   // The skin texture has features of ~6 px and up: every other pixel is enough.
   const textureField = coarseField(size, size, 2, (u, v) => textureAmp * (texture.at(u, v) - 0.5) * 2);
   const [tr, tg, tb] = tone;
@@ -583,7 +606,16 @@ function renderSkin(img: Float32Array, size: number, rng: Rng): RGB {
 }
 
 /** Blends the lesion colour (r, g, b) over the canvas at box index k with the soft-edge alpha a. */
-function blendAt(img: Float32Array, size: number, box: LesionBox, k: number, r: number, g: number, b: number, a: number): void {
+function blendAt(
+  img: Float32Array,
+  size: number,
+  box: LesionBox,
+  k: number,
+  r: number,
+  g: number,
+  b: number,
+  a: number,
+): void {
   const x = box.x0 + (k % box.w);
   const y = box.y0 + Math.floor(k / box.w);
   const p = (y * size + x) * 3;
@@ -621,7 +653,8 @@ function renderNevus(img: Float32Array, size: number, rng: Rng, o: Outline, box:
     const m = 1 + 0.1 * (mottle[k]! - 0.5);
     const line = 1 - smoothstep(netWidth * 0.4, netWidth * 1.6, net.edge(x, y));
     const netFade = 1 - 0.75 * smoothstep(0.4, 1, rho);
-    const shade = m * (1 - centreDark * (1 - rho * rho)) * (1 - netStrength * netFade * line) * (1 + 0.03 * netFade * (1 - line));
+    const shade =
+      m * (1 - centreDark * (1 - rho * rho)) * (1 - netStrength * netFade * line) * (1 + 0.03 * netFade * (1 - line));
     // Pigment thins out towards the border.
     const a = a0 * (1 - 0.3 * smoothstep(0.7, 1.05, rho));
     blendAt(img, size, box, k, base[0] * shade, base[1] * shade, base[2] * shade, a);
@@ -669,10 +702,30 @@ function renderMelanoma(img: Float32Array, size: number, rng: Rng, o: Outline, b
     edgeLut[i] = (0.6 + 4.5 * fEdge.at(0.5 + 0.45 * Math.cos(th), 0.5 + 0.45 * Math.sin(th)) ** 2) * sc + 0.6;
   }
   shadeMelanoma(img, size, box, {
-    darkBrown, lightBrown, black, blueGrey, reddish, whitish,
-    fLight, fBlack, fBlue, fRed, fWhite, fNet, fine, edgeLut,
-    bkx, bky, rMean: o.rMean, tBlack, tLight, tBlue, tRed,
-    whiteAmount: hasWhite ? 0.6 : 0, net, netWidth,
+    darkBrown,
+    lightBrown,
+    black,
+    blueGrey,
+    reddish,
+    whitish,
+    fLight,
+    fBlack,
+    fBlue,
+    fRed,
+    fWhite,
+    fNet,
+    fine,
+    edgeLut,
+    bkx,
+    bky,
+    rMean: o.rMean,
+    tBlack,
+    tLight,
+    tBlue,
+    tRed,
+    whiteAmount: hasWhite ? 0.6 : 0,
+    net,
+    netWidth,
   });
   melanomaPeriphery(img, size, rng, o, darkBrown, black);
 }
@@ -706,7 +759,22 @@ interface MelanomaShading {
 
 /** The melanoma's body: colour blotches layered over dark brown, patches of atypical network. */
 function shadeMelanoma(img: Float32Array, size: number, box: LesionBox, m: MelanomaShading): void {
-  const { darkBrown, lightBrown, black, blueGrey, reddish, whitish, fLight, fBlack, fBlue, fRed, fWhite, fNet, fine, edgeLut } = m;
+  const {
+    darkBrown,
+    lightBrown,
+    black,
+    blueGrey,
+    reddish,
+    whitish,
+    fLight,
+    fBlack,
+    fBlue,
+    fRed,
+    fWhite,
+    fNet,
+    fine,
+    edgeLut,
+  } = m;
   const { bkx, bky, tBlack, tLight, tBlue, tRed, whiteAmount, net, netWidth } = m;
   const bw = box.w;
   const blackReach = 0.8 * m.rMean;
@@ -821,7 +889,9 @@ function renderKeratosis(img: Float32Array, size: number, rng: Rng, o: Outline, 
     const crest = Math.sin(Math.PI * Math.min(1, frac / 0.5));
     const w = waxyNoise.at(lx / bw, ly / bh);
     const shade =
-      (1 + waxyAmp * (w - 0.5) * 2 + 0.14 * crest - 0.05) * (1 - fissureStrength * fissure) * (1 - darkEdge * smoothstep(0.8, 1, rho));
+      (1 + waxyAmp * (w - 0.5) * 2 + 0.14 * crest - 0.05) *
+      (1 - fissureStrength * fissure) *
+      (1 - darkEdge * smoothstep(0.8, 1, rho));
     blendAt(img, size, box, k, base[0] * shade, base[1] * shade, base[2] * shade, a);
   }
 }
@@ -834,7 +904,16 @@ function keratosisDots(img: Float32Array, size: number, rng: Rng, o: Outline): v
   const nComedo = rng.int(3, 12);
   for (let i = 0; i < nComedo; i++) {
     const [x, y] = pointInLesion(o, rng, 0, 0.82, anyAngle);
-    drawDisc(img, size, x, y, Math.max(0.8, rng.uniform(1.5, 3.2) * sc), jitter(rng, [60, 42, 32], 5), rng.uniform(0.8, 0.95), 0.45);
+    drawDisc(
+      img,
+      size,
+      x,
+      y,
+      Math.max(0.8, rng.uniform(1.5, 3.2) * sc),
+      jitter(rng, [60, 42, 32], 5),
+      rng.uniform(0.8, 0.95),
+      0.45,
+    );
   }
   // Milia-like cysts: small bright whitish-yellow dots with a faint glow.
   const nMilia = rng.int(6, 22);
@@ -996,7 +1075,8 @@ async function refuseExistingDataset(dir: string): Promise<void> {
   let entries: string[];
   try {
     const st = await fs.stat(dir);
-    if (!st.isDirectory()) throw new DataError(`${dir} exists and is not a folder; choose an empty folder or delete it`);
+    if (!st.isDirectory())
+      throw new DataError(`${dir} exists and is not a folder; choose an empty folder or delete it`);
     entries = await fs.readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -1004,7 +1084,9 @@ async function refuseExistingDataset(dir: string): Promise<void> {
   }
   const found = ['labels.csv', 'images', 'masks'].filter((name) => entries.includes(name));
   if (found.length > 0) {
-    throw new DataError(`${dir} already holds a dataset (${found.join(', ')}); choose an empty folder or delete it first`);
+    throw new DataError(
+      `${dir} already holds a dataset (${found.join(', ')}); choose an empty folder or delete it first`,
+    );
   }
 }
 
@@ -1036,7 +1118,10 @@ export async function writeSampleDataset(dir: string, o: SampleDatasetOptions = 
       const id = sampleIdOf(i, n);
       const { rgb, mask } = renderSampleLesion(i, sampleClassOf(i), seed, size);
       const [jpg, png] = await Promise.all([encodeRgb(rgb, size, size, 'jpg', 92), encodeMaskPng(mask, size, size)]);
-      await Promise.all([writeFileAtomic(path.join(imagesDir, `${id}.jpg`), jpg), writeFileAtomic(path.join(masksDir, maskFileName(id)), png)]);
+      await Promise.all([
+        writeFileAtomic(path.join(imagesDir, `${id}.jpg`), jpg),
+        writeFileAtomic(path.join(masksDir, maskFileName(id)), png),
+      ]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, n) }, () => worker()));

@@ -20,12 +20,19 @@ export interface SplitResult {
 }
 
 export function assignSplits(records: readonly LesionRecord[], o: SplitOptions = DEFAULT_SPLIT): SplitResult {
-  for (const [k, v] of [['val', o.val], ['test', o.test]] as const) {
+  for (const [k, v] of [
+    ['val', o.val],
+    ['test', o.test],
+  ] as const) {
     if (!(v >= 0 && v < 1)) throw new RangeError(`split: the ${k} fraction must be in [0, 1), got ${v}`);
   }
-  if (o.val + o.test >= 1) throw new RangeError(`split: val + test fractions must leave some training data, got ${o.val} + ${o.test}`);
+  if (o.val + o.test >= 1)
+    throw new RangeError(`split: val + test fractions must leave some training data, got ${o.val} + ${o.test}`);
   // Synthetic lesions are training data only, whatever the split.
-  refuseSynthetic(records.filter((r) => r.split === 'val' || r.split === 'test'), 'the val and test splits');
+  refuseSynthetic(
+    records.filter((r) => r.split === 'val' || r.split === 'test'),
+    'the val and test splits',
+  );
   const splits = new Map<string, Split>(records.filter((r) => r.synthetic).map((r) => [r.id, 'train']));
   const real = records.filter((r) => !r.synthetic);
   if (real.length > 0 && real.every((r) => r.split !== null)) {

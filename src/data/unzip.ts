@@ -152,12 +152,7 @@ export async function extractZip(zipPath: string, destDir: string, o: ExtractOpt
       if (next.done) break;
       o.signal?.throwIfAborted();
       const entry = next.value;
-      const name = yauzl.getFileNameLowLevel(
-        entry.generalPurposeBitFlag,
-        entry.fileNameRaw,
-        entry.extraFields,
-        false,
-      );
+      const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
       const parts = safeComponents(name);
       if (typeof parts === 'string') throw unsafe(zipPath, name, parts);
       // The high 16 bits of the external attributes hold a Unix mode only for Unix (3) and macOS (19) hosts.

@@ -20,7 +20,10 @@ export async function readFirstSheet(file: string): Promise<SheetRow[]> {
   const parts = await readXmlParts(file);
   const part = (name: string) => {
     const text = parts.get(name);
-    if (text === undefined) throw new DataError(`${file}: not an .xlsx workbook (no ${name} in it); save the table again as an Excel workbook`);
+    if (text === undefined)
+      throw new DataError(
+        `${file}: not an .xlsx workbook (no ${name} in it); save the table again as an Excel workbook`,
+      );
     return text;
   };
   const sheetTag = elements(part('xl/workbook.xml'), 'sheet')[0];
@@ -28,9 +31,16 @@ export async function readFirstSheet(file: string): Promise<SheetRow[]> {
   if (!relId) throw new DataError(`${file}: the workbook has no sheet`);
   const rels = elements(part('xl/_rels/workbook.xml.rels'), 'Relationship').map((e) => attributes(e.attrs));
   const target = rels.find((r) => r.get('Id') === relId)?.get('Target');
-  if (!target) throw new DataError(`${file}: the workbook names sheet ${relId} but does not say where it is; save the table again as an Excel workbook`);
+  if (!target)
+    throw new DataError(
+      `${file}: the workbook names sheet ${relId} but does not say where it is; save the table again as an Excel workbook`,
+    );
   const strings = sharedStrings(parts.get('xl/sharedStrings.xml') ?? '');
-  return sheetRows(part(target.startsWith('/') ? target.slice(1) : path.posix.normalize(`xl/${target}`)), strings, file);
+  return sheetRows(
+    part(target.startsWith('/') ? target.slice(1) : path.posix.normalize(`xl/${target}`)),
+    strings,
+    file,
+  );
 }
 
 /** The .xml and .rels parts of the zip, by name. */
@@ -39,19 +49,24 @@ async function readXmlParts(file: string): Promise<Map<string, string>> {
   try {
     zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
   } catch (e) {
-    throw new DataError(`${file}: not a readable .xlsx workbook (${(e as Error).message}); save the table again as an Excel workbook`);
+    throw new DataError(
+      `${file}: not a readable .xlsx workbook (${(e as Error).message}); save the table again as an Excel workbook`,
+    );
   }
   const parts = new Map<string, string>();
   try {
     for await (const entry of zip.eachEntry()) {
       if (!/\.(xml|rels)$/.test(entry.fileName)) continue;
-      if (entry.uncompressedSize > MAX_PART_BYTES) throw new Error(`${entry.fileName} is ${entry.uncompressedSize} bytes, more than a table needs`);
+      if (entry.uncompressedSize > MAX_PART_BYTES)
+        throw new Error(`${entry.fileName} is ${entry.uncompressedSize} bytes, more than a table needs`);
       const chunks: Buffer[] = [];
       for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
       parts.set(entry.fileName, Buffer.concat(chunks).toString('utf8'));
     }
   } catch (e) {
-    throw new DataError(`${file}: not a readable .xlsx workbook (${(e as Error).message}); save the table again as an Excel workbook`);
+    throw new DataError(
+      `${file}: not a readable .xlsx workbook (${(e as Error).message}); save the table again as an Excel workbook`,
+    );
   } finally {
     zip.close();
   }
@@ -65,13 +80,17 @@ function elements(xml: string, name: string): { attrs: string; content: string }
 }
 
 function attributes(attrs: string): Map<string, string> {
-  return new Map([...attrs.matchAll(/([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)].map((m) => [m[1]!, unescapeXml(m[2] ?? m[3]!)]));
+  return new Map(
+    [...attrs.matchAll(/([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)].map((m) => [m[1]!, unescapeXml(m[2] ?? m[3]!)]),
+  );
 }
 
 /** The text of an `<si>` or `<is>`: its `<t>` runs, without phonetic guides (`<rPh>`). */
 function textOf(content: string): string {
   const plain = content.replace(/<(?:\w+:)?rPh\b[\s\S]*?<\/(?:\w+:)?rPh>/g, '');
-  return elements(plain, 't').map((t) => unescapeXml(t.content)).join('');
+  return elements(plain, 't')
+    .map((t) => unescapeXml(t.content))
+    .join('');
 }
 
 function sharedStrings(xml: string): string[] {
@@ -92,9 +111,12 @@ function sheetRows(xml: string, strings: string[], file: string): SheetRow[] {
       const type = a.get('t');
       const shared = type === 's' && v !== undefined ? strings[Number(v)] : undefined;
       if (type === 's' && v !== undefined && shared === undefined) {
-        throw new DataError(`${file}: cell ${ref ?? `${col + 1} of row ${rowNumber}`} names shared string ${v}, which the workbook lacks; save the table again as an Excel workbook`);
+        throw new DataError(
+          `${file}: cell ${ref ?? `${col + 1} of row ${rowNumber}`} names shared string ${v}, which the workbook lacks; save the table again as an Excel workbook`,
+        );
       }
-      const text = shared ?? (type === 'inlineStr' ? textOf(elements(c.content, 'is')[0]?.content ?? '') : unescapeXml(v ?? ''));
+      const text =
+        shared ?? (type === 'inlineStr' ? textOf(elements(c.content, 'is')[0]?.content ?? '') : unescapeXml(v ?? ''));
       while (cells.length < col) cells.push('');
       cells[col] = text;
     }
@@ -114,7 +136,9 @@ function columnIndex(ref: string): number {
 function unescapeXml(s: string): string {
   return s
     .replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e: string) =>
-      e[0] === '#' ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" } as Record<string, string>)[e]!,
+      e[0] === '#'
+        ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1)))
+        : ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" } as Record<string, string>)[e]!,
     )
     .replace(/_x([0-9a-fA-F]{4})_/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }

@@ -10,8 +10,13 @@ export interface BinaryData {
 }
 
 /** Checks scores and labels and splits the scores by class; `what` names the data in errors. */
-export function splitByClass(scores: ArrayLike<number>, labels: ArrayLike<number | boolean>, what = 'AUC'): { positives: Float64Array; negatives: Float64Array } {
-  if (scores.length !== labels.length) throw new RangeError(`${what}: ${scores.length} scores but ${labels.length} labels; give one label per score`);
+export function splitByClass(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number | boolean>,
+  what = 'AUC',
+): { positives: Float64Array; negatives: Float64Array } {
+  if (scores.length !== labels.length)
+    throw new RangeError(`${what}: ${scores.length} scores but ${labels.length} labels; give one label per score`);
   const pos: number[] = [];
   const neg: number[] = [];
   for (let i = 0; i < scores.length; i++) {
@@ -87,11 +92,13 @@ export function rocCurve(scores: ArrayLike<number>, labels: ArrayLike<number | b
   const { positives, negatives } = splitByClass(scores, labels, 'ROC curve');
   const m = positives.length;
   const n = negatives.length;
-  const cases = [...Array.from(positives, (s) => ({ s, p: 1 })), ...Array.from(negatives, (s) => ({ s, p: 0 }))].sort((a, b) => b.s - a.s);
+  const cases = [...Array.from(positives, (s) => ({ s, p: 1 })), ...Array.from(negatives, (s) => ({ s, p: 0 }))].sort(
+    (a, b) => b.s - a.s,
+  );
   const points: RocPoint[] = [{ fpr: 0, tpr: 0, threshold: Infinity }];
   let tp = 0;
   let fp = 0;
-  for (let i = 0; i < cases.length; ) {
+  for (let i = 0; i < cases.length;) {
     const t = cases[i]!.s;
     while (i < cases.length && cases[i]!.s === t) {
       if (cases[i]!.p) tp++;
@@ -106,6 +113,7 @@ export function rocCurve(scores: ArrayLike<number>, labels: ArrayLike<number | b
 /** Trapezoidal area under ROC points (for checks and plots). */
 export function trapezoidArea(points: readonly RocPoint[]): number {
   let a = 0;
-  for (let i = 1; i < points.length; i++) a += ((points[i]!.fpr - points[i - 1]!.fpr) * (points[i]!.tpr + points[i - 1]!.tpr)) / 2;
+  for (let i = 1; i < points.length; i++)
+    a += ((points[i]!.fpr - points[i - 1]!.fpr) * (points[i]!.tpr + points[i - 1]!.tpr)) / 2;
   return a;
 }

@@ -134,7 +134,11 @@ export function defaultTasks(classes: readonly string[]): string[] {
 }
 
 /** Which of `tasks` a test set with these labels can score (positives and negatives present). */
-export function scorableTasks(tasks: readonly string[], classes: readonly string[], labels: readonly number[]): string[] {
+export function scorableTasks(
+  tasks: readonly string[],
+  classes: readonly string[],
+  labels: readonly number[],
+): string[] {
   return tasks.filter((t) => {
     const k = classes.indexOf(t);
     const pos = labels.filter((l) => l === k).length;
@@ -142,7 +146,11 @@ export function scorableTasks(tasks: readonly string[], classes: readonly string
   });
 }
 
-function taskData(labels: readonly number[], probs: readonly ArrayLike<number>[], k: number): { scores: number[]; y: number[] } {
+function taskData(
+  labels: readonly number[],
+  probs: readonly ArrayLike<number>[],
+  k: number,
+): { scores: number[]; y: number[] } {
   return { scores: probs.map((p) => p[k]!), y: labels.map((l) => (l === k ? 1 : 0)) };
 }
 
@@ -163,7 +171,13 @@ export interface SetInput {
 }
 
 /** The statistics and ROC charts (under `out`/roc) of one model on one test set. */
-export async function analyseSet(out: string, model: string, classes: readonly string[], set: SetInput, o: { bootstrap: number; seeds: number }): Promise<SetResult> {
+export async function analyseSet(
+  out: string,
+  model: string,
+  classes: readonly string[],
+  set: SetInput,
+  o: { bootstrap: number; seeds: number },
+): Promise<SetResult> {
   const { labels, info } = set;
   const tasks = info.tasks;
   const ks = tasks.map((t) => classes.indexOf(t));
@@ -179,9 +193,21 @@ export async function analyseSet(out: string, model: string, classes: readonly s
     const sum = labels.map((_, i) => classes.map((_c, k) => seeds.reduce((s, p) => s + p[i]![k]! / seeds.length, 0)));
     pooled[arm] = sum;
     const point = aucVector(labels, sum, ks);
-    const cis = bootstrapCis(labels, (idx) => aucVector([...idx].map((i) => labels[i]!), [...idx].map((i) => sum[i]!), ks), { replicates: o.bootstrap, seed: 0 });
+    const cis = bootstrapCis(
+      labels,
+      (idx) =>
+        aucVector(
+          [...idx].map((i) => labels[i]!),
+          [...idx].map((i) => sum[i]!),
+          ks,
+        ),
+      { replicates: o.bootstrap, seed: 0 },
+    );
     const withCi = (j: number): AucWithCi => ({ auc: point[j]!, ci95: cis[j]! });
-    arms[arm] = { perSeed, pooled: { tasks: Object.fromEntries(tasks.map((t, j) => [t, withCi(j)])), mean: withCi(tasks.length) } };
+    arms[arm] = {
+      perSeed,
+      pooled: { tasks: Object.fromEntries(tasks.map((t, j) => [t, withCi(j)])), mean: withCi(tasks.length) },
+    };
   }
   const comparisonTasks: SetResult['comparison']['tasks'] = {};
   for (const [j, t] of tasks.entries()) {
@@ -191,11 +217,20 @@ export async function analyseSet(out: string, model: string, classes: readonly s
     comparisonTasks[t] = { difference: d.difference, z: d.z, p: d.p };
   }
   // Paired bootstrap of the mean-AUC difference: the same resampled cases for both arms.
-  const [meanCi] = bootstrapCis(labels, (idx) => {
-    const l = [...idx].map((i) => labels[i]!);
-    const m = (arm: Arm) => aucVector(l, [...idx].map((i) => pooled[arm][i]!), ks)[tasks.length]!;
-    return [m('real+synthetic') - m('real')];
-  }, { replicates: o.bootstrap, seed: 1 });
+  const [meanCi] = bootstrapCis(
+    labels,
+    (idx) => {
+      const l = [...idx].map((i) => labels[i]!);
+      const m = (arm: Arm) =>
+        aucVector(
+          l,
+          [...idx].map((i) => pooled[arm][i]!),
+          ks,
+        )[tasks.length]!;
+      return [m('real+synthetic') - m('real')];
+    },
+    { replicates: o.bootstrap, seed: 1 },
+  );
   const roc: SetResult['roc'] = {};
   for (const [j, t] of tasks.entries()) {
     const curves = ARMS.map((arm) => {
@@ -208,7 +243,10 @@ export async function analyseSet(out: string, model: string, classes: readonly s
   }
   return {
     arms,
-    comparison: { tasks: comparisonTasks, mean: { difference: arms['real+synthetic'].pooled.mean.auc - arms.real.pooled.mean.auc, ci95: meanCi! } },
+    comparison: {
+      tasks: comparisonTasks,
+      mean: { difference: arms['real+synthetic'].pooled.mean.auc - arms.real.pooled.mean.auc, ci95: meanCi! },
+    },
     roc,
   };
 }
@@ -220,8 +258,11 @@ const signed = (x: number) => `${x >= 0 ? '+' : ''}${f3(x)}`;
 
 /** One line describing a test set, e.g. "in distribution: 529 lesions of real's test split (NV 393, MEL 117, SK 19)". */
 export function describeTestSet(s: TestSetInfo): string {
-  const counts = Object.entries(s.counts).map(([c, n]) => `${classAbbreviation(c)} ${n}`).join(', ');
-  const absent = s.absent.length > 0 ? `; not scored, no lesion to tell apart: ${s.absent.map(classAbbreviation).join(', ')}` : '';
+  const counts = Object.entries(s.counts)
+    .map(([c, n]) => `${classAbbreviation(c)} ${n}`)
+    .join(', ');
+  const absent =
+    s.absent.length > 0 ? `; not scored, no lesion to tell apart: ${s.absent.map(classAbbreviation).join(', ')}` : '';
   return `${s.key.replaceAll('-', ' ')}: ${s.lesions} real lesions, ${s.split === 'all' ? 'all' : `the ${s.split} split`} of ${s.source} (${counts}${absent})`;
 }
 
@@ -243,19 +284,32 @@ export function resultsMarkdown(r: ExperimentResults): string {
     const scored = sets.filter((s) => task === 'mean' || s.tasks.includes(task));
     if (scored.length === 0) continue;
     const name = task === 'mean' ? 'Mean AUC' : `${task.replaceAll('_', ' ')} vs rest (${classAbbreviation(task)} AUC)`;
-    lines.push('', `## ${name}`, '', `| model | training data | lesions | ${scored.map((s) => `${s.key} [95% CI]`).join(' | ')} | per seed${scored.length > 1 ? ` (${scored.map((s) => s.key).join(' / ')})` : ''} |`, `|---|---|---|${scored.map(() => '---|').join('')}---|`);
+    lines.push(
+      '',
+      `## ${name}`,
+      '',
+      `| model | training data | lesions | ${scored.map((s) => `${s.key} [95% CI]`).join(' | ')} | per seed${scored.length > 1 ? ` (${scored.map((s) => s.key).join(' / ')})` : ''} |`,
+      `|---|---|---|${scored.map(() => '---|').join('')}---|`,
+    );
     for (const m of r.models) {
       for (const arm of ARMS) {
         const cells = scored.map((s) => {
           const a = m.tests[s.key]!.arms[arm];
           return withCi(task === 'mean' ? a.pooled.mean : a.pooled.tasks[task]!);
         });
-        const perSeed = scored.map((s) => m.tests[s.key]!.arms[arm].perSeed.map((p) => f3(task === 'mean' ? p.mean : p.auc[task]!)).join(', ')).join(' / ');
-        lines.push(`| ${m.model} | ${arm} | ${m.trainLesions[arm]} ${m.weights ? '(ImageNet)' : '(scratch)'} | ${cells.join(' | ')} | ${perSeed} |`);
+        const perSeed = scored
+          .map((s) =>
+            m.tests[s.key]!.arms[arm].perSeed.map((p) => f3(task === 'mean' ? p.mean : p.auc[task]!)).join(', '),
+          )
+          .join(' / ');
+        lines.push(
+          `| ${m.model} | ${arm} | ${m.trainLesions[arm]} ${m.weights ? '(ImageNet)' : '(scratch)'} | ${cells.join(' | ')} | ${perSeed} |`,
+        );
       }
       const deltas = scored.map((s) => {
         const c = m.tests[s.key]!.comparison;
-        if (task === 'mean') return `Δ ${signed(c.mean.difference)} [${signed(c.mean.ci95[0])}, ${signed(c.mean.ci95[1])}]`;
+        if (task === 'mean')
+          return `Δ ${signed(c.mean.difference)} [${signed(c.mean.ci95[0])}, ${signed(c.mean.ci95[1])}]`;
         const t = c.tasks[task]!;
         return `Δ ${signed(t.difference)} (p ${pValue(t.p)})`;
       });
@@ -266,7 +320,11 @@ export function resultsMarkdown(r: ExperimentResults): string {
   for (const m of r.models) {
     for (const s of sets) {
       const roc = m.tests[s.key]!.roc;
-      lines.push(`- ${m.model}, ${s.key}: ${Object.entries(roc).map(([t, f]) => `[${classAbbreviation(t)}](${f.png})`).join(', ')}`);
+      lines.push(
+        `- ${m.model}, ${s.key}: ${Object.entries(roc)
+          .map(([t, f]) => `[${classAbbreviation(t)}](${f.png})`)
+          .join(', ')}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;

@@ -19,7 +19,12 @@ import type { LesionCache } from '../data/cache.js';
 import { buildClassifier, type ClassifierName, type ImageClassifier } from '../models/classifiers/index.js';
 import { loadSegmenter, saveSegmenter, Segmenter } from '../models/segmenter.js';
 import { writeFileAtomic } from '../torch/atomic_file.js';
-import { ClassifierTrainer, DEFAULT_CLASSIFIER_OPTIONS, LesionSet, predictProbabilities } from '../train/classifier_trainer.js';
+import {
+  ClassifierTrainer,
+  DEFAULT_CLASSIFIER_OPTIONS,
+  LesionSet,
+  predictProbabilities,
+} from '../train/classifier_trainer.js';
 import { lesionBatchSource, lesionTargets, trainSegmenterSteps } from '../train/segmenter_trainer.js';
 import { rocAuc } from './auc.js';
 import { defaultTasks, scorableTasks } from './augment_results.js';
@@ -80,7 +85,14 @@ async function earlyStopped(
   score: () => number | null,
   saveBest: () => Promise<void>,
 ): Promise<AuxTraining> {
-  const t: AuxTraining = (await readJson<AuxTraining>(file)) ?? { metric, epochs: 0, bestEpoch: 0, best: null, history: [], done: false };
+  const t: AuxTraining = (await readJson<AuxTraining>(file)) ?? {
+    metric,
+    epochs: 0,
+    bestEpoch: 0,
+    best: null,
+    history: [],
+    done: false,
+  };
   while (!t.done) {
     const epoch = t.epochs + 1;
     await trainEpoch(epoch);
@@ -129,7 +141,11 @@ export function cacheContentKey(cache: LesionCache): string {
 
 /** A key for what a network is trained on: the cache's content, and the settings. */
 export function auxKey(cache: LesionCache, settings: Record<string, unknown>): string {
-  return createHash('sha256').update(cacheContentKey(cache)).update(JSON.stringify(settings)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(cacheContentKey(cache))
+    .update(JSON.stringify(settings))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export const DOMAIN_CLASSIFIER: ClassifierName = 'resnet18';
@@ -158,7 +174,12 @@ export async function domainClassifier(cache: LesionCache, o: AuxOptions): Promi
     try {
       for (const n of await trainer.start()) o.onNotice?.(n);
       const val = new LesionSet([{ cache, split: 'val' }]);
-      const tasks = val.size > 0 ? scorableTasks(defaultTasks(cache.spec.classes), cache.spec.classes, val.labels).map((t) => cache.spec.classes.indexOf(t)) : [];
+      const tasks =
+        val.size > 0
+          ? scorableTasks(defaultTasks(cache.spec.classes), cache.spec.classes, val.labels).map((t) =>
+              cache.spec.classes.indexOf(t),
+            )
+          : [];
       training = await earlyStopped(
         record,
         'mean AUC',
@@ -171,7 +192,10 @@ export async function domainClassifier(cache: LesionCache, o: AuxOptions): Promi
           });
         },
         () => (tasks.length === 0 ? null : meanAuc(predictProbabilities(trainer.model, val, 32), val.labels, tasks)),
-        () => nn.saveModule(best, trainer.model, { 'dermosynth.classifier': JSON.stringify({ model: options.model, numClasses: options.numClasses }) }),
+        () =>
+          nn.saveModule(best, trainer.model, {
+            'dermosynth.classifier': JSON.stringify({ model: options.model, numClasses: options.numClasses }),
+          }),
       );
     } finally {
       trainer.dispose();
@@ -186,11 +210,23 @@ export async function domainClassifier(cache: LesionCache, o: AuxOptions): Promi
 
 /** The mean of the one-vs-rest AUCs of classes `ks`. */
 function meanAuc(probs: readonly Float64Array[], labels: readonly number[], ks: readonly number[]): number {
-  return ks.reduce((s, k) => s + rocAuc(probs.map((p) => p[k]!), labels.map((l) => l === k)), 0) / ks.length;
+  return (
+    ks.reduce(
+      (s, k) =>
+        s +
+        rocAuc(
+          probs.map((p) => p[k]!),
+          labels.map((l) => l === k),
+        ),
+      0,
+    ) / ks.length
+  );
 }
 
 export async function sha256(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 /** The U-Net lesion segmenter trained on the cache's real training split, or the saved one. */
@@ -198,7 +234,14 @@ export async function lesionSegmenter(cache: LesionCache, o: AuxOptions): Promis
   const batchSize = 8;
   const stepsPerEpoch = Math.ceil(cache.indices('train').length / batchSize);
   const patience = o.patience ?? AUX_PATIENCE;
-  const key = auxKey(cache, { net: 'segmenter', epochs: o.epochs, stepsPerEpoch, batchSize, seed: o.seed, earlyStopping: { split: 'val', patience } });
+  const key = auxKey(cache, {
+    net: 'segmenter',
+    epochs: o.epochs,
+    stepsPerEpoch,
+    batchSize,
+    seed: o.seed,
+    earlyStopping: { split: 'val', patience },
+  });
   const file = path.join(o.dir, `segmenter-${key}.safetensors`);
   const record = path.join(o.dir, `segmenter-${key}.json`);
   await mkdir(o.dir, { recursive: true });
@@ -221,7 +264,12 @@ export async function lesionSegmenter(cache: LesionCache, o: AuxOptions): Promis
           trainSegmenterSteps(model, () => source.next(), {
             steps: stepsPerEpoch,
             optimizer: opt,
-            onStep: (s) => o.onProgress?.({ what: 'segmenter', step: (epoch - 1) * stepsPerEpoch + s.step, totalSteps: o.epochs * stepsPerEpoch }),
+            onStep: (s) =>
+              o.onProgress?.({
+                what: 'segmenter',
+                step: (epoch - 1) * stepsPerEpoch + s.step,
+                totalSteps: o.epochs * stepsPerEpoch,
+              }),
           });
         },
         () => (val.size === 0 ? null : segmenterDice(model, val, cache.spec.classes.length)),

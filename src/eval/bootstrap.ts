@@ -23,7 +23,8 @@ export function stratifiedBootstrap(
   o: { replicates?: number; seed?: number } = {},
 ): number[][] {
   const replicates = o.replicates ?? 2000;
-  if (!Number.isInteger(replicates) || replicates < 1) throw new RangeError(`bootstrap: replicates must be a positive integer, got ${replicates}`);
+  if (!Number.isInteger(replicates) || replicates < 1)
+    throw new RangeError(`bootstrap: replicates must be a positive integer, got ${replicates}`);
   const groups = new Map<number, number[]>();
   for (let i = 0; i < strata.length; i++) {
     const s = strata[i]!;
@@ -65,8 +66,17 @@ export function percentileInterval(values: ArrayLike<number>, level = 0.95): [nu
  * Percentile confidence intervals of several statistics of the same cases: `statistic(indices)`
  * returns them for a resample. Returns one [low, high] per statistic.
  */
-export function bootstrapCis(strata: ArrayLike<number>, statistic: (indices: Int32Array) => number[], o: BootstrapOptions = {}): [number, number][] {
+export function bootstrapCis(
+  strata: ArrayLike<number>,
+  statistic: (indices: Int32Array) => number[],
+  o: BootstrapOptions = {},
+): [number, number][] {
   const reps = stratifiedBootstrap(strata, statistic, o);
   const k = reps[0]!.length;
-  return Array.from({ length: k }, (_, j) => percentileInterval(reps.map((r) => r[j]!), o.level ?? 0.95));
+  return Array.from({ length: k }, (_, j) =>
+    percentileInterval(
+      reps.map((r) => r[j]!),
+      o.level ?? 0.95,
+    ),
+  );
 }

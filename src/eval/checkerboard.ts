@@ -12,8 +12,10 @@
  * averaged over channels weighted by each channel's variance (so a flat channel does not dilute it).
  */
 export function checkerboardEnergy(data: ArrayLike<number>, width: number, height: number, channels: number): number {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2) throw new RangeError(`checkerboard: the image must be at least 2x2, got ${width}x${height}`);
-  if (data.length !== width * height * channels) throw new RangeError(`checkerboard: ${data.length} values for a ${width}x${height}x${channels} image`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2)
+    throw new RangeError(`checkerboard: the image must be at least 2x2, got ${width}x${height}`);
+  if (data.length !== width * height * channels)
+    throw new RangeError(`checkerboard: ${data.length} values for a ${width}x${height}x${channels} image`);
   // Only whole 2x2 cells count, so that every phase has the same number of pixels.
   const w = width - (width % 2);
   const h = height - (height % 2);

@@ -64,7 +64,10 @@ export interface DelongCovariance {
 }
 
 /** AUCs of several score sets on the same cases and DeLong's covariance matrix of them. */
-export function delongCovariance(scores: readonly ArrayLike<number>[], labels: ArrayLike<number | boolean>): DelongCovariance {
+export function delongCovariance(
+  scores: readonly ArrayLike<number>[],
+  labels: ArrayLike<number | boolean>,
+): DelongCovariance {
   if (scores.length === 0) throw new RangeError('DeLong: give at least one set of scores');
   const parts = scores.map((s, k) => {
     const { positives, negatives } = splitByClass(s, labels, `DeLong (scores ${k + 1})`);
@@ -99,9 +102,15 @@ export interface DelongTest {
  * DeLong's test for two correlated ROC curves: two sets of scores for the same cases (same
  * order, same labels). Identical curves give z = 0 and p = 1, as pROC.
  */
-export function delongTest(scores1: ArrayLike<number>, scores2: ArrayLike<number>, labels: ArrayLike<number | boolean>): DelongTest {
+export function delongTest(
+  scores1: ArrayLike<number>,
+  scores2: ArrayLike<number>,
+  labels: ArrayLike<number | boolean>,
+): DelongTest {
   if (scores1.length !== scores2.length) {
-    throw new RangeError(`DeLong: the two score sets have ${scores1.length} and ${scores2.length} cases; a paired test needs the same cases in the same order`);
+    throw new RangeError(
+      `DeLong: the two score sets have ${scores1.length} and ${scores2.length} cases; a paired test needs the same cases in the same order`,
+    );
   }
   const c = delongCovariance([scores1, scores2], labels);
   const [auc1, auc2] = c.aucs as [number, number];
@@ -115,13 +124,26 @@ export function delongTest(scores1: ArrayLike<number>, scores2: ArrayLike<number
   const z = se > 0 ? difference / se : difference === 0 ? 0 : Math.sign(difference) * Infinity;
   const q = normalQuantile(0.975);
   return {
-    auc1, auc2, var1, var2, covariance: cov12, difference, se, z, p: twoSidedP(z),
-    ci95: [difference - q * se, difference + q * se], positives: c.positives, negatives: c.negatives,
+    auc1,
+    auc2,
+    var1,
+    var2,
+    covariance: cov12,
+    difference,
+    se,
+    z,
+    p: twoSidedP(z),
+    ci95: [difference - q * se, difference + q * se],
+    positives: c.positives,
+    negatives: c.negatives,
   };
 }
 
 /** DeLong's 95% confidence interval of one AUC (normal approximation, clipped to [0, 1]). */
-export function delongAucCi(scores: ArrayLike<number>, labels: ArrayLike<number | boolean>): { auc: number; variance: number; ci95: [number, number] } {
+export function delongAucCi(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number | boolean>,
+): { auc: number; variance: number; ci95: [number, number] } {
   const c = delongCovariance([scores], labels);
   const auc = c.aucs[0]!;
   const variance = c.covariance[0]![0]!;

@@ -38,7 +38,14 @@ import { writeFileAtomic } from '../torch/atomic_file.js';
 import { rocAuc, rocCurve } from './auc.js';
 import { checkerboardEnergy } from './checkerboard.js';
 import { plotRocCurves } from './plot.js';
-import { cacheContentKey, domainClassifier, lesionSegmenter, sha256, type AuxNetwork, type AuxProgress } from './aux_networks.js';
+import {
+  cacheContentKey,
+  domainClassifier,
+  lesionSegmenter,
+  sha256,
+  type AuxNetwork,
+  type AuxProgress,
+} from './aux_networks.js';
 import { fid } from './fid.js';
 import { inceptionScore } from './inception_score.js';
 import { kid } from './kid.js';
@@ -122,12 +129,20 @@ export interface Metrics extends GeneratorProvenance {
 }
 
 /** Opens the cache to evaluate on: the run's own, a given cache, or a dataset prepared into RUN/eval/cache. */
-async function evaluationCache(gen: RunGenerator, data: string | null, outDir: string, onPrepare?: (p: PrepareProgress) => void): Promise<LesionCache> {
+async function evaluationCache(
+  gen: RunGenerator,
+  data: string | null,
+  outDir: string,
+  onPrepare?: (p: PrepareProgress) => void,
+): Promise<LesionCache> {
   const o = gen.config.options;
   let cache: LesionCache;
   if (data === null) {
     const dir = gen.config.data.cache;
-    if (!existsSync(path.join(dir, MANIFEST_FILE))) throw new DataError(`${gen.dir}: the run's training cache ${dir} is gone; pass --data DIR (a dataset folder or a prepared cache)`);
+    if (!existsSync(path.join(dir, MANIFEST_FILE)))
+      throw new DataError(
+        `${gen.dir}: the run's training cache ${dir} is gone; pass --data DIR (a dataset folder or a prepared cache)`,
+      );
     cache = await LesionCache.open(dir);
   } else if (existsSync(path.join(data, MANIFEST_FILE))) {
     cache = await LesionCache.open(data);
@@ -135,7 +150,14 @@ async function evaluationCache(gen: RunGenerator, data: string | null, outDir: s
     const index = await readDataset(data);
     if (index.masks === false) throw new DataError(noMasksMessage(data));
     const dir = path.join(outDir, 'eval', 'cache');
-    await prepareCache(index, dir, { width: o.width, height: o.height, fit: o.fit, labelMap: { boundary: o.boundary, frame: o.frame }, skipBad: false, onProgress: onPrepare });
+    await prepareCache(index, dir, {
+      width: o.width,
+      height: o.height,
+      fit: o.fit,
+      labelMap: { boundary: o.boundary, frame: o.frame },
+      skipBad: false,
+      onProgress: onPrepare,
+    });
     cache = await LesionCache.open(dir);
   }
   const spec = cache.spec;
@@ -143,7 +165,11 @@ async function evaluationCache(gen: RunGenerator, data: string | null, outDir: s
     cache.close();
     throw new DataError(noMasksMessage(cache.dir));
   }
-  if (cache.width !== gen.width || cache.height !== gen.height || spec.channels.join(',') !== gen.spec.channels.join(',')) {
+  if (
+    cache.width !== gen.width ||
+    cache.height !== gen.height ||
+    spec.channels.join(',') !== gen.spec.channels.join(',')
+  ) {
     cache.close();
     throw new DataError(
       `${cache.dir}: its lesions are ${cache.width}x${cache.height} with label channels ${spec.channels.join(', ')}, the run's are ${gen.width}x${gen.height} with ${gen.spec.channels.join(', ')}; give the dataset folder instead (it is prepared to fit)`,
@@ -206,13 +232,18 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
   try {
     const classes = cache.spec.classes;
     let members = cache.indices(o.split);
-    if (members.length === 0) throw new DataError(`${cache.dir}: the ${o.split} split is empty; choose another --split`);
+    if (members.length === 0)
+      throw new DataError(`${cache.dir}: the ${o.split} split is empty; choose another --split`);
     const syn = members.filter((i) => isSyntheticId(cache.records[i]!.id));
     if (syn.length > 0) {
-      throw new DataError(`${cache.dir}: the ${o.split} split contains ${syn.length} synthetic lesions (${cache.records[syn[0]!]!.id}, ...); evaluate on real lesions only`);
+      throw new DataError(
+        `${cache.dir}: the ${o.split} split contains ${syn.length} synthetic lesions (${cache.records[syn[0]!]!.id}, ...); evaluate on real lesions only`,
+      );
     }
     if (o.maxImages !== null && members.length > o.maxImages) {
-      note(`evaluating the first ${o.maxImages} of the ${members.length} lesions of the ${o.split} split (--max-images)`);
+      note(
+        `evaluating the first ${o.maxImages} of the ${members.length} lesions of the ${o.split} split (--max-images)`,
+      );
       members = members.slice(0, o.maxImages);
     }
     const set = new LesionSet([{ cache, split: o.split }]);
@@ -225,20 +256,34 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       const file = o.inceptionWeights;
       inception = await userWeights('--inception-weights', [file], () => loadInceptionV3(file));
       if (o.device !== 'cpu') inception.to(o.device);
-      networks.inception = { description: 'FID Inception-v3 (pytorch-fid weights)', file: o.inceptionWeights, sha256: await sha256(o.inceptionWeights) };
+      networks.inception = {
+        description: 'FID Inception-v3 (pytorch-fid weights)',
+        file: o.inceptionWeights,
+        sha256: await sha256(o.inceptionWeights),
+      };
     } else {
-      note('no --inception-weights: distribution metrics are domain-FID and domain-KID on the features of a classifier trained on the real training split (not comparable with published FIDs)');
+      note(
+        'no --inception-weights: distribution metrics are domain-FID and domain-KID on the features of a classifier trained on the real training split (not comparable with published FIDs)',
+      );
     }
     if (o.lpips) {
       const l = o.lpips;
-      lpips = await userWeights('--lpips-weights', [l.files.backbone, l.files.linear], () => loadLpips(l.backbone, l.files));
+      lpips = await userWeights('--lpips-weights', [l.files.backbone, l.files.linear], () =>
+        loadLpips(l.backbone, l.files),
+      );
       if (o.device !== 'cpu') lpips.to(o.device);
-      networks.lpips = { description: `LPIPS (${o.lpips.backbone})`, file: o.lpips.files.linear, sha256: await sha256(o.lpips.files.linear) };
+      networks.lpips = {
+        description: `LPIPS (${o.lpips.backbone})`,
+        file: o.lpips.files.linear,
+        sha256: await sha256(o.lpips.files.linear),
+      };
     }
     const trainCount = cache.indices('train').length;
     const auxDir = o.auxDir ?? path.join(outDir, 'eval', 'networks');
     if (trainCount < 16) {
-      note(`the training split has ${trainCount} lesions, too few to train the auxiliary classifier and segmenter: domain, semantic and class-consistency metrics are left out`);
+      note(
+        `the training split has ${trainCount} lesions, too few to train the auxiliary classifier and segmenter: domain, semantic and class-consistency metrics are left out`,
+      );
     } else {
       const aux = { dir: auxDir, epochs: o.auxEpochs, seed: o.seed, onProgress: hooks.onAux, onNotice: notice };
       classifier = await domainClassifier(cache, aux);
@@ -247,11 +292,23 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
         classifier.model.to(o.device);
         segmenter.model.to(o.device);
       }
-      for (const [k, n] of [['classifier', classifier], ['segmenter', segmenter]] as const) networks[k] = { description: n.description, file: n.file, sha256: n.sha256 };
+      for (const [k, n] of [
+        ['classifier', classifier],
+        ['segmenter', segmenter],
+      ] as const)
+        networks[k] = { description: n.description, file: n.file, sha256: n.sha256 };
     }
 
     // One pass over the split.
-    const per = { ssim: [] as number[], msSsim: [] as number[], psnr: [] as number[], l1: [] as number[], lpips: [] as number[], checkerFake: [] as number[], checkerReal: [] as number[] };
+    const per = {
+      ssim: [] as number[],
+      msSsim: [] as number[],
+      psnr: [] as number[],
+      l1: [] as number[],
+      lpips: [] as number[],
+      checkerFake: [] as number[],
+      checkerReal: [] as number[],
+    };
     let scales = 0;
     const feats = { real: [] as Tensor[], fake: [] as Tensor[], logits: [] as Tensor[] };
     const seg = { genDice: [] as number[], genIou: [] as number[], realDice: [] as number[], realIou: [] as number[] };
@@ -295,7 +352,10 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
             feats.logits.push(torch.keep(outFake.logits.to('float64').to('cpu')));
           }
           if (classifier) {
-            for (const [x, into, f] of [[fake, probs.fake, feats.fake], [real, probs.real, feats.real]] as const) {
+            for (const [x, into, f] of [
+              [fake, probs.fake, feats.fake],
+              [real, probs.real, feats.real],
+            ] as const) {
               const features = classifier.model.features(x);
               if (!inception) f.push(torch.keep(features.to('float64').to('cpu')));
               const p = F.softmax(classifier.model.call(x).to('float64'), 1).to('cpu').data() as Float64Array;
@@ -305,7 +365,10 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
           }
           if (segmenter) {
             const target = lesionTargets(lab8, classes.length);
-            for (const [x, dice, iou] of [[fake, seg.genDice, seg.genIou], [real, seg.realDice, seg.realIou]] as const) {
+            for (const [x, dice, iou] of [
+              [fake, seg.genDice, seg.genIou],
+              [real, seg.realDice, seg.realIou],
+            ] as const) {
               const r = segmentationScores(segmenter.model.predict(x), target);
               dice.push(...r.dice);
               iou.push(...r.iou);
@@ -319,7 +382,10 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
     const metrics: Metrics['metrics'] = {
       ssim: meanStd(per.ssim),
       msSsim: { ...meanStd(per.msSsim), scales },
-      psnr: { ...meanStd(per.psnr.filter(Number.isFinite)), identical: per.psnr.filter((v) => !Number.isFinite(v)).length },
+      psnr: {
+        ...meanStd(per.psnr.filter(Number.isFinite)),
+        identical: per.psnr.filter((v) => !Number.isFinite(v)).length,
+      },
       l1: meanStd(per.l1),
       lpips: lpips ? meanStd(per.lpips) : null,
       fid: null,
@@ -340,7 +406,10 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
         const d = fid(real, fake);
         const k = n >= 4 ? kid(real, fake, { seed: o.seed }) : null;
         if (!k) note(`KID needs at least 4 images, the split has ${n}`);
-        if (n < real.shape[1]!) note(`${n} images for ${real.shape[1]}-dimensional features: the covariances are singular, so FID is biased upwards (compare runs on the same split only)`);
+        if (n < real.shape[1]!)
+          note(
+            `${n} images for ${real.shape[1]}-dimensional features: the covariances are singular, so FID is biased upwards (compare runs on the same split only)`,
+          );
         if (inception) {
           metrics.fid = d;
           metrics.kid = k ? { mean: k.mean, std: k.std } : null;
@@ -364,7 +433,13 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       for (const [k, name] of classes.entries()) {
         if (k === 0 && classes.length === 3) continue; // nevus vs rest is not one of ISIC-2017's questions
         const positives = labels.filter((l) => l === k).length;
-        const auc = (p: Float64Array[]) => (positives > 0 && positives < labels.length ? rocAuc(p.map((r) => r[k]!), labels.map((l) => l === k)) : null);
+        const auc = (p: Float64Array[]) =>
+          positives > 0 && positives < labels.length
+            ? rocAuc(
+                p.map((r) => r[k]!),
+                labels.map((l) => l === k),
+              )
+            : null;
         metrics.classAuc[name] = { generated: auc(probs.fake), real: auc(probs.real) };
         if (positives === 0 || positives === labels.length) {
           note(`${classAbbreviation(name)}-vs-rest AUC needs both classes in the split; left out`);
@@ -374,10 +449,15 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
         const curves = (['generated', 'real'] as const).map((which) => ({
           name: `${which} images`,
           auc: metrics.classAuc![name]![which]!,
-          points: rocCurve((which === 'generated' ? probs.fake : probs.real).map((r) => r[k]!), truth),
+          points: rocCurve(
+            (which === 'generated' ? probs.fake : probs.real).map((r) => r[k]!),
+            truth,
+          ),
         }));
         const rel = path.join('eval', `class-roc-${name}`);
-        await plotRocCurves(curves, path.join(outDir, rel), { title: `${classAbbreviation(name)} vs rest: a classifier trained on real images` });
+        await plotRocCurves(curves, path.join(outDir, rel), {
+          title: `${classAbbreviation(name)} vs rest: a classifier trained on real images`,
+        });
         roc[name] = `${rel}.png`;
       }
       const weak = Object.entries(metrics.classAuc).filter(([, a]) => a.real !== null && a.real < AUX_AUC_FLOOR);
@@ -389,7 +469,9 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       }
     }
     if (metrics.dice && metrics.dice.real < AUX_DICE_FLOOR) {
-      note(`the auxiliary segmenter reaches Dice ${metrics.dice.real.toFixed(3)} on the real ${o.split} images (below ${AUX_DICE_FLOOR}): Dice and IoU of the generated images say little; train it longer (--aux-epochs)`);
+      note(
+        `the auxiliary segmenter reaches Dice ${metrics.dice.real.toFixed(3)} on the real ${o.split} images (below ${AUX_DICE_FLOOR}): Dice and IoU of the generated images say little; train it longer (--aux-epochs)`,
+      );
     }
 
     // One grid per diagnosis: label | real | generated.
@@ -398,7 +480,11 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       const { image, label } = set.read(picked);
       const rel = path.join('eval', `grid-${classes[k]}.png`);
       const cols = torch.tidy(() => {
-        const real = torch.fromBytes(image, 'uint8', [picked.length, 3, gen.height, gen.width]).to('float32').div(127.5).sub(1);
+        const real = torch
+          .fromBytes(image, 'uint8', [picked.length, 3, gen.height, gen.width])
+          .to('float32')
+          .div(127.5)
+          .sub(1);
         const labelBytes = torch.fromBytes(label, 'uint8', [picked.length, 1, gen.height, gen.width]);
         return { labelBytes, real, fake: gen.generateImages(labelBytes).to('cpu') };
       });
@@ -415,13 +501,22 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       version: METRICS_VERSION,
       created: new Date().toISOString(),
       ...gen.provenance,
-      data: { cache: cache.dir, contentKey: cacheContentKey(cache), split: o.split, lesions: positions.length, perClass: Object.fromEntries(classes.filter((c) => perClass[c]).map((c) => [c, perClass[c]!])) },
+      data: {
+        cache: cache.dir,
+        contentKey: cacheContentKey(cache),
+        split: o.split,
+        lesions: positions.length,
+        perClass: Object.fromEntries(classes.filter((c) => perClass[c]).map((c) => [c, perClass[c]!])),
+      },
       metrics,
       networks,
       files: { grids, roc },
       notes,
     };
-    await writeFileAtomic(path.join(outDir, METRICS_FILE), new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
+    await writeFileAtomic(
+      path.join(outDir, METRICS_FILE),
+      new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'),
+    );
     return result;
   } finally {
     cache.close();

@@ -58,7 +58,10 @@ export function toNetworkRange(batch: Tensor, range: InputRange, device: Device 
       const f = x.to('float32');
       return range === 'unit' ? f.div(255) : f.div(127.5).sub(1);
     }
-    if (!isFloating(x.dtype)) throw new TypeError(`extractFeatures: images must be uint8 (0..255) or floating point in [-1, 1], got ${x.dtype}`);
+    if (!isFloating(x.dtype))
+      throw new TypeError(
+        `extractFeatures: images must be uint8 (0..255) or floating point in [-1, 1], got ${x.dtype}`,
+      );
     const f = x.dtype === 'float32' ? x : x.to('float32');
     return range === 'unit' ? f.add(1).mul(0.5).clamp(0, 1) : f.clone();
   });
@@ -91,7 +94,8 @@ export async function extractFeatures<O extends FeatureOutput>(
   o: ExtractOptions = {},
 ): Promise<O> {
   const batchSize = o.batchSize ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`extractFeatures: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`extractFeatures: batchSize must be a positive integer, got ${batchSize}`);
   if (images instanceof torch.Tensor && (images.ndim !== 4 || images.shape[1] !== 3)) {
     throw new TypeError(`extractFeatures: expected images [N, 3, H, W], got shape [${images.shape.join(', ')}]`);
   }
@@ -122,7 +126,15 @@ export async function extractFeatures<O extends FeatureOutput>(
     if (parts.length === 0) throw new RangeError('extractFeatures: no images');
     if (parts[0] instanceof torch.Tensor) return torch.cat(parts as Tensor[], 0) as O;
     const keys = Object.keys(parts[0]!);
-    return Object.fromEntries(keys.map((k) => [k, torch.cat(parts.map((p) => (p as Record<string, Tensor>)[k]!), 0)])) as O;
+    return Object.fromEntries(
+      keys.map((k) => [
+        k,
+        torch.cat(
+          parts.map((p) => (p as Record<string, Tensor>)[k]!),
+          0,
+        ),
+      ]),
+    ) as O;
   } finally {
     torch.dispose(parts);
     if (module && wasTraining) module.train(true);

@@ -32,9 +32,11 @@ export interface FeatureStats {
 
 /** Checks that x is a floating-point feature matrix [N, D] with N >= minRows. */
 export function checkFeatures(fn: string, name: string, x: Tensor, minRows: number): void {
-  if (x.ndim !== 2) throw new TypeError(`${fn}: ${name} must be a feature matrix [N, D], got shape [${x.shape.join(', ')}]`);
+  if (x.ndim !== 2)
+    throw new TypeError(`${fn}: ${name} must be a feature matrix [N, D], got shape [${x.shape.join(', ')}]`);
   if (!isFloating(x.dtype)) throw new TypeError(`${fn}: ${name} must be floating point, got ${x.dtype}`);
-  if (x.shape[0]! < minRows) throw new RangeError(`${fn}: ${name} has ${x.shape[0]} feature vectors; at least ${minRows} are needed`);
+  if (x.shape[0]! < minRows)
+    throw new RangeError(`${fn}: ${name} has ${x.shape[0]} feature vectors; at least ${minRows} are needed`);
   if (x.shape[1]! < 1) throw new RangeError(`${fn}: ${name} has no feature dimension`);
 }
 
@@ -44,10 +46,14 @@ export function featureStats(features: Tensor): FeatureStats {
   const n = features.shape[0]!;
   return torch.tidy(() => {
     const x = features.to('float64');
-    if (!x.abs().max().lt(Infinity).item()) throw new RangeError('featureStats: the features contain NaN or infinite values');
+    if (!x.abs().max().lt(Infinity).item())
+      throw new RangeError('featureStats: the features contain NaN or infinite values');
     const mean = x.mean(0);
     const centred = x.sub(mean);
-    const cov = centred.t().mm(centred).div(n - 1);
+    const cov = centred
+      .t()
+      .mm(centred)
+      .div(n - 1);
     return { mean, cov: cov.add(cov.t()).mul(0.5), count: n };
   });
 }
@@ -66,7 +72,9 @@ export function traceSqrtProduct(a: Tensor, b: Tensor): number {
 function checkStats(name: string, s: FeatureStats): void {
   const d = s.mean.shape[0];
   if (s.mean.ndim !== 1 || s.cov.ndim !== 2 || s.cov.shape[0] !== d || s.cov.shape[1] !== d) {
-    throw new TypeError(`frechetDistance: ${name} must have mean [D] and cov [D, D], got [${s.mean.shape.join(', ')}] and [${s.cov.shape.join(', ')}]`);
+    throw new TypeError(
+      `frechetDistance: ${name} must have mean [D] and cov [D, D], got [${s.mean.shape.join(', ')}] and [${s.cov.shape.join(', ')}]`,
+    );
   }
 }
 
@@ -75,7 +83,9 @@ export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
   checkStats('a', a);
   checkStats('b', b);
   if (a.mean.shape[0] !== b.mean.shape[0]) {
-    throw new TypeError(`frechetDistance: the feature dimensions differ (${a.mean.shape[0]} and ${b.mean.shape[0]}); compare features of one network`);
+    throw new TypeError(
+      `frechetDistance: the feature dimensions differ (${a.mean.shape[0]} and ${b.mean.shape[0]}); compare features of one network`,
+    );
   }
   return torch.tidy(() => {
     const s1 = a.cov.to('float64');
@@ -93,7 +103,10 @@ export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
 export function fid(a: Tensor, b: Tensor): number {
   checkFeatures('fid', 'the first feature set', a, 2);
   checkFeatures('fid', 'the second feature set', b, 2);
-  if (a.shape[1] !== b.shape[1]) throw new TypeError(`fid: the feature dimensions differ (${a.shape[1]} and ${b.shape[1]}); compare features of one network`);
+  if (a.shape[1] !== b.shape[1])
+    throw new TypeError(
+      `fid: the feature dimensions differ (${a.shape[1]} and ${b.shape[1]}); compare features of one network`,
+    );
   const sa = featureStats(a);
   const sb = featureStats(b);
   try {
@@ -104,8 +117,16 @@ export function fid(a: Tensor, b: Tensor): number {
 }
 
 /** Writes statistics as safetensors ('mean', 'cov', metadata count), e.g. a real set's, to reuse. */
-export async function saveFeatureStats(file: string, s: FeatureStats, metadata: Record<string, string> = {}): Promise<void> {
-  await saveSafetensors(file, { mean: s.mean, cov: s.cov }, { ...metadata, count: String(s.count), kind: 'dermosynth-feature-stats' });
+export async function saveFeatureStats(
+  file: string,
+  s: FeatureStats,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await saveSafetensors(
+    file,
+    { mean: s.mean, cov: s.cov },
+    { ...metadata, count: String(s.count), kind: 'dermosynth-feature-stats' },
+  );
 }
 
 export async function loadFeatureStats(file: string): Promise<FeatureStats> {
@@ -115,7 +136,9 @@ export async function loadFeatureStats(file: string): Promise<FeatureStats> {
   const count = Number(metadata.count);
   if (!mean || !cov || !Number.isInteger(count) || count < 2) {
     torch.dispose([...tensors.values()]);
-    throw new Error(`${file}: not a feature-statistics file (needs tensors 'mean' and 'cov' and metadata 'count'; write it with saveFeatureStats)`);
+    throw new Error(
+      `${file}: not a feature-statistics file (needs tensors 'mean' and 'cov' and metadata 'count'; write it with saveFeatureStats)`,
+    );
   }
   const s = { mean: mean.to('float64'), cov: cov.to('float64'), count };
   torch.dispose([...tensors.values()].filter((t) => t !== s.mean && t !== s.cov));

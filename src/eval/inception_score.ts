@@ -29,14 +29,18 @@ export interface InceptionScoreResult {
 
 export function inceptionScore(predictions: Tensor, o: InceptionScoreOptions = {}): InceptionScoreResult {
   const fn = 'inceptionScore';
-  if (predictions.ndim !== 2) throw new TypeError(`${fn}: predictions must be [N, classes], got shape [${predictions.shape.join(', ')}]`);
-  if (!isFloating(predictions.dtype)) throw new TypeError(`${fn}: predictions must be floating point, got ${predictions.dtype}`);
+  if (predictions.ndim !== 2)
+    throw new TypeError(`${fn}: predictions must be [N, classes], got shape [${predictions.shape.join(', ')}]`);
+  if (!isFloating(predictions.dtype))
+    throw new TypeError(`${fn}: predictions must be floating point, got ${predictions.dtype}`);
   const [n, c] = predictions.shape as [number, number];
   const splits = o.splits ?? Math.min(10, n);
-  if (!Number.isInteger(splits) || splits < 1 || splits > n) throw new RangeError(`${fn}: splits must be an integer from 1 to N (${n}), got ${splits}`);
+  if (!Number.isInteger(splits) || splits < 1 || splits > n)
+    throw new RangeError(`${fn}: splits must be an integer from 1 to N (${n}), got ${splits}`);
   if (c < 2) throw new RangeError(`${fn}: predictions need at least 2 classes, got ${c}`);
   const input = o.input ?? 'logits';
-  if (input !== 'logits' && input !== 'probabilities') throw new TypeError(`${fn}: input must be 'logits' or 'probabilities', got '${String(input)}'`);
+  if (input !== 'logits' && input !== 'probabilities')
+    throw new TypeError(`${fn}: input must be 'logits' or 'probabilities', got '${String(input)}'`);
   const scores = torch.tidy(() => {
     const x = predictions.to('float64');
     let p: Tensor;

@@ -74,7 +74,8 @@ function mmd2(x: Tensor, y: Tensor): number {
 export function mmd2Unbiased(x: Tensor, y: Tensor): number {
   checkFeatures('mmd2Unbiased', 'x', x, 2);
   checkFeatures('mmd2Unbiased', 'y', y, 2);
-  if (x.shape[1] !== y.shape[1]) throw new TypeError(`mmd2Unbiased: the feature dimensions differ (${x.shape[1]} and ${y.shape[1]})`);
+  if (x.shape[1] !== y.shape[1])
+    throw new TypeError(`mmd2Unbiased: the feature dimensions differ (${x.shape[1]} and ${y.shape[1]})`);
   return torch.tidy(() => mmd2(x.to('float64'), y.to('float64')));
 }
 
@@ -99,13 +100,18 @@ function positiveInt(name: string, v: number, min: number): number {
 export function kid(a: Tensor, b: Tensor, o: KidOptions = {}): KidResult {
   checkFeatures('kid', 'the first feature set', a, 2);
   checkFeatures('kid', 'the second feature set', b, 2);
-  if (a.shape[1] !== b.shape[1]) throw new TypeError(`kid: the feature dimensions differ (${a.shape[1]} and ${b.shape[1]}); compare features of one network`);
+  if (a.shape[1] !== b.shape[1])
+    throw new TypeError(
+      `kid: the feature dimensions differ (${a.shape[1]} and ${b.shape[1]}); compare features of one network`,
+    );
   const na = a.shape[0]!;
   const nb = b.shape[0]!;
   const subsets = positiveInt('subsets', o.subsets ?? KID_DEFAULT_SUBSETS, 1);
   const subsetSize = positiveInt('subsetSize', o.subsetSize ?? defaultKidSubsetSize(na, nb), 2);
   if (subsetSize > Math.min(na, nb)) {
-    throw new RangeError(`kid: subsetSize ${subsetSize} is larger than the smaller feature set (${Math.min(na, nb)} vectors); use at most that`);
+    throw new RangeError(
+      `kid: subsetSize ${subsetSize} is larger than the smaller feature set (${Math.min(na, nb)} vectors); use at most that`,
+    );
   }
   const rng = new Rng(positiveInt('seed', o.seed ?? 0, 0));
   const values = torch.tidy(() => {

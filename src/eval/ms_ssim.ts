@@ -59,19 +59,29 @@ function components(x: Tensor, y: Tensor, g: Float64Array, c1: number, c2: numbe
 export function msSsim(a: Tensor, b: Tensor, o: MsSsimOptions = {}): MsSsimResult {
   const fn = 'msSsim';
   if (a.ndim !== 4 || b.ndim !== 4 || a.shape.some((s, i) => s !== b.shape[i])) {
-    throw new TypeError(`${fn}: expected two batches of images [B, C, H, W] of one shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+    throw new TypeError(
+      `${fn}: expected two batches of images [B, C, H, W] of one shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
+    );
   }
-  if (!isFloating(a.dtype) || !isFloating(b.dtype)) throw new TypeError(`${fn}: expected floating-point images, got ${a.dtype} and ${b.dtype}`);
+  if (!isFloating(a.dtype) || !isFloating(b.dtype))
+    throw new TypeError(`${fn}: expected floating-point images, got ${a.dtype} and ${b.dtype}`);
   const dataRange = o.dataRange ?? SSIM_DEFAULTS.dataRange;
-  if (!(Number.isFinite(dataRange) && dataRange > 0)) throw new RangeError(`${fn}: dataRange must be a positive number, got ${dataRange}`);
+  if (!(Number.isFinite(dataRange) && dataRange > 0))
+    throw new RangeError(`${fn}: dataRange must be a positive number, got ${dataRange}`);
   const [n, c, h, w] = a.shape as [number, number, number, number];
   const g = gaussianWindow1d(SSIM_DEFAULTS.sigma);
   const fit = msSsimScales(h, w, g.length);
-  if (fit === 0) throw new RangeError(`${fn}: images must be at least ${g.length}x${g.length} pixels, got ${h}x${w} (height x width)`);
+  if (fit === 0)
+    throw new RangeError(
+      `${fn}: images must be at least ${g.length}x${g.length} pixels, got ${h}x${w} (height x width)`,
+    );
   const scales = o.scales ?? fit;
-  if (!Number.isInteger(scales) || scales < 1 || scales > MS_SSIM_WEIGHTS.length) throw new RangeError(`${fn}: scales must be an integer from 1 to 5, got ${scales}`);
+  if (!Number.isInteger(scales) || scales < 1 || scales > MS_SSIM_WEIGHTS.length)
+    throw new RangeError(`${fn}: scales must be an integer from 1 to 5, got ${scales}`);
   if (scales > fit) {
-    throw new RangeError(`${fn}: ${scales} scales need images of at least ${g.length << (scales - 1)} pixels a side, got ${h}x${w}; use scales <= ${fit}`);
+    throw new RangeError(
+      `${fn}: ${scales} scales need images of at least ${g.length << (scales - 1)} pixels a side, got ${h}x${w}; use scales <= ${fit}`,
+    );
   }
   const raw = MS_SSIM_WEIGHTS.slice(0, scales);
   const total = raw.reduce((s, v) => s + v, 0);

@@ -38,7 +38,11 @@ export async function specToSvg(spec: TopLevelSpec, scale = 1): Promise<string> 
  * Writes `<base>.svg` and `<base>.png` (the PNG rasterised at `scale` x the chart's CSS size,
  * default 2 for sharp text). Returns their paths and the PNG's size.
  */
-export async function renderChart(spec: TopLevelSpec, base: string, o: { scale?: number } = {}): Promise<RenderedChart> {
+export async function renderChart(
+  spec: TopLevelSpec,
+  base: string,
+  o: { scale?: number } = {},
+): Promise<RenderedChart> {
   const scale = o.scale ?? 2;
   if (!(scale > 0 && scale <= 8)) throw new RangeError(`renderChart: scale must be in (0, 8], got ${scale}`);
   const svgText = await specToSvg(spec, scale);
@@ -65,8 +69,15 @@ export function rocLabel(c: { name: string; auc: number }): string {
 /** ROC curves (false-positive rate vs sensitivity), one colour per curve, AUCs in the legend. */
 export function rocChartSpec(curves: readonly RocSeries[], o: ChartSize & { title?: string } = {}): TopLevelSpec {
   if (curves.length === 0) throw new RangeError('rocChartSpec: no curves to plot');
-  const values = curves.flatMap((c, k) => c.points.map((p, i) => ({ curve: rocLabel(c), order: k, i, fpr: p.fpr, tpr: p.tpr })));
-  const axis = (title: string) => ({ type: 'quantitative' as const, title, scale: { domain: [0, 1] }, axis: { tickCount: 5 } });
+  const values = curves.flatMap((c, k) =>
+    c.points.map((p, i) => ({ curve: rocLabel(c), order: k, i, fpr: p.fpr, tpr: p.tpr })),
+  );
+  const axis = (title: string) => ({
+    type: 'quantitative' as const,
+    title,
+    scale: { domain: [0, 1] },
+    axis: { tickCount: 5 },
+  });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: o.title,
@@ -75,7 +86,12 @@ export function rocChartSpec(curves: readonly RocSeries[], o: ChartSize & { titl
     background: 'white',
     layer: [
       {
-        data: { values: [{ fpr: 0, tpr: 0 }, { fpr: 1, tpr: 1 }] },
+        data: {
+          values: [
+            { fpr: 0, tpr: 0 },
+            { fpr: 1, tpr: 1 },
+          ],
+        },
         mark: { type: 'line', strokeDash: [4, 4], color: '#999', strokeWidth: 1 },
         encoding: { x: { field: 'fpr', ...axis('1 - specificity') }, y: { field: 'tpr', ...axis('sensitivity') } },
       },
@@ -85,7 +101,13 @@ export function rocChartSpec(curves: readonly RocSeries[], o: ChartSize & { titl
         encoding: {
           x: { field: 'fpr', ...axis('1 - specificity') },
           y: { field: 'tpr', ...axis('sensitivity') },
-          color: { field: 'curve', type: 'nominal', title: null, sort: curves.map(rocLabel), legend: { orient: 'bottom-right', labelLimit: 400 } },
+          color: {
+            field: 'curve',
+            type: 'nominal',
+            title: null,
+            sort: curves.map(rocLabel),
+            legend: { orient: 'bottom-right', labelLimit: 400 },
+          },
           order: { field: 'i', type: 'quantitative' },
         },
       },
@@ -104,7 +126,11 @@ export function lineChartSpec(
   o: ChartSize & { title?: string; xTitle?: string; yTitle?: string; logY?: boolean } = {},
 ): TopLevelSpec {
   if (series.length === 0) throw new RangeError('lineChartSpec: no series to plot');
-  const values = series.flatMap((s) => s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0)).map((p) => ({ series: s.name, x: p.x, y: p.y })));
+  const values = series.flatMap((s) =>
+    s.points
+      .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0))
+      .map((p) => ({ series: s.name, x: p.x, y: p.y })),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: o.title,
@@ -115,14 +141,29 @@ export function lineChartSpec(
     mark: { type: 'line', strokeWidth: 1.5 },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: o.xTitle ?? 'x' },
-      y: { field: 'y', type: 'quantitative', title: o.yTitle ?? 'y', scale: o.logY ? { type: 'log' } : { zero: false } },
-      color: { field: 'series', type: 'nominal', title: null, sort: series.map((s) => s.name), legend: series.length > 1 ? { orient: 'right' } : null },
+      y: {
+        field: 'y',
+        type: 'quantitative',
+        title: o.yTitle ?? 'y',
+        scale: o.logY ? { type: 'log' } : { zero: false },
+      },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        sort: series.map((s) => s.name),
+        legend: series.length > 1 ? { orient: 'right' } : null,
+      },
     },
   } as TopLevelSpec;
 }
 
 /** Writes ROC curves to `<base>.svg` and `<base>.png`. */
-export function plotRocCurves(curves: readonly RocSeries[], base: string, o: ChartSize & { title?: string; scale?: number } = {}): Promise<RenderedChart> {
+export function plotRocCurves(
+  curves: readonly RocSeries[],
+  base: string,
+  o: ChartSize & { title?: string; scale?: number } = {},
+): Promise<RenderedChart> {
   return renderChart(rocChartSpec(curves, o), base, { scale: o.scale });
 }
 

@@ -27,7 +27,8 @@ export function toMarkdown(blocks: readonly Block[]): string {
       case 'table': {
         const esc = (s: string) => s.replace(/\|/g, '\\|');
         out.push(`| ${b.header.map(esc).join(' | ')} |`, `|${b.header.map(() => '---').join('|')}|`);
-        for (const r of b.rows) out.push(`| ${r.map((c) => (cellBold(c) ? `**${esc(cellText(c))}**` : esc(cellText(c)))).join(' | ')} |`);
+        for (const r of b.rows)
+          out.push(`| ${r.map((c) => (cellBold(c) ? `**${esc(cellText(c))}**` : esc(cellText(c)))).join(' | ')} |`);
         break;
       }
       case 'image':
@@ -71,12 +72,17 @@ export function toHtml(title: string, blocks: readonly Block[]): string {
           '<table>',
           `<thead><tr>${b.header.map((h) => `<th>${inline(h)}</th>`).join('')}</tr></thead>`,
           '<tbody>',
-          ...b.rows.map((r) => `<tr>${r.map((c) => `<td>${cellBold(c) ? `<b>${inline(cellText(c))}</b>` : inline(cellText(c))}</td>`).join('')}</tr>`),
+          ...b.rows.map(
+            (r) =>
+              `<tr>${r.map((c) => `<td>${cellBold(c) ? `<b>${inline(cellText(c))}</b>` : inline(cellText(c))}</td>`).join('')}</tr>`,
+          ),
           '</tbody></table>',
         );
         break;
       case 'image':
-        body.push(`<figure><img src="${escapeHtml(b.src)}" alt="${escapeHtml(b.alt)}"${b.width ? ` width="${b.width}"` : ''}><figcaption>${inline(b.alt)}</figcaption></figure>`);
+        body.push(
+          `<figure><img src="${escapeHtml(b.src)}" alt="${escapeHtml(b.alt)}"${b.width ? ` width="${b.width}"` : ''}><figcaption>${inline(b.alt)}</figcaption></figure>`,
+        );
         break;
       case 'list':
         body.push('<ul>', ...b.items.map((i) => `<li>${inline(i)}</li>`), '</ul>');

@@ -33,7 +33,8 @@ function describe(t: Tensor): string {
 
 /** A mask as bool [B, H*W]. */
 function asMask(name: string, t: Tensor): Tensor {
-  if (t.ndim !== 3 && !(t.ndim === 4 && t.shape[1] === 1)) throw new TypeError(`segmentationScores: ${name} must be masks [B, 1, H, W] or [B, H, W], got ${describe(t)}`);
+  if (t.ndim !== 3 && !(t.ndim === 4 && t.shape[1] === 1))
+    throw new TypeError(`segmentationScores: ${name} must be masks [B, 1, H, W] or [B, H, W], got ${describe(t)}`);
   const b = t.dtype === 'bool' ? t : t.gt(0.5);
   return b.reshape(t.shape[0]!, -1);
 }
@@ -48,7 +49,9 @@ export function segmentationScores(pred: Tensor, target: Tensor, o: { bothEmpty?
   const p0 = pred.ndim === 4 ? pred.shape.filter((_, i) => i !== 1) : pred.shape;
   const t0 = target.ndim === 4 ? target.shape.filter((_, i) => i !== 1) : target.shape;
   if (p0.length !== t0.length || p0.some((s, i) => s !== t0[i])) {
-    throw new TypeError(`segmentationScores: prediction ${describe(pred)} and reference ${describe(target)} differ in shape`);
+    throw new TypeError(
+      `segmentationScores: prediction ${describe(pred)} and reference ${describe(target)} differ in shape`,
+    );
   }
   if (pred.shape[0] === 0) throw new TypeError('segmentationScores: no image');
   const [inter, sizeP, sizeT] = torch.tidy(() => {

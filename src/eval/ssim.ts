@@ -27,7 +27,12 @@ export interface SsimOptions {
   k2?: number;
 }
 
-export const SSIM_DEFAULTS: Readonly<Required<SsimOptions>> = Object.freeze({ dataRange: 1, sigma: 1.5, k1: 0.01, k2: 0.03 });
+export const SSIM_DEFAULTS: Readonly<Required<SsimOptions>> = Object.freeze({
+  dataRange: 1,
+  sigma: 1.5,
+  k1: 0.01,
+  k2: 0.03,
+});
 
 /** scipy.ndimage's truncation of the Gaussian, as skimage sets it for SSIM (11 taps at sigma 1.5). */
 const TRUNCATE = 3.5;
@@ -39,7 +44,8 @@ export function ssimWindowSize(sigma: number = SSIM_DEFAULTS.sigma): number {
 
 /** The normalised 1-D Gaussian of the window (as scipy's _gaussian_kernel1d), float64 values. */
 export function gaussianWindow1d(sigma: number = SSIM_DEFAULTS.sigma): Float64Array {
-  if (!(Number.isFinite(sigma) && sigma > 0)) throw new RangeError(`ssim: sigma must be a positive number, got ${sigma}`);
+  if (!(Number.isFinite(sigma) && sigma > 0))
+    throw new RangeError(`ssim: sigma must be a positive number, got ${sigma}`);
   const r = (ssimWindowSize(sigma) - 1) / 2;
   const w = new Float64Array(2 * r + 1);
   let sum = 0;
@@ -67,9 +73,12 @@ function describe(t: Tensor): string {
 function checkPair(fn: string, a: Tensor, b: Tensor): void {
   if (a.ndim !== 4) throw new TypeError(`${fn}: expected images [B, C, H, W], got shape ${describe(a)}`);
   if (b.ndim !== 4) throw new TypeError(`${fn}: expected images [B, C, H, W], got shape ${describe(b)}`);
-  if (a.shape.some((s, i) => s !== b.shape[i])) throw new TypeError(`${fn}: the images differ in shape: ${describe(a)} and ${describe(b)}`);
-  if (!isFloating(a.dtype) || !isFloating(b.dtype)) throw new TypeError(`${fn}: expected floating-point images, got ${a.dtype} and ${b.dtype}`);
-  if (a.device !== b.device) throw new TypeError(`${fn}: the images are on different devices (${a.device} and ${b.device})`);
+  if (a.shape.some((s, i) => s !== b.shape[i]))
+    throw new TypeError(`${fn}: the images differ in shape: ${describe(a)} and ${describe(b)}`);
+  if (!isFloating(a.dtype) || !isFloating(b.dtype))
+    throw new TypeError(`${fn}: expected floating-point images, got ${a.dtype} and ${b.dtype}`);
+  if (a.device !== b.device)
+    throw new TypeError(`${fn}: the images are on different devices (${a.device} and ${b.device})`);
   if (a.shape[0] === 0 || a.shape[1] === 0) throw new TypeError(`${fn}: no image to compare in shape ${describe(a)}`);
 }
 
@@ -83,12 +92,15 @@ function checkPair(fn: string, a: Tensor, b: Tensor): void {
 export function ssim(a: Tensor, b: Tensor, o: SsimOptions = {}): Tensor {
   const { dataRange, sigma, k1, k2 } = { ...SSIM_DEFAULTS, ...o };
   checkPair('ssim', a, b);
-  if (!(Number.isFinite(dataRange) && dataRange > 0)) throw new RangeError(`ssim: dataRange must be a positive number, got ${dataRange}`);
+  if (!(Number.isFinite(dataRange) && dataRange > 0))
+    throw new RangeError(`ssim: dataRange must be a positive number, got ${dataRange}`);
   const g = gaussianWindow1d(sigma);
   const win = g.length;
   const [n, c, h, w] = a.shape as [number, number, number, number];
   if (h < win || w < win) {
-    throw new RangeError(`ssim: images must be at least ${win}x${win} pixels (the Gaussian window at sigma ${sigma}), got ${h}x${w} (height x width)`);
+    throw new RangeError(
+      `ssim: images must be at least ${win}x${win} pixels (the Gaussian window at sigma ${sigma}), got ${h}x${w} (height x width)`,
+    );
   }
   const c1 = (k1 * dataRange) ** 2;
   const c2 = (k2 * dataRange) ** 2;
@@ -110,14 +122,24 @@ export function ssim(a: Tensor, b: Tensor, o: SsimOptions = {}): Tensor {
  * [N, 1, H, W], over the 'valid' region [N, H - win + 1, W - win + 1]: the five filtered maps in one
  * separable, grouped convolution. Shared by SSIM and MS-SSIM.
  */
-export function localStatistics(x: Tensor, y: Tensor, g: Float64Array): { ux: Tensor; uy: Tensor; vx: Tensor; vy: Tensor; vxy: Tensor } {
+export function localStatistics(
+  x: Tensor,
+  y: Tensor,
+  g: Float64Array,
+): { ux: Tensor; uy: Tensor; vx: Tensor; vy: Tensor; vxy: Tensor } {
   const win = g.length;
   const maps = torch.cat([x, y, x.mul(x), y.mul(y), x.mul(y)], 1);
   const kw = torch.tensor(g, { dtype: 'float64', device: x.device });
   const rows = kw.reshape(1, 1, 1, win).expand(5, 1, 1, win);
   const cols = kw.reshape(1, 1, win, 1).expand(5, 1, win, 1);
   const filtered = F.conv2d(F.conv2d(maps, rows, null, { groups: 5 }), cols, null, { groups: 5 });
-  const [ux, uy, uxx, uyy, uxy] = [0, 1, 2, 3, 4].map((i) => filtered.select(1, i)) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const [ux, uy, uxx, uyy, uxy] = [0, 1, 2, 3, 4].map((i) => filtered.select(1, i)) as [
+    Tensor,
+    Tensor,
+    Tensor,
+    Tensor,
+    Tensor,
+  ];
   return { ux, uy, vx: uxx.sub(ux.mul(ux)), vy: uyy.sub(uy.mul(uy)), vxy: uxy.sub(ux.mul(uy)) };
 }
 
@@ -127,10 +149,16 @@ export function localStatistics(x: Tensor, y: Tensor, g: Float64Array): { ux: Te
  * [-1, 1] images it is twice that.
  */
 export function l1Distance(a: Tensor, b: Tensor): Tensor {
-  if (a.ndim < 2 || b.ndim < 2) throw new TypeError(`l1Distance: expected batches of images [B, ...], got shapes ${describe(a)} and ${describe(b)}`);
-  if (a.ndim !== b.ndim || a.shape.some((s, i) => s !== b.shape[i])) throw new TypeError(`l1Distance: the images differ in shape: ${describe(a)} and ${describe(b)}`);
-  if (!isFloating(a.dtype) || !isFloating(b.dtype)) throw new TypeError(`l1Distance: expected floating-point images, got ${a.dtype} and ${b.dtype}`);
-  if (a.device !== b.device) throw new TypeError(`l1Distance: the images are on different devices (${a.device} and ${b.device})`);
+  if (a.ndim < 2 || b.ndim < 2)
+    throw new TypeError(
+      `l1Distance: expected batches of images [B, ...], got shapes ${describe(a)} and ${describe(b)}`,
+    );
+  if (a.ndim !== b.ndim || a.shape.some((s, i) => s !== b.shape[i]))
+    throw new TypeError(`l1Distance: the images differ in shape: ${describe(a)} and ${describe(b)}`);
+  if (!isFloating(a.dtype) || !isFloating(b.dtype))
+    throw new TypeError(`l1Distance: expected floating-point images, got ${a.dtype} and ${b.dtype}`);
+  if (a.device !== b.device)
+    throw new TypeError(`l1Distance: the images are on different devices (${a.device} and ${b.device})`);
   if (a.numel === 0) throw new TypeError(`l1Distance: no pixel to compare in shape ${describe(a)}`);
   return torch.tidy(() => a.sub(b).abs().flatten(1).mean(1));
 }

@@ -38,15 +38,32 @@ export function generatorGraph(generator: GeneratorModule, o: GeneratorGraphOpti
   const c = o.spec.channels.length;
   let onehot: string;
   if (o.input === 'labels') {
-    const labels = g.input(INPUT_NAMES.labels, DataType.UINT8, ['N', 1, h, w], 'label bytes, one per pixel: bits 0-6 the class (0 skin, 1 + k diagnosis k of dermosynth.classes, then frame when the map has one; 127: no segmentation), bit 7 the boundary flag; see dermosynth.label_map');
+    const labels = g.input(
+      INPUT_NAMES.labels,
+      DataType.UINT8,
+      ['N', 1, h, w],
+      'label bytes, one per pixel: bits 0-6 the class (0 skin, 1 + k diagnosis k of dermosynth.classes, then frame when the map has one; 127: no segmentation), bit 7 the boundary flag; see dermosynth.label_map',
+    );
     onehot = labelsToOneHot(g, labels, o.spec);
   } else {
-    const input = g.input(INPUT_NAMES.onehot, DataType.FLOAT, ['N', c, h, w], `the one-hot label map, channels ${o.spec.channels.join(', ')}`);
-    onehot = o.precision === 'fp16' ? g.node('Cast', [input], { to: DataType.FLOAT16 }, { name: 'input/to_fp16' }) : input;
+    const input = g.input(
+      INPUT_NAMES.onehot,
+      DataType.FLOAT,
+      ['N', c, h, w],
+      `the one-hot label map, channels ${o.spec.channels.join(', ')}`,
+    );
+    onehot =
+      o.precision === 'fp16' ? g.node('Cast', [input], { to: DataType.FLOAT16 }, { name: 'input/to_fp16' }) : input;
   }
   const walker = new ModuleWalker(g, EMITTERS);
   let image = walker.emit(generator, '', onehot);
   if (o.precision === 'fp16') image = g.node('Cast', [image], { to: DataType.FLOAT }, { name: 'output/to_fp32' });
-  g.output(image, OUTPUT_NAME, DataType.FLOAT, ['N', 3, h, w], 'the image, RGB in [-1, 1] (bytes: round((x + 1) * 127.5) clamped to 0..255)');
+  g.output(
+    image,
+    OUTPUT_NAME,
+    DataType.FLOAT,
+    ['N', 3, h, w],
+    'the image, RGB in [-1, 1] (bytes: round((x + 1) * 127.5) clamped to 0..255)',
+  );
   return g;
 }

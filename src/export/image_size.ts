@@ -18,7 +18,11 @@ export function generatorSizeRule(o: ModelOptions): SizeRule {
     case 'proposed':
     case 'pix2pixhd':
       // The bottleneck is at least 2x2; the 7x7 reflection padding of the global generator (at 1 / 2^L) needs 4.
-      return { multiple: d, min: Math.max(2 * d, 4 * 2 ** o.numLocalEnhancers), why: `2^(nDown + local enhancers) = 2^(${o.nDown} + ${o.numLocalEnhancers})` };
+      return {
+        multiple: d,
+        min: Math.max(2 * d, 4 * 2 ** o.numLocalEnhancers),
+        why: `2^(nDown + local enhancers) = 2^(${o.nDown} + ${o.numLocalEnhancers})`,
+      };
     case 'pix2pix':
       return { multiple: d, min: d, why: `2^numDowns = 2^${o.numDowns}` };
     case 'spade':
@@ -32,10 +36,14 @@ export function checkExportSize(flag: string, rule: SizeRule, width: number, hei
   const size = `${width}x${height}`;
   if (width % rule.multiple !== 0 || height % rule.multiple !== 0) {
     const up = (v: number): number => Math.max(rule.min, Math.ceil(v / rule.multiple) * rule.multiple);
-    throw new RangeError(`${flag} ${size}: width and height must be multiples of ${rule.multiple} for this generator (${rule.why}); the nearest larger size is ${up(width)}x${up(height)}`);
+    throw new RangeError(
+      `${flag} ${size}: width and height must be multiples of ${rule.multiple} for this generator (${rule.why}); the nearest larger size is ${up(width)}x${up(height)}`,
+    );
   }
   if (width < rule.min || height < rule.min) {
-    throw new RangeError(`${flag} ${size}: too small for this generator: width and height must be multiples of ${rule.multiple} and at least ${rule.min}`);
+    throw new RangeError(
+      `${flag} ${size}: too small for this generator: width and height must be multiples of ${rule.multiple} and at least ${rule.min}`,
+    );
   }
 }
 

@@ -14,13 +14,22 @@ export class ExportError extends RangeError {
 
 export class UnsupportedLayerError extends ExportError {
   override name = 'UnsupportedLayerError';
-  constructor(readonly path: string, readonly layer: string, detail: string) {
+  constructor(
+    readonly path: string,
+    readonly layer: string,
+    detail: string,
+  ) {
     super(`cannot export layer '${path || '(the model)'}' (${layer}) to ONNX: ${detail}`);
   }
 }
 
 /** Emits module `m` (named `path` in the tree) reading the graph values `inputs`; returns its output value. */
-export type Emitter<M extends AnyModule = AnyModule> = (w: ModuleWalker, m: M, path: string, inputs: string[]) => string;
+export type Emitter<M extends AnyModule = AnyModule> = (
+  w: ModuleWalker,
+  m: M,
+  path: string,
+  inputs: string[],
+) => string;
 
 export interface EmitterEntry {
   type: abstract new (...args: any[]) => AnyModule;
@@ -35,7 +44,10 @@ export function emitter<M extends AnyModule>(type: abstract new (...args: any[])
 export class ModuleWalker {
   private readonly emitters = new Map<unknown, Emitter<any>>();
 
-  constructor(readonly g: GraphBuilder, entries: readonly EmitterEntry[]) {
+  constructor(
+    readonly g: GraphBuilder,
+    entries: readonly EmitterEntry[],
+  ) {
     for (const e of entries) this.emitters.set(e.type, e.emit);
   }
 
@@ -46,8 +58,16 @@ export class ModuleWalker {
 
   emit(m: AnyModule, path: string, ...inputs: string[]): string {
     const fn = this.emitters.get(m.constructor);
-    if (!fn) throw new UnsupportedLayerError(path, m.constructor.name, `no ONNX form is defined for it (exportable: ${this.supported.join(', ')})`);
-    if (m.training) throw new ExportError(`layer '${path || '(the model)'}' (${m.constructor.name}) is in training mode: export the module after eval() / freezeForInference()`);
+    if (!fn)
+      throw new UnsupportedLayerError(
+        path,
+        m.constructor.name,
+        `no ONNX form is defined for it (exportable: ${this.supported.join(', ')})`,
+      );
+    if (m.training)
+      throw new ExportError(
+        `layer '${path || '(the model)'}' (${m.constructor.name}) is in training mode: export the module after eval() / freezeForInference()`,
+      );
     return fn(this, m, path, inputs);
   }
 
@@ -58,8 +78,11 @@ export class ModuleWalker {
 
   /** Emits `child`, a module registered in `parent` (found by identity, for its name). */
   emitMember(parent: AnyModule, path: string, child: AnyModule, ...inputs: string[]): string {
-    for (const [name, m] of parent.namedChildren()) if (m === child) return this.emit(child, join(path, name), ...inputs);
-    throw new Error(`ONNX export: ${child.constructor.name} is not a registered child of '${path || '(the model)'}' (${parent.constructor.name})`);
+    for (const [name, m] of parent.namedChildren())
+      if (m === child) return this.emit(child, join(path, name), ...inputs);
+    throw new Error(
+      `ONNX export: ${child.constructor.name} is not a registered child of '${path || '(the model)'}' (${parent.constructor.name})`,
+    );
   }
 
   /** A parameter (or parametrized value such as spectral norm's weight, or buffer) of `m` as a float initializer named path.name. */

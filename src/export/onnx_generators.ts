@@ -16,7 +16,9 @@ import { resize } from './onnx_layers.js';
 /** combine(decoder, encoder) of blocks.ts combineSkip: cat along channels (decoder first), sum, or the decoder alone. */
 function combine(w: ModuleWalker, skip: SkipMode, decoder: string, encoder: string | null, name: string): string {
   if (skip === 'none' || encoder === null) return decoder;
-  return skip === 'concat' ? w.g.node('Concat', [decoder, encoder], { axis: 1 }, { name }) : w.g.node('Add', [decoder, encoder], {}, { name });
+  return skip === 'concat'
+    ? w.g.node('Concat', [decoder, encoder], { axis: 1 }, { name })
+    : w.g.node('Add', [decoder, encoder], {}, { name });
 }
 
 /**
@@ -24,7 +26,14 @@ function combine(w: ModuleWalker, skip: SkipMode, decoder: string, encoder: stri
  * encoder features e0. `owner` is the module the layers are registered in (the generator, or a
  * trunk that registers the same layers), which names them.
  */
-function globalFeatures(w: ModuleWalker, g: GlobalGenerator, owner: Module<any, any>, path: string, x: string, withShallow: boolean): { decoded: string; shallow: string | null } {
+function globalFeatures(
+  w: ModuleWalker,
+  g: GlobalGenerator,
+  owner: Module<any, any>,
+  path: string,
+  x: string,
+  withShallow: boolean,
+): { decoded: string; shallow: string | null } {
   const kept = (s: number): boolean => g.skip !== 'none' && (s > 0 || withShallow);
   const enc: (string | null)[] = [];
   let h = w.emitMember(owner, path, g.front, x);
@@ -67,7 +76,14 @@ function localEnhancerGenerator(w: ModuleWalker, g: LocalEnhancerGenerator, path
   // The input pyramid: average pooling 3x3, stride 2, padding 1, padding not counted (pix2pixHD).
   const pyramid = [x!];
   for (let i = 0; i < g.numLocalEnhancers; i++) {
-    pyramid.push(w.g.node('AveragePool', [pyramid[i]!], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 0 }, { name: join(path, `pyramid${i + 1}`) }));
+    pyramid.push(
+      w.g.node(
+        'AveragePool',
+        [pyramid[i]!],
+        { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 0 },
+        { name: join(path, `pyramid${i + 1}`) },
+      ),
+    );
   }
   let h = w.emitMember(g, path, g.trunk, pyramid[g.numLocalEnhancers]!);
   g.enhancers.forEach((enhancer, i) => {
@@ -83,7 +99,8 @@ function resnetBlock(w: ModuleWalker, b: ResnetBlock, path: string, [x]: string[
 
 function unetBlock(w: ModuleWalker, b: UnetSkipBlock, path: string, [x]: string[]): string {
   // The original activates the block's input in place; the skip carries the activated features.
-  const a = b.position === 'outermost' ? x! : w.g.node('LeakyRelu', [x!], { alpha: float(0.2) }, { name: join(path, 'lrelu') });
+  const a =
+    b.position === 'outermost' ? x! : w.g.node('LeakyRelu', [x!], { alpha: float(0.2) }, { name: join(path, 'lrelu') });
   const h = w.emitMember(b, path, b.down, a);
   const inner = b.submodule ? w.emitMember(b, path, b.submodule, h) : h;
   const u = w.emitMember(b, path, b.up, inner);
@@ -104,7 +121,8 @@ function spade(w: ModuleWalker, s: SPADE, path: string, [x, seg]: string[]): str
 function spadeBlock(w: ModuleWalker, b: SPADEResnetBlock, path: string, [x, seg]: string[]): string {
   let shortcut = x!;
   if (b.convS && b.normS) shortcut = w.emitMember(b, path, b.convS, w.emitMember(b, path, b.normS, x!, seg!));
-  const lrelu = (v: string, name: string): string => w.g.node('LeakyRelu', [v], { alpha: float(0.2) }, { name: join(path, name) });
+  const lrelu = (v: string, name: string): string =>
+    w.g.node('LeakyRelu', [v], { alpha: float(0.2) }, { name: join(path, name) });
   const d0 = w.emitMember(b, path, b.conv0, lrelu(w.emitMember(b, path, b.norm0, x!, seg!), 'lrelu_0'));
   const d1 = w.emitMember(b, path, b.conv1, lrelu(w.emitMember(b, path, b.norm1, d0, seg!), 'lrelu_1'));
   return w.g.node('Add', [shortcut, d1], {}, { name: join(path, 'residual') });
@@ -141,7 +159,8 @@ function spadeGenerator(w: ModuleWalker, g: SPADEGenerator, path: string, [seg]:
     up();
     run('up_4');
   }
-  if (level !== 0) throw new Error(`ONNX export: SPADEGenerator ended at level ${level}, not at the input's resolution`);
+  if (level !== 0)
+    throw new Error(`ONNX export: SPADEGenerator ended at level ${level}, not at the input's resolution`);
   x = w.g.node('LeakyRelu', [x], { alpha: float(0.2) }, { name: join(path, 'lrelu') });
   x = w.emitMember(g, path, g.convImg, x);
   return w.g.node('Tanh', [x], {}, { name: join(path, 'tanh') });

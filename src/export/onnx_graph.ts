@@ -3,7 +3,15 @@
 // symbolic dimensions, and the model around the graph (IR version for the opset, metadata).
 import { float16Bytes } from './float16.js';
 import {
-  AttributeType, DataType, type AttributeProto, type DataTypeCode, type Dimension, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto,
+  AttributeType,
+  DataType,
+  type AttributeProto,
+  type DataTypeCode,
+  type Dimension,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
 } from './onnx_proto.js';
 
 /** An attribute value: a number is an INT unless wrapped by `float()`, arrays likewise. */
@@ -18,7 +26,8 @@ export const DEFAULT_OPSET = 17;
 
 /** The IR version each opset came with (onnx/docs/Versioning.md): what a reader of that opset reads. */
 export function irVersionFor(opset: number): number {
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new RangeError(`opset ${opset} is not supported: ${MIN_OPSET} to ${MAX_OPSET}`);
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
+    throw new RangeError(`opset ${opset} is not supported: ${MIN_OPSET} to ${MAX_OPSET}`);
   if (opset <= 14) return 7;
   if (opset <= 18) return 8;
   if (opset <= 20) return 9;
@@ -39,7 +48,10 @@ export class GraphBuilder {
    * `floatType`: the element type of activations and float weights (FLOAT or FLOAT16); weights
    * given as float32 are rounded to it.
    */
-  constructor(readonly opset: number, readonly floatType: typeof DataType.FLOAT | typeof DataType.FLOAT16 = DataType.FLOAT) {
+  constructor(
+    readonly opset: number,
+    readonly floatType: typeof DataType.FLOAT | typeof DataType.FLOAT16 = DataType.FLOAT,
+  ) {
     irVersionFor(opset);
   }
 
@@ -71,7 +83,13 @@ export class GraphBuilder {
         producer.output = producer.output.map((o) => (o === value ? name : o));
         for (const n of this.nodes) n.input = n.input.map((i) => (i === value ? name : i));
       } else {
-        this.nodes.push({ input: [value], output: [name], name: this.unique(`${name}/Identity`), opType: 'Identity', attribute: [] });
+        this.nodes.push({
+          input: [value],
+          output: [name],
+          name: this.unique(`${name}/Identity`),
+          opType: 'Identity',
+          attribute: [],
+        });
       }
     }
     this.outputs.push(valueInfo(name, elemType, dims, doc));
@@ -80,7 +98,10 @@ export class GraphBuilder {
   /** A float initializer (stored in the graph's float type) of the given shape. */
   weight(name: string, dims: number[], values: Float32Array): string {
     checkCount(name, dims, values.length);
-    const raw = this.floatType === DataType.FLOAT16 ? float16Bytes(values) : new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+    const raw =
+      this.floatType === DataType.FLOAT16
+        ? float16Bytes(values)
+        : new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
     return this.tensor(name, dims, this.floatType, raw);
   }
 
@@ -102,13 +123,20 @@ export class GraphBuilder {
   /** A shared float32 constant whatever the graph's float type (Resize's scales). */
   float32Constant(values: readonly number[]): string {
     return this.shared(`f32:${values.join(',')}`, () =>
-      this.tensor(`const_f32_${values.join('_').replace(/[^\w.-]/g, '_')}`, [values.length], DataType.FLOAT, new Uint8Array(Float32Array.from(values).buffer)),
+      this.tensor(
+        `const_f32_${values.join('_').replace(/[^\w.-]/g, '_')}`,
+        [values.length],
+        DataType.FLOAT,
+        new Uint8Array(Float32Array.from(values).buffer),
+      ),
     );
   }
 
   /** A shared int64 constant (deduplicated by value). */
   int64Constant(values: readonly number[]): string {
-    return this.shared(`i:${values.join(',')}`, () => this.int64s(`const_i64_${values.join('_').replace(/-/g, 'm')}`, values));
+    return this.shared(`i:${values.join(',')}`, () =>
+      this.int64s(`const_i64_${values.join('_').replace(/-/g, 'm')}`, values),
+    );
   }
 
   /** The constant made once per key: later asks get the first one's name. */
@@ -131,11 +159,21 @@ export class GraphBuilder {
    * Adds a node and returns its (first) output's name. `inputs` may hold '' for an omitted
    * optional input. `name` names the node; its outputs are `name` (and `name:1`, ...).
    */
-  node(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue | undefined> = {}, o: { name?: string; outputs?: number } = {}): string {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, AttributeValue | undefined> = {},
+    o: { name?: string; outputs?: number } = {},
+  ): string {
     return this.nodeOutputs(opType, inputs, attributes, o)[0]!;
   }
 
-  nodeOutputs(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue | undefined> = {}, o: { name?: string; outputs?: number } = {}): string[] {
+  nodeOutputs(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, AttributeValue | undefined> = {},
+    o: { name?: string; outputs?: number } = {},
+  ): string[] {
     const name = this.unique(o.name ?? opType);
     const outputs = Array.from({ length: o.outputs ?? 1 }, (_, i) => (i === 0 ? name : this.unique(`${name}:${i}`)));
     const attribute = Object.entries(attributes)
@@ -153,14 +191,25 @@ export class GraphBuilder {
   }
 
   /** The model: this graph, the default-domain opset, and metadata (key order kept). */
-  model(o: { graphName: string; producerVersion: string; docString?: string; metadata: Record<string, string> }): ModelProto {
+  model(o: {
+    graphName: string;
+    producerVersion: string;
+    docString?: string;
+    metadata: Record<string, string>;
+  }): ModelProto {
     return {
       irVersion: irVersionFor(this.opset),
       opsetImport: [{ domain: '', version: this.opset }],
       producerName: 'dermosynth',
       producerVersion: o.producerVersion,
       docString: o.docString,
-      graph: { name: o.graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: {
+        name: o.graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
       metadataProps: Object.entries(o.metadata).map(([key, value]) => ({ key, value })),
     };
   }
@@ -168,7 +217,8 @@ export class GraphBuilder {
 
 function checkCount(name: string, dims: number[], n: number): void {
   const want = dims.reduce((a, b) => a * b, 1);
-  if (want !== n) throw new Error(`ONNX initializer '${name}': shape [${dims.join(', ')}] needs ${want} values, got ${n}`);
+  if (want !== n)
+    throw new Error(`ONNX initializer '${name}': shape [${dims.join(', ')}] needs ${want} values, got ${n}`);
 }
 
 function valueInfo(name: string, elemType: DataTypeCode, dims: Dim[], doc?: string): ValueInfoProto {
@@ -178,12 +228,16 @@ function valueInfo(name: string, elemType: DataTypeCode, dims: Dim[], doc?: stri
 
 function attr(name: string, v: AttributeValue): AttributeProto {
   if (typeof v === 'number') {
-    if (!Number.isInteger(v)) throw new TypeError(`ONNX attribute '${name}': ${v} is not an integer (wrap floats with float())`);
+    if (!Number.isInteger(v))
+      throw new TypeError(`ONNX attribute '${name}': ${v} is not an integer (wrap floats with float())`);
     return { name, type: AttributeType.INT, i: v };
   }
   if (typeof v === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) {
-    if (!v.every(Number.isInteger)) throw new TypeError(`ONNX attribute '${name}': [${v.join(', ')}] are not all integers (wrap floats with floats())`);
+    if (!v.every(Number.isInteger))
+      throw new TypeError(
+        `ONNX attribute '${name}': [${v.join(', ')}] are not all integers (wrap floats with floats())`,
+      );
     return { name, type: AttributeType.INTS, ints: v };
   }
   if ('float' in v) return { name, type: AttributeType.FLOAT, f: v.float };

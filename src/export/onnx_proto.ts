@@ -191,13 +191,18 @@ export const MAX_MODEL_BYTES = 2 ** 31 - 1;
 export function encodeModel(m: ModelProto): Uint8Array {
   const weights = m.graph.initializer.reduce((n, t) => n + (t.rawData?.length ?? 0), 0);
   if (weights > MAX_MODEL_BYTES) {
-    throw new RangeError(`the model's weights are ${(weights / 2 ** 30).toFixed(2)} GiB: an ONNX file stops at 2 GiB (its external-data form is not written); --precision fp16 halves them`);
+    throw new RangeError(
+      `the model's weights are ${(weights / 2 ** 30).toFixed(2)} GiB: an ONNX file stops at 2 GiB (its external-data form is not written); --precision fp16 halves them`,
+    );
   }
   const type = model();
   const problem = type.verify(m);
   if (problem) throw new TypeError(`ONNX model: ${problem}`);
   const bytes = type.encode(type.fromObject(m)).finish();
-  if (bytes.length > MAX_MODEL_BYTES) throw new RangeError(`the ONNX model is ${bytes.length} bytes: an ONNX file stops at 2 GiB (its external-data form is not written)`);
+  if (bytes.length > MAX_MODEL_BYTES)
+    throw new RangeError(
+      `the ONNX model is ${bytes.length} bytes: an ONNX file stops at 2 GiB (its external-data form is not written)`,
+    );
   return bytes;
 }
 

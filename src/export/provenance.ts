@@ -19,11 +19,13 @@ const ISIC_ID = /^ISIC_\d{7}/;
 
 const ISIC_ATTRIBUTION: Record<string, string> = {
   isic2017: 'ISIC 2017 data, CC-BY-NC 4.0; Codella et al. arXiv:1710.05006',
-  isic2018: 'ISIC 2018 / HAM10000 data, CC-BY-NC 4.0; Codella et al. arXiv:1902.03368; Tschandl et al., Sci. Data 5, 180161 (2018)',
+  isic2018:
+    'ISIC 2018 / HAM10000 data, CC-BY-NC 4.0; Codella et al. arXiv:1902.03368; Tschandl et al., Sci. Data 5, 180161 (2018)',
 };
 const ISIC_GENERIC =
   'ISIC Archive images (ISIC_ ids), CC-BY-NC 4.0; ISIC 2017: Codella et al. arXiv:1710.05006; ISIC 2018: Codella et al. arXiv:1902.03368, Tschandl et al., Sci. Data 5, 180161 (2018)';
-const NON_COMMERCIAL = 'Non-commercial use only (CC-BY-NC 4.0): the model was trained on ISIC data, and images it makes should carry this attribution';
+const NON_COMMERCIAL =
+  'Non-commercial use only (CC-BY-NC 4.0): the model was trained on ISIC data, and images it makes should carry this attribution';
 
 /** The licence of the data a run was trained on, from its prepared data (`cache`, else RUN/cache). */
 export async function runDataLicence(runDir: string, cache: string): Promise<DataLicence> {
@@ -45,7 +47,10 @@ export async function runDataLicence(runDir: string, cache: string): Promise<Dat
       attribution: 'unknown (the training data could not be read at export time)',
     };
   }
-  return dataLicence(manifest.source.format, manifest.records.map((r) => r.id));
+  return dataLicence(
+    manifest.source.format,
+    manifest.records.map((r) => r.id),
+  );
 }
 
 /** The licence for data of dataset layout `format` with lesion ids `ids`. */
@@ -56,7 +61,12 @@ export function dataLicence(format: string, ids: readonly string[]): DataLicence
     return { source: format, isic: true, licence: 'CC-BY-NC-4.0', attribution: `${attribution}. ${NON_COMMERCIAL}` };
   }
   if (ids.length > 0 && ids.every((id) => id.startsWith('SAMPLE_'))) {
-    return { source: 'dermosynth sample data', isic: false, licence: 'none: procedural data made by dermosynth data sample', attribution: 'none needed (procedural sample data)' };
+    return {
+      source: 'dermosynth sample data',
+      isic: false,
+      licence: 'none: procedural data made by dermosynth data sample',
+      attribution: 'none needed (procedural sample data)',
+    };
   }
   return {
     source: format,

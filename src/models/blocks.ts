@@ -5,7 +5,8 @@ import * as nn from '../nn/index.js';
 import { NORM_SPECS, type NormKind, type NormSpec, type SkipMode, type UpsampleMode } from './types.js';
 
 export function parseNorm(spec: NormSpec): { kind: NormKind; spectral: boolean } {
-  if (!NORM_SPECS.includes(spec)) throw new TypeError(`unknown normalisation '${String(spec)}' (one of ${NORM_SPECS.join(', ')})`);
+  if (!NORM_SPECS.includes(spec))
+    throw new TypeError(`unknown normalisation '${String(spec)}' (one of ${NORM_SPECS.join(', ')})`);
   const spectral = spec.startsWith('spectral-');
   return { kind: (spectral ? spec.slice('spectral-'.length) : spec) as NormKind, spectral };
 }
@@ -49,7 +50,13 @@ export function convNorm(
  * kernel taps), which draws a 2x2-periodic checkerboard unless training learns to cancel it; after
  * a nearest resize every output pixel sees the same taps, so the layer cannot make one.
  */
-export function upsampleLayers(mode: UpsampleMode, norm: NormSpec, inChannels: number, outChannels: number, bias: 'keep' | 'drop-if-batch' = 'keep'): nn.Module[] {
+export function upsampleLayers(
+  mode: UpsampleMode,
+  norm: NormSpec,
+  inChannels: number,
+  outChannels: number,
+  bias: 'keep' | 'drop-if-batch' = 'keep',
+): nn.Module[] {
   if (mode === 'resize') {
     return [
       new nn.Upsample({ scaleFactor: 2, mode: 'nearest' }),
@@ -57,7 +64,19 @@ export function upsampleLayers(mode: UpsampleMode, norm: NormSpec, inChannels: n
       ...convNorm(norm, outChannels, (b) => new nn.Conv2d(inChannels, outChannels, 3, { bias: b }), bias),
     ];
   }
-  return convNorm(norm, outChannels, (b) => new nn.ConvTranspose2d(inChannels, outChannels, 3, { stride: 2, padding: 1, outputPadding: 1, bias: b, subpixel: true }), bias);
+  return convNorm(
+    norm,
+    outChannels,
+    (b) =>
+      new nn.ConvTranspose2d(inChannels, outChannels, 3, {
+        stride: 2,
+        padding: 1,
+        outputPadding: 1,
+        bias: b,
+        subpixel: true,
+      }),
+    bias,
+  );
 }
 
 /**
@@ -66,15 +85,22 @@ export function upsampleLayers(mode: UpsampleMode, norm: NormSpec, inChannels: n
  */
 export class ResnetBlock extends nn.Module {
   readonly convBlock: nn.Sequential;
-  constructor(readonly dim: number, norm: NormSpec = 'instance', dropout = 0) {
+  constructor(
+    readonly dim: number,
+    norm: NormSpec = 'instance',
+    dropout = 0,
+  ) {
     super();
     const conv = (bias: boolean): nn.Module => new nn.Conv2d(dim, dim, 3, { bias });
     this.convBlock = this.registerModule(
       'conv_block',
       new nn.Sequential(
-        new nn.ReflectionPad2d(1), ...convNorm(norm, dim, conv), new nn.ReLU({ inplace: true }),
+        new nn.ReflectionPad2d(1),
+        ...convNorm(norm, dim, conv),
+        new nn.ReLU({ inplace: true }),
         ...(dropout > 0 ? [new nn.Dropout(dropout)] : []),
-        new nn.ReflectionPad2d(1), ...convNorm(norm, dim, conv),
+        new nn.ReflectionPad2d(1),
+        ...convNorm(norm, dim, conv),
       ),
     );
   }

@@ -48,9 +48,11 @@ export class GlobalGenerator extends nn.Module {
     checkPositiveInt(where, 'nBlocks', c.nBlocks, 0);
     const norm = c.norm ?? 'instance';
     this.skip = c.skip ?? 'none';
-    if (!SKIP_MODES.includes(this.skip)) throw new TypeError(`${where}: unknown skip '${String(this.skip)}' (one of ${SKIP_MODES.join(', ')})`);
+    if (!SKIP_MODES.includes(this.skip))
+      throw new TypeError(`${where}: unknown skip '${String(this.skip)}' (one of ${SKIP_MODES.join(', ')})`);
     const upsample = c.upsample ?? 'deconv';
-    if (!UPSAMPLE_MODES.includes(upsample)) throw new TypeError(`${where}: unknown upsample '${String(upsample)}' (one of ${UPSAMPLE_MODES.join(', ')})`);
+    if (!UPSAMPLE_MODES.includes(upsample))
+      throw new TypeError(`${where}: unknown upsample '${String(upsample)}' (one of ${UPSAMPLE_MODES.join(', ')})`);
     const { ngf, nDown } = c;
     this.ngf = ngf;
     this.nDown = nDown;
@@ -58,7 +60,9 @@ export class GlobalGenerator extends nn.Module {
     this.front = this.registerModule(
       'front',
       new nn.Sequential(
-        new nn.ReflectionPad2d(3), ...convNorm(norm, ngf, (bias) => new nn.Conv2d(c.inputNc, ngf, 7, { bias })), new nn.ReLU({ inplace: true }),
+        new nn.ReflectionPad2d(3),
+        ...convNorm(norm, ngf, (bias) => new nn.Conv2d(c.inputNc, ngf, 7, { bias })),
+        new nn.ReLU({ inplace: true }),
       ),
     );
     for (let i = 0; i < nDown; i++) {
@@ -66,12 +70,18 @@ export class GlobalGenerator extends nn.Module {
       this.downs.push(
         this.registerModule(
           `down${i}`,
-          new nn.Sequential(...convNorm(norm, 2 * ch, (bias) => new nn.Conv2d(ch, 2 * ch, 3, { stride: 2, padding: 1, bias })), new nn.ReLU({ inplace: true })),
+          new nn.Sequential(
+            ...convNorm(norm, 2 * ch, (bias) => new nn.Conv2d(ch, 2 * ch, 3, { stride: 2, padding: 1, bias })),
+            new nn.ReLU({ inplace: true }),
+          ),
         ),
       );
     }
     const deep = ngf * 2 ** nDown;
-    this.blocks = this.registerModule('blocks', new nn.Sequential(...Array.from({ length: c.nBlocks }, () => new ResnetBlock(deep, norm))));
+    this.blocks = this.registerModule(
+      'blocks',
+      new nn.Sequential(...Array.from({ length: c.nBlocks }, () => new ResnetBlock(deep, norm))),
+    );
     for (let i = 0; i < nDown; i++) {
       const ch = ngf * 2 ** (nDown - i);
       const inCh = skipWidth(this.skip, ch);
@@ -84,7 +94,11 @@ export class GlobalGenerator extends nn.Module {
     }
     this.head = this.registerModule(
       'head',
-      new nn.Sequential(new nn.ReflectionPad2d(3), new nn.Conv2d(skipWidth(this.skip, ngf), c.outputNc ?? 3, 7), new nn.Tanh()),
+      new nn.Sequential(
+        new nn.ReflectionPad2d(3),
+        new nn.Conv2d(skipWidth(this.skip, ngf), c.outputNc ?? 3, 7),
+        new nn.Tanh(),
+      ),
     );
   }
 

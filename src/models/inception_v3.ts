@@ -41,7 +41,12 @@ export const INCEPTION_CLASSES = 1008;
 
 /** How inputs reach 299x299: anti-aliased bicubic (default, clean-fid), anti-aliased bilinear, plain bilinear (pytorch-fid), or not at all. */
 export type InceptionResize = 'bicubic-antialias' | 'bilinear-antialias' | 'bilinear' | 'none';
-export const INCEPTION_RESIZE_MODES: readonly InceptionResize[] = ['bicubic-antialias', 'bilinear-antialias', 'bilinear', 'none'];
+export const INCEPTION_RESIZE_MODES: readonly InceptionResize[] = [
+  'bicubic-antialias',
+  'bilinear-antialias',
+  'bilinear',
+  'none',
+];
 
 export interface InceptionV3Options {
   /** Default 'bicubic-antialias'. */
@@ -202,7 +207,10 @@ export class InceptionD extends nn.Module {
  * (FIDInceptionE_2, Mixed_7c).
  */
 export class FidInceptionE extends nn.Module {
-  constructor(inC: number, readonly pool: 'avg' | 'max') {
+  constructor(
+    inC: number,
+    readonly pool: 'avg' | 'max',
+  ) {
     super();
     this.registerModule('branch1x1', new BasicConv2d(inC, 320, 1));
     this.registerModule('branch3x3_1', new BasicConv2d(inC, 384, 1));
@@ -231,9 +239,24 @@ export class FidInceptionE extends nn.Module {
 
 /** The stem and Mixed blocks in order; 'pool1'/'pool2' are the 3x3 stride-2 max pools. */
 const STAGES = [
-  'Conv2d_1a_3x3', 'Conv2d_2a_3x3', 'Conv2d_2b_3x3', 'pool1', 'Conv2d_3b_1x1', 'Conv2d_4a_3x3', 'pool2',
-  'Mixed_5b', 'Mixed_5c', 'Mixed_5d', 'Mixed_6a', 'Mixed_6b', 'Mixed_6c', 'Mixed_6d', 'Mixed_6e',
-  'Mixed_7a', 'Mixed_7b', 'Mixed_7c',
+  'Conv2d_1a_3x3',
+  'Conv2d_2a_3x3',
+  'Conv2d_2b_3x3',
+  'pool1',
+  'Conv2d_3b_1x1',
+  'Conv2d_4a_3x3',
+  'pool2',
+  'Mixed_5b',
+  'Mixed_5c',
+  'Mixed_5d',
+  'Mixed_6a',
+  'Mixed_6b',
+  'Mixed_6c',
+  'Mixed_6d',
+  'Mixed_6e',
+  'Mixed_7a',
+  'Mixed_7b',
+  'Mixed_7c',
 ] as const;
 
 export class InceptionV3 extends nn.Module<[Tensor], InceptionOutputs> {
@@ -247,7 +270,9 @@ export class InceptionV3 extends nn.Module<[Tensor], InceptionOutputs> {
     super();
     this.resize = o.resize ?? 'bicubic-antialias';
     if (!INCEPTION_RESIZE_MODES.includes(this.resize)) {
-      throw new TypeError(`InceptionV3: resize must be one of ${INCEPTION_RESIZE_MODES.join(', ')}, got '${String(this.resize)}'`);
+      throw new TypeError(
+        `InceptionV3: resize must be one of ${INCEPTION_RESIZE_MODES.join(', ')}, got '${String(this.resize)}'`,
+      );
     }
     this.logitsBias = o.logitsBias ?? false;
     this.registerModule('Conv2d_1a_3x3', new BasicConv2d(3, 32, 3, { stride: 2 }));
@@ -278,7 +303,8 @@ export class InceptionV3 extends nn.Module<[Tensor], InceptionOutputs> {
 
   /** [B, 3, H, W] in [0, 1] -> the network's input: resized to 299x299 as `resize` says, then 2x - 1. */
   preprocess(x: Tensor): Tensor {
-    if (x.ndim !== 4 || x.shape[1] !== 3) throw new TypeError(`InceptionV3: expected images [B, 3, H, W] in [0, 1], got shape [${x.shape.join(', ')}]`);
+    if (x.ndim !== 4 || x.shape[1] !== 3)
+      throw new TypeError(`InceptionV3: expected images [B, 3, H, W] in [0, 1], got shape [${x.shape.join(', ')}]`);
     const [h, w] = [x.shape[2]!, x.shape[3]!];
     const size: [number, number] = [INCEPTION_SIZE, INCEPTION_SIZE];
     let r: Tensor;
@@ -294,7 +320,9 @@ export class InceptionV3 extends nn.Module<[Tensor], InceptionOutputs> {
         break;
       case 'none':
         if (h !== INCEPTION_SIZE || w !== INCEPTION_SIZE) {
-          throw new RangeError(`InceptionV3: resize 'none' needs 299x299 images, got ${w}x${h}; use another resize mode`);
+          throw new RangeError(
+            `InceptionV3: resize 'none' needs 299x299 images, got ${w}x${h}; use another resize mode`,
+          );
         }
         r = x;
         break;
@@ -309,7 +337,8 @@ export class InceptionV3 extends nn.Module<[Tensor], InceptionOutputs> {
     const input = this.preprocess(x);
     let h = input;
     for (const name of STAGES) {
-      const next = name === 'pool1' || name === 'pool2' ? F.maxPool2d(h, 3, { stride: 2 }) : this.child<nn.Module>(name).call(h);
+      const next =
+        name === 'pool1' || name === 'pool2' ? F.maxPool2d(h, 3, { stride: 2 }) : this.child<nn.Module>(name).call(h);
       h.dispose();
       h = next;
     }
@@ -350,7 +379,9 @@ export async function loadInceptionV3(file: string, o: InceptionV3Options = {}):
     for (const [k, t] of own) {
       const src = tensors.get(k);
       if (src && src.shape.join(',') !== t.shape.join(',')) {
-        throw new Error(`loadInceptionV3: ${file}: tensor '${k}' is [${src.shape.join(', ')}], expected [${t.shape.join(', ')}]${hint}`);
+        throw new Error(
+          `loadInceptionV3: ${file}: tensor '${k}' is [${src.shape.join(', ')}], expected [${t.shape.join(', ')}]${hint}`,
+        );
       }
     }
     noGrad(() => {

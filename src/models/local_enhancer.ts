@@ -46,20 +46,37 @@ export class LocalEnhancer extends nn.Module<[Tensor, Tensor], Tensor> {
     this.skip = c.skip ?? 'none';
     this.front = this.registerModule(
       'front',
-      new nn.Sequential(new nn.ReflectionPad2d(3), ...convNorm(norm, m, (bias) => new nn.Conv2d(c.inputNc, m, 7, { bias })), new nn.ReLU({ inplace: true })),
+      new nn.Sequential(
+        new nn.ReflectionPad2d(3),
+        ...convNorm(norm, m, (bias) => new nn.Conv2d(c.inputNc, m, 7, { bias })),
+        new nn.ReLU({ inplace: true }),
+      ),
     );
     this.down = this.registerModule(
       'down',
-      new nn.Sequential(...convNorm(norm, 2 * m, (bias) => new nn.Conv2d(m, 2 * m, 3, { stride: 2, padding: 1, bias })), new nn.ReLU({ inplace: true })),
+      new nn.Sequential(
+        ...convNorm(norm, 2 * m, (bias) => new nn.Conv2d(m, 2 * m, 3, { stride: 2, padding: 1, bias })),
+        new nn.ReLU({ inplace: true }),
+      ),
     );
-    this.blocks = this.registerModule('blocks', new nn.Sequential(...Array.from({ length: c.nBlocks }, () => new ResnetBlock(2 * m, norm))));
+    this.blocks = this.registerModule(
+      'blocks',
+      new nn.Sequential(...Array.from({ length: c.nBlocks }, () => new ResnetBlock(2 * m, norm))),
+    );
     const upIn = skipWidth(this.skip, 2 * m);
     this.up = this.registerModule(
       'up',
       new nn.Sequential(...upsampleLayers(c.upsample ?? 'deconv', norm, upIn, m), new nn.ReLU({ inplace: true })),
     );
     this.head = c.last
-      ? this.registerModule('head', new nn.Sequential(new nn.ReflectionPad2d(3), new nn.Conv2d(skipWidth(this.skip, m), c.outputNc ?? 3, 7), new nn.Tanh()))
+      ? this.registerModule(
+          'head',
+          new nn.Sequential(
+            new nn.ReflectionPad2d(3),
+            new nn.Conv2d(skipWidth(this.skip, m), c.outputNc ?? 3, 7),
+            new nn.Tanh(),
+          ),
+        )
       : null;
   }
 
@@ -116,11 +133,20 @@ export class LocalEnhancerGenerator extends nn.Module implements CoarseToFine {
     checkPositiveInt('LocalEnhancerGenerator', 'numLocalEnhancers', c.numLocalEnhancers);
     const L = c.numLocalEnhancers;
     if (!Number.isInteger(c.ngf) || c.ngf % 2 ** L !== 0) {
-      throw new RangeError(`LocalEnhancerGenerator: ngf (${c.ngf}) must be a multiple of 2^numLocalEnhancers = ${2 ** L} (enhancer n has ngf / 2^n channels)`);
+      throw new RangeError(
+        `LocalEnhancerGenerator: ngf (${c.ngf}) must be a multiple of 2^numLocalEnhancers = ${2 ** L} (enhancer n has ngf / 2^n channels)`,
+      );
     }
     this.numLocalEnhancers = L;
     this.globalGenerator = new GlobalGenerator({
-      inputNc: c.inputNc, outputNc: c.outputNc, ngf: c.ngf, nDown: c.nDown, nBlocks: c.nBlocks, norm: c.norm, skip: c.skip, upsample: c.upsample,
+      inputNc: c.inputNc,
+      outputNc: c.outputNc,
+      ngf: c.ngf,
+      nDown: c.nDown,
+      nBlocks: c.nBlocks,
+      norm: c.norm,
+      skip: c.skip,
+      upsample: c.upsample,
     });
     this.trunk = this.registerModule('global', new GlobalTrunk(this.globalGenerator));
     for (let n = 1; n <= L; n++) {
@@ -128,7 +154,14 @@ export class LocalEnhancerGenerator extends nn.Module implements CoarseToFine {
         this.registerModule(
           `local${n}`,
           new LocalEnhancer({
-            inputNc: c.inputNc, outputNc: c.outputNc, width: c.ngf / 2 ** n, nBlocks: c.nBlocksLocal, norm: c.norm, skip: c.skip, upsample: c.upsample, last: n === L,
+            inputNc: c.inputNc,
+            outputNc: c.outputNc,
+            width: c.ngf / 2 ** n,
+            nBlocks: c.nBlocksLocal,
+            norm: c.norm,
+            skip: c.skip,
+            upsample: c.upsample,
+            last: n === L,
           }),
         ),
       );

@@ -34,7 +34,20 @@ interface BackboneSpec {
 
 const SPECS: Record<LpipsBackbone, BackboneSpec> = {
   alex: {
-    layers: [[64, 11, 4, 2], 'R', 'M', [192, 5, 1, 2], 'R', 'M', [384, 3, 1, 1], 'R', [256, 3, 1, 1], 'R', [256, 3, 1, 1], 'R'],
+    layers: [
+      [64, 11, 4, 2],
+      'R',
+      'M',
+      [192, 5, 1, 2],
+      'R',
+      'M',
+      [384, 3, 1, 1],
+      'R',
+      [256, 3, 1, 1],
+      'R',
+      [256, 3, 1, 1],
+      'R',
+    ],
     pool: [3, 2],
     taps: [1, 4, 7, 9, 11],
     channels: [64, 192, 384, 256, 256],
@@ -62,7 +75,10 @@ class LinLayer extends nn.Module {
   readonly model: nn.Sequential;
   constructor(channels: number) {
     super();
-    this.model = this.registerModule('model', new nn.Sequential(new nn.Dropout(0.5), new nn.Conv2d(channels, 1, 1, { bias: false })));
+    this.model = this.registerModule(
+      'model',
+      new nn.Sequential(new nn.Dropout(0.5), new nn.Conv2d(channels, 1, 1, { bias: false })),
+    );
   }
   forward(x: Tensor): Tensor {
     return this.model.call(x);
@@ -121,10 +137,15 @@ export class Lpips extends nn.Module<[Tensor, Tensor], Tensor> {
   /** LPIPS of each pair, [B] (float32), differentiable; images [B, 3, H, W] in [-1, 1]. */
   forward(a: Tensor, b: Tensor): Tensor {
     if (a.ndim !== 4 || a.shape[1] !== 3 || a.shape.some((s, i) => s !== b.shape[i])) {
-      throw new TypeError(`Lpips: expected two batches of images [B, 3, H, W] of one shape in [-1, 1], got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+      throw new TypeError(
+        `Lpips: expected two batches of images [B, 3, H, W] of one shape in [-1, 1], got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
+      );
     }
     const min = this.backbone === 'alex' ? 32 : 16;
-    if (a.shape[2]! < min || a.shape[3]! < min) throw new RangeError(`Lpips(${this.backbone}): images must be at least ${min}x${min}, got ${a.shape[3]}x${a.shape[2]}`);
+    if (a.shape[2]! < min || a.shape[3]! < min)
+      throw new RangeError(
+        `Lpips(${this.backbone}): images must be at least ${min}x${min}, got ${a.shape[3]}x${a.shape[2]}`,
+      );
     return tidy(() => {
       const fa = this.taps(a);
       const fb = this.taps(b);
@@ -143,7 +164,13 @@ export class Lpips extends nn.Module<[Tensor, Tensor], Tensor> {
   }
 }
 
-function strictLoad(file: string, got: Map<string, Tensor>, want: Map<string, Tensor>, accept: (k: string) => boolean, what: string): void {
+function strictLoad(
+  file: string,
+  got: Map<string, Tensor>,
+  want: Map<string, Tensor>,
+  accept: (k: string) => boolean,
+  what: string,
+): void {
   const hint = ` (expected ${what}, converted with scripts/to_safetensors.py)`;
   const missing = [...want.keys()].find((k) => !got.has(k));
   if (missing) throw new Error(`loadLpips: ${file}: missing tensor '${missing}'${hint}`);
@@ -151,7 +178,10 @@ function strictLoad(file: string, got: Map<string, Tensor>, want: Map<string, Te
   if (unexpected) throw new Error(`loadLpips: ${file}: unexpected tensor '${unexpected}'${hint}`);
   for (const [k, t] of want) {
     const src = got.get(k)!;
-    if (src.shape.join(',') !== t.shape.join(',')) throw new Error(`loadLpips: ${file}: tensor '${k}' is [${src.shape.join(', ')}], expected [${t.shape.join(', ')}]${hint}`);
+    if (src.shape.join(',') !== t.shape.join(','))
+      throw new Error(
+        `loadLpips: ${file}: tensor '${k}' is [${src.shape.join(', ')}], expected [${t.shape.join(', ')}]${hint}`,
+      );
   }
 }
 
@@ -168,7 +198,12 @@ export async function loadLpips(backbone: LpipsBackbone, files: { backbone: stri
   const featureKeys = part((k) => k.startsWith('features.'));
   const linKeys = part((k) => k.startsWith('lin'));
   const sources: [string, Map<string, Tensor>, (k: string) => boolean, string][] = [
-    [files.backbone, featureKeys, (k) => k.startsWith('classifier.'), `torchvision's ${backbone === 'alex' ? 'alexnet' : 'vgg16'} state dict`],
+    [
+      files.backbone,
+      featureKeys,
+      (k) => k.startsWith('classifier.'),
+      `torchvision's ${backbone === 'alex' ? 'alexnet' : 'vgg16'} state dict`,
+    ],
     [files.linear, linKeys, () => false, `the lpips package's v0.1 ${backbone}.pth linear layers`],
   ];
   try {
@@ -189,4 +224,3 @@ export async function loadLpips(backbone: LpipsBackbone, files: { backbone: stri
   }
   return net.freeze().eval();
 }
-

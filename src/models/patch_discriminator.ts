@@ -60,11 +60,15 @@ export class NLayerDiscriminator extends nn.Module<[Tensor], Tensor[]> {
     checkPositiveInt('NLayerDiscriminator', 'inputNc', c.inputNc);
     checkPositiveInt('NLayerDiscriminator', 'ndf', c.ndf);
     this.style = c.style ?? 'pix2pixhd';
-    if (!PATCH_STYLES.includes(this.style)) throw new TypeError(`NLayerDiscriminator: unknown style '${String(this.style)}' (one of ${PATCH_STYLES.join(', ')})`);
+    if (!PATCH_STYLES.includes(this.style))
+      throw new TypeError(
+        `NLayerDiscriminator: unknown style '${String(this.style)}' (one of ${PATCH_STYLES.join(', ')})`,
+      );
     checkPositiveInt('NLayerDiscriminator', 'nLayers', c.nLayers, this.style === 'spade' ? 2 : 1);
     const norm = c.norm ?? 'instance';
     const bias = this.style === 'pix2pixhd' ? 'keep' : this.style === 'pix2pix' ? 'drop-if-batch' : 'drop';
-    const width = (n: number, prev: number): number => (this.style === 'pix2pix' ? c.ndf * Math.min(2 ** n, 8) : Math.min(prev * 2, 512));
+    const width = (n: number, prev: number): number =>
+      this.style === 'pix2pix' ? c.ndf * Math.min(2 ** n, 8) : Math.min(prev * 2, 512);
     const lrelu = (): nn.Module => new nn.LeakyReLU(0.2, { inplace: true });
     const layers = patchLayers(this.style, c.nLayers, norm);
     const groups: nn.Module[][] = [];
@@ -75,7 +79,10 @@ export class NLayerDiscriminator extends nn.Module<[Tensor], Tensor[]> {
       const prev = nf;
       nf = width(i, prev);
       const out = nf;
-      groups.push([...convNorm(norm, out, (b) => new nn.Conv2d(prev, out, 4, { stride, padding, bias: b }), bias), lrelu()]);
+      groups.push([
+        ...convNorm(norm, out, (b) => new nn.Conv2d(prev, out, 4, { stride, padding, bias: b }), bias),
+        lrelu(),
+      ]);
     }
     groups.push([new nn.Conv2d(nf, 1, 4, { stride: 1, padding: layers[layers.length - 1]!.padding })]);
     groups.forEach((g, i) => this.groups.push(this.registerModule(`model${i}`, new nn.Sequential(...g))));

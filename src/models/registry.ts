@@ -8,9 +8,18 @@ import { MultiscaleDiscriminator } from './multiscale_discriminator.js';
 import { patchLayers, type PatchStyle } from './patch_discriminator.js';
 import { initLikeOriginal, initPix2pixHD } from './init.js';
 import {
-  isCoarseToFine, MODEL_NAMES, NORM_SPECS, SKIP_MODES, UPSAMPLE_MODES,
-  type DiscriminatorModule, type DiscriminatorOptions, type GeneratorModule, type GeneratorOptions, type LossWeights,
-  type ModelName, type ModelOptions,
+  isCoarseToFine,
+  MODEL_NAMES,
+  NORM_SPECS,
+  SKIP_MODES,
+  UPSAMPLE_MODES,
+  type DiscriminatorModule,
+  type DiscriminatorOptions,
+  type GeneratorModule,
+  type GeneratorOptions,
+  type LossWeights,
+  type ModelName,
+  type ModelOptions,
 } from './types.js';
 
 type Presets = { readonly [N in ModelName]: Readonly<ModelOptions<N>> };
@@ -31,17 +40,58 @@ function deepFreeze<T extends object>(o: T): T {
  */
 export const PUBLISHED_DEFAULTS: Presets = deepFreeze({
   proposed: {
-    model: 'proposed', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance', upsample: 'deconv', skip: 'concat',
-    numD: 2, nLayersD: 3, ndf: 64, normD: 'instance',
+    model: 'proposed',
+    ngf: 64,
+    nDown: 4,
+    nBlocks: 9,
+    numLocalEnhancers: 1,
+    nBlocksLocal: 3,
+    norm: 'instance',
+    upsample: 'deconv',
+    skip: 'concat',
+    numD: 2,
+    nLayersD: 3,
+    ndf: 64,
+    normD: 'instance',
   },
   pix2pixhd: {
-    model: 'pix2pixhd', ngf: 64, nDown: 4, nBlocks: 9, numLocalEnhancers: 1, nBlocksLocal: 3, norm: 'instance', upsample: 'deconv',
-    numD: 2, nLayersD: 3, ndf: 64, normD: 'instance',
+    model: 'pix2pixhd',
+    ngf: 64,
+    nDown: 4,
+    nBlocks: 9,
+    numLocalEnhancers: 1,
+    nBlocksLocal: 3,
+    norm: 'instance',
+    upsample: 'deconv',
+    numD: 2,
+    nLayersD: 3,
+    ndf: 64,
+    normD: 'instance',
   },
-  pix2pix: { model: 'pix2pix', ngf: 64, numDowns: 8, norm: 'batch', dropout: 0.5, upsample: 'deconv', numD: 1, nLayersD: 3, ndf: 64, normD: 'batch' },
+  pix2pix: {
+    model: 'pix2pix',
+    ngf: 64,
+    numDowns: 8,
+    norm: 'batch',
+    dropout: 0.5,
+    upsample: 'deconv',
+    numD: 1,
+    nLayersD: 3,
+    ndf: 64,
+    normD: 'batch',
+  },
   spade: {
-    model: 'spade', ngf: 64, upsampling: 'normal', spadeNorm: 'batch', spadeHidden: 128, spadeKernel: 3, spectral: true,
-    numD: 2, nLayersD: 4, ndf: 64, normD: 'spectral-instance',
+    model: 'spade',
+    ngf: 64,
+    upsampling: 'normal',
+    spadeNorm: 'batch',
+    spadeHidden: 128,
+    spadeKernel: 3,
+    spectral: true,
+    numD: 2,
+    nLayersD: 4,
+    ndf: 64,
+    normD: 'spectral-instance',
   },
 });
 
@@ -59,17 +109,58 @@ export const PUBLISHED_DEFAULTS: Presets = deepFreeze({
  */
 export const CPU_DEFAULTS: Presets = deepFreeze({
   proposed: {
-    model: 'proposed', ngf: 32, nDown: 3, nBlocks: 4, numLocalEnhancers: 0, nBlocksLocal: 2, norm: 'instance', upsample: 'deconv', skip: 'concat',
-    numD: 2, nLayersD: 3, ndf: 32, normD: 'instance',
+    model: 'proposed',
+    ngf: 32,
+    nDown: 3,
+    nBlocks: 4,
+    numLocalEnhancers: 0,
+    nBlocksLocal: 2,
+    norm: 'instance',
+    upsample: 'deconv',
+    skip: 'concat',
+    numD: 2,
+    nLayersD: 3,
+    ndf: 32,
+    normD: 'instance',
   },
   pix2pixhd: {
-    model: 'pix2pixhd', ngf: 32, nDown: 3, nBlocks: 4, numLocalEnhancers: 0, nBlocksLocal: 2, norm: 'instance', upsample: 'deconv',
-    numD: 2, nLayersD: 3, ndf: 32, normD: 'instance',
+    model: 'pix2pixhd',
+    ngf: 32,
+    nDown: 3,
+    nBlocks: 4,
+    numLocalEnhancers: 0,
+    nBlocksLocal: 2,
+    norm: 'instance',
+    upsample: 'deconv',
+    numD: 2,
+    nLayersD: 3,
+    ndf: 32,
+    normD: 'instance',
   },
-  pix2pix: { model: 'pix2pix', ngf: 32, numDowns: 6, norm: 'batch', dropout: 0.5, upsample: 'deconv', numD: 1, nLayersD: 3, ndf: 32, normD: 'batch' },
+  pix2pix: {
+    model: 'pix2pix',
+    ngf: 32,
+    numDowns: 6,
+    norm: 'batch',
+    dropout: 0.5,
+    upsample: 'deconv',
+    numD: 1,
+    nLayersD: 3,
+    ndf: 32,
+    normD: 'batch',
+  },
   spade: {
-    model: 'spade', ngf: 16, upsampling: 'normal', spadeNorm: 'batch', spadeHidden: 32, spadeKernel: 3, spectral: true,
-    numD: 2, nLayersD: 4, ndf: 32, normD: 'spectral-instance',
+    model: 'spade',
+    ngf: 16,
+    upsampling: 'normal',
+    spadeNorm: 'batch',
+    spadeHidden: 32,
+    spadeKernel: 3,
+    spectral: true,
+    numD: 2,
+    nLayersD: 4,
+    ndf: 32,
+    normD: 'spectral-instance',
   },
 });
 
@@ -85,7 +176,10 @@ export type Preset = 'published' | 'cpu';
 export type ModelOverrides = Partial<GeneratorOptions & DiscriminatorOptions>;
 
 /** The options a model was built with: its preset with the overrides applied (JSON-serialisable). */
-export type ResolvedOptions<N extends ModelName = ModelName> = ModelOptions<N> & { labelChannels: number; preset: Preset };
+export type ResolvedOptions<N extends ModelName = ModelName> = ModelOptions<N> & {
+  labelChannels: number;
+  preset: Preset;
+};
 
 export interface BuiltModels<N extends ModelName = ModelName> {
   generator: GeneratorModule;
@@ -103,30 +197,58 @@ export function checkModelName(name: unknown): asserts name is ModelName {
 // ---- option validation -----------------------------------------------------------------------
 
 const INTEGER_OPTIONS: Record<string, number> = {
-  ngf: 1, nDown: 0, nBlocks: 0, numLocalEnhancers: 0, nBlocksLocal: 0, numDowns: 5, spadeHidden: 1, spadeKernel: 1, numD: 1, nLayersD: 1, ndf: 1,
+  ngf: 1,
+  nDown: 0,
+  nBlocks: 0,
+  numLocalEnhancers: 0,
+  nBlocksLocal: 0,
+  numDowns: 5,
+  spadeHidden: 1,
+  spadeKernel: 1,
+  numD: 1,
+  nLayersD: 1,
+  ndf: 1,
 };
 const ENUM_OPTIONS: Record<string, readonly unknown[]> = {
-  norm: NORM_SPECS, normD: NORM_SPECS, skip: SKIP_MODES, upsample: UPSAMPLE_MODES, upsampling: Object.keys(SPADE_UPSAMPLINGS), spadeNorm: ['batch', 'instance'], spectral: [true, false],
+  norm: NORM_SPECS,
+  normD: NORM_SPECS,
+  skip: SKIP_MODES,
+  upsample: UPSAMPLE_MODES,
+  upsampling: Object.keys(SPADE_UPSAMPLINGS),
+  spadeNorm: ['batch', 'instance'],
+  spectral: [true, false],
 };
 
 function checkOption(name: ModelName, key: string, value: unknown): void {
   const where = `${name}: option ${key}`;
   if (key in INTEGER_OPTIONS) {
     const min = INTEGER_OPTIONS[key]!;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw new RangeError(`${where} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+      throw new RangeError(`${where} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
     if (key === 'spadeKernel' && value % 2 === 0) throw new RangeError(`${where} must be odd, got ${value}`);
   } else if (key in ENUM_OPTIONS) {
-    if (!ENUM_OPTIONS[key]!.includes(value)) throw new TypeError(`${where} must be one of ${ENUM_OPTIONS[key]!.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`);
+    if (!ENUM_OPTIONS[key]!.includes(value))
+      throw new TypeError(
+        `${where} must be one of ${ENUM_OPTIONS[key]!.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`,
+      );
   } else if (key === 'dropout') {
-    if (typeof value !== 'number' || !(value >= 0 && value < 1)) throw new RangeError(`${where} must be a probability in [0, 1), got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !(value >= 0 && value < 1))
+      throw new RangeError(`${where} must be a probability in [0, 1), got ${JSON.stringify(value)}`);
   }
 }
 
 /** The preset's options with the overrides applied and checked. */
-export function resolveOptions<N extends ModelName>(name: N, labelChannels: number, overrides: ModelOverrides = {}, preset: Preset = 'published'): ResolvedOptions<N> {
+export function resolveOptions<N extends ModelName>(
+  name: N,
+  labelChannels: number,
+  overrides: ModelOverrides = {},
+  preset: Preset = 'published',
+): ResolvedOptions<N> {
   checkModelName(name);
-  if (preset !== 'published' && preset !== 'cpu') throw new TypeError(`unknown preset '${String(preset)}' (published or cpu)`);
-  if (!Number.isInteger(labelChannels) || labelChannels < 1) throw new RangeError(`${name}: labelChannels must be a positive integer, got ${labelChannels}`);
+  if (preset !== 'published' && preset !== 'cpu')
+    throw new TypeError(`unknown preset '${String(preset)}' (published or cpu)`);
+  if (!Number.isInteger(labelChannels) || labelChannels < 1)
+    throw new RangeError(`${name}: labelChannels must be a positive integer, got ${labelChannels}`);
   const base = (preset === 'cpu' ? CPU_DEFAULTS : PUBLISHED_DEFAULTS)[name] as ModelOptions<N>;
   const options: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
@@ -140,9 +262,12 @@ export function resolveOptions<N extends ModelName>(name: N, labelChannels: numb
   }
   const o = options as unknown as ModelOptions<N>;
   if ((o.model === 'proposed' || o.model === 'pix2pixhd') && o.ngf % 2 ** o.numLocalEnhancers !== 0) {
-    throw new RangeError(`${name}: ngf (${o.ngf}) must be a multiple of 2^numLocalEnhancers = ${2 ** o.numLocalEnhancers}: local enhancer n has ngf / 2^n channels`);
+    throw new RangeError(
+      `${name}: ngf (${o.ngf}) must be a multiple of 2^numLocalEnhancers = ${2 ** o.numLocalEnhancers}: local enhancer n has ngf / 2^n channels`,
+    );
   }
-  if (o.model === 'spade' && o.nLayersD < 2) throw new RangeError(`${name}: option nLayersD must be >= 2 in SPADE's convention, got ${o.nLayersD}`);
+  if (o.model === 'spade' && o.nLayersD < 2)
+    throw new RangeError(`${name}: option nLayersD must be >= 2 in SPADE's convention, got ${o.nLayersD}`);
   return { ...o, labelChannels, preset };
 }
 
@@ -152,7 +277,12 @@ export { loadVgg19 } from './vgg19.js';
 
 // ---- building --------------------------------------------------------------------------------
 
-const PATCH_STYLE: Record<ModelName, PatchStyle> = { proposed: 'pix2pixhd', pix2pixhd: 'pix2pixhd', pix2pix: 'pix2pix', spade: 'spade' };
+const PATCH_STYLE: Record<ModelName, PatchStyle> = {
+  proposed: 'pix2pixhd',
+  pix2pixhd: 'pix2pixhd',
+  pix2pix: 'pix2pix',
+  spade: 'spade',
+};
 
 function createGenerator(o: ResolvedOptions): GeneratorModule {
   const inputNc = o.labelChannels;
@@ -160,10 +290,22 @@ function createGenerator(o: ResolvedOptions): GeneratorModule {
     case 'proposed':
     case 'pix2pixhd': {
       const skip = o.model === 'proposed' ? o.skip : 'none';
-      const shared = { inputNc, ngf: o.ngf, nDown: o.nDown, nBlocks: o.nBlocks, norm: o.norm, skip, upsample: o.upsample };
+      const shared = {
+        inputNc,
+        ngf: o.ngf,
+        nDown: o.nDown,
+        nBlocks: o.nBlocks,
+        norm: o.norm,
+        skip,
+        upsample: o.upsample,
+      };
       const g =
         o.numLocalEnhancers > 0
-          ? new LocalEnhancerGenerator({ ...shared, numLocalEnhancers: o.numLocalEnhancers, nBlocksLocal: o.nBlocksLocal })
+          ? new LocalEnhancerGenerator({
+              ...shared,
+              numLocalEnhancers: o.numLocalEnhancers,
+              nBlocksLocal: o.nBlocksLocal,
+            })
           : new GlobalGenerator(shared);
       initPix2pixHD(g);
       // The global generator's own head (used alone in a coarse stage) is not one of g's modules.
@@ -171,13 +313,26 @@ function createGenerator(o: ResolvedOptions): GeneratorModule {
       return g;
     }
     case 'pix2pix': {
-      const g = new UnetGenerator({ inputNc, ngf: o.ngf, numDowns: o.numDowns, norm: o.norm, dropout: o.dropout, upsample: o.upsample });
+      const g = new UnetGenerator({
+        inputNc,
+        ngf: o.ngf,
+        numDowns: o.numDowns,
+        norm: o.norm,
+        dropout: o.dropout,
+        upsample: o.upsample,
+      });
       initLikeOriginal(g, 'normal');
       return g;
     }
     case 'spade': {
       const g = new SPADEGenerator({
-        labelNc: inputNc, ngf: o.ngf, upsampling: o.upsampling, paramFree: o.spadeNorm, hidden: o.spadeHidden, kernel: o.spadeKernel, spectral: o.spectral,
+        labelNc: inputNc,
+        ngf: o.ngf,
+        upsampling: o.upsampling,
+        paramFree: o.spadeNorm,
+        hidden: o.spadeHidden,
+        kernel: o.spadeKernel,
+        spectral: o.spectral,
       });
       initLikeOriginal(g, 'xavier');
       return g;
@@ -187,7 +342,12 @@ function createGenerator(o: ResolvedOptions): GeneratorModule {
 
 function buildDiscriminator(o: ResolvedOptions): DiscriminatorModule {
   const d = new MultiscaleDiscriminator({
-    inputNc: o.labelChannels + 3, ndf: o.ndf, nLayers: o.nLayersD, norm: o.normD, numD: o.numD, style: PATCH_STYLE[o.model],
+    inputNc: o.labelChannels + 3,
+    ndf: o.ndf,
+    nLayers: o.nLayersD,
+    norm: o.normD,
+    numD: o.numD,
+    style: PATCH_STYLE[o.model],
   });
   if (o.model === 'pix2pix') initLikeOriginal(d, 'normal');
   else if (o.model === 'spade') initLikeOriginal(d, 'xavier');
@@ -291,7 +451,8 @@ export function checkImageSize(name: ModelName, options: ModelOptions, width: nu
   checkModelName(name);
   if (options.model !== name) throw new TypeError(`checkImageSize: options are ${options.model}'s, not ${name}'s`);
   const size = `${width}x${height}`;
-  if (![width, height].every((v) => Number.isInteger(v) && v > 0)) throw new RangeError(`${name}: image size ${size} is not a positive integer size`);
+  if (![width, height].every((v) => Number.isInteger(v) && v > 0))
+    throw new RangeError(`${name}: image size ${size} is not a positive integer size`);
   const d = requiredDivisor(options);
   if (width % d !== 0 || height % d !== 0) {
     const up = (v: number): number => Math.max(d, Math.ceil(v / d) * d);
@@ -301,7 +462,9 @@ export function checkImageSize(name: ModelName, options: ModelOptions, width: nu
   }
   const minSide = generatorMinSide(options);
   if (width < minSide || height < minSide) {
-    throw new RangeError(`${name}: image size ${size} is too small for the generator: width and height must be multiples of ${d} and at least ${minSide}`);
+    throw new RangeError(
+      `${name}: image size ${size} is too small for the generator: width and height must be multiples of ${d} and at least ${minSide}`,
+    );
   }
   if (!discriminatorFits(options, width, height)) {
     let k = 1;

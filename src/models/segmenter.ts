@@ -32,8 +32,12 @@ class DoubleConv extends nn.Module {
     this.block = this.registerModule(
       'block',
       new nn.Sequential(
-        new nn.Conv2d(inC, outC, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(outC), new nn.ReLU(),
-        new nn.Conv2d(outC, outC, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(outC), new nn.ReLU(),
+        new nn.Conv2d(inC, outC, 3, { padding: 1, bias: false }),
+        new nn.BatchNorm2d(outC),
+        new nn.ReLU(),
+        new nn.Conv2d(outC, outC, 3, { padding: 1, bias: false }),
+        new nn.BatchNorm2d(outC),
+        new nn.ReLU(),
       ),
     );
   }
@@ -62,11 +66,14 @@ export class Segmenter extends nn.Module {
     super();
     this.config = { ...SEGMENTER_DEFAULTS, ...c };
     const { base, depth } = this.config;
-    if (!Number.isInteger(base) || base < 1) throw new RangeError(`Segmenter: base must be a positive integer, got ${base}`);
-    if (!Number.isInteger(depth) || depth < 1 || depth > 6) throw new RangeError(`Segmenter: depth must be an integer from 1 to 6, got ${depth}`);
+    if (!Number.isInteger(base) || base < 1)
+      throw new RangeError(`Segmenter: base must be a positive integer, got ${base}`);
+    if (!Number.isInteger(depth) || depth < 1 || depth > 6)
+      throw new RangeError(`Segmenter: depth must be an integer from 1 to 6, got ${depth}`);
     this.registerModule('inc', new DoubleConv(3, base));
     for (let i = 1; i <= depth; i++) this.registerModule(`down${i}`, new DoubleConv(base << (i - 1), base << i));
-    for (let i = 1; i <= depth; i++) this.registerModule(`up${i}`, new Up(base << (depth - i + 1), base << (depth - i)));
+    for (let i = 1; i <= depth; i++)
+      this.registerModule(`up${i}`, new Up(base << (depth - i + 1), base << (depth - i)));
     this.registerModule('outc', new nn.Conv2d(base, 1, 1));
   }
 
@@ -74,13 +81,17 @@ export class Segmenter extends nn.Module {
   forward(x: Tensor): Tensor {
     const { depth } = this.config;
     const m = 1 << depth;
-    if (x.ndim !== 4 || x.shape[1] !== 3) throw new TypeError(`Segmenter: expected images [B, 3, H, W], got [${x.shape.join(', ')}]`);
+    if (x.ndim !== 4 || x.shape[1] !== 3)
+      throw new TypeError(`Segmenter: expected images [B, 3, H, W], got [${x.shape.join(', ')}]`);
     if (x.shape[2]! % m || x.shape[3]! % m) {
-      throw new RangeError(`Segmenter: image sides must be multiples of ${m} (depth ${depth}), got ${x.shape[3]}x${x.shape[2]}`);
+      throw new RangeError(
+        `Segmenter: image sides must be multiples of ${m} (depth ${depth}), got ${x.shape[3]}x${x.shape[2]}`,
+      );
     }
     return tidy(() => {
       const skips: Tensor[] = [this.child<DoubleConv>('inc').call(x)];
-      for (let i = 1; i <= depth; i++) skips.push(this.child<DoubleConv>(`down${i}`).call(F.maxPool2d(skips[i - 1]!, 2, { stride: 2 })));
+      for (let i = 1; i <= depth; i++)
+        skips.push(this.child<DoubleConv>(`down${i}`).call(F.maxPool2d(skips[i - 1]!, 2, { stride: 2 })));
       let h = skips[depth]!;
       for (let i = 1; i <= depth; i++) h = this.child<Up>(`up${i}`).call(h, skips[depth - i]!);
       return this.child<nn.Conv2d>('outc').call(h);
@@ -100,7 +111,11 @@ export class Segmenter extends nn.Module {
 }
 
 /** Writes the weights and the config (metadata 'segmenter') as safetensors. */
-export async function saveSegmenter(file: string, seg: Segmenter, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveSegmenter(
+  file: string,
+  seg: Segmenter,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   await nn.saveModule(file, seg, { ...metadata, segmenter: JSON.stringify(seg.config) });
 }
 
@@ -112,7 +127,9 @@ export async function loadSegmenter(file: string): Promise<Segmenter> {
     try {
       config = JSON.parse(metadata.segmenter ?? '') as SegmenterConfig;
     } catch {
-      throw new Error(`loadSegmenter: ${file} has no segmenter config in its metadata; write it with saveSegmenter (or dermosynth's segmenter trainer)`);
+      throw new Error(
+        `loadSegmenter: ${file} has no segmenter config in its metadata; write it with saveSegmenter (or dermosynth's segmenter trainer)`,
+      );
     }
     const seg = new Segmenter(config);
     noGrad(() => seg.loadStateDict(tensors, { source: file }));

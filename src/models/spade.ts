@@ -31,22 +31,33 @@ export class SPADE extends nn.Module<[Tensor, Tensor], Tensor> {
   readonly mlpGamma: nn.Conv2d;
   readonly mlpBeta: nn.Conv2d;
 
-  constructor(readonly normNc: number, labelNc: number, o: SpadeLayerOptions = {}) {
+  constructor(
+    readonly normNc: number,
+    labelNc: number,
+    o: SpadeLayerOptions = {},
+  ) {
     super();
     checkPositiveInt('SPADE', 'normNc', normNc);
     checkPositiveInt('SPADE', 'labelNc', labelNc);
     const hidden = o.hidden ?? 128;
     const ks = o.kernel ?? 3;
     checkPositiveInt('SPADE', 'hidden', hidden);
-    if (!Number.isInteger(ks) || ks < 1 || ks % 2 === 0) throw new RangeError(`SPADE: kernel must be an odd positive integer, got ${ks}`);
+    if (!Number.isInteger(ks) || ks < 1 || ks % 2 === 0)
+      throw new RangeError(`SPADE: kernel must be an odd positive integer, got ${ks}`);
     const pw = Math.floor(ks / 2);
     const paramFree = o.paramFree ?? 'batch';
-    if (paramFree !== 'batch' && paramFree !== 'instance') throw new TypeError(`SPADE: paramFree must be 'batch' or 'instance', got '${String(paramFree)}'`);
+    if (paramFree !== 'batch' && paramFree !== 'instance')
+      throw new TypeError(`SPADE: paramFree must be 'batch' or 'instance', got '${String(paramFree)}'`);
     this.paramFreeNorm = this.registerModule(
       'param_free_norm',
-      paramFree === 'batch' ? new nn.BatchNorm2d(normNc, { affine: false }) : new nn.InstanceNorm2d(normNc, { affine: false }),
+      paramFree === 'batch'
+        ? new nn.BatchNorm2d(normNc, { affine: false })
+        : new nn.InstanceNorm2d(normNc, { affine: false }),
     );
-    this.mlpShared = this.registerModule('mlp_shared', new nn.Sequential(new nn.Conv2d(labelNc, hidden, ks, { padding: pw }), new nn.ReLU({ inplace: true })));
+    this.mlpShared = this.registerModule(
+      'mlp_shared',
+      new nn.Sequential(new nn.Conv2d(labelNc, hidden, ks, { padding: pw }), new nn.ReLU({ inplace: true })),
+    );
     this.mlpGamma = this.registerModule('mlp_gamma', new nn.Conv2d(hidden, normNc, ks, { padding: pw }));
     this.mlpBeta = this.registerModule('mlp_beta', new nn.Conv2d(hidden, normNc, ks, { padding: pw }));
   }
@@ -90,7 +101,12 @@ export class SPADEResnetBlock extends nn.Module<[Tensor, Tensor], Tensor> {
   readonly norm1: SPADE;
   readonly normS: SPADE | null;
 
-  constructor(readonly fin: number, readonly fout: number, labelNc: number, o: SpadeResnetBlockOptions = {}) {
+  constructor(
+    readonly fin: number,
+    readonly fout: number,
+    labelNc: number,
+    o: SpadeResnetBlockOptions = {},
+  ) {
     super();
     checkPositiveInt('SPADEResnetBlock', 'fin', fin);
     checkPositiveInt('SPADEResnetBlock', 'fout', fout);
@@ -99,7 +115,9 @@ export class SPADEResnetBlock extends nn.Module<[Tensor, Tensor], Tensor> {
     const sn = <M extends nn.Module<any, any>>(m: M): M => (o.spectral ? nn.spectralNorm(m) : m);
     this.conv0 = this.registerModule('conv_0', sn(new nn.Conv2d(fin, fmiddle, 3, { padding: 1 })));
     this.conv1 = this.registerModule('conv_1', sn(new nn.Conv2d(fmiddle, fout, 3, { padding: 1 })));
-    this.convS = this.learnedShortcut ? this.registerModule('conv_s', sn(new nn.Conv2d(fin, fout, 1, { bias: false }))) : null;
+    this.convS = this.learnedShortcut
+      ? this.registerModule('conv_s', sn(new nn.Conv2d(fin, fout, 1, { bias: false })))
+      : null;
     this.norm0 = this.registerModule('norm_0', new SPADE(fin, labelNc, o));
     this.norm1 = this.registerModule('norm_1', new SPADE(fmiddle, labelNc, o));
     this.normS = this.learnedShortcut ? this.registerModule('norm_s', new SPADE(fin, labelNc, o)) : null;

@@ -32,7 +32,8 @@ export class SPADEGenerator extends nn.Module {
     checkPositiveInt('SPADEGenerator', 'ngf', c.ngf);
     checkPositiveInt('SPADEGenerator', 'labelNc', c.labelNc);
     this.upsampling = c.upsampling ?? 'normal';
-    if (!(this.upsampling in SPADE_UPSAMPLINGS)) throw new TypeError(`SPADEGenerator: unknown upsampling '${String(this.upsampling)}' (normal, more or most)`);
+    if (!(this.upsampling in SPADE_UPSAMPLINGS))
+      throw new TypeError(`SPADEGenerator: unknown upsampling '${String(this.upsampling)}' (normal, more or most)`);
     const nf = c.ngf;
     this.fc = this.registerModule('fc', new nn.Conv2d(c.labelNc, 16 * nf, 3, { padding: 1 }));
     const block = (name: string, fin: number, fout: number): void => {
@@ -47,7 +48,8 @@ export class SPADEGenerator extends nn.Module {
     block('up_3', 2 * nf, nf);
     let finalNc = nf;
     if (this.upsampling === 'most') {
-      if (nf < 2) throw new RangeError("SPADEGenerator: 'most' upsampling needs ngf >= 2 (its last block has ngf / 2 channels)");
+      if (nf < 2)
+        throw new RangeError("SPADEGenerator: 'most' upsampling needs ngf >= 2 (its last block has ngf / 2 channels)");
       block('up_4', nf, Math.floor(nf / 2));
       finalNc = Math.floor(nf / 2);
     }
@@ -63,7 +65,9 @@ export class SPADEGenerator extends nn.Module {
     const [, , H, W] = seg.shape as [number, number, number, number];
     const f = 2 ** this.numUpsamplings;
     if (H % f !== 0 || W % f !== 0) {
-      throw new RangeError(`SPADEGenerator: a ${W}x${H} label map does not fit '${this.upsampling}' upsampling; its sides must be multiples of ${f}`);
+      throw new RangeError(
+        `SPADEGenerator: a ${W}x${H} label map does not fit '${this.upsampling}' upsampling; its sides must be multiples of ${f}`,
+      );
     }
     // The label map at each resolution, made once per forward (each SPADE layer resizes to its input).
     const resized = new Map<number, Tensor>();

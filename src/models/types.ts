@@ -39,8 +39,12 @@ export function isCoarseToFine(g: unknown): g is GeneratorModule & CoarseToFine 
   if (g === null || typeof g !== 'object') return false;
   const c = g as Partial<CoarseToFine>;
   return (
-    typeof c.numLocalEnhancers === 'number' && c.numLocalEnhancers > 0 && typeof c.globalParameters === 'function' &&
-    typeof c.localParameters === 'function' && typeof c.globalGenerator === 'object' && c.globalGenerator !== null
+    typeof c.numLocalEnhancers === 'number' &&
+    c.numLocalEnhancers > 0 &&
+    typeof c.globalParameters === 'function' &&
+    typeof c.localParameters === 'function' &&
+    typeof c.globalGenerator === 'object' &&
+    c.globalGenerator !== null
   );
 }
 
@@ -53,7 +57,14 @@ export type NormKind = 'instance' | 'batch' | 'none';
  * convolutions ('spectral-instance' is SPADE's discriminator default).
  */
 export type NormSpec = NormKind | `spectral-${NormKind}`;
-export const NORM_SPECS: readonly NormSpec[] = ['instance', 'batch', 'none', 'spectral-instance', 'spectral-batch', 'spectral-none'];
+export const NORM_SPECS: readonly NormSpec[] = [
+  'instance',
+  'batch',
+  'none',
+  'spectral-instance',
+  'spectral-batch',
+  'spectral-none',
+];
 
 /** How the proposed generator combines encoder features with decoder features of the same scale. */
 export type SkipMode = 'concat' | 'add' | 'none';

@@ -37,13 +37,24 @@ export class UnetSkipBlock extends nn.Module {
     const downConv = (bias: boolean): nn.Module => new nn.Conv2d(inputNc, innerNc, 4, { stride: 2, padding: 1, bias });
     const upIn = position === 'innermost' ? innerNc : 2 * innerNc;
     const resize = (o.upsample ?? 'deconv') === 'resize';
-    const upConv = (bias: boolean): nn.Module => new nn.ConvTranspose2d(upIn, outerNc, 4, { stride: 2, padding: 1, bias });
-    const upLayers = (norm: NormSpec): nn.Module[] => (resize ? upsampleLayers('resize', norm, upIn, outerNc, 'drop-if-batch') : convNorm(norm, outerNc, upConv, 'drop-if-batch'));
+    const upConv = (bias: boolean): nn.Module =>
+      new nn.ConvTranspose2d(upIn, outerNc, 4, { stride: 2, padding: 1, bias });
+    const upLayers = (norm: NormSpec): nn.Module[] =>
+      resize
+        ? upsampleLayers('resize', norm, upIn, outerNc, 'drop-if-batch')
+        : convNorm(norm, outerNc, upConv, 'drop-if-batch');
     if (position === 'outermost') {
       this.down = new nn.Sequential(downConv(downBias));
-      this.up = new nn.Sequential(new nn.ReLU({ inplace: true }), ...(resize ? upsampleLayers('resize', 'none', upIn, outerNc) : [upConv(true)]), new nn.Tanh());
+      this.up = new nn.Sequential(
+        new nn.ReLU({ inplace: true }),
+        ...(resize ? upsampleLayers('resize', 'none', upIn, outerNc) : [upConv(true)]),
+        new nn.Tanh(),
+      );
     } else {
-      const downNorm = position === 'innermost' ? [downConv(downBias)] : convNorm(o.norm, innerNc, () => downConv(downBias), 'drop-if-batch');
+      const downNorm =
+        position === 'innermost'
+          ? [downConv(downBias)]
+          : convNorm(o.norm, innerNc, () => downConv(downBias), 'drop-if-batch');
       this.down = new nn.Sequential(...downNorm);
       const dropout = position === 'middle' && (o.dropout ?? 0) > 0 ? [new nn.Dropout(o.dropout)] : [];
       this.up = new nn.Sequential(new nn.ReLU({ inplace: true }), ...upLayers(o.norm), ...dropout);
@@ -51,7 +62,8 @@ export class UnetSkipBlock extends nn.Module {
     this.registerModule('down', this.down);
     this.submodule = o.submodule ? this.registerModule('submodule', o.submodule) : null;
     this.registerModule('up', this.up);
-    if ((position === 'innermost') !== (this.submodule === null)) throw new Error('UnetSkipBlock: only the innermost block has no submodule');
+    if ((position === 'innermost') !== (this.submodule === null))
+      throw new Error('UnetSkipBlock: only the innermost block has no submodule');
   }
 
   forward(x: Tensor): Tensor {
@@ -90,11 +102,20 @@ export class UnetGenerator extends nn.Module {
     const { ngf } = c;
     const upsample = c.upsample ?? 'deconv';
     let block = new UnetSkipBlock('innermost', ngf * 8, ngf * 8, { norm, upsample });
-    for (let i = 0; i < c.numDowns - 5; i++) block = new UnetSkipBlock('middle', ngf * 8, ngf * 8, { submodule: block, norm, dropout: c.dropout ?? 0.5, upsample });
+    for (let i = 0; i < c.numDowns - 5; i++)
+      block = new UnetSkipBlock('middle', ngf * 8, ngf * 8, {
+        submodule: block,
+        norm,
+        dropout: c.dropout ?? 0.5,
+        upsample,
+      });
     block = new UnetSkipBlock('middle', ngf * 4, ngf * 8, { submodule: block, norm, upsample });
     block = new UnetSkipBlock('middle', ngf * 2, ngf * 4, { submodule: block, norm, upsample });
     block = new UnetSkipBlock('middle', ngf, ngf * 2, { submodule: block, norm, upsample });
-    this.model = this.registerModule('model', new UnetSkipBlock('outermost', c.outputNc ?? 3, ngf, { inputNc: c.inputNc, submodule: block, norm, upsample }));
+    this.model = this.registerModule(
+      'model',
+      new UnetSkipBlock('outermost', c.outputNc ?? 3, ngf, { inputNc: c.inputNc, submodule: block, norm, upsample }),
+    );
   }
   forward(x: Tensor): Tensor {
     return this.model.call(x);

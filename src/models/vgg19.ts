@@ -11,7 +11,29 @@ import { tensor, noGrad, loadSafetensors, type Tensor } from '../torch/index.js'
 import * as nn from '../nn/index.js';
 
 /** Output channels of each convolution, 'M' a 2x2 max pool (torchvision's cfgs['E']). */
-const VGG19_CONFIG: readonly (number | 'M')[] = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512, 'M'];
+const VGG19_CONFIG: readonly (number | 'M')[] = [
+  64,
+  64,
+  'M',
+  128,
+  128,
+  'M',
+  256,
+  256,
+  256,
+  256,
+  'M',
+  512,
+  512,
+  512,
+  512,
+  'M',
+  512,
+  512,
+  512,
+  512,
+  'M',
+];
 /** Indices in `features` of the ReLUs whose outputs are returned. */
 export const VGG19_FEATURE_LAYERS = [1, 6, 11, 20, 29] as const;
 export const VGG19_FEATURE_NAMES = ['relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'] as const;
@@ -37,8 +59,22 @@ export class Vgg19 extends nn.Module<[Tensor], Tensor[]> {
     this.features = this.registerModule('features', new nn.Sequential(...layers));
     this.normalizeInput = o.normalizeInput ?? true;
     // Not persistent: the state dict stays torchvision's.
-    this.registerBuffer('input_scale', tensor(Float32Array.from(IMAGENET_STD, (s) => 0.5 / s), { shape: [1, 3, 1, 1] }), false);
-    this.registerBuffer('input_shift', tensor(Float32Array.from(IMAGENET_MEAN, (m, i) => (0.5 - m) / IMAGENET_STD[i]!), { shape: [1, 3, 1, 1] }), false);
+    this.registerBuffer(
+      'input_scale',
+      tensor(
+        Float32Array.from(IMAGENET_STD, (s) => 0.5 / s),
+        { shape: [1, 3, 1, 1] },
+      ),
+      false,
+    );
+    this.registerBuffer(
+      'input_shift',
+      tensor(
+        Float32Array.from(IMAGENET_MEAN, (m, i) => (0.5 - m) / IMAGENET_STD[i]!),
+        { shape: [1, 3, 1, 1] },
+      ),
+      false,
+    );
   }
 
   /** Stops gradients into the weights (the loss network is fixed); gradients still reach the input. */
@@ -49,9 +85,12 @@ export class Vgg19 extends nn.Module<[Tensor], Tensor[]> {
 
   /** [B, 3, H, W] in [-1, 1] -> [relu1_1, relu2_1, relu3_1, relu4_1, relu5_1]. */
   forward(x: Tensor): Tensor[] {
-    if (x.ndim !== 4 || x.shape[1] !== 3) throw new TypeError(`Vgg19: expected images [B, 3, H, W], got [${x.shape.join(', ')}]`);
+    if (x.ndim !== 4 || x.shape[1] !== 3)
+      throw new TypeError(`Vgg19: expected images [B, 3, H, W], got [${x.shape.join(', ')}]`);
     if (x.shape[2]! < 16 || x.shape[3]! < 16) {
-      throw new RangeError(`Vgg19: images must be at least 16x16 (relu5_1 follows four 2x2 max pools), got ${x.shape[3]}x${x.shape[2]}`);
+      throw new RangeError(
+        `Vgg19: images must be at least 16x16 (relu5_1 follows four 2x2 max pools), got ${x.shape[3]}x${x.shape[2]}`,
+      );
     }
     let h = x;
     if (this.normalizeInput) {

@@ -74,7 +74,12 @@ export type InitScheme = 'normal' | 'xavier' | 'kaiming';
  * Re-initialises a network as pix2pixHD does: convolution and linear weights from N(0, gain)
  * (or xavier/kaiming), normalisation weights from N(1, gain), biases zero.
  */
-export function initWeights(net: Module<any, any>, scheme: InitScheme = 'normal', gain = 0.02, generator?: Generator): void {
+export function initWeights(
+  net: Module<any, any>,
+  scheme: InitScheme = 'normal',
+  gain = 0.02,
+  generator?: Generator,
+): void {
   for (const [, m] of net.namedModules()) {
     const kind = (m.constructor as { initKind?: 'conv' | 'norm' }).initKind;
     if (!kind) continue;

@@ -82,7 +82,8 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
   /** A parameter, buffer or parametrized value, or null when it is registered as absent. */
   optionalParam(name: string): Tensor | null {
-    if (this.parametrizations.has(name) || this.params.get(name) || this.buffers_.get(name)?.tensor) return this.param(name);
+    if (this.parametrizations.has(name) || this.params.get(name) || this.buffers_.get(name)?.tensor)
+      return this.param(name);
     return null;
   }
   buffer(name: string): Tensor | null {
@@ -165,7 +166,8 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * optimizers after calling `to`, as PyTorch recommends.
    */
   to(target: Device | DType | { device?: Device; dtype?: DType }): this {
-    const o = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+    const o =
+      typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
     noGrad(() => {
       for (const [, m] of this.namedModules()) {
         for (const [name, p] of m.params) {
@@ -199,7 +201,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * Copies values into the module's tensors. With strict (default), missing and unexpected keys
    * are errors; shapes must always match. Dtypes are converted to the module's.
    */
-  loadStateDict(state: Map<string, Tensor> | Record<string, Tensor>, opts: { strict?: boolean; source?: string } = {}): { missing: string[]; unexpected: string[] } {
+  loadStateDict(
+    state: Map<string, Tensor> | Record<string, Tensor>,
+    opts: { strict?: boolean; source?: string } = {},
+  ): { missing: string[]; unexpected: string[] } {
     const entries = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !entries.has(k));
@@ -208,7 +213,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     if ((opts.strict ?? true) && (missing.length || unexpected.length)) {
       throw new Error(
         `loading ${this.constructor.name} state${where}: ` +
-          [missing.length ? `missing keys: ${missing.join(', ')}` : '', unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '']
+          [
+            missing.length ? `missing keys: ${missing.join(', ')}` : '',
+            unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '',
+          ]
             .filter(Boolean)
             .join('; '),
       );
@@ -217,7 +225,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       const src = entries.get(key);
       if (!src) continue;
       if (src.shape.join(',') !== target.shape.join(',')) {
-        throw new Error(`loading ${this.constructor.name} state${where}: '${key}' has shape [${src.shape}] but the module expects [${target.shape}]`);
+        throw new Error(
+          `loading ${this.constructor.name} state${where}: '${key}' has shape [${src.shape}] but the module expects [${target.shape}]`,
+        );
       }
     }
     noGrad(() => {

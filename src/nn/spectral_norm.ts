@@ -14,7 +14,12 @@ export interface SpectralNormOptions {
 }
 
 class SpectralNorm implements Parametrization {
-  constructor(readonly name: string, readonly nPowerIterations: number, readonly eps: number, readonly dim: number) {}
+  constructor(
+    readonly name: string,
+    readonly nPowerIterations: number,
+    readonly eps: number,
+    readonly dim: number,
+  ) {}
 
   /** The weight as a matrix with the output dimension first. */
   matrix(w: Tensor): Tensor {
@@ -53,7 +58,12 @@ export function spectralNorm<M extends Module<any, any>>(module: M, o: SpectralN
   const name = o.name ?? 'weight';
   const weight = module.removeParameter(name);
   if (!weight) throw new Error(`spectralNorm: ${module.constructor.name} has no parameter '${name}'`);
-  const sn = new SpectralNorm(name, o.nPowerIterations ?? 1, o.eps ?? 1e-12, o.dim ?? (module instanceof ConvTranspose2d ? 1 : 0));
+  const sn = new SpectralNorm(
+    name,
+    o.nPowerIterations ?? 1,
+    o.eps ?? 1e-12,
+    o.dim ?? (module instanceof ConvTranspose2d ? 1 : 0),
+  );
   const [u, v] = noGrad(() =>
     tidy(() => {
       const w = sn.matrix(weight);

@@ -26,24 +26,46 @@ async function idsByClass(synDir: string): Promise<Map<string, string[]>> {
 }
 
 /** The lesions side by side, masks above and images below, as PNG bytes; and the picture's width. */
-async function lesionStrip(synDir: string, ids: readonly string[], size: [number, number], imageFormat: string): Promise<{ png: Buffer; width: number }> {
+async function lesionStrip(
+  synDir: string,
+  ids: readonly string[],
+  size: [number, number],
+  imageFormat: string,
+): Promise<{ png: Buffer; width: number }> {
   const [w, h] = size;
   const tiles: sharp.OverlayOptions[] = [];
   for (const [i, sid] of ids.entries()) {
-    const mask = await sharp(path.join(synDir, 'masks', maskFileName(sid))).resize(w, h, { kernel: 'nearest' }).toColourspace('srgb').png().toBuffer();
+    const mask = await sharp(path.join(synDir, 'masks', maskFileName(sid)))
+      .resize(w, h, { kernel: 'nearest' })
+      .toColourspace('srgb')
+      .png()
+      .toBuffer();
     tiles.push({ input: mask, left: i * (w + GAP), top: 0 });
     tiles.push({ input: path.join(synDir, 'images', `${sid}.${imageFormat}`), left: i * (w + GAP), top: h + GAP });
   }
   const width = ids.length * (w + GAP) - GAP;
-  const png = await sharp({ create: { width, height: 2 * h + GAP, channels: 3, background: { r: 255, g: 255, b: 255 } } }).composite(tiles).removeAlpha().png().toBuffer();
+  const png = await sharp({
+    create: { width, height: 2 * h + GAP, channels: 3, background: { r: 255, g: 255, b: 255 } },
+  })
+    .composite(tiles)
+    .removeAlpha()
+    .png()
+    .toBuffer();
   return { png, width };
 }
 
 /** One picture per class in `figures`: up to `n` synthetic lesions of `synDir`. Files are relative to the folder above `figures`. */
-export async function writeSyntheticFigures(synDir: string, figures: string, n: number): Promise<Record<string, SyntheticFigure>> {
+export async function writeSyntheticFigures(
+  synDir: string,
+  figures: string,
+  n: number,
+): Promise<Record<string, SyntheticFigure>> {
   const byClass = await idsByClass(synDir);
   await mkdir(figures, { recursive: true });
-  const manifest = JSON.parse(await readFile(path.join(synDir, SYNTHESIS_FILE), 'utf8')) as { size: [number, number]; imageFormat: string };
+  const manifest = JSON.parse(await readFile(path.join(synDir, SYNTHESIS_FILE), 'utf8')) as {
+    size: [number, number];
+    imageFormat: string;
+  };
   const out: Record<string, SyntheticFigure> = {};
   for (const c of ISIC2017_CLASSES) {
     const ids = byClass.get(c) ?? [];

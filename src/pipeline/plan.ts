@@ -6,7 +6,12 @@ import type { TrainPlan } from './stage_results.js';
 import { stageResult, type BudgetedStage, type DemoState } from './state.js';
 
 /** Shares of the time budget (the data stage and the report take seconds and are not budgeted). */
-export const BUDGET_SHARES: Record<BudgetedStage, number> = { train: 0.6, synthesize: 0.05, evaluate: 0.15, experiment: 0.2 };
+export const BUDGET_SHARES: Record<BudgetedStage, number> = {
+  train: 0.6,
+  synthesize: 0.05,
+  evaluate: 0.15,
+  experiment: 0.2,
+};
 
 /**
  * The cost of one training image through a network, forward and backward, in units of one measured
@@ -42,10 +47,17 @@ export function budgetOf(s: DemoState, name: string): number {
 }
 
 /** The training's steps and schedule: the steps the rest of the budget allows at `secondsPerStep`, half at full rate and half decaying. */
-export function planSteps(s: DemoState, doneSteps: number, spentSeconds: number, secondsPerStep: number, stepsPerEpoch: number): TrainPlan {
+export function planSteps(
+  s: DemoState,
+  doneSteps: number,
+  spentSeconds: number,
+  secondsPerStep: number,
+  stepsPerEpoch: number,
+): TrainPlan {
   const st = s.settings;
   // Sample grids and checkpoints cost a little on top of the steps.
-  const steps = st.fixedSteps ?? doneSteps + Math.max(1, Math.floor((s.budgets.train - spentSeconds) / (secondsPerStep * 1.05)));
+  const steps =
+    st.fixedSteps ?? doneSteps + Math.max(1, Math.floor((s.budgets.train - spentSeconds) / (secondsPerStep * 1.05)));
   const epochsTotal = Math.max(1, Math.ceil(steps / stepsPerEpoch));
   const epochs = Math.ceil(epochsTotal / 2);
   return { secondsPerStep, steps, epochs, decayEpochs: epochsTotal - epochs, stepsPerEpoch };
@@ -64,7 +76,11 @@ export function recentStepSeconds(durations: readonly number[]): number {
 
 /** Whether the next re-plan point is reached: its share of the budget spent, and enough steps measured. */
 export function replanPointReached(s: DemoState, checks: number, seconds: number, measuredSteps: number): boolean {
-  return checks < REPLAN_AT.length && seconds >= REPLAN_AT[checks]! * s.budgets.train && measuredSteps >= s.settings.calibrationSteps;
+  return (
+    checks < REPLAN_AT.length &&
+    seconds >= REPLAN_AT[checks]! * s.budgets.train &&
+    measuredSteps >= s.settings.calibrationSteps
+  );
 }
 
 /** Whether the step time measured now differs from the plan's enough to re-plan. */
@@ -98,7 +114,8 @@ export function stepSeconds(s: DemoState): number {
  */
 export function auxEpochs(s: DemoState): { epochs: number; secondsPerEpoch: number } {
   const secondsPerEpoch = trainLesions(s) * (COST_PER_IMAGE.classifier + COST_PER_IMAGE.segmenter) * stepSeconds(s);
-  const epochs = s.settings.fixedAuxEpochs ?? Math.min(10, Math.max(1, Math.floor((0.8 * s.budgets.evaluate) / secondsPerEpoch)));
+  const epochs =
+    s.settings.fixedAuxEpochs ?? Math.min(10, Math.max(1, Math.floor((0.8 * s.budgets.evaluate) / secondsPerEpoch)));
   return { epochs, secondsPerEpoch };
 }
 
@@ -106,5 +123,14 @@ export function auxEpochs(s: DemoState): { epochs: number; secondsPerEpoch: numb
 export function experimentEpochs(s: DemoState): number {
   const real = trainLesions(s);
   const imagesPerEpoch = real + real + stageResult(s, 'synthesize').total;
-  return s.settings.fixedExperimentEpochs ?? Math.min(20, Math.max(1, Math.floor((0.85 * s.budgets.experiment) / (imagesPerEpoch * COST_PER_IMAGE.classifier * stepSeconds(s)))));
+  return (
+    s.settings.fixedExperimentEpochs ??
+    Math.min(
+      20,
+      Math.max(
+        1,
+        Math.floor((0.85 * s.budgets.experiment) / (imagesPerEpoch * COST_PER_IMAGE.classifier * stepSeconds(s))),
+      ),
+    )
+  );
 }

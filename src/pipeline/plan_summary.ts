@@ -8,7 +8,10 @@ export function planSummary(s: DemoState): string {
   const st = s.settings;
   const r = s.request;
   const b = s.budgets;
-  const data = r.data === null ? `the built-in sample data (${st.sampleLesions} procedural lesions)` : `${r.dataArg} (${st.maxTrain === null ? 'every' : `at most ${st.maxTrain}`} training lesions; val and test whole)`;
+  const data =
+    r.data === null
+      ? `the built-in sample data (${st.sampleLesions} procedural lesions)`
+      : `${r.dataArg} (${st.maxTrain === null ? 'every' : `at most ${st.maxTrain}`} training lesions; val and test whole)`;
   return [
     `dermosynth demo -> ${r.out}${r.tiny ? ' (tiny test configuration)' : ''}`,
     `data: ${data}, at ${st.width}x${st.height}`,

@@ -33,7 +33,13 @@ interface ReportInputs {
 
 async function reportInputs(s: DemoState): Promise<ReportInputs> {
   const p = demoPaths(s.request.out);
-  const r = { data: stageResult(s, 'data'), train: stageResult(s, 'train'), synthesize: stageResult(s, 'synthesize'), evaluate: stageResult(s, 'evaluate'), experiment: stageResult(s, 'experiment') };
+  const r = {
+    data: stageResult(s, 'data'),
+    train: stageResult(s, 'train'),
+    synthesize: stageResult(s, 'synthesize'),
+    evaluate: stageResult(s, 'evaluate'),
+    experiment: stageResult(s, 'experiment'),
+  };
   const config = await readRunConfig(runPaths(p.run).config);
   const metrics = await readMetrics(p.run);
   const results = JSON.parse(await readFile(path.join(p.experiment, 'results.json'), 'utf8')) as ExperimentResults;
@@ -47,7 +53,10 @@ function link(out: string, file: string): string {
 
 const f3 = (x: number) => x.toFixed(3);
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${f3(x)}`;
-const classCounts = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${classAbbreviation(k)} ${n}`).join(', ');
+const classCounts = (c: Record<string, number>) =>
+  Object.entries(c)
+    .map(([k, n]) => `${classAbbreviation(k)} ${n}`)
+    .join(', ');
 
 function splitLine(counts: SplitCounts): string {
   return (['train', 'val', 'test'] as const)
@@ -65,7 +74,10 @@ function totalSeconds(s: DemoState): number {
 
 function overview({ s, r, config }: ReportInputs): Block[] {
   const st = s.settings;
-  const dataName = s.request.data === null ? `the built-in procedural sample data (${st.sampleLesions} lesions)` : `\`${s.request.dataArg}\``;
+  const dataName =
+    s.request.data === null
+      ? `the built-in procedural sample data (${st.sampleLesions} lesions)`
+      : `\`${s.request.dataArg}\``;
   return [
     { kind: 'heading', level: 1, text: 'dermosynth demo: label maps to dermoscopy images, end to end' },
     {
@@ -87,7 +99,9 @@ function stepTimes({ s, r }: ReportInputs): string {
   const replans = r.train.replans ?? [];
   return (
     `${(replans[0] ?? plan).secondsPerStep.toFixed(3)} s per step measured on the first ${s.settings.calibrationSteps} steps` +
-    (replans.length > 0 ? `, re-planned ${replans.length} time(s) as the step time changed (${[...replans.slice(1), plan].map((x) => x.secondsPerStep.toFixed(3)).join(', ')} s)` : '') +
+    (replans.length > 0
+      ? `, re-planned ${replans.length} time(s) as the step time changed (${[...replans.slice(1), plan].map((x) => x.secondsPerStep.toFixed(3)).join(', ')} s)`
+      : '') +
     (recent !== undefined ? `, ${recent.toFixed(3)} s at the end` : '')
   );
 }
@@ -104,7 +118,12 @@ function planTable(x: ReportInputs): Block[] {
       kind: 'table',
       header: ['stage', 'what was done', 'budget', 'wall time'],
       rows: [
-        ['data', `${s.request.data === null ? `sample dataset of ${st.sampleLesions} lesions` : `lesions of ${s.request.dataArg} linked${st.maxTrain === null ? '' : ` (at most ${st.maxTrain} training lesions)`}`}; label maps and the cache at ${st.width}x${st.height} (split: ${r.data.splitSource})`, '-', wall('data')],
+        [
+          'data',
+          `${s.request.data === null ? `sample dataset of ${st.sampleLesions} lesions` : `lesions of ${s.request.dataArg} linked${st.maxTrain === null ? '' : ` (at most ${st.maxTrain} training lesions)`}`}; label maps and the cache at ${st.width}x${st.height} (split: ${r.data.splitSource})`,
+          '-',
+          wall('data'),
+        ],
         [
           'train',
           `${r.train.steps} steps of batch 1 (${plan.stepsPerEpoch} per epoch; ${plan.epochs} epochs at lr 2e-4, ${plan.decayEpochs} decaying); ${stepTimes(x)}` +
@@ -112,15 +131,35 @@ function planTable(x: ReportInputs): Block[] {
           formatSeconds(s.budgets.train),
           wall('train'),
         ],
-        ['synthesize', `${Object.values(synCounts).reduce((a, b) => a + b, 0)} synthetic lesions (${classCounts(synCounts)}): training classes filled to ${targetArg(r.synthesize.target)} x the largest, masks deformed`, formatSeconds(s.budgets.synthesize), wall('synthesize')],
-        ['evaluate', `${metrics.data.lesions} val lesions; auxiliary classifier and segmenter ${r.evaluate.auxEpochs} epoch(s) on the real training split`, formatSeconds(s.budgets.evaluate), wall('evaluate')],
-        ['experiment', `resnet18 from scratch, ${r.experiment.epochs} epoch(s) per arm, 1 seed, at ${st.width}x${st.height}; tested on ${scored.lesions} real ${r.data.testSet.split} lesions`, formatSeconds(s.budgets.experiment), wall('experiment')],
-        ['total', '', formatSeconds(Object.values(s.budgets).reduce((a, b) => a + b, 0)), formatSeconds(totalSeconds(s))],
+        [
+          'synthesize',
+          `${Object.values(synCounts).reduce((a, b) => a + b, 0)} synthetic lesions (${classCounts(synCounts)}): training classes filled to ${targetArg(r.synthesize.target)} x the largest, masks deformed`,
+          formatSeconds(s.budgets.synthesize),
+          wall('synthesize'),
+        ],
+        [
+          'evaluate',
+          `${metrics.data.lesions} val lesions; auxiliary classifier and segmenter ${r.evaluate.auxEpochs} epoch(s) on the real training split`,
+          formatSeconds(s.budgets.evaluate),
+          wall('evaluate'),
+        ],
+        [
+          'experiment',
+          `resnet18 from scratch, ${r.experiment.epochs} epoch(s) per arm, 1 seed, at ${st.width}x${st.height}; tested on ${scored.lesions} real ${r.data.testSet.split} lesions`,
+          formatSeconds(s.budgets.experiment),
+          wall('experiment'),
+        ],
+        [
+          'total',
+          '',
+          formatSeconds(Object.values(s.budgets).reduce((a, b) => a + b, 0)),
+          formatSeconds(totalSeconds(s)),
+        ],
       ],
     },
     {
       kind: 'paragraph',
-      text: 'Wall time counts the sessions that finished or stopped a stage (a demo killed and run again loses the killed session\'s time, except for training, whose checkpoints count it).',
+      text: "Wall time counts the sessions that finished or stopped a stage (a demo killed and run again loses the killed session's time, except for training, whose checkpoints count it).",
     },
   ];
 }
@@ -132,15 +171,28 @@ function gridSection({ s, p, metrics }: ReportInputs): Block[] {
       kind: 'paragraph',
       text: `Val lesions the GAN never saw: each row is the label map (skin, lesion coloured by diagnosis), the real image, and the image the generator made from that label map alone.`,
     },
-    ...Object.entries(metrics.files.grids).map(([c, src]): Block => ({ kind: 'image', src: link(p.out, path.join(p.run, src)), alt: `${c.replace('_', ' ')}: label | real | generated`, width: 3 * 3 * s.settings.width })),
+    ...Object.entries(metrics.files.grids).map(([c, src]): Block => ({
+      kind: 'image',
+      src: link(p.out, path.join(p.run, src)),
+      alt: `${c.replace('_', ' ')}: label | real | generated`,
+      width: 3 * 3 * s.settings.width,
+    })),
   ];
 }
 
 function syntheticSection({ r }: ReportInputs): Block[] {
   return [
     { kind: 'heading', level: 2, text: 'Synthetic lesions (the class-balanced set)' },
-    { kind: 'paragraph', text: `From \`synthetic/\` (labels.csv, provenance.csv): new masks deformed from the training split's masks of each class (top), and the generated images (bottom).` },
-    ...Object.entries(r.synthesize.figures).map(([c, fig]): Block => ({ kind: 'image', src: fig.file.split(path.sep).join('/'), alt: `${c.replace('_', ' ')}: ${fig.count} synthetic lesions (the first ${Math.min(8, fig.count)})`, width: Math.min(1000, 2 * fig.width) })),
+    {
+      kind: 'paragraph',
+      text: `From \`synthetic/\` (labels.csv, provenance.csv): new masks deformed from the training split's masks of each class (top), and the generated images (bottom).`,
+    },
+    ...Object.entries(r.synthesize.figures).map(([c, fig]): Block => ({
+      kind: 'image',
+      src: fig.file.split(path.sep).join('/'),
+      alt: `${c.replace('_', ' ')}: ${fig.count} synthetic lesions (the first ${Math.min(8, fig.count)})`,
+      width: Math.min(1000, 2 * fig.width),
+    })),
   ];
 }
 
@@ -150,30 +202,61 @@ async function trainingSection({ s, p }: ReportInputs): Promise<Block[]> {
   const losses = ['G', 'D'].map((k) => path.join(p.run, 'eval', `losses-${k}.png`)).filter((f) => existsSync(f));
   const samples = existsSync(samplesDir) ? (await readdir(samplesDir)).filter((f) => f.endsWith('.png')).sort() : [];
   const blocks: Block[] = [{ kind: 'heading', level: 2, text: 'Training' }];
-  blocks.push(...losses.map((f): Block => ({ kind: 'image', src: link(p.out, f), alt: path.basename(f, '.png').replace('losses-', '') === 'G' ? 'generator losses (moving average)' : 'discriminator losses (moving average)', width: 520 })));
+  blocks.push(
+    ...losses.map((f): Block => ({
+      kind: 'image',
+      src: link(p.out, f),
+      alt:
+        path.basename(f, '.png').replace('losses-', '') === 'G'
+          ? 'generator losses (moving average)'
+          : 'discriminator losses (moving average)',
+      width: 520,
+    })),
+  );
   if (samples.length > 0) {
     const last = samples[samples.length - 1]!;
-    blocks.push({ kind: 'image', src: link(p.out, path.join(samplesDir, last)), alt: `the training's last sample grid (${last}): label | real | generated`, width: 3 * 3 * s.settings.width });
+    blocks.push({
+      kind: 'image',
+      src: link(p.out, path.join(samplesDir, last)),
+      alt: `the training's last sample grid (${last}): label | real | generated`,
+      width: 3 * 3 * s.settings.width,
+    });
   }
   return blocks;
 }
 
 function metricsSection({ s, p, r, metrics }: ReportInputs): Block[] {
   const st = s.settings;
-  const classes = Object.keys(metrics.files.grids).length > 0 ? Object.keys(metrics.files.grids) : Object.keys(metrics.data.perClass);
+  const classes =
+    Object.keys(metrics.files.grids).length > 0 ? Object.keys(metrics.files.grids) : Object.keys(metrics.data.perClass);
   const cols = metricColumns(classes).filter((c) => c.value(metrics.metrics) !== null);
   const blocks: Block[] = [
     { kind: 'heading', level: 2, text: 'Metrics' },
-    { kind: 'paragraph', text: `The generator on the ${metrics.data.lesions} lesions of the val split, each generated from its own label map (\`run/metrics.json\`; the run's own report: \`run/report.html\`).` },
-    metricTableBlock([{ label: `${metrics.model} (${st.width}x${st.height}, ${r.train.steps} steps)`, metrics: metrics.metrics }], classes, false),
+    {
+      kind: 'paragraph',
+      text: `The generator on the ${metrics.data.lesions} lesions of the val split, each generated from its own label map (\`run/metrics.json\`; the run's own report: \`run/report.html\`).`,
+    },
+    metricTableBlock(
+      [{ label: `${metrics.model} (${st.width}x${st.height}, ${r.train.steps} steps)`, metrics: metrics.metrics }],
+      classes,
+      false,
+    ),
     { kind: 'list', items: cols.map((c) => `**${c.name}** (${c.better} is better): ${c.about}`) },
   ];
   if (metrics.notes.length > 0) blocks.push({ kind: 'list', items: metrics.notes.map((n) => `Note: ${n}`) });
   if (Object.keys(metrics.files.roc).length > 0) {
     blocks.push(
       { kind: 'heading', level: 3, text: 'Class consistency' },
-      { kind: 'paragraph', text: 'ROC curves of the classifier trained on real images, on the generated images (labelled with the diagnosis they were conditioned on) and on the real ones.' },
-      ...Object.entries(metrics.files.roc).map(([c, src]): Block => ({ kind: 'image', src: link(p.out, path.join(p.run, src)), alt: `${classAbbreviation(c)} vs rest`, width: 420 })),
+      {
+        kind: 'paragraph',
+        text: 'ROC curves of the classifier trained on real images, on the generated images (labelled with the diagnosis they were conditioned on) and on the real ones.',
+      },
+      ...Object.entries(metrics.files.roc).map(([c, src]): Block => ({
+        kind: 'image',
+        src: link(p.out, path.join(p.run, src)),
+        alt: `${classAbbreviation(c)} vs rest`,
+        width: 420,
+      })),
     );
   }
   return blocks;
@@ -185,21 +268,41 @@ function modelBlocks({ p, scored }: ReportInputs, m: ExperimentResults['models']
   const ci = (a: { auc: number; ci95: [number, number] }) => `${f3(a.auc)} [${f3(a.ci95[0])}, ${f3(a.ci95[1])}]`;
   const best = Math.max(t.arms.real.pooled.mean.auc, t.arms['real+synthetic'].pooled.mean.auc);
   const c = t.comparison;
-  const deltas = scored.tasks.map((k, i) => `${classAbbreviation(k)} ${signed(c.tasks[k]!.difference)} (${i === 0 ? 'DeLong ' : ''}p ${c.tasks[k]!.p.toPrecision(2)})`).join(', ');
+  const deltas = scored.tasks
+    .map(
+      (k, i) =>
+        `${classAbbreviation(k)} ${signed(c.tasks[k]!.difference)} (${i === 0 ? 'DeLong ' : ''}p ${c.tasks[k]!.p.toPrecision(2)})`,
+    )
+    .join(', ');
   return [
     {
       kind: 'table',
-      header: ['training data', 'lesions', ...scored.tasks.map((k) => `${classAbbreviation(k)} AUC [95% CI]`), 'mean AUC [95% CI]'],
+      header: [
+        'training data',
+        'lesions',
+        ...scored.tasks.map((k) => `${classAbbreviation(k)} AUC [95% CI]`),
+        'mean AUC [95% CI]',
+      ],
       rows: (['real', 'real+synthetic'] as const).map((arm) => {
         const a = t.arms[arm];
-        return [arm === 'real' ? 'real only' : 'real + synthetic', String(m.trainLesions[arm]), ...scored.tasks.map((k) => ci(a.pooled.tasks[k]!)), { text: ci(a.pooled.mean), bold: a.pooled.mean.auc === best }];
+        return [
+          arm === 'real' ? 'real only' : 'real + synthetic',
+          String(m.trainLesions[arm]),
+          ...scored.tasks.map((k) => ci(a.pooled.tasks[k]!)),
+          { text: ci(a.pooled.mean), bold: a.pooled.mean.auc === best },
+        ];
       }),
     },
     {
       kind: 'paragraph',
       text: `Real + synthetic minus real only: ${deltas}, mean ${signed(c.mean.difference)} [${signed(c.mean.ci95[0])}, ${signed(c.mean.ci95[1])}]. A demo this small decides nothing: see the full-size experiment below.`,
     },
-    ...scored.tasks.map((k): Block => ({ kind: 'image', src: link(p.out, path.join(p.experiment, t.roc[k]!.png)), alt: `${m.model}: ${classAbbreviation(k)} vs rest, real only vs real + synthetic`, width: 420 })),
+    ...scored.tasks.map((k): Block => ({
+      kind: 'image',
+      src: link(p.out, path.join(p.experiment, t.roc[k]!.png)),
+      alt: `${m.model}: ${classAbbreviation(k)} vs rest, real only vs real + synthetic`,
+      width: 420,
+    })),
   ];
 }
 
@@ -223,16 +326,19 @@ const FILES_SECTION: Block[] = [
   {
     kind: 'list',
     items: [
-      '`demo.json`: the plan, budgets and each stage\'s outputs (what a resumed demo continues from)',
+      "`demo.json`: the plan, budgets and each stage's outputs (what a resumed demo continues from)",
       '`data/`: the dataset used; `run/`: the GAN run (config.json, log.jsonl, checkpoints/, samples/, metrics.json, report.html)',
       '`synthetic/`: the synthetic set (images/, masks/, labels.csv, provenance.csv, synthesis.json)',
-      '`experiment/`: results.json, results.md, roc/, and each classifier\'s run',
+      "`experiment/`: results.json, results.md, roc/, and each classifier's run",
     ],
   },
 ];
 
 /** Writes OUT/report.md and OUT/report.html from the state of a demo whose stages before the report are done. */
-export async function writeDemoReport(s: DemoState, commandLine: CommandLineWriter): Promise<{ html: string; markdown: string }> {
+export async function writeDemoReport(
+  s: DemoState,
+  commandLine: CommandLineWriter,
+): Promise<{ html: string; markdown: string }> {
   const x = await reportInputs(s);
   const blocks: Block[] = [
     ...overview(x),

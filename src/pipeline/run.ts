@@ -21,7 +21,15 @@ import { experimentStage } from './stages/experiment.js';
 import { reportStage } from './stages/report.js';
 import { synthesizeStage } from './stages/synthesize.js';
 import { trainStage } from './stages/train.js';
-import { DEMO_STATE_FILE, DEMO_STATE_VERSION, demoPaths, readDemoState, saveDemoState, type DemoPaths, type DemoState } from './state.js';
+import {
+  DEMO_STATE_FILE,
+  DEMO_STATE_VERSION,
+  demoPaths,
+  readDemoState,
+  saveDemoState,
+  type DemoPaths,
+  type DemoState,
+} from './state.js';
 import { quietUI, type DemoUI } from './ui.js';
 
 export interface DemoHooks {
@@ -54,7 +62,10 @@ const REQUEST_FIELDS = ['data', 'minutes', 'lesions', 'width', 'height', 'tiny']
 
 function checkRequest(req: DemoRequest): void {
   if (!(req.minutes > 0)) throw new RangeError(`--minutes must be positive, got ${req.minutes}`);
-  if (req.data !== null && !existsSync(req.data)) throw new DataError(`--data ${req.data}: no such folder; give a dataset folder (e.g. ../shared/data/isic2017-512) or leave --data out for the built-in sample`);
+  if (req.data !== null && !existsSync(req.data))
+    throw new DataError(
+      `--data ${req.data}: no such folder; give a dataset folder (e.g. ../shared/data/isic2017-512) or leave --data out for the built-in sample`,
+    );
 }
 
 /** Refuses to continue a demo made with other options. */
@@ -87,14 +98,21 @@ async function openDemo(req: DemoRequest & { dataArg?: string | null }, p: DemoP
     checkSameRequest(existing, req, p.out);
     return existing;
   }
-  if (existsSync(p.out) && (await readdir(p.out)).length > 0) throw new RangeError(`${p.out} exists and is not a demo folder (no ${DEMO_STATE_FILE}); choose another --out or an empty folder`);
+  if (existsSync(p.out) && (await readdir(p.out)).length > 0)
+    throw new RangeError(
+      `${p.out} exists and is not a demo folder (no ${DEMO_STATE_FILE}); choose another --out or an empty folder`,
+    );
   const s = newState(req, p.out);
   await saveDemoState(s);
   return s;
 }
 
 /** Runs one stage (or continues it), counting its session and wall time; true when it finished. */
-async function runStage<N extends StageName>(s: DemoState, name: N, c: Omit<StageContext<N>, 'state' | 'record'>): Promise<boolean> {
+async function runStage<N extends StageName>(
+  s: DemoState,
+  name: N,
+  c: Omit<StageContext<N>, 'state' | 'record'>,
+): Promise<boolean> {
   const t0 = Date.now();
   const record = (s.stages[name] ??= { done: false, seconds: 0, sessions: 0, detail: {} });
   record.sessions++;

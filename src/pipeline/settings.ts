@@ -40,12 +40,36 @@ export const DEFAULT_MAX_TRAIN = 600;
 export function demoSettings(r: DemoRequest): DemoSettings {
   if (r.tiny) {
     return {
-      width: 32, height: 32, sampleLesions: r.lesions ?? 30, maxTrain: r.lesions, modelOverrides: { ngf: 8, nDown: 2, nBlocks: 1, ndf: 8, nLayersD: 2 },
-      calibrationSteps: 3, fixedSteps: 8, checkpointEvery: 4, sampleEvery: 4, fixedAuxEpochs: 1, fixedExperimentEpochs: 1, experimentBatch: 4, bootstrap: 200, gridExamples: 2,
+      width: 32,
+      height: 32,
+      sampleLesions: r.lesions ?? 30,
+      maxTrain: r.lesions,
+      modelOverrides: { ngf: 8, nDown: 2, nBlocks: 1, ndf: 8, nLayersD: 2 },
+      calibrationSteps: 3,
+      fixedSteps: 8,
+      checkpointEvery: 4,
+      sampleEvery: 4,
+      fixedAuxEpochs: 1,
+      fixedExperimentEpochs: 1,
+      experimentBatch: 4,
+      bootstrap: 200,
+      gridExamples: 2,
     };
   }
   return {
-    width: r.width, height: r.height, sampleLesions: r.lesions ?? DEFAULT_SAMPLE_LESIONS, maxTrain: r.lesions ?? DEFAULT_MAX_TRAIN, modelOverrides: {},
-    calibrationSteps: 20, fixedSteps: null, checkpointEvery: 100, sampleEvery: 200, fixedAuxEpochs: null, fixedExperimentEpochs: null, experimentBatch: 16, bootstrap: 1000, gridExamples: 4,
+    width: r.width,
+    height: r.height,
+    sampleLesions: r.lesions ?? DEFAULT_SAMPLE_LESIONS,
+    maxTrain: r.lesions ?? DEFAULT_MAX_TRAIN,
+    modelOverrides: {},
+    calibrationSteps: 20,
+    fixedSteps: null,
+    checkpointEvery: 100,
+    sampleEvery: 200,
+    fixedAuxEpochs: null,
+    fixedExperimentEpochs: null,
+    experimentBatch: 16,
+    bootstrap: 1000,
+    gridExamples: 4,
   };
 }

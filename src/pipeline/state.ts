@@ -52,7 +52,10 @@ export async function readDemoState(out: string): Promise<DemoState | null> {
     throw e;
   }
   const s = JSON.parse(text) as DemoState;
-  if (s.format !== 'dermosynth-demo' || s.version !== DEMO_STATE_VERSION) throw new RangeError(`${demoPaths(out).state}: not a dermosynth demo state of version ${DEMO_STATE_VERSION}; choose another --out`);
+  if (s.format !== 'dermosynth-demo' || s.version !== DEMO_STATE_VERSION)
+    throw new RangeError(
+      `${demoPaths(out).state}: not a dermosynth demo state of version ${DEMO_STATE_VERSION}; choose another --out`,
+    );
   return s;
 }
 

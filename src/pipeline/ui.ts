@@ -22,7 +22,10 @@ const PREPARE_LABELS: Record<string, string> = { hash: 'prepare hashing', decode
  * Progress of work in phases (e.g. the cache's hashing then decoding): one bar per phase made by
  * `make(phase)`, the previous one stopped when the next starts; `stop()` ends the last.
  */
-export function phasedBars(make: (phase: string, total: number) => ProgressBar): { update(p: { phase: string; done: number; total: number }): void; stop(): void } {
+export function phasedBars(make: (phase: string, total: number) => ProgressBar): {
+  update(p: { phase: string; done: number; total: number }): void;
+  stop(): void;
+} {
   let bar: ProgressBar | null = null;
   let phase = '';
   return {

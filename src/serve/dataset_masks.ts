@@ -28,10 +28,16 @@ export class DatasetMasks {
 
   static async open(runDir: string): Promise<DatasetMasks> {
     // A packaged model folder holds its source run's config.
-    const config = (await readModelConfig(runDir).catch(() => null))?.run ?? (await readRunConfig(runPaths(runDir).config).catch(() => null));
+    const config =
+      (await readModelConfig(runDir).catch(() => null))?.run ??
+      (await readRunConfig(runPaths(runDir).config).catch(() => null));
     const candidates = [config?.data.cache, path.join(runDir, 'cache')].filter((d): d is string => !!d);
     const dir = candidates.find((d) => existsSync(path.join(d, MANIFEST_FILE)));
-    if (!dir) return new DatasetMasks(null, `the run's prepared cache is not here (${candidates.join(', ')}); draw or upload a mask instead`);
+    if (!dir)
+      return new DatasetMasks(
+        null,
+        `the run's prepared cache is not here (${candidates.join(', ')}); draw or upload a mask instead`,
+      );
     try {
       const cache = await LesionCache.open(dir);
       if (!cache.hasMasks) {
@@ -40,7 +46,10 @@ export class DatasetMasks {
       }
       if (config && (cache.width !== config.options.width || cache.height !== config.options.height)) {
         cache.close();
-        return new DatasetMasks(null, `${dir} holds ${cache.width}x${cache.height} lesions, the run is ${config.options.width}x${config.options.height}`);
+        return new DatasetMasks(
+          null,
+          `${dir} holds ${cache.width}x${cache.height} lesions, the run is ${config.options.width}x${config.options.height}`,
+        );
       }
       return new DatasetMasks(cache, null);
     } catch (e) {
@@ -51,7 +60,13 @@ export class DatasetMasks {
   list(): DatasetLesion[] {
     const c = this.cache;
     if (!c) return [];
-    return c.records.map((r, index) => ({ index, id: r.id, diagnosis: c.spec.classes[r.label] ?? String(r.label), split: r.split, coverage: r.coverage ?? 0 })); // never null: open() refuses caches without masks
+    return c.records.map((r, index) => ({
+      index,
+      id: r.id,
+      diagnosis: c.spec.classes[r.label] ?? String(r.label),
+      split: r.split,
+      coverage: r.coverage ?? 0,
+    })); // never null: open() refuses caches without masks
   }
 
   /** Lesion `index`'s mask as a 0/255 greyscale PNG at the run's size; null when there is no such lesion. */
@@ -68,7 +83,10 @@ export class DatasetMasks {
       const cls = label[i]! & CLASS_BITS;
       if (cls >= 1 && cls <= lesionClasses) mask[i] = 255;
     }
-    return sharp(mask, { raw: { width: c.width, height: c.height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+    return sharp(mask, { raw: { width: c.width, height: c.height, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
   }
 
   close(): void {

@@ -86,7 +86,11 @@ function startWorker(init: WorkerInit): Worker {
   const ts = import.meta.url.endsWith('.ts');
   const url = new URL(`./inference_worker${ts ? '.ts' : '.js'}`, import.meta.url);
   if (!ts) return new Worker(url, { workerData: init });
-  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
   return new Worker(boot, { eval: true, workerData: init });
 }
@@ -119,14 +123,22 @@ export class InferenceQueue {
 
   /** Starts the worker and waits until it has loaded the run (its load errors are thrown here). */
   static async start(o: QueueOptions): Promise<InferenceQueue> {
-    if (!Number.isInteger(o.capacity) || o.capacity < 1) throw new RangeError(`inference queue: capacity must be a positive integer, got ${o.capacity}`);
-    if (o.maxBatch !== undefined && (!Number.isInteger(o.maxBatch) || o.maxBatch < 1)) throw new RangeError(`inference queue: maxBatch must be a positive integer, got ${o.maxBatch}`);
+    if (!Number.isInteger(o.capacity) || o.capacity < 1)
+      throw new RangeError(`inference queue: capacity must be a positive integer, got ${o.capacity}`);
+    if (o.maxBatch !== undefined && (!Number.isInteger(o.maxBatch) || o.maxBatch < 1))
+      throw new RangeError(`inference queue: maxBatch must be a positive integer, got ${o.maxBatch}`);
     const { worker, info } = await InferenceQueue.spawn(o);
     return new InferenceQueue(o, info, worker);
   }
 
   private static spawn(o: WorkerInit): Promise<{ worker: Worker; info: RunInfo }> {
-    const worker = startWorker({ runDir: o.runDir, device: o.device, precision: o.precision, weights: o.weights, threads: o.threads });
+    const worker = startWorker({
+      runDir: o.runDir,
+      device: o.device,
+      precision: o.precision,
+      weights: o.weights,
+      threads: o.threads,
+    });
     return new Promise((resolve, reject) => {
       const onMessage = (m: WorkerReply) => {
         if (m.type === 'ready') {
@@ -251,7 +263,8 @@ export class InferenceQueue {
       },
       (err: Error) => {
         this.broken = new Error(`the inference worker could not be restarted: ${err.message}; restart the server`);
-        for (const p of this.waiting.splice(0)) p.reject(new Error(`the inference worker could not be restarted: ${err.message}`));
+        for (const p of this.waiting.splice(0))
+          p.reject(new Error(`the inference worker could not be restarted: ${err.message}`));
       },
     );
   }

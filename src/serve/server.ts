@@ -71,7 +71,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Referrer-Policy': 'no-referrer',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 };
 
 /** Starts the server: loads the bundle and the run (in the worker) first; rejects with their errors. */
@@ -128,7 +129,8 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
       mask = await maskFromPng(body, target);
     } else {
       const json = parseJson(body);
-      if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new RequestError(400, 'expected a JSON object { "class", "seed", "vary", "rle" }');
+      if (typeof json !== 'object' || json === null || Array.isArray(json))
+        throw new RequestError(400, 'expected a JSON object { "class", "seed", "vary", "rle" }');
       const j = json as Record<string, unknown>;
       classIndex = parseClass(j.class, info.classes);
       seed = parseSeed(j.seed);
@@ -136,7 +138,9 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
       mask = maskFromRle(j.rle, target);
     }
     const result = await queue.submit({ mask: mask.pixels, classIndex, seed, vary });
-    const png = await sharp(result.rgb, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();
+    const png = await sharp(result.rgb, { raw: { width: info.width, height: info.height, channels: 3 } })
+      .png()
+      .toBuffer();
     const headers: Record<string, string> = {
       'X-Dermosynth-Class': info.classes[classIndex]!,
       'X-Dermosynth-Seed': String(seed),
@@ -153,20 +157,27 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
   async function normaliseMask(req: IncomingMessage, res: ServerResponse): Promise<void> {
     requireMediaType(req, ['image/png']);
     const mask = await maskFromPng(await readBody(req, maxBody), target);
-    const png = await sharp(Buffer.from(mask.pixels), { raw: { width: mask.width, height: mask.height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+    const png = await sharp(Buffer.from(mask.pixels), { raw: { width: mask.width, height: mask.height, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
     send(res, 200, png, 'image/png', mask.notice ? { 'X-Dermosynth-Notice': mask.notice } : {});
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (loopbackOnly && !hostAllowed(req.headers.host)) {
       // A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) gets nothing.
-      throw new RequestError(421, `unexpected Host header '${(req.headers.host ?? '').slice(0, 100)}': this server answers to localhost and 127.0.0.1 only`);
+      throw new RequestError(
+        421,
+        `unexpected Host header '${(req.headers.host ?? '').slice(0, 100)}': this server answers to localhost and 127.0.0.1 only`,
+      );
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const p = url.pathname;
     const method = req.method ?? 'GET';
     const only = (m: string) => {
-      if (method !== m && !(m === 'GET' && method === 'HEAD')) throw new RequestError(405, `${p} takes ${m} requests, not ${method}`);
+      if (method !== m && !(m === 'GET' && method === 'HEAD'))
+        throw new RequestError(405, `${p} takes ${m} requests, not ${method}`);
     };
     if (p === '/api/generate') {
       only('POST');
@@ -192,7 +203,8 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
     if (lesion) {
       only('GET');
       const png = await dataset.maskPng(Number(lesion[1]));
-      if (!png) throw new RequestError(404, `no lesion ${lesion[1]} in the run's dataset (GET /api/dataset lists them)`);
+      if (!png)
+        throw new RequestError(404, `no lesion ${lesion[1]} in the run's dataset (GET /api/dataset lists them)`);
       return send(res, 200, png, 'image/png');
     }
     if (p === '/api/run/samples') {
@@ -223,7 +235,14 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
     only('GET');
     const file = bundle.get(p);
     if (!file) throw new RequestError(404, `not found: ${p}`);
-    send(res, 200, file.bytes, file.type, { 'Cache-Control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache' }, method === 'HEAD');
+    send(
+      res,
+      200,
+      file.bytes,
+      file.type,
+      { 'Cache-Control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache' },
+      method === 'HEAD',
+    );
   }
 
   const server = http.createServer((req, res) => {
@@ -255,8 +274,10 @@ export async function startStudioServer(o: ServeOptions): Promise<StudioServer> 
   }).catch(async (e: NodeJS.ErrnoException) => {
     await queue.close();
     dataset.close();
-    if (e.code === 'EADDRINUSE') throw new RangeError(`--port ${o.port}: the port is in use on ${host}; choose another (or 0 for any free port)`);
-    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new RangeError(`--host ${host}: not an address of this machine`);
+    if (e.code === 'EADDRINUSE')
+      throw new RangeError(`--port ${o.port}: the port is in use on ${host}; choose another (or 0 for any free port)`);
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND')
+      throw new RangeError(`--host ${host}: not an address of this machine`);
     throw e;
   });
   const port = (server.address() as AddressInfo).port;
@@ -284,11 +305,26 @@ function hostAllowed(header: string | undefined): boolean {
   return LOOPBACK.has(name);
 }
 
-function send(res: ServerResponse, status: number, body: Buffer, type: string, headers: Record<string, string> = {}, headOnly = false): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(body.length), ...headers });
+function send(
+  res: ServerResponse,
+  status: number,
+  body: Buffer,
+  type: string,
+  headers: Record<string, string> = {},
+  headOnly = false,
+): void {
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': type,
+    'Content-Length': String(body.length),
+    ...headers,
+  });
   res.end(headOnly ? undefined : body);
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  send(res, status, Buffer.from(JSON.stringify(value)), 'application/json; charset=utf-8', { 'Cache-Control': 'no-store', ...headers });
+  send(res, status, Buffer.from(JSON.stringify(value)), 'application/json; charset=utf-8', {
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
 }

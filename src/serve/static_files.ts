@@ -55,7 +55,11 @@ export class StaticBundle {
         else if (e.isFile()) {
           const type = TYPES[path.extname(e.name).toLowerCase()];
           if (!type) continue; // only known kinds of files are served
-          files.set('/' + parts.join('/'), { bytes: await readFile(path.join(dir, ...parts)), type, immutable: sub[0] === 'assets' });
+          files.set('/' + parts.join('/'), {
+            bytes: await readFile(path.join(dir, ...parts)),
+            type,
+            immutable: sub[0] === 'assets',
+          });
         }
       }
     };

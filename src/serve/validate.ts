@@ -28,7 +28,11 @@ export const MAX_SEED = 2 ** 31 - 1;
  * Either way the rest of the body is discarded (not buffered) so that the client reads the answer.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new RequestError(413, `request body too large: the limit is ${limit} bytes (start the server with a larger --max-body to accept more)`);
+  const tooLarge = () =>
+    new RequestError(
+      413,
+      `request body too large: the limit is ${limit} bytes (start the server with a larger --max-body to accept more)`,
+    );
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     req.resume();
@@ -64,7 +68,10 @@ export function mediaType(req: IncomingMessage): string {
 export function requireMediaType(req: IncomingMessage, allowed: readonly string[]): string {
   const t = mediaType(req);
   if (!allowed.includes(t)) {
-    throw new RequestError(415, `unsupported Content-Type '${t || '(none)'}': send ${allowed.map((a) => `'${a}'`).join(' or ')}`);
+    throw new RequestError(
+      415,
+      `unsupported Content-Type '${t || '(none)'}': send ${allowed.map((a) => `'${a}'`).join(' or ')}`,
+    );
   }
   return t;
 }
@@ -79,7 +86,8 @@ export function parseJson(body: Buffer): unknown {
 
 /** A diagnosis by name (as in GET /api/run's classes); returns its index. */
 export function parseClass(value: unknown, classes: readonly string[]): number {
-  if (typeof value !== 'string' || value === '') throw new RequestError(400, `missing 'class': one of ${classes.join(', ')}`);
+  if (typeof value !== 'string' || value === '')
+    throw new RequestError(400, `missing 'class': one of ${classes.join(', ')}`);
   const i = classes.indexOf(value);
   if (i < 0) throw new RequestError(400, `unknown class '${value.slice(0, 64)}': this run knows ${classes.join(', ')}`);
   return i;
@@ -90,14 +98,18 @@ export function parseSeed(value: unknown): number {
   if (value === undefined || value === null || value === '') return 0;
   const n = typeof value === 'string' && /^\d{1,10}$/.test(value.trim()) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_SEED) {
-    throw new RequestError(400, `'seed' must be an integer from 0 to ${MAX_SEED}, got ${JSON.stringify(value).slice(0, 64)}`);
+    throw new RequestError(
+      400,
+      `'seed' must be an integer from 0 to ${MAX_SEED}, got ${JSON.stringify(value).slice(0, 64)}`,
+    );
   }
   return n;
 }
 
 /** A yes/no flag: absent, false, 'false', '0' -> false; true, 'true', '1' -> true. */
 export function parseFlag(value: unknown, name: string): boolean {
-  if (value === undefined || value === null || value === false || value === 'false' || value === '0' || value === '') return false;
+  if (value === undefined || value === null || value === false || value === 'false' || value === '0' || value === '')
+    return false;
   if (value === true || value === 'true' || value === '1') return true;
   throw new RequestError(400, `'${name}' must be true or false, got ${JSON.stringify(value).slice(0, 64)}`);
 }
@@ -125,28 +137,48 @@ export interface MaskTarget {
  */
 export async function maskFromPng(bytes: Uint8Array, target: MaskTarget): Promise<RunMask> {
   if (pngChannels(bytes) === null) {
-    throw new RequestError(400, 'the mask is not a PNG (no PNG signature and IHDR header); send a single-channel 0/255 PNG');
+    throw new RequestError(
+      400,
+      'the mask is not a PNG (no PNG signature and IHDR header); send a single-channel 0/255 PNG',
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const w = view.getUint32(16);
   const h = view.getUint32(20);
   if (w === 0 || h === 0 || w > MAX_MASK_SIDE || h > MAX_MASK_SIDE) {
-    throw new RequestError(422, `the mask is ${w}x${h}; masks must be from 1x1 to ${MAX_MASK_SIDE}x${MAX_MASK_SIDE} pixels (the run's size is ${target.width}x${target.height})`);
+    throw new RequestError(
+      422,
+      `the mask is ${w}x${h}; masks must be from 1x1 to ${MAX_MASK_SIDE}x${MAX_MASK_SIDE} pixels (the run's size is ${target.width}x${target.height})`,
+    );
   }
   let raw;
   let check;
   try {
     ({ raw, check } = await checkMask(bytes, 'mask'));
   } catch (e) {
-    if (e instanceof ImageError) throw new RequestError(400, `the mask PNG is malformed: ${e.message.replace(/^mask: /, '').replace(/; replace or remove the file$/, '')}; send a valid single-channel PNG`);
+    if (e instanceof ImageError)
+      throw new RequestError(
+        400,
+        `the mask PNG is malformed: ${e.message.replace(/^mask: /, '').replace(/; replace or remove the file$/, '')}; send a valid single-channel PNG`,
+      );
     throw e;
   }
-  if (raw.width !== w || raw.height !== h) throw new RequestError(400, `the mask PNG is malformed: its header says ${w}x${h}, it decodes to ${raw.width}x${raw.height}`);
+  if (raw.width !== w || raw.height !== h)
+    throw new RequestError(
+      400,
+      `the mask PNG is malformed: its header says ${w}x${h}, it decodes to ${raw.width}x${raw.height}`,
+    );
   if (check.channels === 'colour') {
-    throw new RequestError(422, `the mask has ${check.channelCount} channels that differ (a colour image); send a single-channel mask, 255 for lesion and 0 for skin`);
+    throw new RequestError(
+      422,
+      `the mask has ${check.channelCount} channels that differ (a colour image); send a single-channel mask, 255 for lesion and 0 for skin`,
+    );
   }
   if (check.ambiguous > MAX_AMBIGUOUS) {
-    throw new RequestError(422, `${(check.ambiguous * 100).toFixed(1)}% of the mask's pixels are neither near 0 nor near 255; send a binary mask (255 lesion, 0 skin)`);
+    throw new RequestError(
+      422,
+      `${(check.ambiguous * 100).toFixed(1)}% of the mask's pixels are neither near 0 nor near 255; send a binary mask (255 lesion, 0 skin)`,
+    );
   }
   return toRunMask(raw, target);
 }
@@ -157,12 +189,23 @@ export async function maskFromPng(bytes: Uint8Array, target: MaskTarget): Promis
  * width * height.
  */
 export function maskFromRle(value: unknown, target: MaskTarget): RunMask {
-  const bad = (why: string) => new RequestError(400, `'rle' ${why}; expected { width, height, counts: [skin, lesion, skin, ...] } (row-major runs summing to width*height)`);
+  const bad = (why: string) =>
+    new RequestError(
+      400,
+      `'rle' ${why}; expected { width, height, counts: [skin, lesion, skin, ...] } (row-major runs summing to width*height)`,
+    );
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('is missing or not an object');
   const { width, height, counts } = value as Record<string, unknown>;
-  for (const [name, v] of [['width', width], ['height', height]] as const) {
+  for (const [name, v] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw bad(`has no valid ${name}`);
-    if (v > MAX_MASK_SIDE) throw new RequestError(422, `the mask is ${width}x${height}; masks must be from 1x1 to ${MAX_MASK_SIDE}x${MAX_MASK_SIDE} pixels`);
+    if (v > MAX_MASK_SIDE)
+      throw new RequestError(
+        422,
+        `the mask is ${width}x${height}; masks must be from 1x1 to ${MAX_MASK_SIDE}x${MAX_MASK_SIDE} pixels`,
+      );
   }
   const w = width as number;
   const h = height as number;
@@ -182,7 +225,10 @@ export function maskFromRle(value: unknown, target: MaskTarget): RunMask {
   return toRunMask({ data, width: w, height: h, channels: 1 }, target);
 }
 
-function toRunMask(raw: { data: Uint8Array; width: number; height: number; channels: number }, target: MaskTarget): RunMask {
+function toRunMask(
+  raw: { data: Uint8Array; width: number; height: number; channels: number },
+  target: MaskTarget,
+): RunMask {
   const { width: W, height: H } = target;
   const same = raw.width === W && raw.height === H;
   const placed = same && raw.channels === 1 ? raw.data : resizeMaskTo(raw, { width: W, height: H }, target.fit).pixels;
@@ -195,14 +241,25 @@ function toRunMask(raw: { data: Uint8Array; width: number; height: number; chann
     }
   }
   if (lesion === 0) {
-    throw new RequestError(422, same ? 'the mask is empty (no lesion pixel, none >= 128); draw or upload a lesion' : `the mask is empty at the run's size ${W}x${H} after resizing from ${raw.width}x${raw.height}; draw a larger lesion`);
+    throw new RequestError(
+      422,
+      same
+        ? 'the mask is empty (no lesion pixel, none >= 128); draw or upload a lesion'
+        : `the mask is empty at the run's size ${W}x${H} after resizing from ${raw.width}x${raw.height}; draw a larger lesion`,
+    );
   }
-  const notice = same ? null : `the mask was ${raw.width}x${raw.height}; resized (nearest, ${target.fit}) to the run's ${W}x${H}`;
+  const notice = same
+    ? null
+    : `the mask was ${raw.width}x${raw.height}; resized (nearest, ${target.fit}) to the run's ${W}x${H}`;
   return { pixels, width: W, height: H, notice };
 }
 
 /** Run-length encodes a 0/255 mask as maskFromRle reads it. */
-export function encodeRle(pixels: Uint8Array, width: number, height: number): { width: number; height: number; counts: number[] } {
+export function encodeRle(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+): { width: number; height: number; counts: number[] } {
   const counts: number[] = [];
   let current = 0;
   let run = 0;

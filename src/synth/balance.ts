@@ -18,10 +18,13 @@ export function parseBalanceTarget(v: string): BalanceTarget {
   }
   if (/^\d*\.\d+$|^\d+\.\d*$/.test(t)) {
     const ratio = Number(t);
-    if (!(ratio > 0 && ratio <= 100)) throw new RangeError(`--target: a ratio must be above 0 and at most 100, got ${t}`);
+    if (!(ratio > 0 && ratio <= 100))
+      throw new RangeError(`--target: a ratio must be above 0 and at most 100, got ${t}`);
     return { kind: 'ratio', ratio };
   }
-  throw new RangeError(`--target: expected a count (e.g. 1000) or a ratio of the largest class with a decimal point (e.g. 1.0, 0.5), got '${v}'`);
+  throw new RangeError(
+    `--target: expected a count (e.g. 1000) or a ratio of the largest class with a decimal point (e.g. 1.0, 0.5), got '${v}'`,
+  );
 }
 
 export function formatBalanceTarget(t: BalanceTarget): string {
@@ -30,7 +33,9 @@ export function formatBalanceTarget(t: BalanceTarget): string {
 
 /** Synthetic lesions to add per class, given the real counts per class. */
 export function balanceCounts(real: readonly number[], target: BalanceTarget): number[] {
-  for (const n of real) if (!Number.isInteger(n) || n < 0) throw new RangeError(`balanceCounts: class counts must be non-negative integers, got ${real.join(', ')}`);
+  for (const n of real)
+    if (!Number.isInteger(n) || n < 0)
+      throw new RangeError(`balanceCounts: class counts must be non-negative integers, got ${real.join(', ')}`);
   const goal = target.kind === 'count' ? target.count : Math.ceil(target.ratio * Math.max(0, ...real));
   return real.map((n) => Math.max(0, goal - n));
 }

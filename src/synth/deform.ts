@@ -41,10 +41,17 @@ export class EmptyMaskError extends RangeError {}
  * Deforms a mask ([H*W], >= 128 is lesion) into a new 0/255 mask of the same size. The result is
  * never empty and lies inside the frame; the same seed gives the same mask.
  */
-export function deformMask(mask: Uint8Array, width: number, height: number, seed: number, options: Partial<DeformOptions> = {}): Uint8Array {
+export function deformMask(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  seed: number,
+  options: Partial<DeformOptions> = {},
+): Uint8Array {
   const o = { ...DEFAULT_DEFORM, ...options };
   checkOptions(o);
-  if (mask.length !== width * height) throw new RangeError(`deformMask: the mask has ${mask.length} pixels, expected ${width}x${height}`);
+  if (mask.length !== width * height)
+    throw new RangeError(`deformMask: the mask has ${mask.length} pixels, expected ${width}x${height}`);
   const src = new Uint8Array(mask.length);
   let area = 0;
   let cx = 0;
@@ -71,7 +78,9 @@ export function deformMask(mask: Uint8Array, width: number, height: number, seed
     if (out) return out;
   }
   // Unreachable in practice: the rigid transform of a non-empty mask at scale >= its cap keeps pixels.
-  throw new EmptyMaskError('deformMask: every deformation of this mask came out empty; the lesion is too small to deform');
+  throw new EmptyMaskError(
+    'deformMask: every deformation of this mask came out empty; the lesion is too small to deform',
+  );
 }
 
 function checkOptions(o: DeformOptions): void {
@@ -79,14 +88,24 @@ function checkOptions(o: DeformOptions): void {
     throw new RangeError(`deform option ${what}`);
   };
   if (!(o.rotate >= 0 && o.rotate <= 180)) bad(`rotate must be from 0 to 180 degrees, got ${o.rotate}`);
-  if (!(o.scale[0] > 0 && o.scale[1] >= o.scale[0] && o.scale[1] <= 4)) bad(`scale must be a range 0 < lo <= hi <= 4, got ${o.scale.join('..')}`);
+  if (!(o.scale[0] > 0 && o.scale[1] >= o.scale[0] && o.scale[1] <= 4))
+    bad(`scale must be a range 0 < lo <= hi <= 4, got ${o.scale.join('..')}`);
   if (!(o.translate >= 0 && o.translate <= 1)) bad(`translate must be from 0 to 1, got ${o.translate}`);
   if (!(o.elastic >= 0 && o.elastic <= 0.5)) bad(`elastic must be from 0 to 0.5, got ${o.elastic}`);
   if (!(o.elasticScale > 0 && o.elasticScale <= 4)) bad(`elasticScale must be in (0, 4], got ${o.elasticScale}`);
   if (!(Number.isInteger(o.margin) && o.margin >= 0)) bad(`margin must be a non-negative integer, got ${o.margin}`);
 }
 
-function draw(src: Uint8Array, width: number, height: number, cx: number, cy: number, size: number, rng: Rng, o: DeformOptions): Uint8Array | null {
+function draw(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  cx: number,
+  cy: number,
+  size: number,
+  rng: Rng,
+  o: DeformOptions,
+): Uint8Array | null {
   const theta = (rng.uniform(-o.rotate, o.rotate) * Math.PI) / 180;
   const s0 = rng.uniform(o.scale[0], o.scale[1]);
   const cos = Math.cos(theta);
@@ -120,8 +139,16 @@ function draw(src: Uint8Array, width: number, height: number, cx: number, cy: nu
   const roomH = height - 1 - 2 * (o.margin + alpha);
   const s = Math.min(s0, roomW / (u1 - u0), roomH / (v1 - v0));
   // The new centre: the old one moved by up to `translate` of the image, clamped to where it fits.
-  const nx = clamp(cx + rng.uniform(-o.translate, o.translate) * width, o.margin + alpha - s * u0, width - 1 - o.margin - alpha - s * u1);
-  const ny = clamp(cy + rng.uniform(-o.translate, o.translate) * height, o.margin + alpha - s * v0, height - 1 - o.margin - alpha - s * v1);
+  const nx = clamp(
+    cx + rng.uniform(-o.translate, o.translate) * width,
+    o.margin + alpha - s * u0,
+    width - 1 - o.margin - alpha - s * u1,
+  );
+  const ny = clamp(
+    cy + rng.uniform(-o.translate, o.translate) * height,
+    o.margin + alpha - s * v0,
+    height - 1 - o.margin - alpha - s * v1,
+  );
   const field = alpha > 0 ? elasticField(rng, size * o.elasticScale, width, height, alpha) : null;
   // Only pixels within the grown bounding box can be lesion.
   const x0 = Math.max(0, Math.floor(nx + s * u0 - alpha - 1));
@@ -163,7 +190,10 @@ function bilinear(m: Uint8Array, width: number, height: number, x: number, y: nu
   const ax = x - xf;
   const ay = y - yf;
   const at = (xx: number, yy: number) => (xx >= 0 && yy >= 0 && xx < width && yy < height ? m[yy * width + xx]! : 0);
-  return (1 - ay) * ((1 - ax) * at(xf, yf) + ax * at(xf + 1, yf)) + ay * ((1 - ax) * at(xf, yf + 1) + ax * at(xf + 1, yf + 1));
+  return (
+    (1 - ay) * ((1 - ax) * at(xf, yf) + ax * at(xf + 1, yf)) +
+    ay * ((1 - ax) * at(xf, yf + 1) + ax * at(xf + 1, yf + 1))
+  );
 }
 
 /**

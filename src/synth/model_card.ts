@@ -17,7 +17,14 @@ export interface CardFacts {
   /** Where the grids' label maps came from. */
   maskSource: string;
   /** What the run recorded of where it trained (cpu null: not recorded). */
-  machine: { cpu: string | null; cores: number | null; threads: number | null; device: string; precision: string; processes: number };
+  machine: {
+    cpu: string | null;
+    cores: number | null;
+    threads: number | null;
+    device: string;
+    precision: string;
+    processes: number;
+  };
   /** The training data's source folder and layout (from the cache), when the cache is there. */
   dataSource: { root: string; format: string; sample: boolean } | null;
   /** os.cpus()[0].model of the machine that packed the model. */
@@ -45,7 +52,11 @@ export function modelCard(f: CardFacts): string {
     .map(([k, v]) => `${k} ${String(v)}`)
     .join(', ');
   const blocks: Block[] = [
-    { kind: 'heading', level: 1, text: `${c.name}: ${c.model} generator, ${sizeText(c.size)}, ${c.diagnoses.join(' / ')}` },
+    {
+      kind: 'heading',
+      level: 1,
+      text: `${c.name}: ${c.model} generator, ${sizeText(c.size)}, ${c.diagnoses.join(' / ')}`,
+    },
     {
       kind: 'paragraph',
       text:
@@ -62,9 +73,20 @@ export function modelCard(f: CardFacts): string {
         ['size', `${sizeText(c.size)} pixels (fit: ${o.fit})`],
         ['diagnoses', c.diagnoses.join(', ')],
         ['label map', `version ${c.labelMap.version}: one-hot channels ${c.labelMap.channels.join(', ')}`],
-        ['weights', `\`${MODEL_WEIGHTS_FILE}\`: float16, ${(c.weights.bytes / 1e6).toFixed(2)} MB, ${c.weights.parameters.toLocaleString('en')} parameters, sha256 \`${c.weights.sha256}\``],
-        ['source weights', `\`${c.source.weights}\` (float32, sha256 \`${c.source.weightsSha256}\`), step ${c.source.step ?? 'unknown'}`],
-        ['data content key', c.data.contentKey ? `\`${c.data.contentKey}\`` : 'unknown (the training cache was gone when the model was packed)'],
+        [
+          'weights',
+          `\`${MODEL_WEIGHTS_FILE}\`: float16, ${(c.weights.bytes / 1e6).toFixed(2)} MB, ${c.weights.parameters.toLocaleString('en')} parameters, sha256 \`${c.weights.sha256}\``,
+        ],
+        [
+          'source weights',
+          `\`${c.source.weights}\` (float32, sha256 \`${c.source.weightsSha256}\`), step ${c.source.step ?? 'unknown'}`,
+        ],
+        [
+          'data content key',
+          c.data.contentKey
+            ? `\`${c.data.contentKey}\``
+            : 'unknown (the training cache was gone when the model was packed)',
+        ],
       ],
     },
     { kind: 'heading', level: 2, text: 'Data and licence' },
@@ -87,15 +109,22 @@ export function modelCard(f: CardFacts): string {
         'The data is the ISIC 2017 challenge data (International Skin Imaging Collaboration), licensed **CC-BY-NC 4.0** ' +
         '(https://creativecommons.org/licenses/by-nc/4.0/). These weights are derived from it and are for **non-commercial research only**; ' +
         `attribute ISIC and cite: ${ISIC_CITATION}` +
-        (f.dataSource && !/isic/i.test(`${f.dataSource.root} ${f.dataSource.format}`) ? ` ${TO_WRITE} check that \`${f.dataSource.root}\` is ISIC 2017: its path does not say so.` : ''),
+        (f.dataSource && !/isic/i.test(`${f.dataSource.root} ${f.dataSource.format}`)
+          ? ` ${TO_WRITE} check that \`${f.dataSource.root}\` is ISIC 2017: its path does not say so.`
+          : ''),
     });
   } else {
-    blocks.push({ kind: 'paragraph', text: `${TO_WRITE} the training data's source, licence and citation, and what they allow for these weights.` });
+    blocks.push({
+      kind: 'paragraph',
+      text: `${TO_WRITE} the training data's source, licence and citation, and what they allow for these weights.`,
+    });
   }
 
   blocks.push({ kind: 'heading', level: 2, text: 'Training' });
   const m = f.machine;
-  const cores = [m.cores ? `${m.cores} cores` : '', m.threads ? `${m.threads} libtorch threads` : ''].filter(Boolean).join(', ');
+  const cores = [m.cores ? `${m.cores} cores` : '', m.threads ? `${m.threads} libtorch threads` : '']
+    .filter(Boolean)
+    .join(', ');
   const where =
     m.device === 'cpu'
       ? m.cpu
@@ -110,7 +139,9 @@ export function modelCard(f: CardFacts): string {
       f.log
         ? `Training time: ${duration(f.log.seconds)} (the sum of the steps' times in log.jsonl: sample grids, checkpoints and pauses are not counted), ${where}, ${m.precision}${m.processes > 1 ? `, ${m.processes} processes` : ''}.`
         : `Training time: unknown (no log.jsonl) ${where}.`,
-      `Augmentation ${o.augment}; loss weights ${Object.entries(c.run.model.losses).map(([k, v]) => `${k} ${String(v)}`).join(', ')}${o.vggWeights ? '' : ' (the VGG term is off without --vgg-weights)'}; seed ${o.seed}.`,
+      `Augmentation ${o.augment}; loss weights ${Object.entries(c.run.model.losses)
+        .map(([k, v]) => `${k} ${String(v)}`)
+        .join(', ')}${o.vggWeights ? '' : ' (the VGG term is off without --vgg-weights)'}; seed ${o.seed}.`,
     ],
   });
 
@@ -121,19 +152,29 @@ export function modelCard(f: CardFacts): string {
       {
         kind: 'paragraph',
         text:
-          `\`dermosynth evaluate\` of the source (float32) weights on the ${x.data.lesions} lesions of the ${x.data.split} split (${Object.entries(x.data.perClass).map(([k, n]) => `${k} ${n}`).join(', ')}), ` +
+          `\`dermosynth evaluate\` of the source (float32) weights on the ${x.data.lesions} lesions of the ${x.data.split} split (${Object.entries(
+            x.data.perClass,
+          )
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ')}), ` +
           `${x.created.slice(0, 10)}. In brackets, the same measure on the real images: the ceiling the generated ones are measured against. The full record is \`metrics.json\`.`,
       },
       metricTableBlock([{ label: c.name, metrics: x.metrics }], c.diagnoses, false),
     );
     if (x.notes.length > 0) blocks.push({ kind: 'list', items: x.notes });
   } else {
-    blocks.push({ kind: 'paragraph', text: `${TO_WRITE} no metrics: the run had no metrics.json for these weights. Run \`dermosynth evaluate --run ${c.source.run}\` and pack again.` });
+    blocks.push({
+      kind: 'paragraph',
+      text: `${TO_WRITE} no metrics: the run had no metrics.json for these weights. Run \`dermosynth evaluate --run ${c.source.run}\` and pack again.`,
+    });
   }
 
   blocks.push(
     { kind: 'heading', level: 2, text: 'Samples' },
-    { kind: 'paragraph', text: `Label map | generated image, from the float16 weights as shipped, on ${f.maskSource}.` },
+    {
+      kind: 'paragraph',
+      text: `Label map | generated image, from the float16 weights as shipped, on ${f.maskSource}.`,
+    },
     ...Object.entries(f.grids).map(([d, src]): Block => ({ kind: 'image', src, alt: `${d}: label map | generated` })),
     { kind: 'heading', level: 2, text: 'Failure cases' },
     {
@@ -141,7 +182,7 @@ export function modelCard(f: CardFacts): string {
       text:
         `${TO_WRITE} where the model fails, with pictures (put them in \`failures/\` and show them here): e.g. masks it renders badly (very large or tiny lesions, ` +
         'lesions touching the border), diagnoses it confuses, artifacts (checkerboard, colour fringes), what real images have that it never draws (hair, rulers, ' +
-        'dermoscope frames, ink marks). Say how they were found (the val grids, the lowest-SSIM val lesions in `dermosynth evaluate`\'s report).',
+        "dermoscope frames, ink marks). Say how they were found (the val grids, the lowest-SSIM val lesions in `dermosynth evaluate`'s report).",
     },
     { kind: 'heading', level: 2, text: 'Intended use' },
     {
@@ -149,8 +190,10 @@ export function modelCard(f: CardFacts): string {
       items: [
         'Research on data augmentation: synthetic dermoscopy images, from a lesion mask and a diagnosis, to train and study lesion classifiers and segmenters.',
         '**Never diagnosis.** The images are not of real patients and carry no clinical information; a generated lesion says nothing about any person. Do not use the model, or classifiers trained on its images alone, to make or support clinical decisions.',
-        ...(isic && !f.dataSource?.sample ? ['Non-commercial research only (the ISIC data\'s CC-BY-NC 4.0 licence).'] : []),
-        'Synthetic images are marked as such by dermosynth (`SYN_` ids, provenance.csv naming this model\'s weights): keep them out of validation and test sets.',
+        ...(isic && !f.dataSource?.sample
+          ? ["Non-commercial research only (the ISIC data's CC-BY-NC 4.0 licence)."]
+          : []),
+        "Synthetic images are marked as such by dermosynth (`SYN_` ids, provenance.csv naming this model's weights): keep them out of validation and test sets.",
       ],
     },
     { kind: 'heading', level: 2, text: 'Use' },

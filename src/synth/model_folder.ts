@@ -44,12 +44,34 @@ const modelConfigSchema = z.object({
   size: z.tuple([z.number().int().positive(), z.number().int().positive()]),
   /** The diagnoses, in label order (lesion class k + 1 is diagnoses[k]). */
   diagnoses: z.array(z.string()).min(1),
-  labelMap: z.object({ version: z.number().int(), channels: z.array(z.string()), boundary: z.number().int().min(0), frame: z.boolean() }),
+  labelMap: z.object({
+    version: z.number().int(),
+    channels: z.array(z.string()),
+    boundary: z.number().int().min(0),
+    frame: z.boolean(),
+  }),
   /** The training data: the cache's content key (aux_networks.ts cacheContentKey; null when the cache was gone), its split sizes. */
-  data: z.object({ contentKey: z.string().nullable(), cacheKey: z.string().nullable(), train: z.number().int(), val: z.number().int(), test: z.number().int() }),
-  weights: z.object({ file: z.string(), dtype: z.literal('float16'), sha256: z.string(), bytes: z.number().int(), parameters: z.number().int() }),
+  data: z.object({
+    contentKey: z.string().nullable(),
+    cacheKey: z.string().nullable(),
+    train: z.number().int(),
+    val: z.number().int(),
+    test: z.number().int(),
+  }),
+  weights: z.object({
+    file: z.string(),
+    dtype: z.literal('float16'),
+    sha256: z.string(),
+    bytes: z.number().int(),
+    parameters: z.number().int(),
+  }),
   /** Where the weights came from: the run, the training step, the float32 file and its sha256. */
-  source: z.object({ run: z.string(), step: z.number().int().nullable(), weights: z.string(), weightsSha256: z.string() }),
+  source: z.object({
+    run: z.string(),
+    step: z.number().int().nullable(),
+    weights: z.string(),
+    weightsSha256: z.string(),
+  }),
   /** The source run's config.json (options, networks, data, schedule). */
   run: z.record(z.string(), z.unknown()),
 });
@@ -78,10 +100,13 @@ export async function readModelConfig(dir: string): Promise<ModelConfig | null> 
   const r = modelConfigSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new RangeError(`${file}: not a dermosynth model config of version ${MODEL_VERSION} (${i.path.join('.')}: ${i.message})`);
+    throw new RangeError(
+      `${file}: not a dermosynth model config of version ${MODEL_VERSION} (${i.path.join('.')}: ${i.message})`,
+    );
   }
   const run = r.data.run as unknown as RunConfig;
-  if (run.format !== 'dermosynth-run' || !run.options || !run.data) throw new RangeError(`${file}: its 'run' is not a dermosynth run config`);
+  if (run.format !== 'dermosynth-run' || !run.options || !run.data)
+    throw new RangeError(`${file}: its 'run' is not a dermosynth run config`);
   return { ...r.data, run: { ...run, options: parseTrainOptions(run.options) } };
 }
 

@@ -20,8 +20,16 @@ import { TrainLog, type LogEntry } from '../train/train_log.js';
 import { runPaths } from '../train/trainer.js';
 import { modelCard, type CardFacts } from './model_card.js';
 import {
-  MODEL_CARD_FILE, MODEL_CONFIG_FILE, MODEL_FORMAT, MODEL_GRIDS_DIR, MODEL_NAME_PATTERN, MODEL_VERSION, MODEL_WEIGHTS_FILE, MODEL_WEIGHTS_LIMIT,
-  readModelConfig, type ModelConfig,
+  MODEL_CARD_FILE,
+  MODEL_CONFIG_FILE,
+  MODEL_FORMAT,
+  MODEL_GRIDS_DIR,
+  MODEL_NAME_PATTERN,
+  MODEL_VERSION,
+  MODEL_WEIGHTS_FILE,
+  MODEL_WEIGHTS_LIMIT,
+  readModelConfig,
+  type ModelConfig,
 } from './model_folder.js';
 import { referenceMasks } from './pretrained.js';
 import { RunError, RunGenerator } from './run_generator.js';
@@ -66,27 +74,40 @@ export async function packModel(o: PackOptions, onNotice: (m: string) => void = 
     notes.push(m);
     onNotice(m);
   };
-  if (!MODEL_NAME_PATTERN.test(o.name)) throw new RangeError(`--name '${o.name}': use lower-case letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit), e.g. isic2017-128`);
+  if (!MODEL_NAME_PATTERN.test(o.name))
+    throw new RangeError(
+      `--name '${o.name}': use lower-case letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit), e.g. isic2017-128`,
+    );
   const limit = o.limitBytes ?? MODEL_WEIGHTS_LIMIT;
   const out = path.resolve(o.out);
   let keepCard = false;
   if (existsSync(out) && (await readdir(out)).length > 0) {
     const existing = await readModelConfig(out).catch(() => null);
-    if (!o.overwrite) throw new RangeError(`${out} is not empty${existing ? ` (it holds the model ${existing.name})` : ''}; choose another --out${existing ? ', or add --overwrite to replace it' : ''}`);
-    if (!existing) throw new RangeError(`${out} is not empty and is not a model folder; --overwrite only replaces a model folder`);
+    if (!o.overwrite)
+      throw new RangeError(
+        `${out} is not empty${existing ? ` (it holds the model ${existing.name})` : ''}; choose another --out${existing ? ', or add --overwrite to replace it' : ''}`,
+      );
+    if (!existing)
+      throw new RangeError(`${out} is not empty and is not a model folder; --overwrite only replaces a model folder`);
     keepCard = existsSync(path.join(out, MODEL_CARD_FILE));
   }
 
-  const source = await RunGenerator.load(path.resolve(o.run), { weights: o.weights ? path.resolve(o.weights) : undefined });
+  const source = await RunGenerator.load(path.resolve(o.run), {
+    weights: o.weights ? path.resolve(o.weights) : undefined,
+  });
   let config: ModelConfig;
   let log: { steps: number; seconds: number; skipped: number; stages: string[] } | null;
   try {
-    if (source.pretrained) throw new RunError(`${o.run} is already a packaged model (${source.pretrained.name}); pack a training run's folder`);
+    if (source.pretrained)
+      throw new RunError(
+        `${o.run} is already a packaged model (${source.pretrained.name}); pack a training run's folder`,
+      );
     const run = source.config;
     const paths = runPaths(source.dir);
     const entries = existsSync(paths.log) ? await TrainLog.read(paths.log) : [];
     // The final generator.safetensors is the weights after the run's last logged step.
-    const step = source.weights.step ?? (entries.length > 0 ? Math.max(...entries.map((e) => e.step)) : run.schedule.totalSteps);
+    const step =
+      source.weights.step ?? (entries.length > 0 ? Math.max(...entries.map((e) => e.step)) : run.schedule.totalSteps);
     log = entries.length > 0 ? summariseLog(entries, step) : null;
     if (!log) note(`${paths.log} is missing or empty: the card has no training time`);
 
@@ -109,7 +130,9 @@ export async function packModel(o: PackOptions, onNotice: (m: string) => void = 
         const orig = t.toFloat32Array();
         for (let i = 0; i < back.length; i++) {
           if (!Number.isFinite(back[i]!) && Number.isFinite(orig[i]!)) {
-            throw new RangeError(`${source.weights.file}: '${k}' holds ${orig[i]}, beyond float16's range (65504): the model cannot be packed as float16`);
+            throw new RangeError(
+              `${source.weights.file}: '${k}' holds ${orig[i]}, beyond float16's range (65504): the model cannot be packed as float16`,
+            );
           }
           if (back[i] === 0 && orig[i] !== 0) flushed++;
         }
@@ -121,7 +144,7 @@ export async function packModel(o: PackOptions, onNotice: (m: string) => void = 
         'dermosynth.name': o.name,
         'dermosynth.model': run.options.model,
         'dermosynth.size': `${run.options.width}x${run.options.height}`,
-        'dermosynth.dtype': 'float16, converted from the run\'s float32',
+        'dermosynth.dtype': "float16, converted from the run's float32",
         'dermosynth.source_run': path.resolve(source.dir),
         'dermosynth.source_step': String(step),
         'dermosynth.source_weights': path.resolve(source.weights.file),
@@ -148,13 +171,38 @@ export async function packModel(o: PackOptions, onNotice: (m: string) => void = 
         model: run.options.model,
         size: [run.options.width, run.options.height],
         diagnoses: [...source.spec.classes],
-        labelMap: { version: source.spec.version, channels: [...source.spec.channels], boundary: source.spec.boundary, frame: source.spec.frame },
-        data: { contentKey: data.contentKey, cacheKey: data.manifest?.key ?? null, train: run.data.train, val: run.data.val, test: run.data.test },
-        weights: { file: MODEL_WEIGHTS_FILE, dtype: 'float16', sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength, parameters },
-        source: { run: path.resolve(source.dir), step, weights: path.resolve(source.weights.file), weightsSha256: source.weights.sha256 },
+        labelMap: {
+          version: source.spec.version,
+          channels: [...source.spec.channels],
+          boundary: source.spec.boundary,
+          frame: source.spec.frame,
+        },
+        data: {
+          contentKey: data.contentKey,
+          cacheKey: data.manifest?.key ?? null,
+          train: run.data.train,
+          val: run.data.val,
+          test: run.data.test,
+        },
+        weights: {
+          file: MODEL_WEIGHTS_FILE,
+          dtype: 'float16',
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          bytes: bytes.byteLength,
+          parameters,
+        },
+        source: {
+          run: path.resolve(source.dir),
+          step,
+          weights: path.resolve(source.weights.file),
+          weightsSha256: source.weights.sha256,
+        },
         run,
       };
-      await writeFileAtomic(path.join(out, MODEL_CONFIG_FILE), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
+      await writeFileAtomic(
+        path.join(out, MODEL_CONFIG_FILE),
+        new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'),
+      );
     } finally {
       for (const [k, t] of half) if (t !== state.get(k)) t.dispose();
     }
@@ -171,10 +219,14 @@ export async function packModel(o: PackOptions, onNotice: (m: string) => void = 
       metrics = m;
       await writeFileAtomic(path.join(out, METRICS_FILE), new TextEncoder().encode(JSON.stringify(m, null, 2) + '\n'));
     } else {
-      note(`${metricsFile} was measured on other weights (sha256 ${String(m.weights?.sha256).slice(0, 12)}, not ${config.source.weightsSha256.slice(0, 12)}): left out; evaluate these weights and pack again`);
+      note(
+        `${metricsFile} was measured on other weights (sha256 ${String(m.weights?.sha256).slice(0, 12)}, not ${config.source.weightsSha256.slice(0, 12)}): left out; evaluate these weights and pack again`,
+      );
     }
   } else {
-    note(`${metricsFile} is missing: the card has no metrics; run 'dermosynth evaluate --run ${config.source.run}' and pack again`);
+    note(
+      `${metricsFile} is missing: the card has no metrics; run 'dermosynth evaluate --run ${config.source.run}' and pack again`,
+    );
   }
 
   // Grids from the packed (float16) weights: what ships is what is shown.
@@ -201,12 +253,18 @@ export async function packModel(o: PackOptions, onNotice: (m: string) => void = 
   };
   const cardFile = path.join(out, keepCard ? 'MODEL_CARD.generated.md' : MODEL_CARD_FILE);
   await writeFileAtomic(cardFile, new TextEncoder().encode(modelCard(facts)));
-  if (keepCard) note(`${path.join(out, MODEL_CARD_FILE)} is kept (it may hold human-written parts); the new skeleton is ${cardFile}: merge what changed`);
+  if (keepCard)
+    note(
+      `${path.join(out, MODEL_CARD_FILE)} is kept (it may hold human-written parts); the new skeleton is ${cardFile}: merge what changed`,
+    );
   return { dir: out, config, grids, card: cardFile, notes };
 }
 
 /** Steps, training seconds and skipped steps of the log up to `step`. */
-function summariseLog(entries: readonly LogEntry[], step: number): { steps: number; seconds: number; skipped: number; stages: string[] } {
+function summariseLog(
+  entries: readonly LogEntry[],
+  step: number,
+): { steps: number; seconds: number; skipped: number; stages: string[] } {
   const upTo = entries.filter((e) => e.step <= step);
   return {
     steps: step,
@@ -220,7 +278,14 @@ function summariseLog(entries: readonly LogEntry[], step: number): { steps: numb
 function runMachine(config: ModelConfig): CardFacts['machine'] {
   const m = config.run.machine;
   const rt = config.run.runtime;
-  return { cpu: m?.cpu ?? null, cores: m?.cores ?? null, threads: m?.threads ?? null, device: rt?.device ?? 'cpu', precision: rt?.precision ?? 'fp32', processes: rt?.processes ?? 1 };
+  return {
+    cpu: m?.cpu ?? null,
+    cores: m?.cores ?? null,
+    threads: m?.threads ?? null,
+    device: rt?.device ?? 'cpu',
+    precision: rt?.precision ?? 'fp32',
+    processes: rt?.processes ?? 1,
+  };
 }
 
 async function readManifest(cacheDir: string): Promise<CacheManifest | null> {
@@ -241,7 +306,11 @@ async function cacheSource(cacheDir: string): Promise<CardFacts['dataSource']> {
 }
 
 /** The training data's content key: from its cache, else from the run's metrics.json when that was measured on the same cache. */
-async function dataKeys(cacheDir: string, runDir: string, note: (m: string) => void): Promise<{ contentKey: string | null; manifest: CacheManifest | null }> {
+async function dataKeys(
+  cacheDir: string,
+  runDir: string,
+  note: (m: string) => void,
+): Promise<{ contentKey: string | null; manifest: CacheManifest | null }> {
   if (existsSync(path.join(cacheDir, MANIFEST_FILE))) {
     const cache = await LesionCache.open(cacheDir);
     try {
@@ -270,7 +339,12 @@ async function gridMasks(gen: RunGenerator, n: number): Promise<{ labels: Uint8A
     const cache = await LesionCache.open(dir);
     try {
       const val = cache.indices('val');
-      if (val.length > 0 && cache.width === gen.width && cache.height === gen.height && cache.spec.channels.join(',') === gen.spec.channels.join(',')) {
+      if (
+        val.length > 0 &&
+        cache.width === gen.width &&
+        cache.height === gen.height &&
+        cache.spec.channels.join(',') === gen.spec.channels.join(',')
+      ) {
         const picked = val.slice(0, n);
         const layout = recordLayout(cache.width, cache.height);
         const image = new Uint8Array(layout.image);
@@ -279,7 +353,10 @@ async function gridMasks(gen: RunGenerator, n: number): Promise<{ labels: Uint8A
           cache.readInto(i, image, 0, label, 0);
           return label;
         });
-        return { labels, source: `the first ${picked.length} lesions of the run's val split (${picked.map((i) => cache.records[i]!.id).join(', ')}), each drawn as every diagnosis` };
+        return {
+          labels,
+          source: `the first ${picked.length} lesions of the run's val split (${picked.map((i) => cache.records[i]!.id).join(', ')}), each drawn as every diagnosis`,
+        };
       }
     } finally {
       cache.close();
@@ -304,7 +381,12 @@ export function relabel(label: Uint8Array, k: number, diagnoses: number): Uint8A
 }
 
 /** grids/<diagnosis>.png: label | generated, one row per label map. */
-async function writeGrids(gen: RunGenerator, labels: readonly Uint8Array[], out: string, gap = 2): Promise<Record<string, string>> {
+async function writeGrids(
+  gen: RunGenerator,
+  labels: readonly Uint8Array[],
+  out: string,
+  gap = 2,
+): Promise<Record<string, string>> {
   const { width: w, height: h } = gen;
   const grids: Record<string, string> = {};
   for (const [k, diagnosis] of gen.classes.entries()) {
@@ -314,14 +396,20 @@ async function writeGrids(gen: RunGenerator, labels: readonly Uint8Array[], out:
     const ch = maps.length * h + (maps.length - 1) * gap;
     const canvas = new Uint8Array(cw * ch * 3).fill(255);
     const put = (src: Uint8Array, row: number, col: number) => {
-      for (let y = 0; y < h; y++) canvas.set(src.subarray(y * w * 3, (y + 1) * w * 3), ((row * (h + gap) + y) * cw + col * (w + gap)) * 3);
+      for (let y = 0; y < h; y++)
+        canvas.set(src.subarray(y * w * 3, (y + 1) * w * 3), ((row * (h + gap) + y) * cw + col * (w + gap)) * 3);
     };
     maps.forEach((m, i) => {
       put(colouriseLabels(m, gen.spec), i, 0);
       put(rgb[i]!, i, 1);
     });
     const rel = path.join(MODEL_GRIDS_DIR, gridFileName(diagnosis));
-    await writeFileAtomic(path.join(out, rel), await sharp(canvas, { raw: { width: cw, height: ch, channels: 3 } }).png().toBuffer());
+    await writeFileAtomic(
+      path.join(out, rel),
+      await sharp(canvas, { raw: { width: cw, height: ch, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
     grids[diagnosis] = rel;
   }
   return grids;

@@ -53,19 +53,28 @@ export function makePlan(sources: readonly MaskSource[], classes: readonly strin
   const groups: { diagnosis: number | null; count: number; pool: MaskSource[]; what: string }[] = [];
   if (r.what.kind === 'as-is') {
     const pool = sorted.filter((s) => s.diagnosis !== null);
-    if (pool.length === 0) throw new PlanError("'as-is' keeps each source's diagnosis, but no source mask has one; give --dataset, or choose a --class");
+    if (pool.length === 0)
+      throw new PlanError(
+        "'as-is' keeps each source's diagnosis, but no source mask has one; give --dataset, or choose a --class",
+      );
     groups.push({ diagnosis: null, count: r.what.count, pool, what: 'labelled' });
   } else {
     for (const [k, count] of r.what.counts.entries()) {
       if (count === 0) continue;
       const same = r.maskPool === 'same' && sorted.some((s) => s.diagnosis !== null);
       const pool = same ? sorted.filter((s) => s.diagnosis === k) : sorted;
-      if (pool.length === 0) throw new PlanError(`no source mask of diagnosis ${classes[k]}; give masks of that class, or draw from every class with --mask-pool all`);
+      if (pool.length === 0)
+        throw new PlanError(
+          `no source mask of diagnosis ${classes[k]}; give masks of that class, or draw from every class with --mask-pool all`,
+        );
       groups.push({ diagnosis: k, count, pool, what: same ? classes[k]! : '' });
     }
   }
   const total = groups.reduce((a, g) => a + g.count, 0);
-  if (r.firstId < 0 || r.firstId + total - 1 > 9_999_999) throw new PlanError(`ids from SYN_${r.firstId} for ${total} lesions would pass SYN_9999999; use a smaller --first-id or fewer lesions`);
+  if (r.firstId < 0 || r.firstId + total - 1 > 9_999_999)
+    throw new PlanError(
+      `ids from SYN_${r.firstId} for ${total} lesions would pass SYN_9999999; use a smaller --first-id or fewer lesions`,
+    );
   const items: PlanItem[] = [];
   for (const [g, group] of groups.entries()) {
     const { count, pool } = group;

@@ -42,7 +42,10 @@ export interface ModelListing {
 export async function listModels(dir = modelsDir()): Promise<ModelListing> {
   const listing: ModelListing = { dir, models: [], problems: [] };
   if (!existsSync(dir)) return listing;
-  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const entries = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   for (const folder of entries) {
     const d = path.join(dir, folder);
     let config: ModelConfig | null;
@@ -72,7 +75,8 @@ export async function findModel(name: string, dir = modelsDir()): Promise<Instal
   const listing = await listModels(dir);
   const m = listing.models.find((x) => x.name === name) ?? listing.models.find((x) => path.basename(x.dir) === name);
   if (m) {
-    if (m.weightsBytes === 0) throw new RunError(`pretrained model ${name}: ${path.join(m.dir, MODEL_WEIGHTS_FILE)} is missing`);
+    if (m.weightsBytes === 0)
+      throw new RunError(`pretrained model ${name}: ${path.join(m.dir, MODEL_WEIGHTS_FILE)} is missing`);
     return m;
   }
   throw new RunError(`no pretrained model '${name}': ${availableText(listing)}`);
@@ -98,15 +102,22 @@ export async function defaultModel(dir = modelsDir()): Promise<{ model: Installe
  * Checks a request against what a model can do: a size and diagnoses it was trained for. The
  * error names the model's size and diagnoses.
  */
-export function checkModelFits(m: InstalledModel, want: { size?: { width: number; height: number } | null; diagnoses?: readonly string[]; flag?: string }): void {
+export function checkModelFits(
+  m: InstalledModel,
+  want: { size?: { width: number; height: number } | null; diagnoses?: readonly string[]; flag?: string },
+): void {
   const c = m.config;
   const what = `pretrained model ${m.name} is ${c.model} at ${sizeText(c.size)} for ${c.diagnoses.join(', ')}`;
   if (want.size && (want.size.width !== c.size[0] || want.size.height !== c.size[1])) {
-    throw new RunError(`${want.flag ?? '--size'} ${want.size.width}x${want.size.height}: the ${what}; it makes ${sizeText(c.size)} images only`);
+    throw new RunError(
+      `${want.flag ?? '--size'} ${want.size.width}x${want.size.height}: the ${what}; it makes ${sizeText(c.size)} images only`,
+    );
   }
   const missing = (want.diagnoses ?? []).filter((d) => !c.diagnoses.includes(d));
   if (missing.length > 0) {
-    throw new RunError(`${want.flag ?? '--class'} ${missing.join(', ')}: the ${what}; it cannot make ${missing.length > 1 ? 'these diagnoses' : 'that diagnosis'}`);
+    throw new RunError(
+      `${want.flag ?? '--class'} ${missing.join(', ')}: the ${what}; it cannot make ${missing.length > 1 ? 'these diagnoses' : 'that diagnosis'}`,
+    );
   }
 }
 
@@ -149,40 +160,74 @@ const NOT_GENERATOR = new Set(['model', 'preset', 'labelChannels', 'numD', 'nLay
  */
 export function initMismatches(
   m: InstalledModel,
-  run: { model: string; width: number; height: number; boundary: number; frame: boolean; generatorOptions: Record<string, unknown>; diagnoses?: readonly string[] },
+  run: {
+    model: string;
+    width: number;
+    height: number;
+    boundary: number;
+    frame: boolean;
+    generatorOptions: Record<string, unknown>;
+    diagnoses?: readonly string[];
+  },
 ): string[] {
   const c = m.config;
   const out: string[] = [];
-  if (run.width !== c.size[0] || run.height !== c.size[1]) out.push(`size ${run.width}x${run.height} (the model's ${sizeText(c.size)})`);
+  if (run.width !== c.size[0] || run.height !== c.size[1])
+    out.push(`size ${run.width}x${run.height} (the model's ${sizeText(c.size)})`);
   if (run.model !== c.model) out.push(`model ${run.model} (the model's ${c.model})`);
   else {
     const theirs = c.run.model.options;
     for (const k of new Set([...Object.keys(theirs), ...Object.keys(run.generatorOptions)])) {
       if (NOT_GENERATOR.has(k)) continue;
-      if (JSON.stringify(run.generatorOptions[k]) !== JSON.stringify(theirs[k])) out.push(`${k} ${String(run.generatorOptions[k])} (the model's ${String(theirs[k])})`);
+      if (JSON.stringify(run.generatorOptions[k]) !== JSON.stringify(theirs[k]))
+        out.push(`${k} ${String(run.generatorOptions[k])} (the model's ${String(theirs[k])})`);
     }
   }
   if (run.boundary !== c.labelMap.boundary) out.push(`boundary ${run.boundary} (the model's ${c.labelMap.boundary})`);
-  if (run.frame !== c.labelMap.frame) out.push(`frame ${run.frame ? 'on' : 'off'} (the model's ${c.labelMap.frame ? 'on' : 'off'})`);
-  if (run.diagnoses && run.diagnoses.join(',') !== c.diagnoses.join(',')) out.push(`diagnoses ${run.diagnoses.join(', ')} (the model's ${c.diagnoses.join(', ')}, in this order)`);
+  if (run.frame !== c.labelMap.frame)
+    out.push(`frame ${run.frame ? 'on' : 'off'} (the model's ${c.labelMap.frame ? 'on' : 'off'})`);
+  if (run.diagnoses && run.diagnoses.join(',') !== c.diagnoses.join(','))
+    out.push(`diagnoses ${run.diagnoses.join(', ')} (the model's ${c.diagnoses.join(', ')}, in this order)`);
   return out;
 }
 
 /** The run options --init takes from the model unless the command line gives them. */
-export function initDefaults(m: InstalledModel): { width: number; height: number; model: string; preset: string; modelOverrides: Record<string, number | string | boolean>; fit: string; boundary: number; frame: boolean } {
+export function initDefaults(m: InstalledModel): {
+  width: number;
+  height: number;
+  model: string;
+  preset: string;
+  modelOverrides: Record<string, number | string | boolean>;
+  fit: string;
+  boundary: number;
+  frame: boolean;
+} {
   const o = m.config.run.options;
-  return { width: m.config.size[0], height: m.config.size[1], model: o.model, preset: o.preset, modelOverrides: { ...o.modelOverrides }, fit: o.fit, boundary: m.config.labelMap.boundary, frame: m.config.labelMap.frame };
+  return {
+    width: m.config.size[0],
+    height: m.config.size[1],
+    model: o.model,
+    preset: o.preset,
+    modelOverrides: { ...o.modelOverrides },
+    fit: o.fit,
+    boundary: m.config.labelMap.boundary,
+    frame: m.config.labelMap.frame,
+  };
 }
 
 /**
  * Copies a model's weights (float16, converted) into a freshly built generator of the same
  * architecture: what `train --init NAME` starts from. Checks the file's sha256 against config.json.
  */
-export async function initGeneratorFrom(generator: GeneratorModule, m: InstalledModel): Promise<{ sha256: string; file: string }> {
+export async function initGeneratorFrom(
+  generator: GeneratorModule,
+  m: InstalledModel,
+): Promise<{ sha256: string; file: string }> {
   const file = path.join(m.dir, MODEL_WEIGHTS_FILE);
   const bytes = await readFile(file);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (sha256 !== m.config.weights.sha256) throw new RunError(`${file}: its sha256 is not the one config.json records: the file was changed or damaged`);
+  if (sha256 !== m.config.weights.sha256)
+    throw new RunError(`${file}: its sha256 is not the one config.json records: the file was changed or damaged`);
   const { tensors } = torch.readSafetensors(bytes, file);
   try {
     loadConverted(generator, tensors, file);

@@ -93,7 +93,8 @@ export class RunGenerator {
     const device = torch.checkDevice(o.device ?? 'cpu');
     const precision = torch.amp.checkPrecision(o.precision ?? 'fp32', device);
     const paths = runPaths(dir);
-    if (!existsSync(dir)) throw new RunError(`${dir}: no such run directory; pass the --out folder of a 'dermosynth train' run`);
+    if (!existsSync(dir))
+      throw new RunError(`${dir}: no such run directory; pass the --out folder of a 'dermosynth train' run`);
     let model: ModelConfig | null;
     try {
       model = await readModelConfig(dir);
@@ -107,10 +108,15 @@ export class RunGenerator {
     } catch (e) {
       throw new RunError(`${paths.config}: cannot read the run's config (${(e as Error).message})`);
     }
-    if (!config) throw new RunError(`${dir}: not a training run (no config.json); pass the --out folder of a 'dermosynth train' run`);
+    if (!config)
+      throw new RunError(
+        `${dir}: not a training run (no config.json); pass the --out folder of a 'dermosynth train' run`,
+      );
     const spec = labelMapSpec(config.data.classes, { boundary: config.options.boundary, frame: config.options.frame });
     if (spec.channels.join(',') !== config.data.labelChannels.join(',')) {
-      throw new RunError(`${paths.config}: the label channels (${config.data.labelChannels.join(', ')}) do not match this dermosynth's label map (${spec.channels.join(', ')})`);
+      throw new RunError(
+        `${paths.config}: the label channels (${config.data.labelChannels.join(', ')}) do not match this dermosynth's label map (${spec.channels.join(', ')})`,
+      );
     }
     const weights = await findWeights(dir, o.weights);
     const o2 = config.options;
@@ -119,24 +125,45 @@ export class RunGenerator {
     try {
       // A checkpoint holds G.*, D.* and optimizer state; a generator file holds G's names alone.
       const prefixed = [...tensors.keys()].some((k) => k.startsWith('G.'));
-      const state = prefixed ? new Map([...tensors].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t])) : tensors;
+      const state = prefixed
+        ? new Map([...tensors].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]))
+        : tensors;
       try {
         generator.loadStateDict(state, { source: weights.file });
       } catch (e) {
-        throw new RunError(`${(e as Error).message}; the weights do not fit the run's ${o2.model} generator (${paths.config})`);
+        throw new RunError(
+          `${(e as Error).message}; the weights do not fit the run's ${o2.model} generator (${paths.config})`,
+        );
       }
     } finally {
       torch.dispose(tensors);
     }
     if (device !== 'cpu') generator.to(device);
     generator.freezeForInference();
-    return new RunGenerator(dir, config, spec, generator, { file: weights.file, sha256: weights.sha256, step: weights.step }, device, precision);
+    return new RunGenerator(
+      dir,
+      config,
+      spec,
+      generator,
+      { file: weights.file, sha256: weights.sha256, step: weights.step },
+      device,
+      precision,
+    );
   }
 
   /** A packaged model folder: its float16 weights, converted to the generator's float32 on load. */
-  private static async loadModel(dir: string, model: ModelConfig, o: LoadRunOptions, device: Device, precision: Precision): Promise<RunGenerator> {
+  private static async loadModel(
+    dir: string,
+    model: ModelConfig,
+    o: LoadRunOptions,
+    device: Device,
+    precision: Precision,
+  ): Promise<RunGenerator> {
     const configFile = path.join(dir, MODEL_CONFIG_FILE);
-    if (o.weights) throw new RunError(`${dir} is a packaged model (${model.name}) with its own weights; --weights goes with a training run's folder`);
+    if (o.weights)
+      throw new RunError(
+        `${dir} is a packaged model (${model.name}) with its own weights; --weights goes with a training run's folder`,
+      );
     const spec = labelMapSpec(model.diagnoses, { boundary: model.labelMap.boundary, frame: model.labelMap.frame });
     if (model.labelMap.version !== spec.version || spec.channels.join(',') !== model.labelMap.channels.join(',')) {
       throw new RunError(
@@ -148,7 +175,9 @@ export class RunGenerator {
     const bytes = await readFile(file);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (sha256 !== model.weights.sha256) {
-      throw new RunError(`${file}: its sha256 ${sha256.slice(0, 16)}... is not the ${model.weights.sha256.slice(0, 16)}... that ${MODEL_CONFIG_FILE} records: the file was changed or damaged`);
+      throw new RunError(
+        `${file}: its sha256 ${sha256.slice(0, 16)}... is not the ${model.weights.sha256.slice(0, 16)}... that ${MODEL_CONFIG_FILE} records: the file was changed or damaged`,
+      );
     }
     const o2 = model.run.options;
     const { generator } = buildGenerator(o2.model, spec.channels.length, o2.modelOverrides, o2.preset);
@@ -156,13 +185,24 @@ export class RunGenerator {
     try {
       loadConverted(generator, tensors, file);
     } catch (e) {
-      throw new RunError(`${(e as Error).message}; the weights do not fit the model's ${o2.model} generator (${configFile})`);
+      throw new RunError(
+        `${(e as Error).message}; the weights do not fit the model's ${o2.model} generator (${configFile})`,
+      );
     } finally {
       torch.dispose(tensors);
     }
     if (device !== 'cpu') generator.to(device);
     generator.freezeForInference();
-    return new RunGenerator(dir, model.run, spec, generator, { file, sha256, step: model.source.step }, device, precision, model);
+    return new RunGenerator(
+      dir,
+      model.run,
+      spec,
+      generator,
+      { file, sha256, step: model.source.step },
+      device,
+      precision,
+      model,
+    );
   }
 
   /**
@@ -173,19 +213,26 @@ export class RunGenerator {
   generate(labelBytes: readonly Uint8Array[]): Uint8Array[] {
     const n = this.width * this.height;
     for (const [i, lb] of labelBytes.entries()) {
-      if (lb.length !== n) throw new RangeError(`generate: label map ${i} has ${lb.length} pixels, the run's size ${this.width}x${this.height} needs ${n}`);
+      if (lb.length !== n)
+        throw new RangeError(
+          `generate: label map ${i} has ${lb.length} pixels, the run's size ${this.width}x${this.height} needs ${n}`,
+        );
     }
     if (labelBytes.length === 0) return [];
     const flat = new Uint8Array(labelBytes.length * n);
     labelBytes.forEach((lb, i) => flat.set(lb, i * n));
-    return torch.tidy(() => imagesToRgb(this.generateImages(torch.fromBytes(flat, 'uint8', [labelBytes.length, 1, this.height, this.width]))));
+    return torch.tidy(() =>
+      imagesToRgb(this.generateImages(torch.fromBytes(flat, 'uint8', [labelBytes.length, 1, this.height, this.width]))),
+    );
   }
 
   /** Label bytes uint8 [B, 1, H, W] (any device) -> float32 images in [-1, 1], [B, 3, H, W], on the run's device. */
   generateImages(labelBytes: Tensor): Tensor {
     const [, c, h, w] = labelBytes.shape;
     if (labelBytes.shape.length !== 4 || c !== 1 || h !== this.height || w !== this.width) {
-      throw new RangeError(`generateImages: expected label bytes [B, 1, ${this.height}, ${this.width}], got [${labelBytes.shape.join(', ')}]`);
+      throw new RangeError(
+        `generateImages: expected label bytes [B, 1, ${this.height}, ${this.width}], got [${labelBytes.shape.join(', ')}]`,
+      );
     }
     return torch.inferenceMode(() =>
       torch.tidy(() => {
@@ -216,7 +263,8 @@ export function loadConverted(module: GeneratorModule, tensors: Map<string, Tens
     for (const [k, t] of tensors) {
       const target = own.get(k);
       if (target && t.dtype !== target.dtype) {
-        if (!torch.isFloating(t.dtype) || !torch.isFloating(target.dtype)) throw new Error(`loading ${source}: '${k}' is ${t.dtype}, the module's is ${target.dtype}`);
+        if (!torch.isFloating(t.dtype) || !torch.isFloating(target.dtype))
+          throw new Error(`loading ${source}: '${k}' is ${t.dtype}, the module's is ${target.dtype}`);
         const c = t.to(target.dtype);
         converted.push(c);
         state.set(k, c);
@@ -249,7 +297,9 @@ async function findWeights(dir: string, explicit: string | undefined): Promise<R
   } else {
     const newest = (await listCheckpoints(paths.checkpoints))[0];
     if (!newest) {
-      throw new RunError(`${dir}: the run has no weights yet (neither generator.safetensors nor a checkpoint in checkpoints/); train it first, or let it reach its first checkpoint`);
+      throw new RunError(
+        `${dir}: the run has no weights yet (neither generator.safetensors nor a checkpoint in checkpoints/); train it first, or let it reach its first checkpoint`,
+      );
     }
     file = newest.file;
     step = newest.step;

@@ -26,10 +26,17 @@ export interface DatasetSources {
  * own split is split as `data prepare` does by default, so test masks stay out of training sets). The dataset's diagnoses
  * must be the run's. Lesions with errors stop the run, or are left out and listed with `skipBad`.
  */
-export async function datasetSources(dir: string, split: Split | 'all', classes: readonly string[], skipBad: boolean): Promise<DatasetSources> {
+export async function datasetSources(
+  dir: string,
+  split: Split | 'all',
+  classes: readonly string[],
+  skipBad: boolean,
+): Promise<DatasetSources> {
   const index = await readDataset(dir);
   if (index.classes.join(',') !== classes.join(',')) {
-    throw new DataError(`${dir}: the dataset's diagnoses (${index.classes.join(', ')}) are not the run's (${classes.join(', ')})`);
+    throw new DataError(
+      `${dir}: the dataset's diagnoses (${index.classes.join(', ')}) are not the run's (${classes.join(', ')})`,
+    );
   }
   const bad = badIds(index);
   const errors = index.problems.filter((p) => p.severity === 'error');
@@ -54,7 +61,9 @@ export async function datasetSources(dir: string, split: Split | 'all', classes:
     counts[r.label]!++;
   }
   if (sources.length === 0) {
-    throw new DataError(`${dir}: no usable lesion in the ${split === 'all' ? 'dataset' : `${split} split`}${split !== 'all' ? '; choose another --split' : ''}`);
+    throw new DataError(
+      `${dir}: no usable lesion in the ${split === 'all' ? 'dataset' : `${split} split`}${split !== 'all' ? '; choose another --split' : ''}`,
+    );
   }
   return { sources, counts, skipped };
 }
@@ -63,7 +72,8 @@ export async function datasetSources(dir: string, split: Split | 'all', classes:
 export async function folderSources(dir: string): Promise<MaskSource[]> {
   const names = (await listDir(dir)).filter((n) => !n.startsWith('.'));
   const pngs = names.filter((n) => n.toLowerCase().endsWith('.png'));
-  if (pngs.length === 0) throw new DataError(`${dir}: no PNG masks in the folder; put lesion masks there (0 = skin, 255 = lesion)`);
+  if (pngs.length === 0)
+    throw new DataError(`${dir}: no PNG masks in the folder; put lesion masks there (0 = skin, 255 = lesion)`);
   return pngs.map((n) => ({
     id: n.endsWith(MASK_SUFFIX) ? n.slice(0, -MASK_SUFFIX.length) : n.slice(0, -4),
     file: path.join(dir, n),
@@ -94,11 +104,19 @@ export async function loadSourceMask(src: MaskSource, t: SourceTarget): Promise<
   try {
     bytes = await readFile(src.file);
   } catch (e) {
-    throw new DataError(`${src.file}: cannot read the mask (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new DataError(
+      `${src.file}: cannot read the mask (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   const { check, raw } = await checkMask(bytes, src.file);
-  if (check.channels === 'colour') throw new DataError(`${src.file}: the mask has ${check.channelCount} channels with different values; a mask must be single-channel (0 = skin, 255 = lesion)`);
-  if (check.coverage === 0) throw new DataError(`${src.file}: the mask is empty (no pixel >= ${MASK_THRESHOLD}); a synthetic lesion needs a lesion shape: remove the file or fix the mask`);
+  if (check.channels === 'colour')
+    throw new DataError(
+      `${src.file}: the mask has ${check.channelCount} channels with different values; a mask must be single-channel (0 = skin, 255 = lesion)`,
+    );
+  if (check.coverage === 0)
+    throw new DataError(
+      `${src.file}: the mask is empty (no pixel >= ${MASK_THRESHOLD}); a synthetic lesion needs a lesion shape: remove the file or fix the mask`,
+    );
   const size = { width: t.width, height: t.height };
   const resized = raw.width !== t.width || raw.height !== t.height;
   const pixels = resizeMaskTo(raw, size, t.fit).pixels;
@@ -108,16 +126,32 @@ export async function loadSourceMask(src: MaskSource, t: SourceTarget): Promise<
     pixels[i] = on ? 255 : 0;
     if (on) count++;
   }
-  if (count === 0) throw new DataError(`${src.file}: the lesion vanishes at the run's size ${t.width}x${t.height} (it is too small); remove the file`);
+  if (count === 0)
+    throw new DataError(
+      `${src.file}: the lesion vanishes at the run's size ${t.width}x${t.height} (it is too small); remove the file`,
+    );
   let frame: Uint8Array | null = null;
   if (t.spec.frame && src.image) {
     // The frame is found in the image, exactly as the training data's was.
     const record = { id: src.id, image: src.image, mask: src.file, label: 0, split: null, synthetic: false };
     const image = await readFile(src.image).catch((e) => {
-      throw new DataError(`${src.image}: cannot read the image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new DataError(
+        `${src.image}: cannot read the image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
     });
-    const { lesion, problems } = await prepareLesion(record, { image, mask: bytes }, t.spec, { width: t.width, height: t.height, fit: t.fit, labelMap: t.spec });
-    if (!lesion) throw new DataError(problems.filter((p) => p.severity === 'error').map(formatProblem).join('; '));
+    const { lesion, problems } = await prepareLesion(record, { image, mask: bytes }, t.spec, {
+      width: t.width,
+      height: t.height,
+      fit: t.fit,
+      labelMap: t.spec,
+    });
+    if (!lesion)
+      throw new DataError(
+        problems
+          .filter((p) => p.severity === 'error')
+          .map(formatProblem)
+          .join('; '),
+      );
     const fc = frameClass(t.spec);
     frame = lesion.labelBytes.map((v) => ((v & CLASS_BITS) === fc ? 1 : 0));
   }

@@ -65,26 +65,47 @@ export async function synthesize(r: SynthesizeRequest, hooks: SynthesizeHooks = 
       const d = await datasetSources(r.from.dir, r.from.split, classes, r.from.skipBad);
       sources = d.sources;
       realCounts = d.counts;
-      if (d.skipped.length > 0) notice(`--skip-bad: left out ${d.skipped.length} unusable lesion(s): ${d.skipped.slice(0, 10).join(', ')}${d.skipped.length > 10 ? ', ...' : ''}`);
+      if (d.skipped.length > 0)
+        notice(
+          `--skip-bad: left out ${d.skipped.length} unusable lesion(s): ${d.skipped.slice(0, 10).join(', ')}${d.skipped.length > 10 ? ', ...' : ''}`,
+        );
     } else {
       sources = await folderSources(r.from.dir);
-      if (gen.spec.frame) notice('the run has a dermoscope-frame class, but bare masks have no image to find a frame in: the label maps have none');
+      if (gen.spec.frame)
+        notice(
+          'the run has a dermoscope-frame class, but bare masks have no image to find a frame in: the label maps have none',
+        );
     }
     let what: Parameters<typeof makePlan>[2]['what'];
     if (r.what.kind === 'balance') {
-      if (!realCounts) throw new DataError('--balance needs --dataset: it fills each class of the dataset up to the target');
+      if (!realCounts)
+        throw new DataError('--balance needs --dataset: it fills each class of the dataset up to the target');
       const counts = balanceCounts(realCounts, r.what.target);
-      notice(`balance to ${formatBalanceTarget(r.what.target)}: real ${classes.map((c, k) => `${c} ${realCounts![k]}`).join(', ')}; adding ${classes.map((c, k) => `${c} ${counts[k]}`).join(', ')}`);
+      notice(
+        `balance to ${formatBalanceTarget(r.what.target)}: real ${classes.map((c, k) => `${c} ${realCounts![k]}`).join(', ')}; adding ${classes.map((c, k) => `${c} ${counts[k]}`).join(', ')}`,
+      );
       what = { kind: 'classes', counts };
     } else if (r.what.diagnosis === 'as-is') {
-      if (r.from.kind === 'masks') throw new DataError("--class as-is keeps each source's diagnosis, but a folder of masks has none; use --dataset, or choose a --class");
+      if (r.from.kind === 'masks')
+        throw new DataError(
+          "--class as-is keeps each source's diagnosis, but a folder of masks has none; use --dataset, or choose a --class",
+        );
       what = { kind: 'as-is', count: r.what.count };
     } else {
       const k = classes.indexOf(r.what.diagnosis);
-      if (k < 0) throw new DataError(`--class: '${r.what.diagnosis}' is not one of the run's diagnoses (${classes.join(', ')}) or as-is`);
+      if (k < 0)
+        throw new DataError(
+          `--class: '${r.what.diagnosis}' is not one of the run's diagnoses (${classes.join(', ')}) or as-is`,
+        );
       what = { kind: 'classes', counts: classes.map((_, i) => (i === k ? (r.what as { count: number }).count : 0)) };
     }
-    const plan = makePlan(sources, classes, { what, maskPool: r.maskPool, deform: r.deform, seed: r.seed, firstId: r.firstId });
+    const plan = makePlan(sources, classes, {
+      what,
+      maskPool: r.maskPool,
+      deform: r.deform,
+      seed: r.seed,
+      firstId: r.firstId,
+    });
     if (plan.length === 0) notice('nothing to synthesize: every class already reaches the target');
     const counts = Object.fromEntries(classes.map((c, k) => [c, plan.filter((p) => p.diagnosis === k).length]));
     const request = {
@@ -120,7 +141,10 @@ export async function synthesize(r: SynthesizeRequest, hooks: SynthesizeHooks = 
         items.map(async (item) => {
           const m = await labelMapOf(item, target, r.deformOptions);
           if (m.resized) resized++;
-          if (m.resized && resized === 1) notice(`${item.source.file} is ${m.resizedFrom}, not the run's ${gen.width}x${gen.height}: masks of other sizes are resized (${target.fit}, nearest)`);
+          if (m.resized && resized === 1)
+            notice(
+              `${item.source.file} is ${m.resizedFrom}, not the run's ${gen.width}x${gen.height}: masks of other sizes are resized (${target.fit}, nearest)`,
+            );
           return m;
         }),
       );
@@ -149,7 +173,8 @@ export async function synthesize(r: SynthesizeRequest, hooks: SynthesizeHooks = 
 
 async function labelMapOf(item: PlanItem, t: SourceTarget, deformOptions: Partial<DeformOptions> | undefined) {
   const loaded = await loadSourceMask(item.source, t);
-  const mask = item.deformSeed === null ? loaded.mask : deformMask(loaded.mask, t.width, t.height, item.deformSeed, deformOptions);
+  const mask =
+    item.deformSeed === null ? loaded.mask : deformMask(loaded.mask, t.width, t.height, item.deformSeed, deformOptions);
   return {
     mask,
     labelBytes: buildLabelBytes(mask, item.diagnosis, t.spec, t.width, t.height, loaded.frame),

@@ -19,15 +19,20 @@ export class PrecisionError extends RangeError {
 /** Parses a precision name; `what` names the flag or field in the error (e.g. '--precision'). */
 export function parsePrecision(s: string, what = '--precision'): Precision {
   if ((PRECISIONS as readonly string[]).includes(s)) return s as Precision;
-  throw new PrecisionError(`${what}: expected ${PRECISIONS.join(', ')} (float32, or autocast to bfloat16 or float16), got '${s}'`);
+  throw new PrecisionError(
+    `${what}: expected ${PRECISIONS.join(', ')} (float32, or autocast to bfloat16 or float16), got '${s}'`,
+  );
 }
 
 /** The lower dtype autocast computes in; null for fp32 (no autocast). */
 export function autocastDtype(p: Precision): DType | null {
   switch (p) {
-    case 'fp32': return null;
-    case 'bf16': return 'bfloat16';
-    case 'fp16': return 'float16';
+    case 'fp32':
+      return null;
+    case 'bf16':
+      return 'bfloat16';
+    case 'fp16':
+      return 'float16';
   }
 }
 
@@ -43,7 +48,9 @@ export function deviceType(device: Device): 'cpu' | 'cuda' {
 export function checkPrecision(p: Precision, device: Device, what = '--precision'): Precision {
   if (!(PRECISIONS as readonly string[]).includes(p)) parsePrecision(String(p), what);
   if (p === 'fp16' && deviceType(device) === 'cpu') {
-    throw new PrecisionError(`${what} fp16 needs a CUDA device; use bf16 on CPU (libtorch's CPU autocast computes in bfloat16 only)`);
+    throw new PrecisionError(
+      `${what} fp16 needs a CUDA device; use bf16 on CPU (libtorch's CPU autocast computes in bfloat16 only)`,
+    );
   }
   return p;
 }
@@ -62,7 +69,10 @@ export function autocast<T>(device: Device, precision: Precision, fn: () => T): 
   native.autocastEnter();
   try {
     const result = fn();
-    if (result instanceof Promise) throw new TypeError('autocast(device, precision, fn): fn must be synchronous; use autocast inside the async steps instead');
+    if (result instanceof Promise)
+      throw new TypeError(
+        'autocast(device, precision, fn): fn must be synchronous; use autocast inside the async steps instead',
+      );
     return result;
   } finally {
     native.autocastExit();

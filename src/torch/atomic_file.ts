@@ -5,7 +5,10 @@ import { randomBytes } from 'node:crypto';
 
 /** Writes bytes to `file` so that readers see the old content or the new one, never a mix. */
 export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   const handle = await fs.open(tmp, 'w');
   try {
     await handle.writeFile(bytes);

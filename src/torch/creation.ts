@@ -17,11 +17,22 @@ export interface RandomOptions extends CreateOptions {
 }
 
 const A = {
-  zeros: aten('zeros'), ones: aten('ones'), full: aten('full'), empty: aten('empty.memory_format'),
-  arange: aten('arange.start_step'), linspace: aten('linspace'), eye: aten('eye'),
-  rand: aten('rand.generator'), randn: aten('randn.generator'), randint: aten('randint.low_generator'),
-  randperm: aten('randperm.generator'), zerosLike: aten('zeros_like'), onesLike: aten('ones_like'),
-  fullLike: aten('full_like'), randnLike: aten('randn_like'), randLike: aten('rand_like'),
+  zeros: aten('zeros'),
+  ones: aten('ones'),
+  full: aten('full'),
+  empty: aten('empty.memory_format'),
+  arange: aten('arange.start_step'),
+  linspace: aten('linspace'),
+  eye: aten('eye'),
+  rand: aten('rand.generator'),
+  randn: aten('randn.generator'),
+  randint: aten('randint.low_generator'),
+  randperm: aten('randperm.generator'),
+  zerosLike: aten('zeros_like'),
+  onesLike: aten('ones_like'),
+  fullLike: aten('full_like'),
+  randnLike: aten('randn_like'),
+  randLike: aten('rand_like'),
 };
 
 function checkShape(shape: Shape, fn: string): number[] {
@@ -99,7 +110,18 @@ export function randn(shape: Shape, o: RandomOptions = {}): Tensor {
 }
 /** Integers uniform on [low, high); int64 by default. */
 export function randint(low: number, high: number, shape: Shape, o: RandomOptions = {}): Tensor {
-  return wrap(A.randint([low, high, checkShape(shape, 'randint'), o.generator?.handle ?? null, dt(o, 'int64'), null, dev(o), null]));
+  return wrap(
+    A.randint([
+      low,
+      high,
+      checkShape(shape, 'randint'),
+      o.generator?.handle ?? null,
+      dt(o, 'int64'),
+      null,
+      dev(o),
+      null,
+    ]),
+  );
 }
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, o: RandomOptions = {}): Tensor {
@@ -117,7 +139,9 @@ export function tensor(data: ArrayBufferView | Nested, o: CreateOptions & { shap
     const raw = rawDtype(data, o.dtype);
     const elements = data.byteLength / ELEMENT_SIZE[raw];
     const shape = checkShape(o.shape ?? [elements], 'tensor');
-    const t = new Tensor(native.fromBuffer(data, dtypeCode(raw), shape, o.device === undefined ? 'cpu' : checkDevice(o.device)));
+    const t = new Tensor(
+      native.fromBuffer(data, dtypeCode(raw), shape, o.device === undefined ? 'cpu' : checkDevice(o.device)),
+    );
     if (!o.dtype || o.dtype === raw) return finish(t, o);
     const converted = t.to(o.dtype);
     t.dispose();
@@ -134,12 +158,15 @@ export function tensor(data: ArrayBufferView | Nested, o: CreateOptions & { shap
   const walk = (v: Nested, depth: number): void => {
     if (depth === shape.length) {
       if (typeof v !== (isBool ? 'boolean' : 'number')) {
-        throw new TypeError(`tensor: nested arrays must hold only numbers or only booleans, found ${JSON.stringify(v)}`);
+        throw new TypeError(
+          `tensor: nested arrays must hold only numbers or only booleans, found ${JSON.stringify(v)}`,
+        );
       }
       flat.push(Number(v));
       return;
     }
-    if (!Array.isArray(v) || v.length !== shape[depth]) throw new TypeError(`tensor: ragged nested array at depth ${depth}`);
+    if (!Array.isArray(v) || v.length !== shape[depth])
+      throw new TypeError(`tensor: ragged nested array at depth ${depth}`);
     for (const x of v) walk(x, depth + 1);
   };
   walk(data, 0);
@@ -159,7 +186,9 @@ function rawDtype(data: ArrayBufferView, want: DType | undefined): DType {
   if (data instanceof Uint16Array && (want === 'float16' || want === 'bfloat16')) return want;
   if (data instanceof Uint8Array && want === 'bool') return 'bool';
   if (data instanceof Uint16Array) {
-    throw new TypeError(`tensor: a Uint16Array holds raw float16 or bfloat16 bits; pass { dtype: 'float16' } or { dtype: 'bfloat16' }${want ? `, not '${want}'` : ''}`);
+    throw new TypeError(
+      `tensor: a Uint16Array holds raw float16 or bfloat16 bits; pass { dtype: 'float16' } or { dtype: 'bfloat16' }${want ? `, not '${want}'` : ''}`,
+    );
   }
   return dtypeOfTypedArray(data);
 }

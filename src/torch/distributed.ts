@@ -51,7 +51,10 @@ export class ProcessGroup {
   readonly timeoutMs: number;
   private group: NativeProcessGroup | null;
 
-  private constructor(group: NativeProcessGroup, o: Required<Pick<ProcessGroupOptions, 'backend' | 'rank' | 'worldSize' | 'timeoutMs'>>) {
+  private constructor(
+    group: NativeProcessGroup,
+    o: Required<Pick<ProcessGroupOptions, 'backend' | 'rank' | 'worldSize' | 'timeoutMs'>>,
+  ) {
     this.group = group;
     this.backend = o.backend;
     this.rank = o.rank;
@@ -66,17 +69,29 @@ export class ProcessGroup {
     if (!have.includes(backend)) {
       throw new DistributedError(
         have.length === 0
-          ? 'distributed training needs the addon built with gloo: install gloo\'s headers (Debian: apt-get install libgloo-dev) and run npm run build:native'
+          ? "distributed training needs the addon built with gloo: install gloo's headers (Debian: apt-get install libgloo-dev) and run npm run build:native"
           : `backend '${backend}' is not in this build (it has ${have.join(', ')}); ${backend === 'nccl' ? 'NCCL needs a CUDA libtorch and nccl.h at build time (see README.md)' : ''}`,
       );
     }
-    if (!Number.isInteger(o.worldSize) || o.worldSize < 1) throw new RangeError(`worldSize must be an integer >= 1, got ${o.worldSize}`);
-    if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize) throw new RangeError(`rank must be an integer in [0, ${o.worldSize}), got ${o.rank}`);
-    if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new RangeError(`port must be an integer in 1..65535, got ${o.port}`);
+    if (!Number.isInteger(o.worldSize) || o.worldSize < 1)
+      throw new RangeError(`worldSize must be an integer >= 1, got ${o.worldSize}`);
+    if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize)
+      throw new RangeError(`rank must be an integer in [0, ${o.worldSize}), got ${o.rank}`);
+    if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+      throw new RangeError(`port must be an integer in 1..65535, got ${o.port}`);
     const timeoutMs = o.timeoutMs ?? 30 * 60 * 1000;
     let group: NativeProcessGroup;
     try {
-      group = native.initProcessGroup({ backend, host: o.host, port: o.port, rank: o.rank, worldSize: o.worldSize, timeoutMs, ifname: o.ifname, device: o.device });
+      group = native.initProcessGroup({
+        backend,
+        host: o.host,
+        port: o.port,
+        rank: o.rank,
+        worldSize: o.worldSize,
+        timeoutMs,
+        ifname: o.ifname,
+        device: o.device,
+      });
     } catch (e) {
       rethrow(e, `joining the process group at ${o.host}:${o.port} as rank ${o.rank} of ${o.worldSize}`);
     }
@@ -91,7 +106,10 @@ export class ProcessGroup {
   /** Reduces each tensor over all ranks, in place (sum, max or min). */
   allReduce(tensors: Tensor[], op: ReduceOp = 'sum'): void {
     try {
-      this.native().allreduce(tensors.map((t) => t.handle), op);
+      this.native().allreduce(
+        tensors.map((t) => t.handle),
+        op,
+      );
     } catch (e) {
       rethrow(e, `rank ${this.rank}: all-reduce`);
     }
@@ -100,7 +118,10 @@ export class ProcessGroup {
   /** Copies rank `root`'s tensors into every rank's (same shapes and dtypes), in place. */
   broadcast(tensors: Tensor[], root = 0): void {
     try {
-      this.native().broadcast(tensors.map((t) => t.handle), root);
+      this.native().broadcast(
+        tensors.map((t) => t.handle),
+        root,
+      );
     } catch (e) {
       rethrow(e, `rank ${this.rank}: broadcast`);
     }
@@ -122,7 +143,13 @@ export class ProcessGroup {
    */
   reducer(params: Tensor[], o: { bucketBytes?: number } = {}): GradientReducer {
     try {
-      return new GradientReducer(this.native().reducer(params.map((p) => p.handle), o.bucketBytes ?? 25 * 2 ** 20), this.rank);
+      return new GradientReducer(
+        this.native().reducer(
+          params.map((p) => p.handle),
+          o.bucketBytes ?? 25 * 2 ** 20,
+        ),
+        this.rank,
+      );
     } catch (e) {
       rethrow(e, `rank ${this.rank}: reducer`);
     }

@@ -1,6 +1,7 @@
 // Data types: names as in PyTorch, codes as c10::ScalarType, and their typed-array views.
 
-export type DType = 'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
+export type DType =
+  'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
 
 const CODES: Record<DType, number> = {
   uint8: 0,
@@ -20,7 +21,8 @@ export const DTYPES = Object.keys(CODES) as DType[];
 
 export function dtypeCode(dtype: DType): number {
   const code = CODES[dtype];
-  if (code === undefined) throw new TypeError(`unknown dtype '${String(dtype)}' (expected one of ${DTYPES.join(', ')})`);
+  if (code === undefined)
+    throw new TypeError(`unknown dtype '${String(dtype)}' (expected one of ${DTYPES.join(', ')})`);
   return code;
 }
 
@@ -35,31 +37,41 @@ export function isFloating(dtype: DType): boolean {
 }
 
 export const ELEMENT_SIZE: Record<DType, number> = {
-  uint8: 1, int8: 1, int16: 2, int32: 4, int64: 8, float16: 2, float32: 4, float64: 8, bool: 1, bfloat16: 2,
+  uint8: 1,
+  int8: 1,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  float16: 2,
+  float32: 4,
+  float64: 8,
+  bool: 1,
+  bfloat16: 2,
 };
 
 export type AnyTypedArray =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint16Array
-  | Uint8Array;
+  Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint16Array | Uint8Array;
 
 export function typedArrayFor(dtype: DType, buffer: ArrayBuffer): AnyTypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(buffer);
-    case 'float64': return new Float64Array(buffer);
-    case 'int64': return new BigInt64Array(buffer);
-    case 'int32': return new Int32Array(buffer);
-    case 'int16': return new Int16Array(buffer);
-    case 'int8': return new Int8Array(buffer);
+    case 'float32':
+      return new Float32Array(buffer);
+    case 'float64':
+      return new Float64Array(buffer);
+    case 'int64':
+      return new BigInt64Array(buffer);
+    case 'int32':
+      return new Int32Array(buffer);
+    case 'int16':
+      return new Int16Array(buffer);
+    case 'int8':
+      return new Int8Array(buffer);
     case 'float16':
-    case 'bfloat16': return new Uint16Array(buffer);
+    case 'bfloat16':
+      return new Uint16Array(buffer);
     case 'uint8':
-    case 'bool': return new Uint8Array(buffer);
+    case 'bool':
+      return new Uint8Array(buffer);
   }
 }
 

@@ -9,28 +9,62 @@ import { isFloating, type DType } from './dtype.js';
 type Pair = number | [number, number];
 
 const A = {
-  conv2d: aten('conv2d'), convTranspose2d: aten('conv_transpose2d.input'), linear: aten('linear'),
-  instanceNorm: aten('instance_norm'), batchNorm: aten('batch_norm'), groupNorm: aten('group_norm'),
-  layerNorm: aten('layer_norm'), reflectionPad1d: aten('reflection_pad1d'), reflectionPad2d: aten('reflection_pad2d'),
-  replicationPad1d: aten('replication_pad1d'), replicationPad2d: aten('replication_pad2d'), constantPad: aten('constant_pad_nd'),
-  avgPool2d: aten('avg_pool2d'), maxPool2d: aten('max_pool2d'), adaptiveAvgPool2d: aten('adaptive_avg_pool2d'),
-  nearest2d: aten('upsample_nearest2d.vec'), bilinear2d: aten('upsample_bilinear2d.vec'),
-  bilinear2dAA: aten('_upsample_bilinear2d_aa.vec'), bicubic2d: aten('upsample_bicubic2d.vec'),
-  bicubic2dAA: aten('_upsample_bicubic2d_aa.vec'), affineGrid: aten('affine_grid_generator'), gridSampler: aten('grid_sampler'),
-  leakyRelu: aten('leaky_relu'), leakyRelu_: aten('leaky_relu_'), softplus: aten('softplus'), gelu: aten('gelu'), elu: aten('elu'),
-  softmax: aten('softmax.int'), logSoftmax: aten('log_softmax.int'), dropout: aten('dropout'),
-  mse: aten('mse_loss'), l1: aten('l1_loss'), bceLogits: aten('binary_cross_entropy_with_logits'),
-  crossEntropy: aten('cross_entropy_loss'), oneHot: aten('one_hot'),
-  cat: aten('cat'), stack: aten('stack'), where: aten('where.self'), whereScalarOther: aten('where.ScalarOther'),
-  whereScalarSelf: aten('where.ScalarSelf'), whereScalar: aten('where.Scalar'),
-  eigh: aten('linalg_eigh'), mv: aten('mv'), dot: aten('dot'), normalize: aten('linalg_vector_norm'),
-  clampMin: aten('clamp_min'), pixelShuffle: aten('pixel_shuffle'), indexSelect: aten('index_select'),
-  silu: aten('silu'), silu_: aten('silu_'),
+  conv2d: aten('conv2d'),
+  convTranspose2d: aten('conv_transpose2d.input'),
+  linear: aten('linear'),
+  instanceNorm: aten('instance_norm'),
+  batchNorm: aten('batch_norm'),
+  groupNorm: aten('group_norm'),
+  layerNorm: aten('layer_norm'),
+  reflectionPad1d: aten('reflection_pad1d'),
+  reflectionPad2d: aten('reflection_pad2d'),
+  replicationPad1d: aten('replication_pad1d'),
+  replicationPad2d: aten('replication_pad2d'),
+  constantPad: aten('constant_pad_nd'),
+  avgPool2d: aten('avg_pool2d'),
+  maxPool2d: aten('max_pool2d'),
+  adaptiveAvgPool2d: aten('adaptive_avg_pool2d'),
+  nearest2d: aten('upsample_nearest2d.vec'),
+  bilinear2d: aten('upsample_bilinear2d.vec'),
+  bilinear2dAA: aten('_upsample_bilinear2d_aa.vec'),
+  bicubic2d: aten('upsample_bicubic2d.vec'),
+  bicubic2dAA: aten('_upsample_bicubic2d_aa.vec'),
+  affineGrid: aten('affine_grid_generator'),
+  gridSampler: aten('grid_sampler'),
+  leakyRelu: aten('leaky_relu'),
+  leakyRelu_: aten('leaky_relu_'),
+  softplus: aten('softplus'),
+  gelu: aten('gelu'),
+  elu: aten('elu'),
+  softmax: aten('softmax.int'),
+  logSoftmax: aten('log_softmax.int'),
+  dropout: aten('dropout'),
+  mse: aten('mse_loss'),
+  l1: aten('l1_loss'),
+  bceLogits: aten('binary_cross_entropy_with_logits'),
+  crossEntropy: aten('cross_entropy_loss'),
+  oneHot: aten('one_hot'),
+  cat: aten('cat'),
+  stack: aten('stack'),
+  where: aten('where.self'),
+  whereScalarOther: aten('where.ScalarOther'),
+  whereScalarSelf: aten('where.ScalarSelf'),
+  whereScalar: aten('where.Scalar'),
+  eigh: aten('linalg_eigh'),
+  mv: aten('mv'),
+  dot: aten('dot'),
+  normalize: aten('linalg_vector_norm'),
+  clampMin: aten('clamp_min'),
+  pixelShuffle: aten('pixel_shuffle'),
+  indexSelect: aten('index_select'),
+  silu: aten('silu'),
+  silu_: aten('silu_'),
 };
 
 function pair(x: Pair, name: string): [number, number] {
   const p = typeof x === 'number' ? [x, x] : x;
-  if (p.length !== 2 || !p.every((v) => Number.isInteger(v))) throw new TypeError(`${name} must be an integer or a pair of integers`);
+  if (p.length !== 2 || !p.every((v) => Number.isInteger(v)))
+    throw new TypeError(`${name} must be an integer or a pair of integers`);
   return p as [number, number];
 }
 
@@ -47,8 +81,13 @@ export interface Conv2dOptions {
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   return wrap(
     A.conv2d([
-      input.handle, weight.handle, bias?.handle ?? null,
-      pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'), o.groups ?? 1,
+      input.handle,
+      weight.handle,
+      bias?.handle ?? null,
+      pair(o.stride ?? 1, 'stride'),
+      pair(o.padding ?? 0, 'padding'),
+      pair(o.dilation ?? 1, 'dilation'),
+      o.groups ?? 1,
     ]),
   );
 }
@@ -58,12 +97,22 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
 }
 
 /** 2-D transposed convolution: weight [Cin, Cout/groups, kH, kW]. */
-export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvTranspose2dOptions = {}): Tensor {
+export function convTranspose2d(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  o: ConvTranspose2dOptions = {},
+): Tensor {
   return wrap(
     A.convTranspose2d([
-      input.handle, weight.handle, bias?.handle ?? null,
-      pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'), pair(o.outputPadding ?? 0, 'outputPadding'),
-      o.groups ?? 1, pair(o.dilation ?? 1, 'dilation'),
+      input.handle,
+      weight.handle,
+      bias?.handle ?? null,
+      pair(o.stride ?? 1, 'stride'),
+      pair(o.padding ?? 0, 'padding'),
+      pair(o.outputPadding ?? 0, 'outputPadding'),
+      o.groups ?? 1,
+      pair(o.dilation ?? 1, 'dilation'),
     ]),
   );
 }
@@ -73,10 +122,14 @@ const SUBPIXEL_TAPS = (() => {
   // Output row 2m + a reads input rows m + d through kernel row k = a + 1 - 2d (padding 1), when 0 <= k < 3.
   const k = (a: number, d: number): number => a + 1 - 2 * d;
   const taps: number[] = [];
-  for (const a of [0, 1]) for (const b of [0, 1]) for (const di of [0, 1]) for (const dj of [0, 1]) {
-    const kr = k(a, di), kc = k(b, dj);
-    taps.push(kr >= 0 && kr < 3 && kc >= 0 && kc < 3 ? kr * 3 + kc : 9);
-  }
+  for (const a of [0, 1])
+    for (const b of [0, 1])
+      for (const di of [0, 1])
+        for (const dj of [0, 1]) {
+          const kr = k(a, di),
+            kc = k(b, dj);
+          taps.push(kr >= 0 && kr < 3 && kc >= 0 && kc < 3 ? kr * 3 + kc : 9);
+        }
   return taps;
 })();
 let subpixelIndex: Tensor | null = null;
@@ -96,12 +149,20 @@ export function convTranspose2dSubpixel(input: Tensor, weight: Tensor, bias: Ten
   }
   const idx = subpixelIndex;
   return tidy(() => {
-    const taps = cat([weight.reshape(cin, cout, 9), zeros([cin, cout, 1], { dtype: weight.dtype, device: weight.device })], 2);
+    const taps = cat(
+      [weight.reshape(cin, cout, 9), zeros([cin, cout, 1], { dtype: weight.dtype, device: weight.device })],
+      2,
+    );
     const k = wrap(A.indexSelect([taps.handle, 2, idx.handle]))
       .reshape(cin, cout, 2, 2, 2, 2)
       .permute(1, 2, 3, 0, 4, 5)
       .reshape(cout * 4, cin, 2, 2);
-    const b4 = bias ? bias.unsqueeze(1).expand(cout, 4).reshape(cout * 4) : null;
+    const b4 = bias
+      ? bias
+          .unsqueeze(1)
+          .expand(cout, 4)
+          .reshape(cout * 4)
+      : null;
     const y = conv2d(pad(input, [0, 1, 0, 1]), k, b4);
     return wrap(A.pixelShuffle([y.handle, 2]));
   });
@@ -127,8 +188,15 @@ export interface NormOptions {
 export function instanceNorm(input: Tensor, o: NormOptions & { useInputStats?: boolean } = {}): Tensor {
   return wrap(
     A.instanceNorm([
-      input.handle, o.weight?.handle ?? null, o.bias?.handle ?? null, o.runningMean?.handle ?? null,
-      o.runningVar?.handle ?? null, o.useInputStats ?? true, o.momentum ?? 0.1, o.eps ?? 1e-5, true,
+      input.handle,
+      o.weight?.handle ?? null,
+      o.bias?.handle ?? null,
+      o.runningMean?.handle ?? null,
+      o.runningVar?.handle ?? null,
+      o.useInputStats ?? true,
+      o.momentum ?? 0.1,
+      o.eps ?? 1e-5,
+      true,
     ]),
   );
 }
@@ -137,18 +205,37 @@ export function instanceNorm(input: Tensor, o: NormOptions & { useInputStats?: b
 export function batchNorm(input: Tensor, o: NormOptions & { training?: boolean } = {}): Tensor {
   return wrap(
     A.batchNorm([
-      input.handle, o.weight?.handle ?? null, o.bias?.handle ?? null, o.runningMean?.handle ?? null,
-      o.runningVar?.handle ?? null, o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5, true,
+      input.handle,
+      o.weight?.handle ?? null,
+      o.bias?.handle ?? null,
+      o.runningMean?.handle ?? null,
+      o.runningVar?.handle ?? null,
+      o.training ?? false,
+      o.momentum ?? 0.1,
+      o.eps ?? 1e-5,
+      true,
     ]),
   );
 }
 
-export function groupNorm(input: Tensor, numGroups: number, o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {}): Tensor {
-  return wrap(A.groupNorm([input.handle, numGroups, o.weight?.handle ?? null, o.bias?.handle ?? null, o.eps ?? 1e-5, true]));
+export function groupNorm(
+  input: Tensor,
+  numGroups: number,
+  o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {},
+): Tensor {
+  return wrap(
+    A.groupNorm([input.handle, numGroups, o.weight?.handle ?? null, o.bias?.handle ?? null, o.eps ?? 1e-5, true]),
+  );
 }
 
-export function layerNorm(input: Tensor, normalizedShape: number[], o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {}): Tensor {
-  return wrap(A.layerNorm([input.handle, normalizedShape, o.weight?.handle ?? null, o.bias?.handle ?? null, o.eps ?? 1e-5, true]));
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: number[],
+  o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {},
+): Tensor {
+  return wrap(
+    A.layerNorm([input.handle, normalizedShape, o.weight?.handle ?? null, o.bias?.handle ?? null, o.eps ?? 1e-5, true]),
+  );
 }
 
 // ---- padding, pooling, resampling -------------------------------------------------------------
@@ -173,11 +260,20 @@ export interface PoolOptions {
   ceilMode?: boolean;
 }
 
-export function avgPool2d(input: Tensor, kernelSize: Pair, o: PoolOptions & { countIncludePad?: boolean } = {}): Tensor {
+export function avgPool2d(
+  input: Tensor,
+  kernelSize: Pair,
+  o: PoolOptions & { countIncludePad?: boolean } = {},
+): Tensor {
   return wrap(
     A.avgPool2d([
-      input.handle, pair(kernelSize, 'kernelSize'), o.stride === undefined ? [] : pair(o.stride, 'stride'),
-      pair(o.padding ?? 0, 'padding'), o.ceilMode ?? false, o.countIncludePad ?? true, null,
+      input.handle,
+      pair(kernelSize, 'kernelSize'),
+      o.stride === undefined ? [] : pair(o.stride, 'stride'),
+      pair(o.padding ?? 0, 'padding'),
+      o.ceilMode ?? false,
+      o.countIncludePad ?? true,
+      null,
     ]),
   );
 }
@@ -185,8 +281,12 @@ export function avgPool2d(input: Tensor, kernelSize: Pair, o: PoolOptions & { co
 export function maxPool2d(input: Tensor, kernelSize: Pair, o: PoolOptions & { dilation?: Pair } = {}): Tensor {
   return wrap(
     A.maxPool2d([
-      input.handle, pair(kernelSize, 'kernelSize'), o.stride === undefined ? [] : pair(o.stride, 'stride'),
-      pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'), o.ceilMode ?? false,
+      input.handle,
+      pair(kernelSize, 'kernelSize'),
+      o.stride === undefined ? [] : pair(o.stride, 'stride'),
+      pair(o.padding ?? 0, 'padding'),
+      pair(o.dilation ?? 1, 'dilation'),
+      o.ceilMode ?? false,
     ]),
   );
 }
@@ -210,9 +310,15 @@ export function interpolate(input: Tensor, o: InterpolateOptions): Tensor {
   if ((o.size === undefined) === (o.scaleFactor === undefined)) {
     throw new TypeError('interpolate: give exactly one of size and scaleFactor');
   }
-  if (input.ndim !== 4) throw new TypeError(`interpolate: expected a 4-D [N, C, H, W] input, got shape [${input.shape.join(', ')}]`);
+  if (input.ndim !== 4)
+    throw new TypeError(`interpolate: expected a 4-D [N, C, H, W] input, got shape [${input.shape.join(', ')}]`);
   const size = o.size ? pair(o.size, 'size') : null;
-  const scales = o.scaleFactor === undefined ? null : typeof o.scaleFactor === 'number' ? [o.scaleFactor, o.scaleFactor] : o.scaleFactor;
+  const scales =
+    o.scaleFactor === undefined
+      ? null
+      : typeof o.scaleFactor === 'number'
+        ? [o.scaleFactor, o.scaleFactor]
+        : o.scaleFactor;
   const mode = o.mode ?? 'nearest';
   switch (mode) {
     case 'nearest':
@@ -242,7 +348,8 @@ export function affineGrid(theta: Tensor, size: [number, number, number, number]
   if (!Array.isArray(size) || size.length !== 4 || !size.every((v) => Number.isInteger(v) && v > 0)) {
     throw new TypeError(`affineGrid: size must be [N, C, H, W] of positive integers, got ${JSON.stringify(size)}`);
   }
-  if (size[0] !== ts[0]) throw new TypeError(`affineGrid: size[0] (${size[0]}) must equal theta's batch size (${ts[0]})`);
+  if (size[0] !== ts[0])
+    throw new TypeError(`affineGrid: size[0] (${size[0]}) must equal theta's batch size (${ts[0]})`);
   if (!isFloating(theta.dtype)) throw new TypeError(`affineGrid: theta must be floating point, got ${theta.dtype}`);
   return wrap(A.affineGrid([theta.handle, size, alignCorners]));
 }
@@ -267,16 +374,22 @@ export function gridSample(input: Tensor, grid: Tensor, o: GridSampleOptions = {
   const is = input.shape;
   const gs = grid.shape;
   if (is.length !== 4) throw new TypeError(`gridSample: input must be 4-D [N, C, H, W], got shape [${is.join(', ')}]`);
-  if (gs.length !== 4 || gs[3] !== 2) throw new TypeError(`gridSample: grid must be [N, Ho, Wo, 2], got shape [${gs.join(', ')}]`);
+  if (gs.length !== 4 || gs[3] !== 2)
+    throw new TypeError(`gridSample: grid must be [N, Ho, Wo, 2], got shape [${gs.join(', ')}]`);
   if (is[0] !== gs[0]) throw new TypeError(`gridSample: input and grid batch sizes differ (${is[0]} and ${gs[0]})`);
   if (input.dtype !== grid.dtype || !isFloating(input.dtype)) {
-    throw new TypeError(`gridSample: input and grid must share one floating dtype, got ${input.dtype} and ${grid.dtype}`);
+    throw new TypeError(
+      `gridSample: input and grid must share one floating dtype, got ${input.dtype} and ${grid.dtype}`,
+    );
   }
-  if (input.device !== grid.device) throw new TypeError(`gridSample: input is on ${input.device} but grid is on ${grid.device}`);
+  if (input.device !== grid.device)
+    throw new TypeError(`gridSample: input is on ${input.device} but grid is on ${grid.device}`);
   const mode = GRID_SAMPLE_MODE[o.mode ?? 'bilinear'];
-  if (mode === undefined) throw new TypeError(`gridSample: unknown mode '${String(o.mode)}' (bilinear, nearest or bicubic)`);
+  if (mode === undefined)
+    throw new TypeError(`gridSample: unknown mode '${String(o.mode)}' (bilinear, nearest or bicubic)`);
   const padding = GRID_SAMPLE_PADDING[o.paddingMode ?? 'zeros'];
-  if (padding === undefined) throw new TypeError(`gridSample: unknown paddingMode '${String(o.paddingMode)}' (zeros, border or reflection)`);
+  if (padding === undefined)
+    throw new TypeError(`gridSample: unknown paddingMode '${String(o.paddingMode)}' (zeros, border or reflection)`);
   return wrap(A.gridSampler([input.handle, grid.handle, mode, padding, o.alignCorners ?? false]));
 }
 
@@ -341,7 +454,15 @@ export function binaryCrossEntropyWithLogits(
   target: Tensor,
   o: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {},
 ): Tensor {
-  return wrap(A.bceLogits([input.handle, target.handle, o.weight?.handle ?? null, o.posWeight?.handle ?? null, REDUCTION[o.reduction ?? 'mean']]));
+  return wrap(
+    A.bceLogits([
+      input.handle,
+      target.handle,
+      o.weight?.handle ?? null,
+      o.posWeight?.handle ?? null,
+      REDUCTION[o.reduction ?? 'mean'],
+    ]),
+  );
 }
 /** Cross entropy from logits [N, C, ...] and class indices (int64) or class probabilities. */
 export function crossEntropy(
@@ -350,7 +471,14 @@ export function crossEntropy(
   o: { weight?: Tensor; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number } = {},
 ): Tensor {
   return wrap(
-    A.crossEntropy([input.handle, target.handle, o.weight?.handle ?? null, REDUCTION[o.reduction ?? 'mean'], o.ignoreIndex ?? -100, o.labelSmoothing ?? 0]),
+    A.crossEntropy([
+      input.handle,
+      target.handle,
+      o.weight?.handle ?? null,
+      REDUCTION[o.reduction ?? 'mean'],
+      o.ignoreIndex ?? -100,
+      o.labelSmoothing ?? 0,
+    ]),
   );
 }
 

@@ -16,4 +16,10 @@ export { aten, op, schemaOf, listOperators, type MemoryFormat, type Reduction } 
 export { call } from './call.js';
 export * as F from './functional.js';
 export { cat, stack, where, oneHot, eigh } from './functional.js';
-export { loadSafetensors, saveSafetensors, readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+export {
+  loadSafetensors,
+  saveSafetensors,
+  readSafetensors,
+  writeSafetensors,
+  type SafetensorsFile,
+} from './safetensors.js';

@@ -19,14 +19,7 @@ export interface GeneratorHandle {
 }
 
 /** What a boxed operator call accepts and returns. */
-export type NativeArg =
-  | GeneratorHandle
-  | number
-  | boolean
-  | string
-  | null
-  | undefined
-  | readonly NativeArg[];
+export type NativeArg = GeneratorHandle | number | boolean | string | null | undefined | readonly NativeArg[];
 /** Tensors in results are handles (numbers); `opReturns` says which positions are tensors. */
 export type NativeResult = number | boolean | string | null | undefined | NativeResult[];
 
@@ -54,8 +47,19 @@ export interface NativeAddon {
   item(h: TensorHandle): number | boolean;
   toBuffer(h: TensorHandle): ArrayBuffer;
   storageId(h: TensorHandle): string;
-  fromBuffer(data: ArrayBufferView | ArrayBuffer, dtype: number, shape: readonly number[], device?: string): TensorHandle;
-  backward(roots: TensorHandle[], grads: (TensorHandle | null)[], retainGraph: boolean, createGraph: boolean, inputs?: TensorHandle[]): void;
+  fromBuffer(
+    data: ArrayBufferView | ArrayBuffer,
+    dtype: number,
+    shape: readonly number[],
+    device?: string,
+  ): TensorHandle;
+  backward(
+    roots: TensorHandle[],
+    grads: (TensorHandle | null)[],
+    retainGraph: boolean,
+    createGraph: boolean,
+    inputs?: TensorHandle[],
+  ): void;
   setGradEnabled(enabled: boolean): boolean;
   isGradEnabled(): boolean;
   enterInferenceMode(): void;
@@ -112,7 +116,15 @@ export interface NativeReducer {
   dispose(): void;
 }
 
-const ADDON_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'dermosynth_torch.node');
+const ADDON_FILE = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'native',
+  'build',
+  'Release',
+  'dermosynth_torch.node',
+);
 
 /**
  * Debian 13's libtorch links Open MPI, which brings UCX, whose memory hooks patch mmap and malloc
@@ -121,7 +133,11 @@ const ADDON_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..',
  * long. dermosynth never uses MPI: the hooks are turned off before libtorch is loaded (measured
  * then: 0 crashes in 200 loads). A user's own UCX_MEM_* settings are kept.
  */
-const UCX_DEFAULTS: Record<string, string> = { UCX_MEM_MMAP_HOOK_MODE: 'none', UCX_MEM_MALLOC_HOOKS: 'no', UCX_MEM_EVENTS: 'no' };
+const UCX_DEFAULTS: Record<string, string> = {
+  UCX_MEM_MMAP_HOOK_MODE: 'none',
+  UCX_MEM_MALLOC_HOOKS: 'no',
+  UCX_MEM_EVENTS: 'no',
+};
 
 function load(): NativeAddon {
   const file = path.resolve(ADDON_FILE);
@@ -167,7 +183,8 @@ if (!process.env.OMP_NUM_THREADS) native.setNumThreads(os.availableParallelism()
 export const MALLOC_POLICY: 'large-blocks-in-heap' | 'system' = (() => {
   const own = Object.keys(process.env).some((k) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES');
   if (own || process.env.DERMOSYNTH_MALLOC === 'system') return 'system';
-  const M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
+  const M_TRIM_THRESHOLD = -1,
+    M_MMAP_THRESHOLD = -3;
   if (!native.mallopt(M_MMAP_THRESHOLD, 2 ** 30)) return 'system';
   native.mallopt(M_TRIM_THRESHOLD, 128 * 2 ** 20);
   return 'large-blocks-in-heap';

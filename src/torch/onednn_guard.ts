@@ -86,7 +86,11 @@ function checkUnder(addonFile: string, isa: string | null): OnednnCase[] {
   const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) {
     const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
-    const said = (r.stderr ?? '').split('\n').find((l) => /error|fault|abort/i.test(l))?.trim().slice(0, 200);
+    const said = (r.stderr ?? '')
+      .split('\n')
+      .find((l) => /error|fault|abort/i.test(l))
+      ?.trim()
+      .slice(0, 200);
     return [{ name: `the self-check process crashed (${how}${said ? `: ${said}` : ''})`, error: NaN, bound: 0 }];
   }
   const cases = JSON.parse(r.stdout) as OnednnCase[];
@@ -122,7 +126,8 @@ function apply(addon: OnednnGuardAddon, choice: OnednnChoice): OnednnChoice {
 
 export function describeOnednn(choice: OnednnChoice): string {
   if (!choice.onednn) return 'oneDNN off (no ISA cap made its convolutions right on this CPU)';
-  if (choice.isa) return `oneDNN capped at ${choice.isa}${choice.source === 'user' ? ' (by the user)' : ' (its faster kernels compute wrong convolutions on this CPU)'}`;
+  if (choice.isa)
+    return `oneDNN capped at ${choice.isa}${choice.source === 'user' ? ' (by the user)' : ' (its faster kernels compute wrong convolutions on this CPU)'}`;
   return choice.source === 'off' ? 'oneDNN unchecked (DERMOSYNTH_ONEDNN_CHECK=off)' : 'oneDNN at full ISA';
 }
 
@@ -141,7 +146,10 @@ export function guardOnednn(addon: OnednnGuardAddon, addonFile: string): OnednnC
   } catch {
     // the key then rests on the version and configuration alone
   }
-  const key = createHash('sha256').update([VERSION, addonFile, built, info.version, info.config, cpu].join('\n')).digest('hex').slice(0, 32);
+  const key = createHash('sha256')
+    .update([VERSION, addonFile, built, info.version, info.config, cpu].join('\n'))
+    .digest('hex')
+    .slice(0, 32);
   const file = cacheFile();
   const cached = readCache(file)[key];
   if (cached) return apply(addon, { ...cached, source: 'cached' });
@@ -160,7 +168,9 @@ export function guardOnednn(addon: OnednnGuardAddon, addonFile: string): OnednnC
   writeCache(file, key, choice);
   if (choice.isa || !choice.onednn) {
     const first = tried[0]!.failed[0]!;
-    const what = Number.isNaN(first.error) ? first.name : `${first.name}: off by ${first.error.toPrecision(3)}, allowed ${first.bound.toPrecision(3)}`;
+    const what = Number.isNaN(first.error)
+      ? first.name
+      : `${first.name}: off by ${first.error.toPrecision(3)}, allowed ${first.bound.toPrecision(3)}`;
     process.stderr.write(
       `dermosynth: this libtorch's oneDNN computes wrong convolutions on this CPU at full ISA (${what}); ` +
         `${describeOnednn(choice)}. Checked once for this build and CPU (kept in ${file}); set ONEDNN_MAX_CPU_ISA to choose.\n`,

@@ -5,7 +5,8 @@ import type { Device } from './tensor.js';
 
 /** Seeds the global generators (CPU and every CUDA device), as `torch.manual_seed`. */
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`manualSeed: seed must be a non-negative integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`manualSeed: seed must be a non-negative integer, got ${seed}`);
   native.manualSeed(seed);
 }
 
@@ -13,7 +14,8 @@ export function manualSeed(seed: number): void {
 export class Generator {
   readonly handle: GeneratorHandle;
   constructor(seed: number, device: Device = 'cpu') {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`Generator: seed must be a non-negative integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new RangeError(`Generator: seed must be a non-negative integer, got ${seed}`);
     this.handle = native.newGenerator(seed, device);
   }
   /** The global generator of a device (changing its state changes the global stream). */
@@ -26,7 +28,8 @@ export class Generator {
     return this.handle.seed();
   }
   manualSeed(seed: number): this {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`Generator.manualSeed: seed must be a non-negative integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new RangeError(`Generator.manualSeed: seed must be a non-negative integer, got ${seed}`);
     this.handle.manualSeed(seed);
     return this;
   }

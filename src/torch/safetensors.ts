@@ -8,8 +8,16 @@ import { fromBytes } from './creation.js';
 import { Tensor } from './tensor.js';
 
 const TO_FILE: Record<DType, string> = {
-  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32',
-  int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float64: 'F64',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const FROM_FILE = new Map(Object.entries(TO_FILE).map(([k, v]) => [v, k as DType]));
 
@@ -36,12 +44,19 @@ interface Entry {
   end: number;
 }
 
-function parseHeader(bytes: Uint8Array, source: string): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
-  if (bytes.byteLength < 8) throw new SafetensorsError(source, `file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+function parseHeader(
+  bytes: Uint8Array,
+  source: string,
+): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
+  if (bytes.byteLength < 8)
+    throw new SafetensorsError(source, `file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER) || Number(n) > bytes.byteLength - 8) {
-    throw new SafetensorsError(source, `header length ${n} exceeds the file (${bytes.byteLength} bytes) or the 100 MB limit`);
+    throw new SafetensorsError(
+      source,
+      `header length ${n} exceeds the file (${bytes.byteLength} bytes) or the 100 MB limit`,
+    );
   }
   const headerLength = Number(n);
   let header: unknown;
@@ -50,14 +65,16 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Entry[]; met
   } catch (err) {
     throw new SafetensorsError(source, `header is not UTF-8 JSON (${(err as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError(source, 'header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new SafetensorsError(source, 'header is not a JSON object');
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SafetensorsError(source, '__metadata__ is not an object');
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new SafetensorsError(source, '__metadata__ is not an object');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== 'string') throw new SafetensorsError(source, `__metadata__.${k} is not a string`);
         metadata[k] = v;
@@ -66,7 +83,8 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Entry[]; met
     }
     const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = typeof info?.dtype === 'string' ? FROM_FILE.get(info.dtype) : undefined;
-    if (!dtype) throw new SafetensorsError(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(info?.dtype)}`);
+    if (!dtype)
+      throw new SafetensorsError(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(info?.dtype)}`);
     const shape = info.shape;
     if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
       throw new SafetensorsError(source, `tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
@@ -78,16 +96,27 @@ function parseHeader(bytes: Uint8Array, source: string): { entries: Entry[]; met
     const [begin, end] = offsets as [number, number];
     const expected = (shape as number[]).reduce((a, b) => a * b, 1) * ELEMENT_SIZE[dtype];
     if (end < begin || end - begin !== expected) {
-      throw new SafetensorsError(source, `tensor '${name}' spans ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${expected}`);
+      throw new SafetensorsError(
+        source,
+        `tensor '${name}' spans ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${expected}`,
+      );
     }
-    if (end > dataLength) throw new SafetensorsError(source, `tensor '${name}' ends at byte ${end}, past the data (${dataLength} bytes); the file is truncated`);
+    if (end > dataLength)
+      throw new SafetensorsError(
+        source,
+        `tensor '${name}' ends at byte ${end}, past the data (${dataLength} bytes); the file is truncated`,
+      );
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
   // The data must be covered exactly once, in order, as the reference implementation requires.
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const e of sorted) {
-    if (e.begin !== at) throw new SafetensorsError(source, `tensor '${e.name}' starts at byte ${e.begin}, expected ${at} (overlapping or gapped data)`);
+    if (e.begin !== at)
+      throw new SafetensorsError(
+        source,
+        `tensor '${e.name}' starts at byte ${e.begin}, expected ${at} (overlapping or gapped data)`,
+      );
     at = e.end;
   }
   if (at !== dataLength) throw new SafetensorsError(source, `the tensors cover ${at} of ${dataLength} data bytes`);
@@ -110,7 +139,23 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
 }
 
 /** The reference implementation's dtype enum order: files list tensors by it, descending. */
-const DTYPE_RANK = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
+const DTYPE_RANK = [
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'I64',
+  'U64',
+];
 
 /**
  * Serialises tensors as safetensors, byte for byte as the reference implementation (which
@@ -124,7 +169,8 @@ export function writeSafetensors(
 ): Uint8Array {
   const list = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))];
   for (const [name, t] of list) {
-    if (name === '__metadata__') throw new TypeError("writeSafetensors: '__metadata__' is reserved and cannot name a tensor");
+    if (name === '__metadata__')
+      throw new TypeError("writeSafetensors: '__metadata__' is reserved and cannot name a tensor");
     if (!(t instanceof Tensor)) throw new TypeError(`writeSafetensors: '${name}' is not a Tensor`);
   }
   const rank = (t: Tensor): number => DTYPE_RANK.indexOf(TO_FILE[t.dtype]);
@@ -141,7 +187,9 @@ export function writeSafetensors(
   let offset = 0;
   for (const [name, t] of list) {
     const blob = t.bytes();
-    fields.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + blob.byteLength] })}`);
+    fields.push(
+      `${JSON.stringify(name)}:${JSON.stringify({ dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + blob.byteLength] })}`,
+    );
     blobs.push(blob);
     offset += blob.byteLength;
   }
@@ -165,7 +213,9 @@ export async function loadSafetensors(file: string): Promise<SafetensorsFile> {
   try {
     bytes = await fs.readFile(file);
   } catch (err) {
-    throw new Error(`cannot read safetensors file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(
+      `cannot read safetensors file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return readSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
 }

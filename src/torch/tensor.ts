@@ -12,37 +12,122 @@ export type Shape = readonly number[];
 export type TensorOrScalar = Tensor | number;
 
 const A = {
-  add: aten('add.Tensor'), addS: aten('add.Scalar'), add_: aten('add_.Tensor'), addS_: aten('add_.Scalar'),
-  sub: aten('sub.Tensor'), subS: aten('sub.Scalar'), sub_: aten('sub_.Tensor'), subS_: aten('sub_.Scalar'),
-  mul: aten('mul.Tensor'), mulS: aten('mul.Scalar'), mul_: aten('mul_.Tensor'), mulS_: aten('mul_.Scalar'),
-  div: aten('div.Tensor'), divS: aten('div.Scalar'), div_: aten('div_.Tensor'), divS_: aten('div_.Scalar'),
-  pow: aten('pow.Tensor_Tensor'), powS: aten('pow.Tensor_Scalar'), rsub: aten('rsub.Scalar'),
-  neg: aten('neg'), abs: aten('abs'), exp: aten('exp'), log: aten('log'), sqrt: aten('sqrt'),
-  rsqrt: aten('rsqrt'), sin: aten('sin'), cos: aten('cos'), sign: aten('sign'), floor: aten('floor'),
-  ceil: aten('ceil'), round: aten('round'), reciprocal: aten('reciprocal'), square: aten('square'),
-  tanh: aten('tanh'), sigmoid: aten('sigmoid'), relu: aten('relu'), relu_: aten('relu_'), log1p: aten('log1p'),
-  maximum: aten('maximum'), minimum: aten('minimum'),
-  eq: aten('eq.Tensor'), eqS: aten('eq.Scalar'), ne: aten('ne.Tensor'), neS: aten('ne.Scalar'),
-  lt: aten('lt.Tensor'), ltS: aten('lt.Scalar'), le: aten('le.Tensor'), leS: aten('le.Scalar'),
-  gt: aten('gt.Tensor'), gtS: aten('gt.Scalar'), ge: aten('ge.Tensor'), geS: aten('ge.Scalar'),
-  logicalNot: aten('logical_not'), logicalAnd: aten('logical_and'), logicalOr: aten('logical_or'),
-  clamp: aten('clamp'), clamp_: aten('clamp_'), lerp_: aten('lerp_.Scalar'),
-  addcmul_: aten('addcmul_'), addcdiv_: aten('addcdiv_'), sqrt_: aten('sqrt_'), copy_: aten('copy_'),
-  zero_: aten('zero_'), fill_: aten('fill_.Scalar'), normal_: aten('normal_'), uniform_: aten('uniform_'),
-  sum: aten('sum'), sumDim: aten('sum.dim_IntList'), mean: aten('mean'), meanDim: aten('mean.dim'),
-  prod: aten('prod'), max: aten('max'), maxDim: aten('max.dim'), min: aten('min'), minDim: aten('min.dim'),
-  argmax: aten('argmax'), argmin: aten('argmin'), var: aten('var.correction'), std: aten('std.correction'),
-  norm: aten('norm.ScalarOpt_dim'), logsumexp: aten('logsumexp'), all: aten('all'), any: aten('any'),
-  matmul: aten('matmul'), mm: aten('mm'), bmm: aten('bmm'),
-  reshape: aten('reshape'), view: aten('view'), permute: aten('permute'), transpose: aten('transpose.int'),
-  flatten: aten('flatten.using_ints'), squeeze: aten('squeeze'), squeezeDim: aten('squeeze.dim'),
-  unsqueeze: aten('unsqueeze'), expand: aten('expand'), repeat: aten('repeat'), narrow: aten('narrow'),
-  slice: aten('slice.Tensor'), select: aten('select.int'), indexSelect: aten('index_select'),
-  index: aten('index.Tensor'), indexPut_: aten('index_put_'), gather: aten('gather'), flip: aten('flip'), rot90: aten('rot90'),
-  split: aten('split.Tensor'), chunk: aten('chunk'), maskedFill: aten('masked_fill.Scalar'),
-  contiguous: aten('contiguous'), clone: aten('clone'), detach: aten('detach'),
-  to: aten('to.dtype_layout'), t: aten('t'), diagonal: aten('diagonal'),
-  pinMemory: aten('pin_memory'), isPinned: aten('is_pinned'),
+  add: aten('add.Tensor'),
+  addS: aten('add.Scalar'),
+  add_: aten('add_.Tensor'),
+  addS_: aten('add_.Scalar'),
+  sub: aten('sub.Tensor'),
+  subS: aten('sub.Scalar'),
+  sub_: aten('sub_.Tensor'),
+  subS_: aten('sub_.Scalar'),
+  mul: aten('mul.Tensor'),
+  mulS: aten('mul.Scalar'),
+  mul_: aten('mul_.Tensor'),
+  mulS_: aten('mul_.Scalar'),
+  div: aten('div.Tensor'),
+  divS: aten('div.Scalar'),
+  div_: aten('div_.Tensor'),
+  divS_: aten('div_.Scalar'),
+  pow: aten('pow.Tensor_Tensor'),
+  powS: aten('pow.Tensor_Scalar'),
+  rsub: aten('rsub.Scalar'),
+  neg: aten('neg'),
+  abs: aten('abs'),
+  exp: aten('exp'),
+  log: aten('log'),
+  sqrt: aten('sqrt'),
+  rsqrt: aten('rsqrt'),
+  sin: aten('sin'),
+  cos: aten('cos'),
+  sign: aten('sign'),
+  floor: aten('floor'),
+  ceil: aten('ceil'),
+  round: aten('round'),
+  reciprocal: aten('reciprocal'),
+  square: aten('square'),
+  tanh: aten('tanh'),
+  sigmoid: aten('sigmoid'),
+  relu: aten('relu'),
+  relu_: aten('relu_'),
+  log1p: aten('log1p'),
+  maximum: aten('maximum'),
+  minimum: aten('minimum'),
+  eq: aten('eq.Tensor'),
+  eqS: aten('eq.Scalar'),
+  ne: aten('ne.Tensor'),
+  neS: aten('ne.Scalar'),
+  lt: aten('lt.Tensor'),
+  ltS: aten('lt.Scalar'),
+  le: aten('le.Tensor'),
+  leS: aten('le.Scalar'),
+  gt: aten('gt.Tensor'),
+  gtS: aten('gt.Scalar'),
+  ge: aten('ge.Tensor'),
+  geS: aten('ge.Scalar'),
+  logicalNot: aten('logical_not'),
+  logicalAnd: aten('logical_and'),
+  logicalOr: aten('logical_or'),
+  clamp: aten('clamp'),
+  clamp_: aten('clamp_'),
+  lerp_: aten('lerp_.Scalar'),
+  addcmul_: aten('addcmul_'),
+  addcdiv_: aten('addcdiv_'),
+  sqrt_: aten('sqrt_'),
+  copy_: aten('copy_'),
+  zero_: aten('zero_'),
+  fill_: aten('fill_.Scalar'),
+  normal_: aten('normal_'),
+  uniform_: aten('uniform_'),
+  sum: aten('sum'),
+  sumDim: aten('sum.dim_IntList'),
+  mean: aten('mean'),
+  meanDim: aten('mean.dim'),
+  prod: aten('prod'),
+  max: aten('max'),
+  maxDim: aten('max.dim'),
+  min: aten('min'),
+  minDim: aten('min.dim'),
+  argmax: aten('argmax'),
+  argmin: aten('argmin'),
+  var: aten('var.correction'),
+  std: aten('std.correction'),
+  norm: aten('norm.ScalarOpt_dim'),
+  logsumexp: aten('logsumexp'),
+  all: aten('all'),
+  any: aten('any'),
+  matmul: aten('matmul'),
+  mm: aten('mm'),
+  bmm: aten('bmm'),
+  reshape: aten('reshape'),
+  view: aten('view'),
+  permute: aten('permute'),
+  transpose: aten('transpose.int'),
+  flatten: aten('flatten.using_ints'),
+  squeeze: aten('squeeze'),
+  squeezeDim: aten('squeeze.dim'),
+  unsqueeze: aten('unsqueeze'),
+  expand: aten('expand'),
+  repeat: aten('repeat'),
+  narrow: aten('narrow'),
+  slice: aten('slice.Tensor'),
+  select: aten('select.int'),
+  indexSelect: aten('index_select'),
+  index: aten('index.Tensor'),
+  indexPut_: aten('index_put_'),
+  gather: aten('gather'),
+  flip: aten('flip'),
+  rot90: aten('rot90'),
+  split: aten('split.Tensor'),
+  chunk: aten('chunk'),
+  maskedFill: aten('masked_fill.Scalar'),
+  contiguous: aten('contiguous'),
+  clone: aten('clone'),
+  detach: aten('detach'),
+  to: aten('to.dtype_layout'),
+  t: aten('t'),
+  diagonal: aten('diagonal'),
+  pinMemory: aten('pin_memory'),
+  isPinned: aten('is_pinned'),
 };
 
 /** Wraps a native tensor result (a handle) as a Tensor, tracked by the current scope. */
@@ -149,7 +234,10 @@ export class Tensor {
    * `retainGraph` to backward through the same graph again (GAN steps), and `inputs` to
    * accumulate into those leaves only (running only the part of the graph that leads to them).
    */
-  backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] } = {}): void {
+  backward(
+    gradient?: Tensor | null,
+    opts: { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] } = {},
+  ): void {
     native.backward(
       [this.handle],
       [gradient?.handle ?? null],
@@ -200,8 +288,14 @@ export class Tensor {
    * `copy` is not set). `nonBlocking` lets a copy from pinned host memory to a GPU (or back) run
    * asynchronously to the host, as PyTorch's `non_blocking=True`.
    */
-  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean; nonBlocking?: boolean }): Tensor {
-    const o = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+  to(
+    target:
+      | DType
+      | Device
+      | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean; nonBlocking?: boolean },
+  ): Tensor {
+    const o =
+      typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
     if (o.device !== undefined) checkDevice(o.device);
     return wrap(
       A.to([
@@ -234,9 +328,12 @@ export class Tensor {
    */
   pinMemory(): Tensor {
     if (!cudaIsAvailable()) {
-      throw new DeviceError('pinMemory: pinned (page-locked) host memory needs CUDA, and this libtorch has none (or sees no GPU); pin only when copying to a CUDA device');
+      throw new DeviceError(
+        'pinMemory: pinned (page-locked) host memory needs CUDA, and this libtorch has none (or sees no GPU); pin only when copying to a CUDA device',
+      );
     }
-    if (this.device !== 'cpu') throw new TypeError(`pinMemory: only CPU tensors can be pinned, this one is on ${this.device}`);
+    if (this.device !== 'cpu')
+      throw new TypeError(`pinMemory: only CPU tensors can be pinned, this one is on ${this.device}`);
     return wrap(A.pinMemory([this.handle, null]));
   }
   /** Whether the tensor lives in pinned host memory. */
@@ -252,10 +349,14 @@ export class Tensor {
 
   // ---- elementwise math (broadcasting) ------------------------------------------------------
   add(other: TensorOrScalar, alpha = 1): Tensor {
-    return wrap(typeof other === 'number' ? A.addS([this.handle, other, alpha]) : A.add([this.handle, other.handle, alpha]));
+    return wrap(
+      typeof other === 'number' ? A.addS([this.handle, other, alpha]) : A.add([this.handle, other.handle, alpha]),
+    );
   }
   sub(other: TensorOrScalar, alpha = 1): Tensor {
-    return wrap(typeof other === 'number' ? A.subS([this.handle, other, alpha]) : A.sub([this.handle, other.handle, alpha]));
+    return wrap(
+      typeof other === 'number' ? A.subS([this.handle, other, alpha]) : A.sub([this.handle, other.handle, alpha]),
+    );
   }
   /** `scalar - this`. */
   rsub(scalar: number): Tensor {
@@ -276,38 +377,92 @@ export class Tensor {
   minimum(other: Tensor): Tensor {
     return wrap(A.minimum([this.handle, other.handle]));
   }
-  neg(): Tensor { return wrap(A.neg([this.handle])); }
-  abs(): Tensor { return wrap(A.abs([this.handle])); }
-  exp(): Tensor { return wrap(A.exp([this.handle])); }
-  log(): Tensor { return wrap(A.log([this.handle])); }
-  log1p(): Tensor { return wrap(A.log1p([this.handle])); }
-  sqrt(): Tensor { return wrap(A.sqrt([this.handle])); }
-  rsqrt(): Tensor { return wrap(A.rsqrt([this.handle])); }
-  square(): Tensor { return wrap(A.square([this.handle])); }
-  sin(): Tensor { return wrap(A.sin([this.handle])); }
-  cos(): Tensor { return wrap(A.cos([this.handle])); }
-  sign(): Tensor { return wrap(A.sign([this.handle])); }
-  floor(): Tensor { return wrap(A.floor([this.handle])); }
-  ceil(): Tensor { return wrap(A.ceil([this.handle])); }
-  round(): Tensor { return wrap(A.round([this.handle])); }
-  reciprocal(): Tensor { return wrap(A.reciprocal([this.handle])); }
-  tanh(): Tensor { return wrap(A.tanh([this.handle])); }
-  sigmoid(): Tensor { return wrap(A.sigmoid([this.handle])); }
-  relu(): Tensor { return wrap(A.relu([this.handle])); }
+  neg(): Tensor {
+    return wrap(A.neg([this.handle]));
+  }
+  abs(): Tensor {
+    return wrap(A.abs([this.handle]));
+  }
+  exp(): Tensor {
+    return wrap(A.exp([this.handle]));
+  }
+  log(): Tensor {
+    return wrap(A.log([this.handle]));
+  }
+  log1p(): Tensor {
+    return wrap(A.log1p([this.handle]));
+  }
+  sqrt(): Tensor {
+    return wrap(A.sqrt([this.handle]));
+  }
+  rsqrt(): Tensor {
+    return wrap(A.rsqrt([this.handle]));
+  }
+  square(): Tensor {
+    return wrap(A.square([this.handle]));
+  }
+  sin(): Tensor {
+    return wrap(A.sin([this.handle]));
+  }
+  cos(): Tensor {
+    return wrap(A.cos([this.handle]));
+  }
+  sign(): Tensor {
+    return wrap(A.sign([this.handle]));
+  }
+  floor(): Tensor {
+    return wrap(A.floor([this.handle]));
+  }
+  ceil(): Tensor {
+    return wrap(A.ceil([this.handle]));
+  }
+  round(): Tensor {
+    return wrap(A.round([this.handle]));
+  }
+  reciprocal(): Tensor {
+    return wrap(A.reciprocal([this.handle]));
+  }
+  tanh(): Tensor {
+    return wrap(A.tanh([this.handle]));
+  }
+  sigmoid(): Tensor {
+    return wrap(A.sigmoid([this.handle]));
+  }
+  relu(): Tensor {
+    return wrap(A.relu([this.handle]));
+  }
   clamp(min: number | null, max: number | null = null): Tensor {
     return wrap(A.clamp([this.handle, min, max]));
   }
 
   // ---- comparison and logic -----------------------------------------------------------------
-  eq(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.eqS([this.handle, o]) : A.eq([this.handle, o.handle])); }
-  ne(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.neS([this.handle, o]) : A.ne([this.handle, o.handle])); }
-  lt(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.ltS([this.handle, o]) : A.lt([this.handle, o.handle])); }
-  le(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.leS([this.handle, o]) : A.le([this.handle, o.handle])); }
-  gt(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.gtS([this.handle, o]) : A.gt([this.handle, o.handle])); }
-  ge(o: TensorOrScalar): Tensor { return wrap(typeof o === 'number' ? A.geS([this.handle, o]) : A.ge([this.handle, o.handle])); }
-  logicalNot(): Tensor { return wrap(A.logicalNot([this.handle])); }
-  logicalAnd(o: Tensor): Tensor { return wrap(A.logicalAnd([this.handle, o.handle])); }
-  logicalOr(o: Tensor): Tensor { return wrap(A.logicalOr([this.handle, o.handle])); }
+  eq(o: TensorOrScalar): Tensor {
+    return wrap(typeof o === 'number' ? A.eqS([this.handle, o]) : A.eq([this.handle, o.handle]));
+  }
+  ne(o: TensorOrScalar): Tensor {
+    return wrap(typeof o === 'number' ? A.neS([this.handle, o]) : A.ne([this.handle, o.handle]));
+  }
+  lt(o: TensorOrScalar): Tensor {
+    return wrap(typeof o === 'number' ? A.ltS([this.handle, o]) : A.lt([this.handle, o.handle]));
+  }
+  le(o: TensorOrScalar): Tensor {
+    return wrap(typeof o === 'number' ? A.leS([this.handle, o]) : A.le([this.handle, o.handle]));
+  }
+  gt(o: TensorOrScalar): Tensor {
+    return wrap(typeof o === 'number' ? A.gtS([this.handle, o]) : A.gt([this.handle, o.handle]));
+  }
+  ge(o: TensorOrScalar): Tensor {
+    return wrap(typeof o === 'number' ? A.geS([this.handle, o]) : A.ge([this.handle, o.handle]));
+  }
+  logicalNot(): Tensor {
+    return wrap(A.logicalNot([this.handle]));
+  }
+  logicalAnd(o: Tensor): Tensor {
+    return wrap(A.logicalAnd([this.handle, o.handle]));
+  }
+  logicalOr(o: Tensor): Tensor {
+    return wrap(A.logicalOr([this.handle, o.handle]));
+  }
   maskedFill(mask: Tensor, value: number): Tensor {
     return wrap(A.maskedFill([this.handle, mask.handle, value]));
   }
@@ -393,10 +548,14 @@ export class Tensor {
   }
   /** Unbiased (correction 1) by default, as PyTorch. */
   var(dim?: number | number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return wrap(A.var([this.handle, dim === undefined ? null : dims(dim), opts.correction ?? 1, opts.keepdim ?? false]));
+    return wrap(
+      A.var([this.handle, dim === undefined ? null : dims(dim), opts.correction ?? 1, opts.keepdim ?? false]),
+    );
   }
   std(dim?: number | number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return wrap(A.std([this.handle, dim === undefined ? null : dims(dim), opts.correction ?? 1, opts.keepdim ?? false]));
+    return wrap(
+      A.std([this.handle, dim === undefined ? null : dims(dim), opts.correction ?? 1, opts.keepdim ?? false]),
+    );
   }
   norm(p = 2, dim?: number | number[], keepdim = false): Tensor {
     return wrap(A.norm([this.handle, p, dim === undefined ? [] : dims(dim), keepdim]));
@@ -513,7 +672,11 @@ export class Tensor {
   rot90(k = 1, dims: [number, number] = [0, 1]): Tensor {
     if (!Number.isInteger(k)) throw new TypeError(`rot90: k must be an integer, got ${k}`);
     const n = this.ndim;
-    if (dims.length !== 2 || !dims.every((d) => Number.isInteger(d) && d >= -n && d < n) || (dims[0] - dims[1]) % n === 0) {
+    if (
+      dims.length !== 2 ||
+      !dims.every((d) => Number.isInteger(d) && d >= -n && d < n) ||
+      (dims[0] - dims[1]) % n === 0
+    ) {
       throw new TypeError(`rot90: dims must be two different dimensions of a ${n}-D tensor, got [${dims.join(', ')}]`);
     }
     return wrap(A.rot90([this.handle, k, dims]));

@@ -62,20 +62,32 @@ export async function listCheckpoints(dir: string): Promise<{ step: number; file
 /** Every module's state dict under its prefix: `G.front.1.weight`, `D.scale0...`. */
 export function moduleTensors(nets: Pick<Checkpointable, 'modules'>): Map<string, Tensor> {
   const tensors = new Map<string, Tensor>();
-  for (const [prefix, m] of Object.entries(nets.modules)) for (const [k, t] of m.stateDict()) tensors.set(`${prefix}.${k}`, t);
+  for (const [prefix, m] of Object.entries(nets.modules))
+    for (const [k, t] of m.stateDict()) tensors.set(`${prefix}.${k}`, t);
   return tensors;
 }
 
 /** Loads each module from the tensors under its prefix (the inverse of moduleTensors). */
-export function loadModuleTensors(nets: Pick<Checkpointable, 'modules'>, tensors: Map<string, Tensor>, source: string): void {
+export function loadModuleTensors(
+  nets: Pick<Checkpointable, 'modules'>,
+  tensors: Map<string, Tensor>,
+  source: string,
+): void {
   for (const [prefix, m] of Object.entries(nets.modules)) m.loadStateDict(withoutPrefix(tensors, prefix), { source });
 }
 
 function withoutPrefix(tensors: Map<string, Tensor>, prefix: string): Map<string, Tensor> {
-  return new Map([...tensors].filter(([k]) => k.startsWith(`${prefix}.`)).map(([k, t]) => [k.slice(prefix.length + 1), t]));
+  return new Map(
+    [...tensors].filter(([k]) => k.startsWith(`${prefix}.`)).map(([k, t]) => [k.slice(prefix.length + 1), t]),
+  );
 }
 
-export async function saveCheckpoint(dir: string, nets: Checkpointable, state: Omit<TrainState, 'version' | 'optimizers'>, keepLast: number): Promise<string> {
+export async function saveCheckpoint(
+  dir: string,
+  nets: Checkpointable,
+  state: Omit<TrainState, 'version' | 'optimizers'>,
+  keepLast: number,
+): Promise<string> {
   const tensors = moduleTensors(nets);
   const optimizers: TrainState['optimizers'] = {};
   for (const [prefix, o] of Object.entries(nets.optimizers)) {
@@ -107,12 +119,18 @@ export async function loadCheckpoint(file: string, nets: Checkpointable): Promis
 }
 
 /** Restores from a checkpoint's tensors and metadata already read (from `file`, named in errors). */
-export function restoreCheckpoint(file: string, tensors: Map<string, Tensor>, metadata: Record<string, string>, nets: Checkpointable): TrainState {
+export function restoreCheckpoint(
+  file: string,
+  tensors: Map<string, Tensor>,
+  metadata: Record<string, string>,
+  nets: Checkpointable,
+): TrainState {
   {
     const raw = metadata['dermosynth.state'];
     if (!raw) throw new Error(`${file}: not a dermosynth checkpoint (no 'dermosynth.state' metadata)`);
     const state = JSON.parse(raw) as TrainState;
-    if (state.version !== CHECKPOINT_VERSION) throw new Error(`${file}: checkpoint version ${state.version}, this dermosynth reads ${CHECKPOINT_VERSION}`);
+    if (state.version !== CHECKPOINT_VERSION)
+      throw new Error(`${file}: checkpoint version ${state.version}, this dermosynth reads ${CHECKPOINT_VERSION}`);
     loadModuleTensors(nets, tensors, file);
     for (const [prefix, o] of Object.entries(nets.optimizers)) {
       const config = state.optimizers[prefix];

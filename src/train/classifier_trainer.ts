@@ -15,7 +15,12 @@ import type { LesionCache } from '../data/cache.js';
 import type { Split } from '../data/dataset.js';
 import { augmentBatch, isIdentity, parseAugmentOptions, sampleBatchParams } from '../data/augment.js';
 import { Rng, permutation } from '../data/random.js';
-import { buildClassifier, loadClassifierWeights, type ClassifierName, type ImageClassifier } from '../models/classifiers/index.js';
+import {
+  buildClassifier,
+  loadClassifierWeights,
+  type ClassifierName,
+  type ImageClassifier,
+} from '../models/classifiers/index.js';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint, type Checkpointable } from './checkpoint.js';
 
 export interface ClassifierTrainOptions {
@@ -68,14 +73,18 @@ export class LesionSet {
    * `remap[k]`, when given, is the label (in the set's vocabulary) of a source's class k: datasets
    * of other vocabularies train and test on one scale (a class map, `--classes`).
    */
-  constructor(readonly sources: readonly { cache: LesionCache; split?: Split | readonly Split[]; remap?: readonly number[] }[]) {
+  constructor(
+    readonly sources: readonly { cache: LesionCache; split?: Split | readonly Split[]; remap?: readonly number[] }[],
+  ) {
     if (sources.length === 0) throw new RangeError('LesionSet: no caches given');
     const first = sources[0]!.cache;
     this.width = first.width;
     this.height = first.height;
     sources.forEach(({ cache, split, remap }, s) => {
       if (cache.width !== this.width || cache.height !== this.height) {
-        throw new RangeError(`${cache.dir}: its lesions are ${cache.width}x${cache.height} but ${first.dir}'s are ${this.width}x${this.height}; prepare both at the same --size`);
+        throw new RangeError(
+          `${cache.dir}: its lesions are ${cache.width}x${cache.height} but ${first.dir}'s are ${this.width}x${this.height}; prepare both at the same --size`,
+        );
       }
       for (const i of cache.indices(split)) {
         const r = cache.records[i]!;
@@ -112,7 +121,12 @@ export class LesionSet {
   /** Float images in [-1, 1], [b, 3, H, W]. */
   images(members: readonly number[]): Tensor {
     const { image } = this.read(members);
-    return torch.tidy(() => torch.fromBytes(image, 'uint8', [members.length, 3, this.height, this.width]).mul(1 / 127.5).sub_(1));
+    return torch.tidy(() =>
+      torch
+        .fromBytes(image, 'uint8', [members.length, 3, this.height, this.width])
+        .mul(1 / 127.5)
+        .sub_(1),
+    );
   }
 }
 
@@ -147,19 +161,34 @@ export class ClassifierTrainer {
     readonly train: LesionSet,
   ) {
     const o = options;
-    if (!Number.isInteger(o.batch) || o.batch < 2) throw new RangeError(`classifier training: --batch must be an integer >= 2 (batch norm needs two samples), got ${o.batch}`);
-    if (train.size < o.batch) throw new RangeError(`classifier training: ${train.size} training lesions, fewer than one batch of ${o.batch}; use a smaller batch`);
+    if (!Number.isInteger(o.batch) || o.batch < 2)
+      throw new RangeError(
+        `classifier training: --batch must be an integer >= 2 (batch norm needs two samples), got ${o.batch}`,
+      );
+    if (train.size < o.batch)
+      throw new RangeError(
+        `classifier training: ${train.size} training lesions, fewer than one batch of ${o.batch}; use a smaller batch`,
+      );
     const counts = train.classCounts(o.numClasses);
-    if (train.labels.some((l) => l < 0 || l >= o.numClasses)) throw new RangeError(`classifier training: labels outside 0..${o.numClasses - 1}`);
+    if (train.labels.some((l) => l < 0 || l >= o.numClasses))
+      throw new RangeError(`classifier training: labels outside 0..${o.numClasses - 1}`);
     if (o.balanced && counts.some((c) => c === 0)) {
-      throw new RangeError(`classifier training: class-balanced sampling needs every class in the training set, counts ${counts.join('/')}`);
+      throw new RangeError(
+        `classifier training: class-balanced sampling needs every class in the training set, counts ${counts.join('/')}`,
+      );
     }
     torch.manualSeed(o.seed);
     this.model = buildClassifier(o.model, { numClasses: o.numClasses });
     const params = this.model.parameters();
-    this.optimizer = o.optimizer === 'sgd'
-      ? new nn.optim.SGD(params, { lr: o.lr, momentum: o.momentum, nesterov: o.momentum > 0, weightDecay: o.weightDecay })
-      : new nn.optim.Adam(params, { lr: o.lr, weightDecay: o.weightDecay });
+    this.optimizer =
+      o.optimizer === 'sgd'
+        ? new nn.optim.SGD(params, {
+            lr: o.lr,
+            momentum: o.momentum,
+            nesterov: o.momentum > 0,
+            weightDecay: o.weightDecay,
+          })
+        : new nn.optim.Adam(params, { lr: o.lr, weightDecay: o.weightDecay });
     this.stepsPerEpoch = Math.floor(train.size / o.batch);
     this.totalSteps = this.stepsPerEpoch * o.epochs;
     this.augment = parseAugmentOptions(o.augment);
@@ -258,7 +287,9 @@ export class ClassifierTrainer {
       if (stop) return { finished: false, step: this.step };
       await new Promise((r) => setImmediate(r));
     }
-    await nn.saveModule(this.weightsFile, this.model, { 'dermosynth.classifier': JSON.stringify({ model: o.model, numClasses: o.numClasses }) });
+    await nn.saveModule(this.weightsFile, this.model, {
+      'dermosynth.classifier': JSON.stringify({ model: o.model, numClasses: o.numClasses }),
+    });
     return { finished: true, step: this.step };
   }
 
@@ -269,12 +300,21 @@ export class ClassifierTrainer {
     const W = this.train.width;
     const params = sampleBatchParams(new Rng(this.options.seed, 0xa06c, epoch, k), this.augment, b, W === H);
     return torch.tidy(() => {
-      let x = torch.fromBytes(image, 'uint8', [b, 3, H, W]).mul(1 / 127.5).sub_(1);
+      let x = torch
+        .fromBytes(image, 'uint8', [b, 3, H, W])
+        .mul(1 / 127.5)
+        .sub_(1);
       if (!params.every(isIdentity)) x = augmentBatch(x, torch.fromBytes(label, 'uint8', [b, 1, H, W]), params).image;
-      const target = torch.tensor(members.map((m) => this.train.labels[m]!), { dtype: 'int64' });
+      const target = torch.tensor(
+        members.map((m) => this.train.labels[m]!),
+        { dtype: 'int64' },
+      );
       const loss = F.crossEntropy(this.model.call(x), target);
       const value = loss.item();
-      if (!Number.isFinite(value)) throw new Error(`classifier training: the loss is ${value} at step ${this.step + 1}; lower the learning rate (--lr)`);
+      if (!Number.isFinite(value))
+        throw new Error(
+          `classifier training: the loss is ${value} at step ${this.step + 1}; lower the learning rate (--lr)`,
+        );
       this.optimizer.zeroGrad();
       loss.backward();
       this.optimizer.step();
@@ -283,7 +323,17 @@ export class ClassifierTrainer {
   }
 
   async checkpoint(): Promise<string> {
-    return saveCheckpoint(this.checkpoints, this.checkpointable(), { step: this.step, loader: { epoch: Math.floor(this.step / Math.max(1, this.stepsPerEpoch)), position: 0 }, nanStreak: 0, seconds: this.seconds }, 1);
+    return saveCheckpoint(
+      this.checkpoints,
+      this.checkpointable(),
+      {
+        step: this.step,
+        loader: { epoch: Math.floor(this.step / Math.max(1, this.stepsPerEpoch)), position: 0 },
+        nanStreak: 0,
+        seconds: this.seconds,
+      },
+      1,
+    );
   }
 
   dispose(): void {
@@ -299,10 +349,12 @@ export function predictProbabilities(model: ImageClassifier, set: LesionSet, bat
   try {
     for (let i = 0; i < set.size; i += batch) {
       const members = Array.from({ length: Math.min(batch, set.size - i) }, (_, k) => i + k);
-      const p = torch.tidy(() => torch.noGrad(() => {
-        const x = set.images(members);
-        return F.softmax(model.call(x).double(), 1);
-      }));
+      const p = torch.tidy(() =>
+        torch.noGrad(() => {
+          const x = set.images(members);
+          return F.softmax(model.call(x).double(), 1);
+        }),
+      );
       const values = p.data() as Float64Array;
       const c = p.shape[1]!;
       for (let r = 0; r < members.length; r++) out.push(Float64Array.from(values.subarray(r * c, (r + 1) * c)));

@@ -35,7 +35,11 @@ let shareCount = 0;
  * null); the others pass null and receive new tensors (theirs to dispose). Collective: every rank
  * calls it at the same point.
  */
-export function shareFromRankZero(dp: DataParallel, state: SharedState | null, device: torch.Device = 'cpu'): SharedState | null {
+export function shareFromRankZero(
+  dp: DataParallel,
+  state: SharedState | null,
+  device: torch.Device = 'cpu',
+): SharedState | null {
   const key = `dermosynth/share/${shareCount++}`;
   const { pg } = dp;
   let manifest: Manifest;
@@ -54,7 +58,10 @@ export function shareFromRankZero(dp: DataParallel, state: SharedState | null, d
   const commDevice: torch.Device = pg.backend === 'nccl' ? device : 'cpu';
   const received = new Map<string, Tensor>();
   for (const { name, dtype, shape } of manifest.tensors) {
-    const t = dp.rank === 0 ? state!.tensors.get(name)!.to({ device: commDevice, copy: true }).contiguous() : torch.empty(shape, { dtype, device: commDevice });
+    const t =
+      dp.rank === 0
+        ? state!.tensors.get(name)!.to({ device: commDevice, copy: true }).contiguous()
+        : torch.empty(shape, { dtype, device: commDevice });
     pg.broadcast([t], 0);
     received.set(name, t);
   }

@@ -73,7 +73,9 @@ function checkWeight(weight: number, what: string): number {
 
 function checkScales(preds: Tensor[][], what: string, minMaps = 1): void {
   if (!Array.isArray(preds) || preds.length === 0) {
-    throw new TypeError(`${what}: expected one list of feature maps per discriminator scale, got ${Array.isArray(preds) ? 'no scales' : typeof preds}`);
+    throw new TypeError(
+      `${what}: expected one list of feature maps per discriminator scale, got ${Array.isArray(preds) ? 'no scales' : typeof preds}`,
+    );
   }
   preds.forEach((scale, i) => {
     if (!Array.isArray(scale) || scale.length < minMaps) {
@@ -137,7 +139,9 @@ export function discriminatorTerms(
   checkScales(predReal, 'discriminatorLoss: predReal');
   checkScales(predFake, 'discriminatorLoss: predFake');
   if (predReal.length !== predFake.length) {
-    throw new TypeError(`discriminatorLoss: predReal has ${predReal.length} scales but predFake has ${predFake.length}`);
+    throw new TypeError(
+      `discriminatorLoss: predReal has ${predReal.length} scales but predFake has ${predFake.length}`,
+    );
   }
   const reduction = reductionOf(mode, o);
   return torch.tidy(() => ({
@@ -151,7 +155,12 @@ export function discriminatorTerms(
  * D_fake for hinge (SPADE); see the top of this file for each term. Pass predictions of the
  * detached fake image, so that the generator gets no gradient from this loss.
  */
-export function discriminatorLoss(mode: GanMode, predReal: Tensor[][], predFake: Tensor[][], o: AdversarialOptions = {}): Tensor {
+export function discriminatorLoss(
+  mode: GanMode,
+  predReal: Tensor[][],
+  predFake: Tensor[][],
+  o: AdversarialOptions = {},
+): Tensor {
   return torch.tidy(() => {
     const { real, fake } = discriminatorTerms(mode, predReal, predFake, o);
     const sum = real.add(fake);
@@ -179,7 +188,9 @@ export function generatorAdversarialLoss(mode: GanMode, predFake: Tensor[][], o:
  * get no gradient.
  */
 export function featureMatchingLoss(featsFake: Tensor[][], featsReal: Tensor[][], weight = 10): Tensor {
-  return matchedFeatures('featureMatchingLoss', featsFake, featsReal, weight, (fake, real) => F.l1Loss(fake, real.detach()));
+  return matchedFeatures('featureMatchingLoss', featsFake, featsReal, weight, (fake, real) =>
+    F.l1Loss(fake, real.detach()),
+  );
 }
 
 /**
@@ -189,11 +200,19 @@ export function featureMatchingLoss(featsFake: Tensor[][], featsReal: Tensor[][]
  */
 export function featureStdLoss(featsFake: Tensor[][], featsReal: Tensor[][], weight = 10): Tensor {
   const spread = (t: Tensor) => t.var([2, 3], { correction: 0 }).add(1e-8).sqrt();
-  return matchedFeatures('featureStdLoss', featsFake, featsReal, weight, (fake, real) => F.l1Loss(spread(fake), spread(real.detach())));
+  return matchedFeatures('featureStdLoss', featsFake, featsReal, weight, (fake, real) =>
+    F.l1Loss(spread(fake), spread(real.detach())),
+  );
 }
 
 /** Sum over scales i and intermediate maps j of term(fake_ij, real_ij) * 1/num_D * 4/maps * weight, the shapes checked. */
-function matchedFeatures(what: string, featsFake: Tensor[][], featsReal: Tensor[][], weight: number, term: (fake: Tensor, real: Tensor) => Tensor): Tensor {
+function matchedFeatures(
+  what: string,
+  featsFake: Tensor[][],
+  featsReal: Tensor[][],
+  weight: number,
+  term: (fake: Tensor, real: Tensor) => Tensor,
+): Tensor {
   checkWeight(weight, `${what}: weight`);
   checkScales(featsFake, `${what}: featsFake`, 2);
   checkScales(featsReal, `${what}: featsReal`, 2);
@@ -258,12 +277,15 @@ export class VggPerceptualLoss {
 
   constructor(extractor: FeatureExtractor, o: VggPerceptualLossOptions = {}) {
     if (!extractor || typeof extractor.call !== 'function') {
-      throw new TypeError('VggPerceptualLoss: expected a feature extractor with a call(x) method returning feature maps');
+      throw new TypeError(
+        'VggPerceptualLoss: expected a feature extractor with a call(x) method returning feature maps',
+      );
     }
     this.extractor = extractor;
     this.weight = checkWeight(o.weight ?? 10, 'VggPerceptualLoss: weight');
     const lw = o.layerWeights ?? VGG_LAYER_WEIGHTS;
-    if (!Array.isArray(lw) || lw.length === 0) throw new TypeError('VggPerceptualLoss: layerWeights must be a non-empty array');
+    if (!Array.isArray(lw) || lw.length === 0)
+      throw new TypeError('VggPerceptualLoss: layerWeights must be a non-empty array');
     lw.forEach((w, k) => checkWeight(w, `VggPerceptualLoss: layerWeights[${k}]`));
     this.layerWeights = Object.freeze([...lw]);
   }
@@ -355,7 +377,14 @@ export interface PartsOption {
 function readScalars(named: [string, Tensor][]): Record<string, number> {
   if (named.length === 0) return {};
   // Stacked on the device, then copied once.
-  const values = torch.tidy(() => torch.noGrad(() => torch.stack(named.map(([, t]) => t.detach().reshape(1))).cpu().toArray()));
+  const values = torch.tidy(() =>
+    torch.noGrad(() =>
+      torch
+        .stack(named.map(([, t]) => t.detach().reshape(1)))
+        .cpu()
+        .toArray(),
+    ),
+  );
   return Object.fromEntries(named.map(([name], i) => [name, values[i]!]));
 }
 
@@ -389,7 +418,10 @@ export class GanLosses {
       }
       this.vgg =
         vggExtractor instanceof VggPerceptualLoss
-          ? new VggPerceptualLoss(vggExtractor.extractor, { weight: config.vgg, layerWeights: vggExtractor.layerWeights })
+          ? new VggPerceptualLoss(vggExtractor.extractor, {
+              weight: config.vgg,
+              layerWeights: vggExtractor.layerWeights,
+            })
           : new VggPerceptualLoss(vggExtractor, { weight: config.vgg });
     } else {
       this.vgg = null;
@@ -406,7 +438,9 @@ export class GanLosses {
     const featureStd = this.config.featureStd ?? 0;
     const { predFake, predReal, fake, real } = inputs;
     if ((featureMatching > 0 || featureStd > 0) && !predReal) {
-      throw new TypeError('GanLosses.generatorLoss: feature matching needs predReal (the discriminator outputs for the real image)');
+      throw new TypeError(
+        'GanLosses.generatorLoss: feature matching needs predReal (the discriminator outputs for the real image)',
+      );
     }
     if ((vgg > 0 || l1 > 0) && (!fake || !real)) {
       throw new TypeError('GanLosses.generatorLoss: the VGG and L1 losses need the fake and real images');
@@ -437,7 +471,13 @@ export class GanLosses {
       const sum = real.add(fake);
       const factor = discriminatorFactor(gan);
       const total = factor === 1 ? sum : sum.mul(factor);
-      const parts = (o.parts ?? true) ? readScalars([['D_real', real], ['D_fake', fake]]) : {};
+      const parts =
+        (o.parts ?? true)
+          ? readScalars([
+              ['D_real', real],
+              ['D_fake', fake],
+            ])
+          : {};
       return { total, parts };
     });
   }

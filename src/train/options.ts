@@ -40,7 +40,10 @@ export const trainOptionsSchema = z.object({
   /** Generator/discriminator overrides on top of the preset (ngf, nBlocks, ...). */
   modelOverrides: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
   /** Loss weights on top of the model's defaults (runs made before this field have none). */
-  lossOverrides: z.object({ featureMatching: z.number().min(0).optional(), featureStd: z.number().min(0).optional() }).strict().default({}),
+  lossOverrides: z
+    .object({ featureMatching: z.number().min(0).optional(), featureStd: z.number().min(0).optional() })
+    .strict()
+    .default({}),
 });
 export type TrainOptions = z.infer<typeof trainOptionsSchema>;
 

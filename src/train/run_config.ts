@@ -12,8 +12,21 @@ export interface RunConfig {
   created: string;
   options: TrainOptions;
   /** The resolved network options (preset plus overrides) and loss weights. */
-  model: { generator: string; options: Record<string, unknown>; losses: Record<string, unknown>; parameters: { generator: number; discriminator: number } };
-  data: { cache: string; size: [number, number]; labelChannels: string[]; classes: string[]; train: number; val: number; test: number };
+  model: {
+    generator: string;
+    options: Record<string, unknown>;
+    losses: Record<string, unknown>;
+    parameters: { generator: number; discriminator: number };
+  };
+  data: {
+    cache: string;
+    size: [number, number];
+    labelChannels: string[];
+    classes: string[];
+    train: number;
+    val: number;
+    test: number;
+  };
   /** Steps per epoch, total steps and coarse-to-fine stage epochs, as computed at the start. */
   schedule: { stepsPerEpoch: number; totalSteps: number; globalEpochs: number; fixGlobalEpochs: number };
   /** Where the run started: device, precision and processes (a resume may use others). */
@@ -37,7 +50,8 @@ export async function readRunConfig(file: string): Promise<RunConfig | null> {
     throw e;
   }
   const c = JSON.parse(text) as RunConfig;
-  if (c.format !== 'dermosynth-run' || c.version !== RUN_CONFIG_VERSION) throw new RangeError(`${file}: not a dermosynth run config of version ${RUN_CONFIG_VERSION}`);
+  if (c.format !== 'dermosynth-run' || c.version !== RUN_CONFIG_VERSION)
+    throw new RangeError(`${file}: not a dermosynth run config of version ${RUN_CONFIG_VERSION}`);
   c.options = parseTrainOptions(c.options);
   return c;
 }

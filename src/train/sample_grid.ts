@@ -10,7 +10,19 @@ import type { LabelMapSpec } from '../data/label_map.js';
 export function imagesToRgb(images: Tensor): Uint8Array[] {
   const [b, c, h, w] = images.shape as [number, number, number, number];
   if (c !== 3) throw new TypeError(`imagesToRgb: expected 3 channels, got ${c}`);
-  const bytes = torch.tidy(() => images.detach().to('cpu').add(1).mul(127.5).round().clamp(0, 255).to('uint8').permute(0, 2, 3, 1).contiguous().bytes());
+  const bytes = torch.tidy(() =>
+    images
+      .detach()
+      .to('cpu')
+      .add(1)
+      .mul(127.5)
+      .round()
+      .clamp(0, 255)
+      .to('uint8')
+      .permute(0, 2, 3, 1)
+      .contiguous()
+      .bytes(),
+  );
   return Array.from({ length: b }, (_, i) => bytes.subarray(i * h * w * 3, (i + 1) * h * w * 3));
 }
 
@@ -26,7 +38,10 @@ export async function writeSampleGrid(file: string, cols: GridColumns, spec: Lab
   const labelBytes = cols.labelBytes.to('cpu').contiguous().bytes();
   const real = imagesToRgb(cols.real);
   const fake = torch.tidy(() => {
-    const f = cols.fake.shape[2] === h && cols.fake.shape[3] === w ? cols.fake : torch.F.interpolate(cols.fake.detach(), { size: [h, w], mode: 'nearest' });
+    const f =
+      cols.fake.shape[2] === h && cols.fake.shape[3] === w
+        ? cols.fake
+        : torch.F.interpolate(cols.fake.detach(), { size: [h, w], mode: 'nearest' });
     return imagesToRgb(f);
   });
   const width = 3 * w + 2 * gap;
@@ -43,6 +58,8 @@ export async function writeSampleGrid(file: string, cols: GridColumns, spec: Lab
     put(real[i]!, i, 1);
     put(fake[i]!, i, 2);
   }
-  const png = await sharp(canvas, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const png = await sharp(canvas, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
   await writeFileAtomic(file, png);
 }

@@ -64,12 +64,22 @@ export function lesionTargets(labelBytes: Tensor, numDiagnoses: number): Tensor 
 }
 
 /** BCE-with-logits + diceWeight (1 - soft Dice per image, averaged): { loss (a tensor), bce, dice }. */
-export function segmentationLoss(logits: Tensor, target: Tensor, diceWeight = 1): { loss: Tensor; bce: number; dice: number } {
+export function segmentationLoss(
+  logits: Tensor,
+  target: Tensor,
+  diceWeight = 1,
+): { loss: Tensor; bce: number; dice: number } {
   return torch.tidy(() => {
     const bce = F.binaryCrossEntropyWithLogits(logits, target);
     const p = logits.sigmoid().flatten(1);
     const t = target.flatten(1);
-    const soft = p.mul(t).sum(1).mul(2).add(1).div(p.sum(1).add(t.sum(1)).add(1)).mean();
+    const soft = p
+      .mul(t)
+      .sum(1)
+      .mul(2)
+      .add(1)
+      .div(p.sum(1).add(t.sum(1)).add(1))
+      .mean();
     const loss = bce.add(soft.rsub(1).mul(diceWeight));
     return { loss, bce: bce.item(), dice: soft.item() };
   });
@@ -89,12 +99,19 @@ function positive(name: string, v: number, integer: boolean): number {
 export function trainSegmenterSteps(
   model: Segmenter,
   nextBatch: () => { image: Tensor; target: Tensor },
-  o: { steps: number; lr?: number; diceWeight?: number; onStep?: (s: SegmenterStep) => void; optimizer?: nn.optim.Adam },
+  o: {
+    steps: number;
+    lr?: number;
+    diceWeight?: number;
+    onStep?: (s: SegmenterStep) => void;
+    optimizer?: nn.optim.Adam;
+  },
 ): SegmenterStep[] {
   const steps = positive('steps', o.steps, true);
   const lr = positive('lr', o.lr ?? 1e-3, false);
   const diceWeight = o.diceWeight ?? 1;
-  if (!(Number.isFinite(diceWeight) && diceWeight >= 0)) throw new RangeError(`trainSegmenter: diceWeight must be a non-negative number, got ${diceWeight}`);
+  if (!(Number.isFinite(diceWeight) && diceWeight >= 0))
+    throw new RangeError(`trainSegmenter: diceWeight must be a non-negative number, got ${diceWeight}`);
   // A caller that trains in several calls (epoch by epoch) passes its optimizer to keep its state.
   const opt = o.optimizer ?? new nn.optim.Adam(model.parameters(), { lr });
   const log: SegmenterStep[] = [];
@@ -109,7 +126,8 @@ export function trainSegmenterSteps(
       return { step, steps, loss: loss.item(), bce, dice };
     });
     torch.dispose([image, target]);
-    if (!Number.isFinite(entry.loss)) throw new Error(`trainSegmenter: the loss is ${entry.loss} at step ${step}; lower lr (${lr})`);
+    if (!Number.isFinite(entry.loss))
+      throw new Error(`trainSegmenter: the loss is ${entry.loss} at step ${step}; lower lr (${lr})`);
     log.push(entry);
     o.onStep?.(entry);
   }
@@ -130,15 +148,31 @@ export interface LesionBatchOptions {
  * DataLoader over the training split whose synthetic rows are dropped from each batch (a batch of
  * synthetic lesions only is skipped). `next()` gives { image, target, ids }; dispose image and target.
  */
-export function lesionBatchSource(cache: LesionCache, o: LesionBatchOptions): { next(): { image: Tensor; target: Tensor; ids: string[] }; realLesions: number } {
+export function lesionBatchSource(
+  cache: LesionCache,
+  o: LesionBatchOptions,
+): { next(): { image: Tensor; target: Tensor; ids: string[] }; realLesions: number } {
   const batchSize = positive('batchSize', o.batchSize, true);
   const numDiagnoses = cache.spec.classes.length;
-  if (!cache.hasMasks) throw new RangeError(`trainSegmenter: ${cache.dir} was made from a dataset without segmentation masks; a segmenter learns from masks`);
+  if (!cache.hasMasks)
+    throw new RangeError(
+      `trainSegmenter: ${cache.dir} was made from a dataset without segmentation masks; a segmenter learns from masks`,
+    );
   const real = cache.indices('train').filter((i) => !isSyntheticId(cache.records[i]!.id));
-  if (real.length === 0) throw new RangeError(`trainSegmenter: ${cache.dir} has no real (non-SYN_) lesion in its training split`);
-  if (real.length < batchSize) throw new RangeError(`trainSegmenter: batchSize ${batchSize} is larger than the ${real.length} real training lesions of ${cache.dir}; use a smaller batch`);
+  if (real.length === 0)
+    throw new RangeError(`trainSegmenter: ${cache.dir} has no real (non-SYN_) lesion in its training split`);
+  if (real.length < batchSize)
+    throw new RangeError(
+      `trainSegmenter: batchSize ${batchSize} is larger than the ${real.length} real training lesions of ${cache.dir}; use a smaller batch`,
+    );
   const device = o.device ?? 'cpu';
-  const loader = new DataLoader(cache, { batchSize, split: 'train', seed: o.seed ?? 0, augment: o.augment ?? 'default', device });
+  const loader = new DataLoader(cache, {
+    batchSize,
+    split: 'train',
+    seed: o.seed ?? 0,
+    augment: o.augment ?? 'default',
+    device,
+  });
   const next = (): { image: Tensor; target: Tensor; ids: string[] } => {
     for (;;) {
       const b = loader.next();
@@ -167,7 +201,12 @@ export async function trainSegmenter(cache: LesionCache, o: SegmenterTrainOption
   const source = lesionBatchSource(cache, { batchSize: o.batchSize ?? 8, seed, augment: o.augment, device });
   torch.manualSeed(seed);
   const model = new Segmenter(o.model).to(device);
-  const log = trainSegmenterSteps(model, () => source.next(), { steps: o.steps ?? 500, lr: o.lr, diceWeight: o.diceWeight, onStep: o.onStep });
+  const log = trainSegmenterSteps(model, () => source.next(), {
+    steps: o.steps ?? 500,
+    lr: o.lr,
+    diceWeight: o.diceWeight,
+    onStep: o.onStep,
+  });
   if (o.out) await saveSegmenter(o.out, model, { cache: cache.dir, steps: String(log.length), seed: String(seed) });
   return { model, log };
 }

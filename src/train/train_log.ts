@@ -57,6 +57,9 @@ export class TrainLog {
 
   static async read(file: string): Promise<LogEntry[]> {
     const text = await readFile(file, 'utf8');
-    return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogEntry);
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as LogEntry);
   }
 }

@@ -15,7 +15,15 @@ import type { GradientReducer } from '../torch/distributed.js';
 import type { LesionCache } from '../data/cache.js';
 import { DataLoader, disposeBatch, type Batch } from '../data/loader.js';
 import { buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '../models/registry.js';
-import { listCheckpoints, loadModuleTensors, moduleTensors, restoreCheckpoint, saveCheckpoint, type Checkpointable, type TrainState } from './checkpoint.js';
+import {
+  listCheckpoints,
+  loadModuleTensors,
+  moduleTensors,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type Checkpointable,
+  type TrainState,
+} from './checkpoint.js';
 import { anyRank, meanOverRanks, shareFromRankZero, type DataParallel, type SharedState } from './data_parallel.js';
 import { GanLosses } from './losses.js';
 import type { TrainOptions } from './options.js';
@@ -137,7 +145,9 @@ export class Trainer {
     this.bucketBytes = runtime.bucketBytes ?? 25 * 2 ** 20;
     this.precision = torch.amp.checkPrecision(runtime.precision ?? 'fp32', this.device);
     const scaling = runtime.lossScaling ?? this.precision === 'fp16';
-    this.scaler = new nn.optim.GradScaler(typeof scaling === 'object' ? { ...scaling, enabled: true } : { enabled: scaling });
+    this.scaler = new nn.optim.GradScaler(
+      typeof scaling === 'object' ? { ...scaling, enabled: true } : { enabled: scaling },
+    );
     torch.manualSeed(o.seed);
     const labelChannels = cache.spec.channels.length;
     this.models = buildModels(o.model, labelChannels, o.modelOverrides, o.preset);
@@ -153,13 +163,23 @@ export class Trainer {
     }
     const weights = { ...this.models.losses, ...o.lossOverrides };
     if (weights.vgg > 0 && !vgg) {
-      hooks.onNotice?.(`VGG perceptual loss off: no --vgg-weights given (the ${o.model} default weight is ${weights.vgg})`);
+      hooks.onNotice?.(
+        `VGG perceptual loss off: no --vgg-weights given (the ${o.model} default weight is ${weights.vgg})`,
+      );
       weights.vgg = 0;
     }
     this.losses = new GanLosses(weights, weights.vgg > 0 ? vgg : null);
     const split = cache.indices('train').length > 0 ? 'train' : undefined;
     const shard = this.dist ? { rank: this.dist.rank, count: this.dist.worldSize } : undefined;
-    this.loader = new DataLoader(cache, { batchSize: o.batch, split, seed: o.seed, augment: o.augment, dropLast: true, device: this.device, shard });
+    this.loader = new DataLoader(cache, {
+      batchSize: o.batch,
+      split,
+      seed: o.seed,
+      augment: o.augment,
+      dropLast: true,
+      device: this.device,
+      shard,
+    });
     this.stepsPerEpoch = this.loader.batchesPerEpoch;
     const epochs = o.epochs + o.decayEpochs;
     this.totalSteps = o.steps ?? epochs * this.stepsPerEpoch;
@@ -173,7 +193,10 @@ export class Trainer {
     const adam = { lr: o.lr, betas: [o.beta1, o.beta2] as [number, number] };
     // A coarse-to-fine generator's global generator has its own output head (used alone in the
     // 'global' stage only): the optimizer and the checkpoints hold it too.
-    this.optG = new nn.optim.Adam([...new Set([...g.parameters(), ...(coarse ? g.globalGenerator.parameters() : [])])], adam);
+    this.optG = new nn.optim.Adam(
+      [...new Set([...g.parameters(), ...(coarse ? g.globalGenerator.parameters() : [])])],
+      adam,
+    );
     this.optD = new nn.optim.Adam(this.models.discriminator.parameters(), adam);
     this.schedG = new nn.optim.LinearDecayLR(this.optG, o.epochs, o.decayEpochs);
     this.schedD = new nn.optim.LinearDecayLR(this.optD, o.epochs, o.decayEpochs);
@@ -181,7 +204,13 @@ export class Trainer {
     // A fixed set of examples for the sample grids: the first of the val split (or of train).
     const val = cache.indices('val').length > 0 ? 'val' : split;
     this.sampleBatch = this.isMain
-      ? new DataLoader(cache, { batchSize: Math.min(4, cache.indices(val).length), split: val, shuffle: false, dropLast: false, device: this.device }).next()
+      ? new DataLoader(cache, {
+          batchSize: Math.min(4, cache.indices(val).length),
+          split: val,
+          shuffle: false,
+          dropLast: false,
+          device: this.device,
+        }).next()
       : null;
   }
 
@@ -200,10 +229,19 @@ export class Trainer {
     let state: TrainState | null = null;
     try {
       if (this.dist) {
-        const shared = shareFromRankZero(this.dist, read ? { tensors: read.tensors, metadata: { ...read.metadata, 'dermosynth.file': read.file } } : null, this.device);
+        const shared = shareFromRankZero(
+          this.dist,
+          read ? { tensors: read.tensors, metadata: { ...read.metadata, 'dermosynth.file': read.file } } : null,
+          this.device,
+        );
         if (shared) {
           try {
-            state = restoreCheckpoint(`${shared.metadata['dermosynth.file']} (from rank 0)`, shared.tensors, shared.metadata, nets);
+            state = restoreCheckpoint(
+              `${shared.metadata['dermosynth.file']} (from rank 0)`,
+              shared.tensors,
+              shared.metadata,
+              nets,
+            );
           } finally {
             for (const t of shared.tensors.values()) t.dispose();
           }
@@ -230,7 +268,11 @@ export class Trainer {
 
   /** A new data-parallel run: every replica takes rank 0's initial weights. */
   private shareInitialWeights(nets: Checkpointable): void {
-    const shared = shareFromRankZero(this.dist!, this.isMain ? { tensors: moduleTensors(nets), metadata: {} } : null, this.device)!;
+    const shared = shareFromRankZero(
+      this.dist!,
+      this.isMain ? { tensors: moduleTensors(nets), metadata: {} } : null,
+      this.device,
+    )!;
     try {
       if (!this.isMain) loadModuleTensors(nets, shared.tensors, 'rank 0');
     } finally {
@@ -262,7 +304,12 @@ export class Trainer {
         val: cache.indices('val').length,
         test: cache.indices('test').length,
       },
-      schedule: { stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, globalEpochs: this.stageEpochs.global, fixGlobalEpochs: this.stageEpochs.local },
+      schedule: {
+        stepsPerEpoch: this.stepsPerEpoch,
+        totalSteps: this.totalSteps,
+        globalEpochs: this.stageEpochs.global,
+        fixGlobalEpochs: this.stageEpochs.local,
+      },
       runtime: { device: this.device, precision: this.precision, processes: this.dist?.worldSize ?? 1 },
     };
   }
@@ -296,19 +343,38 @@ export class Trainer {
       this.step++;
       const dt = (performance.now() - t0) / 1000;
       this.seconds += dt;
-      const entry: LogEntry = { step: this.step, epoch, stage, lr: this.optG.lr, seconds: Number(dt.toFixed(4)), losses };
+      const entry: LogEntry = {
+        step: this.step,
+        epoch,
+        stage,
+        lr: this.optG.lr,
+        seconds: Number(dt.toFixed(4)),
+        losses,
+      };
       if (this.dist) entry.comm = Number(comm.toFixed(4));
       if (this.scaler.enabled) entry.lossScale = this.scaler.getScale();
       if (skipped) {
         entry.skipped = skipped;
-        hooks.onNotice?.(`step ${this.step}: skipped, ${skipped} (${this.nanStreak} in a row; the run stops after ${o.maxBadSteps})`);
+        hooks.onNotice?.(
+          `step ${this.step}: skipped, ${skipped} (${this.nanStreak} in a row; the run stops after ${o.maxBadSteps})`,
+        );
       }
       if (this.isMain) this.log.add(entry);
       if (this.epochAt(this.step) !== epoch) this.syncSchedules();
-      hooks.onStep?.({ step: this.step, totalSteps: this.totalSteps, epoch, stage, losses, skipped, seconds: this.seconds });
+      hooks.onStep?.({
+        step: this.step,
+        totalSteps: this.totalSteps,
+        epoch,
+        stage,
+        losses,
+        skipped,
+        seconds: this.seconds,
+      });
       if (this.nanStreak >= o.maxBadSteps) {
         if (this.isMain) await this.log.flush();
-        throw new Error(`training stopped at step ${this.step}: ${this.nanStreak} steps in a row had a non-finite loss (see ${this.paths.log}); lower --lr or check the data`);
+        throw new Error(
+          `training stopped at step ${this.step}: ${this.nanStreak} steps in a row had a non-finite loss (see ${this.paths.log}); lower --lr or check the data`,
+        );
       }
       const done = this.step === this.totalSteps;
       const asked = !done && (hooks.shouldStop?.() ?? false);
@@ -321,20 +387,39 @@ export class Trainer {
           hooks.onNotice?.(`checkpoint ${path.relative(this.paths.dir, lastCheckpoint)}`);
         }
       }
-      if (stop) return { step: this.step, totalSteps: this.totalSteps, finished: false, lastCheckpoint, generatorFile: null };
+      if (stop)
+        return { step: this.step, totalSteps: this.totalSteps, finished: false, lastCheckpoint, generatorFile: null };
       // Let signals and other events in between steps.
       await new Promise((r) => setImmediate(r));
     }
-    if (!this.isMain) return { step: this.step, totalSteps: this.totalSteps, finished: true, lastCheckpoint: null, generatorFile: null };
+    if (!this.isMain)
+      return {
+        step: this.step,
+        totalSteps: this.totalSteps,
+        finished: true,
+        lastCheckpoint: null,
+        generatorFile: null,
+      };
     await nn.saveModule(this.paths.generator, this.models.generator);
-    return { step: this.step, totalSteps: this.totalSteps, finished: true, lastCheckpoint, generatorFile: this.paths.generator };
+    return {
+      step: this.step,
+      totalSteps: this.totalSteps,
+      finished: true,
+      lastCheckpoint,
+      generatorFile: this.paths.generator,
+    };
   }
 
   async checkpoint(): Promise<string> {
     await this.log.flush();
     // A batch loaded ahead is not yet trained on: the checkpoint's position is before it.
     const loader = this.prefetched ? this.prefetched.stateBefore : this.loader.state();
-    const state: Omit<TrainState, 'version' | 'optimizers'> = { step: this.step, loader, nanStreak: this.nanStreak, seconds: this.seconds };
+    const state: Omit<TrainState, 'version' | 'optimizers'> = {
+      step: this.step,
+      loader,
+      nanStreak: this.nanStreak,
+      seconds: this.seconds,
+    };
     if (this.dist) state.processes = this.dist.worldSize;
     if (this.scaler.enabled) state.scaler = this.scaler.stateDict();
     return saveCheckpoint(this.paths.checkpoints, this.checkpointable(), state, this.options.keepCheckpoints);
@@ -400,7 +485,12 @@ export class Trainer {
   private stagePlan(stage: Stage): { run: (label: Tensor) => Tensor; params: Tensor[]; scale: number } {
     const g = this.models.generator;
     if (stage !== 'joint' && isCoarseToFine(g)) {
-      if (stage === 'global') return { run: (x) => g.globalGenerator.call(x), params: g.globalGenerator.parameters(), scale: 2 ** g.numLocalEnhancers };
+      if (stage === 'global')
+        return {
+          run: (x) => g.globalGenerator.call(x),
+          params: g.globalGenerator.parameters(),
+          scale: 2 ** g.numLocalEnhancers,
+        };
       return { run: (x) => g.call(x), params: g.localParameters(), scale: 1 };
     }
     return { run: (x) => g.call(x), params: g.parameters(), scale: 1 };
@@ -414,7 +504,10 @@ export class Trainer {
         const plan = this.stagePlan(stage);
         let { label, image: real } = batch;
         if (plan.scale > 1) {
-          const size: [number, number] = [Math.round(real.shape[2]! / plan.scale), Math.round(real.shape[3]! / plan.scale)];
+          const size: [number, number] = [
+            Math.round(real.shape[2]! / plan.scale),
+            Math.round(real.shape[3]! / plan.scale),
+          ];
           label = F.interpolate(label, { size, mode: 'nearest' });
           real = F.interpolate(real, { size, mode: 'bilinear', antialias: true });
         }
@@ -426,13 +519,19 @@ export class Trainer {
           // pass on fake.detach(), one discriminator forward less).
           const predFake = D.call(torch.cat([label, fake], 1));
           const predReal = D.call(torch.cat([label, real], 1));
-          return { g: this.losses.generatorLoss({ predFake, predReal, fake, real }), d: this.losses.discriminatorLoss({ predReal, predFake }) };
+          return {
+            g: this.losses.generatorLoss({ predFake, predReal, fake, real }),
+            d: this.losses.discriminatorLoss({ predReal, predFake }),
+          };
         });
         let losses = { ...g.parts, ...d.parts };
         if (this.dist) {
           // Every rank logs, and judges, the loss of the whole batch.
           const names = Object.keys(losses);
-          const mean = meanOverRanks(this.dist, names.map((k) => losses[k]!));
+          const mean = meanOverRanks(
+            this.dist,
+            names.map((k) => losses[k]!),
+          );
           losses = Object.fromEntries(names.map((k, i) => [k, mean[i]!]));
         }
         const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
@@ -478,7 +577,9 @@ export class Trainer {
           const out = torch.autocast(this.device, this.precision, () => {
             if (stage === 'global' && isCoarseToFine(g)) {
               const s = 2 ** g.numLocalEnhancers;
-              return g.globalGenerator.call(F.interpolate(b.label, { size: [b.label.shape[2]! / s, b.label.shape[3]! / s], mode: 'nearest' }));
+              return g.globalGenerator.call(
+                F.interpolate(b.label, { size: [b.label.shape[2]! / s, b.label.shape[3]! / s], mode: 'nearest' }),
+              );
             }
             return g.call(b.label);
           });
@@ -489,10 +590,13 @@ export class Trainer {
       }),
     );
     try {
-      await writeSampleGrid(path.join(this.paths.samples, `step-${String(this.step).padStart(8, '0')}.png`), { labelBytes: b.labelBytes, real: b.image, fake }, this.cache.spec);
+      await writeSampleGrid(
+        path.join(this.paths.samples, `step-${String(this.step).padStart(8, '0')}.png`),
+        { labelBytes: b.labelBytes, real: b.image, fake },
+        this.cache.spec,
+      );
     } finally {
       fake.dispose();
     }
   }
 }
-

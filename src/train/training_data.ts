@@ -15,8 +15,8 @@ export const SAMPLE_LESIONS = 60;
 export function noMasksMessage(where: string): string {
   return (
     `${where}: this dataset has no segmentation masks, and the GAN is conditioned on them (its input is a label map drawn from each lesion's mask); ` +
-    'it serves classifiers only. Train the GAN on data with masks: the ISIC archive\'s segmentation challenge data (ISIC 2017 Task 1 or ISIC 2018 Task 1 ground truth, ' +
-    'about 2,600 lesions with masks, https://challenge.isic-archive.com/data/), HAM10000\'s segmentations (HAM10000_segmentations_lesion_tschandl), or masks you make yourself'
+    "it serves classifiers only. Train the GAN on data with masks: the ISIC archive's segmentation challenge data (ISIC 2017 Task 1 or ISIC 2018 Task 1 ground truth, " +
+    "about 2,600 lesions with masks, https://challenge.isic-archive.com/data/), HAM10000's segmentations (HAM10000_segmentations_lesion_tschandl), or masks you make yourself"
   );
 }
 
@@ -49,7 +49,8 @@ export async function openTrainingData(
   let source = o.data;
   if (!source) {
     source = path.join(runDir, 'sample-data');
-    if (!existsSync(path.join(source, 'labels.csv'))) await writeSampleDataset(source, { n: SAMPLE_LESIONS, seed: o.seed, size: Math.max(o.width, o.height, 64) });
+    if (!existsSync(path.join(source, 'labels.csv')))
+      await writeSampleDataset(source, { n: SAMPLE_LESIONS, seed: o.seed, size: Math.max(o.width, o.height, 64) });
   }
   const index = await readDataset(source);
   if (index.masks === false) throw new DataError(noMasksMessage(source));

@@ -78,7 +78,10 @@ async function call(path: string, init?: RequestInit): Promise<Response> {
   try {
     res = await fetch(path, init);
   } catch (e) {
-    throw new ApiError(0, `the studio server cannot be reached (${(e as Error).message}); is dermosynth serve still running?`);
+    throw new ApiError(
+      0,
+      `the studio server cannot be reached (${(e as Error).message}); is dermosynth serve still running?`,
+    );
   }
   if (res.ok) return res;
   let message = `${res.status} ${res.statusText}`;
@@ -112,7 +115,11 @@ export const api = {
   },
 
   async generate(r: GenerateRequest): Promise<Generated> {
-    const res = await call('/api/generate', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(r) });
+    const res = await call('/api/generate', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(r),
+    });
     const h = res.headers;
     return {
       png: await res.blob(),

@@ -84,7 +84,10 @@ async function main(): Promise<void> {
   });
   editor.onChange = () => {
     const n = editor.lesionPixels;
-    ui.hint.textContent = n === 0 ? 'Draw the lesion (brown) on the skin; Fill fills an enclosed area.' : `Lesion: ${n} pixels (${((100 * n) / (run.width * run.height)).toFixed(1)}% of the image).`;
+    ui.hint.textContent =
+      n === 0
+        ? 'Draw the lesion (brown) on the skin; Fill fills an enclosed area.'
+        : `Lesion: ${n} pixels (${((100 * n) / (run.width * run.height)).toFixed(1)}% of the image).`;
   };
 
   for (const c of run.classes) ui.classSelect.add(new Option(label(c), c));
@@ -115,7 +118,8 @@ async function main(): Promise<void> {
         ui.dataset.title = unavailable ?? 'no lesions';
         return;
       }
-      for (const l of lesions) ui.dataset.add(new Option(`${l.id} · ${label(l.diagnosis)} · ${l.split}`, String(l.index)));
+      for (const l of lesions)
+        ui.dataset.add(new Option(`${l.id} · ${label(l.diagnosis)} · ${l.split}`, String(l.index)));
       ui.dataset.addEventListener('change', async () => {
         const index = Number(ui.dataset.value);
         const lesion = lesions.find((l) => l.index === index);
@@ -152,7 +156,8 @@ async function main(): Promise<void> {
     const started = performance.now();
     ui.generate.disabled = true;
     ui.progress.hidden = false;
-    const tick = () => (ui.progressText.textContent = `generating… ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const tick = () =>
+      (ui.progressText.textContent = `generating… ${((performance.now() - started) / 1000).toFixed(1)} s`);
     tick();
     const timer = setInterval(tick, 100);
     const thumb = editor.toDataUrl();
@@ -174,7 +179,8 @@ async function main(): Promise<void> {
   let runShown = false;
   for (const tab of document.querySelectorAll<HTMLButtonElement>('button.tab')) {
     tab.addEventListener('click', () => {
-      for (const t of document.querySelectorAll<HTMLButtonElement>('button.tab')) t.classList.toggle('active', t === tab);
+      for (const t of document.querySelectorAll<HTMLButtonElement>('button.tab'))
+        t.classList.toggle('active', t === tab);
       $('panel-studio').hidden = tab.dataset.tab !== 'studio';
       $('panel-run').hidden = tab.dataset.tab !== 'run';
       if (tab.dataset.tab === 'run' && !runShown) {

@@ -129,7 +129,8 @@ export class MaskEditor {
     const p = this.point(e);
     const [x0, y0] = this.last;
     const steps = Math.max(Math.abs(p[0] - x0), Math.abs(p[1] - y0), 1);
-    for (let s = 1; s <= steps; s++) this.stamp(Math.round(x0 + ((p[0] - x0) * s) / steps), Math.round(y0 + ((p[1] - y0) * s) / steps));
+    for (let s = 1; s <= steps; s++)
+      this.stamp(Math.round(x0 + ((p[0] - x0) * s) / steps), Math.round(y0 + ((p[1] - y0) * s) / steps));
     this.last = p;
     this.changed();
   }

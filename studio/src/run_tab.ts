@@ -2,21 +2,29 @@
 // per loss) and the sample grids, newest first.
 import { api, type LogSummary, type LossSummary } from './api.js';
 
-export async function showRun(metricsRoot: HTMLElement, lossesRoot: HTMLElement, samplesRoot: HTMLElement): Promise<void> {
+export async function showRun(
+  metricsRoot: HTMLElement,
+  lossesRoot: HTMLElement,
+  samplesRoot: HTMLElement,
+): Promise<void> {
   const [metrics, log, samples] = await Promise.allSettled([api.metrics(), api.log(), api.samples()]);
 
   metricsRoot.replaceChildren();
-  if (metrics.status === 'rejected') metricsRoot.append(para(`could not read the metrics: ${(metrics.reason as Error).message}`, 'error'));
-  else if (metrics.value.metrics === null) metricsRoot.append(para('This run has no metrics.json yet (evaluation writes it).', 'empty'));
+  if (metrics.status === 'rejected')
+    metricsRoot.append(para(`could not read the metrics: ${(metrics.reason as Error).message}`, 'error'));
+  else if (metrics.value.metrics === null)
+    metricsRoot.append(para('This run has no metrics.json yet (evaluation writes it).', 'empty'));
   else metricsRoot.append(metricsTable(metrics.value.metrics));
 
   lossesRoot.replaceChildren();
-  if (log.status === 'rejected') lossesRoot.append(para(`could not read the log: ${(log.reason as Error).message}`, 'error'));
+  if (log.status === 'rejected')
+    lossesRoot.append(para(`could not read the log: ${(log.reason as Error).message}`, 'error'));
   else if (!log.value.log) lossesRoot.append(para('This run has no log.jsonl yet.', 'empty'));
   else lossesRoot.append(...lossView(log.value.log));
 
   samplesRoot.replaceChildren();
-  if (samples.status === 'rejected') samplesRoot.append(para(`could not list the sample grids: ${(samples.reason as Error).message}`, 'error'));
+  if (samples.status === 'rejected')
+    samplesRoot.append(para(`could not list the sample grids: ${(samples.reason as Error).message}`, 'error'));
   else if (samples.value.samples.length === 0) samplesRoot.append(para('No sample grids yet.', 'empty'));
   else {
     for (const name of samples.value.samples) {
@@ -44,7 +52,8 @@ function para(text: string, cls: string): HTMLElement {
 function metricsTable(m: unknown): HTMLElement {
   const rows: [string, string][] = [];
   const walk = (v: unknown, name: string) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) for (const [k, w] of Object.entries(v)) walk(w, name ? `${name}.${k}` : k);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      for (const [k, w] of Object.entries(v)) walk(w, name ? `${name}.${k}` : k);
     else rows.push([name, typeof v === 'number' ? fmt(v) : JSON.stringify(v)]);
   };
   walk(m, '');
@@ -58,7 +67,10 @@ function metricsTable(m: unknown): HTMLElement {
 }
 
 function lossView(log: LogSummary): HTMLElement[] {
-  const head = para(`${log.lastStep} steps logged (${log.entries} entries, ${log.skipped} skipped), ${fmt(log.seconds)} s of training; stages: ${log.stages.join(', ')}`, 'summary');
+  const head = para(
+    `${log.lastStep} steps logged (${log.entries} entries, ${log.skipped} skipped), ${fmt(log.seconds)} s of training; stages: ${log.stages.join(', ')}`,
+    'summary',
+  );
   const table = document.createElement('table');
   const h = table.createTHead().insertRow();
   for (const t of ['loss', 'first', 'last', 'min', 'mean of last 10%', 'curve']) h.insertCell().textContent = t;
@@ -91,7 +103,12 @@ function curve(s: LossSummary): SVGElement {
   const line = document.createElementNS(ns, 'polyline');
   line.setAttribute(
     'points',
-    pts.map(([x, y]) => `${(((x - x0) / Math.max(1, x1 - x0)) * (W - 2) + 1).toFixed(1)},${(H - 1 - ((y - lo) / Math.max(1e-12, hi - lo)) * (H - 2)).toFixed(1)}`).join(' '),
+    pts
+      .map(
+        ([x, y]) =>
+          `${(((x - x0) / Math.max(1, x1 - x0)) * (W - 2) + 1).toFixed(1)},${(H - 1 - ((y - lo) / Math.max(1e-12, hi - lo)) * (H - 2)).toFixed(1)}`,
+      )
+      .join(' '),
   );
   svg.append(line);
   return svg;

@@ -24,7 +24,12 @@ interface Run {
 }
 
 function cli(...args: string[]): Run {
-  const r = spawnSync(process.execPath, ['bin/dermosynth.mjs', ...args], { cwd: repoRoot, encoding: 'utf8', env: ENV, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['bin/dermosynth.mjs', ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: ENV,
+    timeout: 60_000,
+  });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -108,7 +113,9 @@ describe('data sample, inspect, prepare', () => {
     const r = cli('data', 'inspect', cache);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`${cache}: cache of 9 lesions at 32x32 (fit crop), from ${data} (flat)`);
-    expect(r.stdout).toContain('label map v1, channels: skin, lesion:nevus, lesion:melanoma, lesion:seborrheic_keratosis');
+    expect(r.stdout).toContain(
+      'label map v1, channels: skin, lesion:nevus, lesion:melanoma, lesion:seborrheic_keratosis',
+    );
     expect(r.stdout).toContain('split: stratified by diagnosis (val 0.15, test 0.15, seed 0)');
     expect(r.stdout).toMatch(/^train\s+3\s+3\s+3\s+9$/m);
     expect(r.stdout).toMatch(/1 shard\(s\), .* MiB; 0 problem\(s\) skipped, 0 warning\(s\)/);
@@ -148,7 +155,9 @@ describe('data sample, inspect, prepare', () => {
       cliAsync('data', 'prepare', broken, '--size', '32', '--out', out),
     ]);
     expect(inspect.status).toBe(1);
-    expect(inspect.stdout).toMatch(/1 error\(s\), 0 warning\(s\):\n\s+error: SAMPLE_0004 .*SAMPLE_0004_segmentation\.png: the segmentation mask is missing/);
+    expect(inspect.stdout).toMatch(
+      /1 error\(s\), 0 warning\(s\):\n\s+error: SAMPLE_0004 .*SAMPLE_0004_segmentation\.png: the segmentation mask is missing/,
+    );
     expect(fail.status).toBe(1);
     expect(fail.stderr).toMatch(/^dermosynth: .*broken: 1 problem\(s\) make lesions unusable/m);
     expect(fail.stderr).toContain('SAMPLE_0004');
@@ -195,16 +204,29 @@ describe('data download isic2017', () => {
     const images = [];
     const masks = [];
     for (const [i, id] of ids.entries()) {
-      const jpg = await sharp({ create: { width: 48, height: 36, channels: 3, background: { r: 200, g: 150 - 40 * i, b: 130 } } }).jpeg().toBuffer();
+      const jpg = await sharp({
+        create: { width: 48, height: 36, channels: 3, background: { r: 200, g: 150 - 40 * i, b: 130 } },
+      })
+        .jpeg()
+        .toBuffer();
       const m = new Uint8Array(48 * 36);
       for (let y = 10; y < 26; y++) m.fill(255, y * 48 + 14, y * 48 + 34);
-      const png = await sharp(m, { raw: { width: 48, height: 36, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+      const png = await sharp(m, { raw: { width: 48, height: 36, channels: 1 } })
+        .toColourspace('b-w')
+        .png()
+        .toBuffer();
       images.push({ name: `ISIC-2017_Validation_Data/${id}.jpg`, data: jpg });
       masks.push({ name: `ISIC-2017_Validation_Part1_GroundTruth/${id}_segmentation.png`, data: png });
     }
     files.set('/ISIC-2017_Validation_Data.zip', makeZip([{ name: 'ISIC-2017_Validation_Data/' }, ...images]));
-    files.set('/ISIC-2017_Validation_Part1_GroundTruth.zip', makeZip([{ name: 'ISIC-2017_Validation_Part1_GroundTruth/' }, ...masks]));
-    files.set('/ISIC-2017_Validation_Part3_GroundTruth.csv', Buffer.from('image_id,melanoma,seborrheic_keratosis\nISIC_0000001,0.0,0.0\nISIC_0000002,1.0,0.0\n'));
+    files.set(
+      '/ISIC-2017_Validation_Part1_GroundTruth.zip',
+      makeZip([{ name: 'ISIC-2017_Validation_Part1_GroundTruth/' }, ...masks]),
+    );
+    files.set(
+      '/ISIC-2017_Validation_Part3_GroundTruth.csv',
+      Buffer.from('image_id,melanoma,seborrheic_keratosis\nISIC_0000001,0.0,0.0\nISIC_0000002,1.0,0.0\n'),
+    );
   });
   afterAll(async () => {
     server.closeAllConnections();
@@ -219,9 +241,17 @@ describe('data download isic2017', () => {
     expect(r.stdout).toMatch(/ISIC-2017_Validation_Data\.zip\s+[\d.]+\s+downloaded/);
     expect(r.stdout).toContain(`the dataset is in ${out}`);
     expect((await fs.readdir(out)).sort()).toEqual(
-      ['.downloads', 'ISIC-2017_Validation_Data', 'ISIC-2017_Validation_Part1_GroundTruth', 'ISIC-2017_Validation_Part3_GroundTruth.csv'].sort(),
+      [
+        '.downloads',
+        'ISIC-2017_Validation_Data',
+        'ISIC-2017_Validation_Part1_GroundTruth',
+        'ISIC-2017_Validation_Part3_GroundTruth.csv',
+      ].sort(),
     );
-    expect((await fs.readdir(path.join(out, 'ISIC-2017_Validation_Data'))).sort()).toEqual(['ISIC_0000001.jpg', 'ISIC_0000002.jpg']);
+    expect((await fs.readdir(path.join(out, 'ISIC-2017_Validation_Data'))).sort()).toEqual([
+      'ISIC_0000001.jpg',
+      'ISIC_0000002.jpg',
+    ]);
     expect((await fs.readdir(path.join(out, 'ISIC-2017_Validation_Part1_GroundTruth'))).sort()).toEqual([
       'ISIC_0000001_segmentation.png',
       'ISIC_0000002_segmentation.png',

@@ -19,7 +19,16 @@ const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/dermosynth.mjs');
 let work = '';
 
-const request = (out: string, o: Partial<DemoRequest> = {}): DemoRequest => ({ data: null, out: path.join(work, out), minutes: 10, lesions: null, width: 64, height: 64, tiny: true, ...o });
+const request = (out: string, o: Partial<DemoRequest> = {}): DemoRequest => ({
+  data: null,
+  out: path.join(work, out),
+  minutes: 10,
+  lesions: null,
+  width: 64,
+  height: 64,
+  tiny: true,
+  ...o,
+});
 
 /** A command line split as a POSIX shell splits it (plain words and single-quoted strings). */
 function shellWords(line: string): string[] {
@@ -30,7 +39,10 @@ function shellWords(line: string): string[] {
 
 /** Steps in the training log, in order. */
 function loggedSteps(run: string): number[] {
-  return readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+  return readFileSync(path.join(run, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { step: number }).step);
 }
 
 const SECTIONS = [
@@ -89,9 +101,17 @@ describe('dermosynth demo (tiny)', () => {
   it('each stage made its outputs', () => {
     const o = out();
     // The sample data, 30 lesions, and the cache's stratified split.
-    expect(readFileSync(path.join(o, 'data', 'labels.csv'), 'utf8').trim().split('\n')).toHaveLength(31);
+    expect(
+      readFileSync(path.join(o, 'data', 'labels.csv'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(31);
     const counts = done.state.stages.data!.detail.counts as Record<string, Record<string, number>>;
-    expect(counts).toEqual({ train: { nevus: 6, melanoma: 6, seborrheic_keratosis: 6 }, val: { nevus: 2, melanoma: 2, seborrheic_keratosis: 2 }, test: { nevus: 2, melanoma: 2, seborrheic_keratosis: 2 } });
+    expect(counts).toEqual({
+      train: { nevus: 6, melanoma: 6, seborrheic_keratosis: 6 },
+      val: { nevus: 2, melanoma: 2, seborrheic_keratosis: 2 },
+      test: { nevus: 2, melanoma: 2, seborrheic_keratosis: 2 },
+    });
     // Balanced sample classes are each doubled: 6 synthetic lesions per class.
     expect(done.state.stages.synthesize!.detail.counts).toEqual({ nevus: 6, melanoma: 6, seborrheic_keratosis: 6 });
     const ids = readdirSync(path.join(o, 'synthetic', 'images'));
@@ -108,7 +128,10 @@ describe('dermosynth demo (tiny)', () => {
     // Finished classifiers keep their weights and predictions, not their checkpoints.
     for (const arm of ['real', 'real+synthetic']) {
       const dir = path.join(o, 'experiment', 'runs', 'resnet18', 'seed-0', arm);
-      expect(existsSync(path.join(dir, 'model.safetensors')) && existsSync(path.join(dir, 'predictions-in-distribution.json'))).toBe(true);
+      expect(
+        existsSync(path.join(dir, 'model.safetensors')) &&
+          existsSync(path.join(dir, 'predictions-in-distribution.json')),
+      ).toBe(true);
       expect(existsSync(path.join(dir, 'checkpoints')), arm).toBe(false);
     }
     const nets = path.join(o, 'run', 'eval', 'networks');
@@ -138,20 +161,30 @@ describe('dermosynth demo (tiny)', () => {
       expect(srcs).toContain(`run/eval/grid-${c}.png`);
       expect(srcs).toContain(`figures/synthetic-${c}.png`);
     }
-    expect(srcs).toEqual(expect.arrayContaining(['run/eval/losses-G.png', 'run/eval/losses-D.png', 'run/samples/step-00000008.png', 'experiment/roc/resnet18-in-distribution-melanoma.png', 'experiment/roc/resnet18-in-distribution-seborrheic_keratosis.png']));
+    expect(srcs).toEqual(
+      expect.arrayContaining([
+        'run/eval/losses-G.png',
+        'run/eval/losses-D.png',
+        'run/samples/step-00000008.png',
+        'experiment/roc/resnet18-in-distribution-melanoma.png',
+        'experiment/roc/resnet18-in-distribution-seborrheic_keratosis.png',
+      ]),
+    );
     // The metric table and the experiment's AUC table.
     expect(md).toMatch(/\| model \| domain-FID ↓ \|.*SSIM ↑/);
     expect(md).toMatch(/\| real only \| 18 \|/);
     expect(md).toMatch(/\| real \+ synthetic \| 36 \|/);
     // The wall time of every stage and the commands.
     expect(md).toMatch(/\| train \| 8 steps of batch 1/);
-    expect(md).toContain('npx dermosynth train --data data/isic2017 --size 512x512 --model proposed --preset published');
+    expect(md).toContain(
+      'npx dermosynth train --data data/isic2017 --size 512x512 --model proposed --preset published',
+    );
     expect(md).toContain('--models resnet18,resnet50,densenet121,efficientnet_b0 --seeds 3');
     expect(md).toContain('--inception-weights');
     expect(md).toMatch(/npx dermosynth train --data \S+ --size 32x32 --steps 8 /);
   });
 
-  it('every command the report prints is accepted by the CLI\'s own parser', async () => {
+  it("every command the report prints is accepted by the CLI's own parser", async () => {
     const md = readFileSync(path.join(out(), 'report.md'), 'utf8');
     const lines = [...md.matchAll(/npx dermosynth (.*)$/gm)].map((m) => m[1]!);
     expect(lines.length).toBeGreaterThanOrEqual(10);
@@ -172,7 +205,16 @@ describe('dermosynth demo (tiny)', () => {
       expect(ran, line).toHaveLength(1);
     }
     // Every stage's command is among them.
-    expect([...seen]).toEqual(expect.arrayContaining(['data download', 'data sample', 'train --data', 'synthesize --run', 'evaluate --run', 'experiment augment']));
+    expect([...seen]).toEqual(
+      expect.arrayContaining([
+        'data download',
+        'data sample',
+        'train --data',
+        'synthesize --run',
+        'evaluate --run',
+        'experiment augment',
+      ]),
+    );
   });
 
   it('the parser behind that check refuses a stale flag', async () => {
@@ -183,8 +225,12 @@ describe('dermosynth demo (tiny)', () => {
       c.commands.forEach(quiet);
     };
     quiet(program);
-    await expect(program.parseAsync(shellWords('train --out x --no-such-flag 1'), { from: 'user' })).rejects.toThrow(/unknown option '--no-such-flag'/);
-    expect(() => commandLine(experimentCommand(), ['augment'], { device: 'cuda' })).toThrow(/'experiment augment' has no option for 'device'/);
+    await expect(program.parseAsync(shellWords('train --out x --no-such-flag 1'), { from: 'user' })).rejects.toThrow(
+      /unknown option '--no-such-flag'/,
+    );
+    expect(() => commandLine(experimentCommand(), ['augment'], { device: 'cuda' })).toThrow(
+      /'experiment augment' has no option for 'device'/,
+    );
   });
 
   it('stopped in the middle of training (SIGINT), it continues from the checkpoint, the steps done kept', async () => {
@@ -212,7 +258,9 @@ describe('dermosynth demo (tiny)', () => {
     await expect(runDemo(request('a', { minutes: 5 }))).rejects.toThrow(/other options \(minutes: demo 10, given 5\)/);
     await expect(runDemo(request('a', { tiny: false }))).rejects.toThrow(/tiny: demo true, given false/);
     await expect(runDemo({ ...request('x'), out: path.join(out(), 'data') })).rejects.toThrow(/not a demo folder/);
-    await expect(runDemo(request('y', { data: path.join(work, 'nowhere') }))).rejects.toThrow(/nowhere: no such folder/);
+    await expect(runDemo(request('y', { data: path.join(work, 'nowhere') }))).rejects.toThrow(
+      /nowhere: no such folder/,
+    );
   });
 });
 
@@ -223,7 +271,12 @@ describe('dermosynth demo on the command line', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/--minutes/);
     const o = path.join(work, 'cli');
-    r = spawnSync(process.execPath, [bin, 'demo', '--tiny', '--out', o], { cwd: root, encoding: 'utf8', env, timeout: 240_000 });
+    r = spawnSync(process.execPath, [bin, 'demo', '--tiny', '--out', o], {
+      cwd: root,
+      encoding: 'utf8',
+      env,
+      timeout: 240_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/\[6\/6\] report/);
     expect(r.stdout).toMatch(/demo done in .* Open .*report\.html/);

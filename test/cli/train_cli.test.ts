@@ -55,17 +55,20 @@ describe('dermosynth train: errors', () => {
     expect(r.stderr).toMatch(/--batch/);
   });
 
-  it.skipIf(torch.cudaIsAvailable())('--device cuda without CUDA, and --precision fp16 on the CPU, are one clear line each', () => {
-    let r = cli('train', '--out', path.join(work, 'x5'), '--device', 'cuda');
-    expect(r.status).toBe(1);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--device cuda: .*no CUDA.*LIBTORCH=/);
-    r = cli('train', '--out', path.join(work, 'x6'), '--precision', 'fp16');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/--precision fp16 needs a CUDA device; use bf16/);
-    expect(existsSync(path.join(work, 'x5'))).toBe(false);
-    expect(existsSync(path.join(work, 'x6'))).toBe(false);
-  });
+  it.skipIf(torch.cudaIsAvailable())(
+    '--device cuda without CUDA, and --precision fp16 on the CPU, are one clear line each',
+    () => {
+      let r = cli('train', '--out', path.join(work, 'x5'), '--device', 'cuda');
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/--device cuda: .*no CUDA.*LIBTORCH=/);
+      r = cli('train', '--out', path.join(work, 'x6'), '--precision', 'fp16');
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/--precision fp16 needs a CUDA device; use bf16/);
+      expect(existsSync(path.join(work, 'x5'))).toBe(false);
+      expect(existsSync(path.join(work, 'x6'))).toBe(false);
+    },
+  );
 
   it('--resume needs a run, and refuses other options; a second run in the same folder needs --resume', () => {
     const out = path.join(work, 'run-a');
@@ -110,13 +113,31 @@ describe('dermosynth train: data', () => {
 describe('dermosynth train: model and loss options', () => {
   it('--upsample resize and --fm-std-weight reach the model, the losses, the config and the log; --resume refuses another weight', () => {
     const out = path.join(work, 'run-resize');
-    let r = cli('train', '--out', out, '--data', data, ...TINY, '--steps', '2', '--upsample', 'resize', '--fm-weight', '5', '--fm-std-weight', '3');
+    let r = cli(
+      'train',
+      '--out',
+      out,
+      '--data',
+      data,
+      ...TINY,
+      '--steps',
+      '2',
+      '--upsample',
+      'resize',
+      '--fm-weight',
+      '5',
+      '--fm-std-weight',
+      '3',
+    );
     expect(r.status, r.stderr).toBe(0);
     const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
     expect(config.model.options.upsample).toBe('resize');
     expect(config.model.losses).toMatchObject({ featureMatching: 5, featureStd: 3 });
     expect(config.options.lossOverrides).toEqual({ featureMatching: 5, featureStd: 3 });
-    const log = readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = readFileSync(path.join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log.every((e) => e.losses.G_GAN_FeatStd > 0)).toBe(true);
     r = cli('train', '--out', out, '--resume', '--fm-std-weight', '1');
     expect(r.status).toBe(1);
@@ -130,7 +151,11 @@ describe('dermosynth train: model and loss options', () => {
 describe('dermosynth train: signals', () => {
   it('SIGINT saves a checkpoint and exits; --resume finishes the run', async () => {
     const out = path.join(work, 'run-sig');
-    const child = spawn(process.execPath, [bin, 'train', '--out', out, '--data', data, ...TINY, '--steps', '40', '--checkpoint-every', '1000'], { cwd: root, env });
+    const child = spawn(
+      process.execPath,
+      [bin, 'train', '--out', out, '--data', data, ...TINY, '--steps', '40', '--checkpoint-every', '1000'],
+      { cwd: root, env },
+    );
     let stderr = '';
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -147,7 +172,9 @@ describe('dermosynth train: signals', () => {
     await sent;
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/SIGINT: saving a checkpoint/);
-    expect(stdout).toMatch(/stopped at step (\d+) of 40; checkpoint .*step-\d{8}\.safetensors\. Continue with: dermosynth train --out .* --resume/);
+    expect(stdout).toMatch(
+      /stopped at step (\d+) of 40; checkpoint .*step-\d{8}\.safetensors\. Continue with: dermosynth train --out .* --resume/,
+    );
     const ckpts = readdirSync(path.join(out, 'checkpoints'));
     expect(ckpts).toHaveLength(1);
     const step = Number(/stopped at step (\d+)/.exec(stdout)![1]);
@@ -158,7 +185,10 @@ describe('dermosynth train: signals', () => {
     expect(r.stderr).toMatch(new RegExp(`resuming at step ${step}`));
     expect(r.stdout).toMatch(/done: 40 steps/);
     expect(existsSync(path.join(out, 'generator.safetensors'))).toBe(true);
-    const steps = readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+    const steps = readFileSync(path.join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).step);
     expect(steps).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
 });

@@ -30,7 +30,7 @@ async function pixels(file: string): Promise<Uint8Array> {
 }
 
 describe.skipIf(!CUDA)('commands on cuda:0', () => {
-  it('synthesize --device cuda: the CPU\'s lesions and masks, images within a few levels (TF32 convolutions)', async () => {
+  it("synthesize --device cuda: the CPU's lesions and masks, images within a few levels (TF32 convolutions)", async () => {
     const synth = (out: string, ...extra: string[]) => synthFourMelanomas(cli, { run, data }, out, ...extra);
     const a = path.join(work, 'synth-cpu');
     const b = path.join(work, 'synth-gpu');
@@ -38,7 +38,9 @@ describe.skipIf(!CUDA)('commands on cuda:0', () => {
     expect(r.status, r.stderr).toBe(0);
     r = synth(b, '--device', 'cuda');
     expect(r.status, r.stderr).toBe(0);
-    expect(readFileSync(path.join(b, 'provenance.csv'), 'utf8')).toBe(readFileSync(path.join(a, 'provenance.csv'), 'utf8'));
+    expect(readFileSync(path.join(b, 'provenance.csv'), 'utf8')).toBe(
+      readFileSync(path.join(a, 'provenance.csv'), 'utf8'),
+    );
     for (const f of readdirSync(path.join(a, 'images'))) {
       const x = await pixels(path.join(a, 'images', f));
       const y = await pixels(path.join(b, 'images', f));
@@ -60,22 +62,31 @@ describe.skipIf(!CUDA)('commands on cuda:0', () => {
   });
 
   it('serve --device cuda:0 answers a generate request from the GPU', async () => {
-    if (!existsSync(path.join(root, 'studio/dist/index.html'))) throw new Error('studio/dist is missing: npm run build:studio');
-    const child = spawn(process.execPath, [bin, 'serve', '--run', run, '--port', '0', '--device', 'cuda:0'], { cwd: root, env: cliEnv });
+    if (!existsSync(path.join(root, 'studio/dist/index.html')))
+      throw new Error('studio/dist is missing: npm run build:studio');
+    const child = spawn(process.execPath, [bin, 'serve', '--run', run, '--port', '0', '--device', 'cuda:0'], {
+      cwd: root,
+      env: cliEnv,
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     try {
       const deadline = Date.now() + 120_000;
-      while (!/dermosynth studio: (http:\S+)\//.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!/dermosynth studio: (http:\S+)\//.test(out) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       const url = /dermosynth studio: (http:\S+)\//.exec(out)?.[1];
       expect(url, err).toBeTruthy();
-      const res = await fetch(`${url}/api/generate?class=melanoma&seed=1`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await maskPng(32, 32, [8, 6, 24, 22])) });
+      const res = await fetch(`${url}/api/generate?class=melanoma&seed=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body: new Uint8Array(await maskPng(32, 32, [8, 6, 24, 22])),
+      });
       expect(res.status, await res.clone().text()).toBe(200);
       const png = Buffer.from(await res.arrayBuffer());
       expect((await sharp(png).metadata()).width).toBe(32);
-      const info = await (await fetch(`${url}/api/run`)).json() as Record<string, unknown>;
+      const info = (await (await fetch(`${url}/api/run`)).json()) as Record<string, unknown>;
       expect(JSON.stringify(info)).toMatch(/cuda/);
     } finally {
       child.kill('SIGINT');

@@ -11,7 +11,10 @@ import type { Tensor } from '../../src/torch/index.js';
 
 export const CUDA = torch.cudaIsAvailable();
 export const GPU = 'cuda:0' as const;
-if (!CUDA) console.warn('CUDA tests: skipped: no CUDA (this libtorch has no CUDA or sees no GPU; on a GPU machine run scripts/gpu-check/run.sh)');
+if (!CUDA)
+  console.warn(
+    'CUDA tests: skipped: no CUDA (this libtorch has no CUDA or sees no GPU; on a GPU machine run scripts/gpu-check/run.sh)',
+  );
 
 /** TF32's unit: a product of two TF32-rounded float32 values is off by at most this, relatively. */
 export const TF32 = 2 ** -10;

@@ -22,7 +22,10 @@ describe.skipIf(!CUDA)('tensors on cuda:0', () => {
     torch.tidy(() => {
       const z = torch.zeros([2, 3], { device: GPU });
       expect(z.device).toBe(GPU);
-      expect(z.cpu().toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+      expect(z.cpu().toArray()).toEqual([
+        [0, 0, 0],
+        [0, 0, 0],
+      ]);
     });
   });
 
@@ -85,10 +88,25 @@ type LayerCase = {
 /** Every layer of src/nn, at a small size. */
 const LAYERS: LayerCase[] = [
   { name: 'Conv2d', make: () => new nn.Conv2d(4, 6, 3, { padding: 1 }), input: [2, 4, 9, 9], n: 2 * 9 * 9 },
-  { name: 'Conv2d reflect, stride 2', make: () => new nn.Conv2d(4, 6, 3, { padding: 1, stride: 2, paddingMode: 'reflect' }), input: [2, 4, 9, 9], n: 2 * 9 * 9 },
-  { name: 'ConvTranspose2d', make: () => new nn.ConvTranspose2d(4, 3, 3, { stride: 2, padding: 1, outputPadding: 1 }), input: [2, 4, 6, 6], n: 2 * 12 * 12 },
+  {
+    name: 'Conv2d reflect, stride 2',
+    make: () => new nn.Conv2d(4, 6, 3, { padding: 1, stride: 2, paddingMode: 'reflect' }),
+    input: [2, 4, 9, 9],
+    n: 2 * 9 * 9,
+  },
+  {
+    name: 'ConvTranspose2d',
+    make: () => new nn.ConvTranspose2d(4, 3, 3, { stride: 2, padding: 1, outputPadding: 1 }),
+    input: [2, 4, 6, 6],
+    n: 2 * 12 * 12,
+  },
   { name: 'Linear', make: () => new nn.Linear(32, 10), input: [16, 32], n: 32 },
-  { name: 'InstanceNorm2d (affine)', make: () => new nn.InstanceNorm2d(4, { affine: true }), input: [2, 4, 8, 8], n: 64 },
+  {
+    name: 'InstanceNorm2d (affine)',
+    make: () => new nn.InstanceNorm2d(4, { affine: true }),
+    input: [2, 4, 8, 8],
+    n: 64,
+  },
   { name: 'BatchNorm2d', make: () => new nn.BatchNorm2d(4), input: [3, 4, 8, 8], n: 3 * 64 },
   { name: 'GroupNorm', make: () => new nn.GroupNorm(2, 4), input: [2, 4, 8, 8], n: 2 * 64 },
   { name: 'ReLU', make: () => new nn.ReLU(), input: [2, 3, 5, 5], n: 1 },
@@ -101,12 +119,28 @@ const LAYERS: LayerCase[] = [
   { name: 'ReflectionPad2d', make: () => new nn.ReflectionPad2d(2), input: [2, 3, 5, 5], n: 4 },
   { name: 'ReplicationPad2d', make: () => new nn.ReplicationPad2d(1), input: [2, 3, 5, 5], n: 4 },
   { name: 'ZeroPad2d', make: () => new nn.ZeroPad2d(1), input: [2, 3, 5, 5], n: 1 },
-  { name: 'AvgPool2d', make: () => new nn.AvgPool2d(3, { stride: 2, padding: 1, countIncludePad: false }), input: [2, 3, 9, 9], n: 9 },
+  {
+    name: 'AvgPool2d',
+    make: () => new nn.AvgPool2d(3, { stride: 2, padding: 1, countIncludePad: false }),
+    input: [2, 3, 9, 9],
+    n: 9,
+  },
   { name: 'MaxPool2d', make: () => new nn.MaxPool2d(3, { stride: 2, padding: 1 }), input: [2, 3, 9, 9], n: 1 },
   { name: 'AdaptiveAvgPool2d', make: () => new nn.AdaptiveAvgPool2d(1), input: [2, 3, 9, 9], n: 81 },
   { name: 'Flatten', make: () => new nn.Flatten(), input: [2, 3, 4, 4], n: 1 },
-  { name: 'Upsample bilinear', make: () => new nn.Upsample({ scaleFactor: 2, mode: 'bilinear' }), input: [2, 3, 5, 5], n: 16 },
-  { name: 'Sequential (conv, norm, act)', make: () => new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.InstanceNorm2d(4), new nn.LeakyReLU(0.2)), input: [2, 3, 8, 8], n: 2 * 64 },
+  {
+    name: 'Upsample bilinear',
+    make: () => new nn.Upsample({ scaleFactor: 2, mode: 'bilinear' }),
+    input: [2, 3, 5, 5],
+    n: 16,
+  },
+  {
+    name: 'Sequential (conv, norm, act)',
+    make: () =>
+      new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.InstanceNorm2d(4), new nn.LeakyReLU(0.2)),
+    input: [2, 3, 8, 8],
+    n: 2 * 64,
+  },
   { name: 'spectral norm Conv2d', make: () => nn.spectralNorm(new nn.Conv2d(3, 4, 3)), input: [2, 3, 8, 8], n: 2 * 36 },
 ];
 
@@ -142,7 +176,9 @@ describe.skipIf(!CUDA)('every nn layer on cuda:0 matches the CPU: output, input 
       const gb = new Map(gpu.namedBuffers());
       for (const [name, b] of cpu.namedBuffers()) {
         if (b.dtype !== 'float32') continue;
-        expect(excess(gb.get(name)!, b, c.n * TF32 * (maxAbs(b) + 1)), `${c.name}: buffer ${name}`).toBeLessThanOrEqual(0);
+        expect(excess(gb.get(name)!, b, c.n * TF32 * (maxAbs(b) + 1)), `${c.name}: buffer ${name}`).toBeLessThanOrEqual(
+          0,
+        );
       }
       torch.dispose([x, xg, yc, yg, r]);
     });

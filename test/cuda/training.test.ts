@@ -27,8 +27,20 @@ beforeAll(async () => {
   const index = await readDataset(path.join(work, 'data'));
   cache32 = path.join(work, 'cache32');
   cache64 = path.join(work, 'cache64');
-  await prepareCache(index, cache32, { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 1, frame: false }, workers: 0 });
-  await prepareCache(index, cache64, { width: 64, height: 64, fit: 'crop', labelMap: { boundary: 1, frame: false }, workers: 0 });
+  await prepareCache(index, cache32, {
+    width: 32,
+    height: 32,
+    fit: 'crop',
+    labelMap: { boundary: 1, frame: false },
+    workers: 0,
+  });
+  await prepareCache(index, cache64, {
+    width: 64,
+    height: 64,
+    fit: 'crop',
+    labelMap: { boundary: 1, frame: false },
+    workers: 0,
+  });
 });
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -42,7 +54,20 @@ const TINY: Record<string, Partial<TrainOptions>> = {
 };
 
 function options(extra: Partial<TrainOptions>): TrainOptions {
-  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, data: cache32, width: 32, height: 32, boundary: 1, batch: 2, seed: 7, steps: 1, checkpointEvery: 100, sampleEvery: 100, augment: 'default', ...extra };
+  const o: TrainOptions = {
+    ...DEFAULT_TRAIN_OPTIONS,
+    data: cache32,
+    width: 32,
+    height: 32,
+    boundary: 1,
+    batch: 2,
+    seed: 7,
+    steps: 1,
+    checkpointEvery: 100,
+    sampleEvery: 100,
+    augment: 'default',
+    ...extra,
+  };
   if (o.width === 64) o.data = cache64;
   return o;
 }
@@ -52,13 +77,20 @@ async function trainer(dir: string, o: TrainOptions, runtime: TrainRuntime): Pro
 }
 
 function log(dir: string): { step: number; losses: Record<string, number>; lossScale?: number; skipped?: string }[] {
-  return readFileSync(path.join(work, dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return readFileSync(path.join(work, dir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 function weights(t: Trainer): Map<string, Float64Array> {
   const out = new Map<string, Float64Array>();
-  for (const [prefix, m] of [['G', t.models.generator], ['D', t.models.discriminator]] as const) {
-    for (const [k, v] of m.stateDict()) if (v.dtype === 'float32') out.set(`${prefix}.${k}`, v.cpu().to('float64').data() as Float64Array);
+  for (const [prefix, m] of [
+    ['G', t.models.generator],
+    ['D', t.models.discriminator],
+  ] as const) {
+    for (const [k, v] of m.stateDict())
+      if (v.dtype === 'float32') out.set(`${prefix}.${k}`, v.cpu().to('float64').data() as Float64Array);
   }
   return out;
 }
@@ -80,7 +112,8 @@ describe.skipIf(!CUDA)('one training step on cuda:0 matches the CPU step', () =>
       // for the LSGAN/feature-matching sums of those outputs.
       const [lc] = log(`step-cpu-${name}`);
       const [lg] = log(`step-gpu-${name}`);
-      for (const [k, v] of Object.entries(lc!.losses)) expect(Math.abs(lg!.losses[k]! - v), `${name}: loss ${k}`).toBeLessThanOrEqual(0.02 * Math.abs(v) + 1e-4);
+      for (const [k, v] of Object.entries(lc!.losses))
+        expect(Math.abs(lg!.losses[k]! - v), `${name}: loss ${k}`).toBeLessThanOrEqual(0.02 * Math.abs(v) + 1e-4);
       // Adam's first step moves every weight by lr * sign(gradient) (up to eps): the two updates
       // differ only where a gradient is so near zero that rounding flips its sign.
       const wc = weights(cpu);
@@ -115,7 +148,10 @@ describe.skipIf(!CUDA)('mixed precision on cuda:0', () => {
     }
     // The first step's losses: bf16 keeps 8 significant bits (2^-8), fp16 11 (2^-11); through the
     // networks' sums 5% and 1% are generous, and equality would mean autocast never ran.
-    for (const [precision, tol] of [['bf16', 0.05], ['fp16', 0.01]] as const) {
+    for (const [precision, tol] of [
+      ['bf16', 0.05],
+      ['fp16', 0.01],
+    ] as const) {
       for (const [k, v] of Object.entries(runs.fp32![0]!.losses)) {
         const w = runs[precision]![0]!.losses[k]!;
         expect(Math.abs(w - v), `${precision} ${k}`).toBeLessThanOrEqual(tol * Math.abs(v) + 1e-4);
@@ -144,7 +180,7 @@ describe.skipIf(!CUDA)('mixed precision on cuda:0', () => {
 });
 
 describe.skipIf(!CUDA)('the loader and the prefetching trainer on cuda:0', () => {
-  it('batches cross from pinned memory and equal the CPU loader\'s, across an epoch boundary', async () => {
+  it("batches cross from pinned memory and equal the CPU loader's, across an epoch boundary", async () => {
     const cache = await LesionCache.open(cache32);
     const a = new DataLoader(cache, { batchSize: 5, seed: 3, augment: 'default', device: 'cpu' });
     const b = new DataLoader(cache, { batchSize: 5, seed: 3, augment: 'default', device: GPU });
@@ -182,7 +218,10 @@ describe.skipIf(!CUDA)('the loader and the prefetching trainer on cuda:0', () =>
     // cuDNN's backward kernels sum in a nondeterministic order: the same batches give losses equal
     // to float32 noise amplified over a few steps, while a different batch would differ by far more.
     for (let i = 0; i < a.length; i++) {
-      for (const [k, v] of Object.entries(a[i]!.losses)) expect(Math.abs(b[i]!.losses[k]! - v), `step ${i + 1} ${k}`).toBeLessThanOrEqual(64 * TF32 * Math.abs(v) + 1e-4);
+      for (const [k, v] of Object.entries(a[i]!.losses))
+        expect(Math.abs(b[i]!.losses[k]! - v), `step ${i + 1} ${k}`).toBeLessThanOrEqual(
+          64 * TF32 * Math.abs(v) + 1e-4,
+        );
     }
   });
 });

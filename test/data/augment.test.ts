@@ -56,7 +56,7 @@ function makeImage(labelBytes: Uint8Array, b: number, h: number, w: number, seed
   const data = new Float32Array(b * 3 * hw);
   for (let n = 0; n < b; n++) {
     for (let i = 0; i < hw; i++) {
-      data[(n * 3) * hw + i] = (labelBytes[n * hw + i]! / 255) * 2 - 1;
+      data[n * 3 * hw + i] = (labelBytes[n * hw + i]! / 255) * 2 - 1;
       data[(n * 3 + 1) * hw + i] = rng.uniform(-0.9, 0.9);
       data[(n * 3 + 2) * hw + i] = rng.uniform(-0.9, 0.9);
     }
@@ -86,7 +86,12 @@ function checkConsistent(image: Tensor, label: Tensor, r = 2): number {
       for (let x = r; x < w - r; x++) {
         const v = lab[(n * h + y) * w + x]!;
         let uniform = true;
-        for (let dy = -r; dy <= r && uniform; dy++) for (let dx = -r; dx <= r; dx++) if (lab[(n * h + y + dy) * w + x + dx] !== v) { uniform = false; break; }
+        for (let dy = -r; dy <= r && uniform; dy++)
+          for (let dx = -r; dx <= r; dx++)
+            if (lab[(n * h + y + dy) * w + x + dx] !== v) {
+              uniform = false;
+              break;
+            }
         if (!uniform) continue;
         checked++;
         const got = decode(img[(n * 3 * h + y) * w + x]!);
@@ -162,11 +167,21 @@ describe('options and parameters', () => {
 
   it('rejects bad options with clear errors', () => {
     expect(() => parseAugmentOptions('wild')).toThrow(/unknown preset 'wild'/);
-    expect(() => parseAugmentOptions({ affine: { degrees: -1, translate: 0, scale: [1, 1] } })).toThrow(/affine.degrees must be a number in \[0, 180\]/);
-    expect(() => parseAugmentOptions({ affine: { degrees: 5, translate: 0.7, scale: [1, 1] } })).toThrow(/affine.translate/);
-    expect(() => parseAugmentOptions({ affine: { degrees: 5, translate: 0.1, scale: [1.2, 0.8] } })).toThrow(/min <= max/);
-    expect(() => parseAugmentOptions({ colour: { brightness: 0.1, contrast: 0.1, saturation: 0.1, hue: 0.6 } })).toThrow(/colour.hue/);
-    expect(() => parseAugmentOptions({ colour: { brightness: Number.NaN, contrast: 0, saturation: 0, hue: 0 } })).toThrow(/colour.brightness/);
+    expect(() => parseAugmentOptions({ affine: { degrees: -1, translate: 0, scale: [1, 1] } })).toThrow(
+      /affine.degrees must be a number in \[0, 180\]/,
+    );
+    expect(() => parseAugmentOptions({ affine: { degrees: 5, translate: 0.7, scale: [1, 1] } })).toThrow(
+      /affine.translate/,
+    );
+    expect(() => parseAugmentOptions({ affine: { degrees: 5, translate: 0.1, scale: [1.2, 0.8] } })).toThrow(
+      /min <= max/,
+    );
+    expect(() =>
+      parseAugmentOptions({ colour: { brightness: 0.1, contrast: 0.1, saturation: 0.1, hue: 0.6 } }),
+    ).toThrow(/colour.hue/);
+    expect(() =>
+      parseAugmentOptions({ colour: { brightness: Number.NaN, contrast: 0, saturation: 0, hue: 0 } }),
+    ).toThrow(/colour.brightness/);
     expect(() => parseAugmentOptions({ flip: 'yes' as unknown as boolean })).toThrow(/flip must be a boolean/);
   });
 
@@ -174,11 +189,29 @@ describe('options and parameters', () => {
     const rng = new Rng(1);
     for (let i = 0; i < 20; i++) {
       expect(isIdentity(sampleAugmentParams(rng, NO_AUGMENT, true))).toBe(true);
-      expect(sampleAugmentParams(rng, { flip: false, rot90: false, affine: { degrees: 0, translate: 0, scale: [1, 1] } }, true)).toEqual(IDENTITY_PARAMS);
+      expect(
+        sampleAugmentParams(
+          rng,
+          { flip: false, rot90: false, affine: { degrees: 0, translate: 0, scale: [1, 1] } },
+          true,
+        ),
+      ).toEqual(IDENTITY_PARAMS);
     }
     expect(isIdentity(IDENTITY_PARAMS)).toBe(true);
     expect(isIdentity(params({ rot90: 4 }))).toBe(true);
-    for (const over of [{ flipH: true }, { flipV: true }, { rot90: 1 }, { angle: 1 }, { tx: 0.1 }, { ty: -0.1 }, { scale: 1.1 }, { brightness: 1.1 }, { contrast: 0.9 }, { saturation: 0.9 }, { hue: 0.01 }]) {
+    for (const over of [
+      { flipH: true },
+      { flipV: true },
+      { rot90: 1 },
+      { angle: 1 },
+      { tx: 0.1 },
+      { ty: -0.1 },
+      { scale: 1.1 },
+      { brightness: 1.1 },
+      { contrast: 0.9 },
+      { saturation: 0.9 },
+      { hue: 0.01 },
+    ]) {
       expect(isIdentity(params(over)), JSON.stringify(over)).toBe(false);
     }
   });
@@ -193,7 +226,15 @@ describe('options and parameters', () => {
     const g = sampleBatchParams(new Rng(42, 7), GEOMETRY_ONLY, 8, true);
     g.forEach((p, i) => {
       const s = a[i]!;
-      expect([p.flipH, p.flipV, p.rot90, p.angle, p.tx, p.ty, p.scale]).toEqual([s.flipH, s.flipV, s.rot90, s.angle, s.tx, s.ty, s.scale]);
+      expect([p.flipH, p.flipV, p.rot90, p.angle, p.tx, p.ty, p.scale]).toEqual([
+        s.flipH,
+        s.flipV,
+        s.rot90,
+        s.angle,
+        s.tx,
+        s.ty,
+        s.scale,
+      ]);
       expect([p.brightness, p.contrast, p.saturation, p.hue]).toEqual([1, 1, 1, 0]);
     });
   });
@@ -251,13 +292,15 @@ describe('augmentBatch geometry', () => {
 
   it('every flip and quarter turn combination, each alone in its batch', () => {
     const { image, label } = makeBatch(1, 16, 16);
-    for (const flipH of [false, true]) for (const flipV of [false, true]) for (const rot90 of [0, 1, 2, 3, -1, 5]) {
-      const p = [params({ flipH, flipV, rot90 })];
-      const out = augmentBatch(image, label, p);
-      expect(out.image.toArray()).toEqual(referenceDihedral(image, p).toArray());
-      expect(out.label.toArray()).toEqual(referenceDihedral(label, p).toArray());
-      torch.dispose(out);
-    }
+    for (const flipH of [false, true])
+      for (const flipV of [false, true])
+        for (const rot90 of [0, 1, 2, 3, -1, 5]) {
+          const p = [params({ flipH, flipV, rot90 })];
+          const out = augmentBatch(image, label, p);
+          expect(out.image.toArray()).toEqual(referenceDihedral(image, p).toArray());
+          expect(out.label.toArray()).toEqual(referenceDihedral(label, p).toArray());
+          torch.dispose(out);
+        }
     torch.dispose([image, label]);
   });
 
@@ -284,10 +327,23 @@ describe('augmentBatch geometry', () => {
 
   it('folds flips and quarter turns into the affine map correctly', () => {
     const { image, label } = makeBatch(4, 32, 32, 3);
-    const dihedral: Partial<AugmentParams>[] = [{ rot90: 1 }, { flipH: true, rot90: 3 }, { flipV: true }, { flipH: true, flipV: true, rot90: 2 }];
+    const dihedral: Partial<AugmentParams>[] = [
+      { rot90: 1 },
+      { flipH: true, rot90: 3 },
+      { flipV: true },
+      { flipH: true, flipV: true, rot90: 2 },
+    ];
     // A negligible zoom sends the samples through grid_sample, which must agree with the exact path.
-    const exact = augmentBatch(image, label, dihedral.map((d) => params(d)));
-    const viaGrid = augmentBatch(image, label, dihedral.map((d) => params({ ...d, scale: 1 + 1e-6 })));
+    const exact = augmentBatch(
+      image,
+      label,
+      dihedral.map((d) => params(d)),
+    );
+    const viaGrid = augmentBatch(
+      image,
+      label,
+      dihedral.map((d) => params({ ...d, scale: 1 + 1e-6 })),
+    );
     expect(maxAbsDiff(exact.image, viaGrid.image)).toBeLessThan(1e-3);
     expect(viaGrid.label.toArray()).toEqual(exact.label.toArray());
     torch.dispose([image, label, exact, viaGrid]);
@@ -295,8 +351,16 @@ describe('augmentBatch geometry', () => {
 
   it('angle is counter-clockwise in degrees: 90 equals one quarter turn, 180 two, -90 three', () => {
     const { image, label } = makeBatch(3, 32, 32, 4);
-    const turned = augmentBatch(image, label, [1, 2, 3].map((k) => params({ rot90: k })));
-    const rotated = augmentBatch(image, label, [90, 180, -90].map((angle) => params({ angle })));
+    const turned = augmentBatch(
+      image,
+      label,
+      [1, 2, 3].map((k) => params({ rot90: k })),
+    );
+    const rotated = augmentBatch(
+      image,
+      label,
+      [90, 180, -90].map((angle) => params({ angle })),
+    );
     expect(maxAbsDiff(turned.image, rotated.image)).toBeLessThan(1e-4);
     expect(rotated.label.toArray()).toEqual(turned.label.toArray());
     torch.dispose([image, label, turned, rotated]);
@@ -322,11 +386,22 @@ describe('augmentBatch geometry', () => {
     expect(out.image.shape).toEqual([6, 3, 24, 40]);
     expect(out.label.shape).toEqual([6, 1, 24, 40]);
     expect(checkConsistent(out.image, out.label)).toBeGreaterThan(0.15);
-    const half = augmentBatch(image, label, ps.map((p) => params({ flipH: p.flipH, flipV: p.flipV, rot90: p.rot90 })));
-    expect(half.label.toArray()).toEqual(referenceDihedral(label, ps.map((p) => params({ flipH: p.flipH, flipV: p.flipV, rot90: p.rot90 }))).toArray());
+    const half = augmentBatch(
+      image,
+      label,
+      ps.map((p) => params({ flipH: p.flipH, flipV: p.flipV, rot90: p.rot90 })),
+    );
+    expect(half.label.toArray()).toEqual(
+      referenceDihedral(
+        label,
+        ps.map((p) => params({ flipH: p.flipH, flipV: p.flipV, rot90: p.rot90 })),
+      ).toArray(),
+    );
     const odd = ps.map(() => params({}));
     odd[3] = params({ rot90: 1 });
-    expect(() => augmentBatch(image, label, odd)).toThrow(/sample 3: an odd quarter turn \(rot90 1\) needs a square image, got 24x40/);
+    expect(() => augmentBatch(image, label, odd)).toThrow(
+      /sample 3: an odd quarter turn \(rot90 1\) needs a square image, got 24x40/,
+    );
     torch.dispose([image, label, out, half]);
   });
 });
@@ -352,22 +427,33 @@ describe('augmentBatch colour', () => {
       // Brightness scales [0, 1] RGB.
       expect(maxAbsDiff(run({ brightness: 1.2 }), x01.mul(1.2).mul(2).sub(1))).toBeLessThan(1e-5);
       // Saturation 0 is greyscale (0.299 R + 0.587 G + 0.114 B), the same in each channel.
-      const grey = x01.select(1, 0).mul(0.299).add(x01.select(1, 1).mul(0.587)).add(x01.select(1, 2).mul(0.114)).mul(2).sub(1);
+      const grey = x01
+        .select(1, 0)
+        .mul(0.299)
+        .add(x01.select(1, 1).mul(0.587))
+        .add(x01.select(1, 2).mul(0.114))
+        .mul(2)
+        .sub(1);
       const g = run({ saturation: 0 });
       for (let ch = 0; ch < 3; ch++) expect(maxAbsDiff(g.select(1, ch), grey)).toBeLessThan(1e-5);
       // Contrast 0 is the image's mean grey everywhere.
       const flat = run({ contrast: 0 });
       expect(maxAbsDiff(flat, torch.fullLike(flat, grey.mean().item()))).toBeLessThan(1e-5);
       // Contrast 2 doubles the distance from the mean grey.
-      expect(maxAbsDiff(run({ contrast: 2 }), image.sub(grey.mean().item()).mul(2).add(grey.mean().item()))).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(run({ contrast: 2 }), image.sub(grey.mean().item()).mul(2).add(grey.mean().item())),
+      ).toBeLessThan(1e-5);
       // Hue rotates chroma: luma is kept, the image changes, and -h undoes h.
       const h = run({ hue: 0.1 });
-      const luma = (t: Tensor): Tensor => t.select(1, 0).mul(0.299).add(t.select(1, 1).mul(0.587)).add(t.select(1, 2).mul(0.114));
+      const luma = (t: Tensor): Tensor =>
+        t.select(1, 0).mul(0.299).add(t.select(1, 1).mul(0.587)).add(t.select(1, 2).mul(0.114));
       expect(maxAbsDiff(luma(h), luma(image))).toBeLessThan(1e-5);
       expect(maxAbsDiff(h, image)).toBeGreaterThan(0.01);
       expect(maxAbsDiff(augmentBatch(h, label, [params({ hue: -0.1 })]).image, image)).toBeLessThan(1e-5);
       // A full turn is the identity.
-      expect(maxAbsDiff(run({ hue: 0.5 }), augmentBatch(run({ hue: 0.25 }), label, [params({ hue: 0.25 })]).image)).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(run({ hue: 0.5 }), augmentBatch(run({ hue: 0.25 }), label, [params({ hue: 0.25 })]).image),
+      ).toBeLessThan(1e-5);
       // Clamped to [-1, 1].
       const bright = run({ brightness: 5 });
       expect(bright.max().item()).toBe(1);
@@ -379,7 +465,11 @@ describe('augmentBatch batches', () => {
   it('identity parameters return equal new tensors and leave the inputs alone', () => {
     const { image, label } = makeBatch(4, 16, 16, 8);
     const before = { image: image.toArray(), label: label.toArray() };
-    const out = augmentBatch(image, label, Array.from({ length: 4 }, () => params({})));
+    const out = augmentBatch(
+      image,
+      label,
+      Array.from({ length: 4 }, () => params({})),
+    );
     expect(out.image.toArray()).toEqual(before.image);
     expect(out.label.toArray()).toEqual(before.label);
     expect(out.image.storageId()).not.toBe(image.storageId());
@@ -418,7 +508,9 @@ describe('augmentBatch batches', () => {
     expect(() => augmentBatch(image, label, [params({})])).toThrow(/1 parameter sets for a batch of 2/);
     expect(() => augmentBatch(image, label.to('float32'), ps)).toThrow(/label must be uint8/);
     expect(() => augmentBatch(image, label.narrow(2, 0, 4), ps)).toThrow(/label must be \[2, 1, 8, 8\]/);
-    expect(() => augmentBatch(image.narrow(1, 0, 1), label, [params({ hue: 0.1 }), params({})])).toThrow(/3 image channels/);
+    expect(() => augmentBatch(image.narrow(1, 0, 1), label, [params({ hue: 0.1 }), params({})])).toThrow(
+      /3 image channels/,
+    );
     expect(() => augmentBatch(image.reshape(2, 3, 64), label, ps)).toThrow(/image must be \[B, C, H, W\]/);
     expect(() => augmentBatch(image, label, [params({ rot90: 0.5 }), params({})])).toThrow(/rot90 must be an integer/);
     torch.dispose([image, label]);

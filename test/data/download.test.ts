@@ -209,11 +209,17 @@ describe('ISIC2017_FILES', () => {
     expect(ISIC2017_FILES).toHaveLength(9);
     expect(ISIC2017_FILES.map((f) => f.name)).toContain('ISIC-2017_Test_v2_Part1_GroundTruth.zip');
     expect(ISIC2017_FILES.find((f) => f.name === 'ISIC-2017_Training_Data.zip')).toEqual({
-      name: 'ISIC-2017_Training_Data.zip', split: 'train', kind: 'images',
+      name: 'ISIC-2017_Training_Data.zip',
+      split: 'train',
+      kind: 'images',
     });
     expect(ISIC2017_FILES.find((f) => f.name === LABELS)).toEqual({ name: LABELS, split: 'val', kind: 'labels' });
     for (const split of ['train', 'val', 'test']) {
-      expect(ISIC2017_FILES.filter((f) => f.split === split).map((f) => f.kind).sort()).toEqual(['images', 'labels', 'masks']);
+      expect(
+        ISIC2017_FILES.filter((f) => f.split === split)
+          .map((f) => f.kind)
+          .sort(),
+      ).toEqual(['images', 'labels', 'masks']);
     }
   });
 });
@@ -224,7 +230,10 @@ describe('downloadIsic2017', () => {
     const out = path.join(tmp, 'isic');
     const events: DownloadEvent[] = [];
     const report = await downloadIsic2017(out, {
-      baseUrl: server.url('/2017'), splits: ['val'], onProgress: (e) => events.push(e), ...FAST,
+      baseUrl: server.url('/2017'),
+      splits: ['val'],
+      onProgress: (e) => events.push(e),
+      ...FAST,
     });
 
     expectBytes(path.join(out, 'ISIC-2017_Validation_Data/ISIC_0000001.jpg'), JPG1);
@@ -236,7 +245,9 @@ describe('downloadIsic2017', () => {
     expect(fs.readdirSync(out).sort()).toEqual(
       ['.downloads', 'ISIC-2017_Validation_Data', 'ISIC-2017_Validation_Part1_GroundTruth', LABELS].sort(),
     );
-    expect(fs.readdirSync(path.join(out, '.downloads')).sort()).toEqual([`${IMAGES}.done`, `${MASKS}.done`, `${LABELS}.done`].sort());
+    expect(fs.readdirSync(path.join(out, '.downloads')).sort()).toEqual(
+      [`${IMAGES}.done`, `${MASKS}.done`, `${LABELS}.done`].sort(),
+    );
 
     expect(report.files.map((f) => [f.name, f.skipped, f.resumed])).toEqual([
       [IMAGES, false, false],
@@ -251,14 +262,28 @@ describe('downloadIsic2017', () => {
     const imageEvents = events.filter((e) => e.file === IMAGES);
     expect(new Set(imageEvents.map((e) => e.phase))).toEqual(new Set(['download', 'extract', 'done']));
     const lastDownload = imageEvents.filter((e) => e.phase === 'download').at(-1)!;
-    expect(lastDownload).toMatchObject({ done: valImagesZip().length, total: valImagesZip().length, unit: 'bytes', fileIndex: 0, fileCount: 3 });
-    expect(imageEvents.filter((e) => e.phase === 'extract').at(-1)).toMatchObject({ done: 3, total: 3, unit: 'entries' });
+    expect(lastDownload).toMatchObject({
+      done: valImagesZip().length,
+      total: valImagesZip().length,
+      unit: 'bytes',
+      fileIndex: 0,
+      fileCount: 3,
+    });
+    expect(imageEvents.filter((e) => e.phase === 'extract').at(-1)).toMatchObject({
+      done: 3,
+      total: 3,
+      unit: 'entries',
+    });
     expect(events.at(-1)).toMatchObject({ phase: 'done', file: LABELS, fileIndex: 2, split: 'val', kind: 'labels' });
 
     // Re-run: no request at all, everything skipped.
     const requests = server.seen.length;
     const again: DownloadEvent[] = [];
-    const report2 = await downloadIsic2017(out, { baseUrl: server.url('/2017/'), splits: ['val'], onProgress: (e) => again.push(e) });
+    const report2 = await downloadIsic2017(out, {
+      baseUrl: server.url('/2017/'),
+      splits: ['val'],
+      onProgress: (e) => again.push(e),
+    });
     expect(server.seen.length).toBe(requests);
     expect(report2.files.every((f) => f.skipped)).toBe(true);
     expect(again.map((e) => e.phase)).toEqual(['skip', 'skip', 'skip']);
@@ -415,7 +440,9 @@ describe('downloadFile', () => {
     const dest = path.join(tmp, 'f.bin');
     const ac = new AbortController();
     const run = downloadFile(server.url('/f.bin'), dest, {
-      retries: 100, retryDelayMs: 10_000, signal: ac.signal,
+      retries: 100,
+      retryDelayMs: 10_000,
+      signal: ac.signal,
       onProgress: (p) => p.received >= 50_000 && ac.abort(new Error('stopped by the user')),
     });
     await expect(run).rejects.toThrow('stopped by the user');
@@ -436,7 +463,11 @@ describe('extractZip', () => {
     const dest = path.join(tmp, 'out');
     const r = await extractZip(zip, dest, { onEntry: (n, i, t) => seen.push([n, i, t]) });
     expect(r).toEqual({ files: 2, bytes: JPG1.length + JPG2.length, roots: ['ISIC-2017_Validation_Data'] });
-    expect(seen.map(([, i, t]) => [i, t])).toEqual([[0, 3], [1, 3], [2, 3]]);
+    expect(seen.map(([, i, t]) => [i, t])).toEqual([
+      [0, 3],
+      [1, 3],
+      [2, 3],
+    ]);
     expect(listAll(dest)).toEqual([
       'ISIC-2017_Validation_Data',
       'ISIC-2017_Validation_Data/ISIC_0000001.jpg',
@@ -449,13 +480,18 @@ describe('extractZip', () => {
     ['deflated random bytes (stored deflate blocks)', { data: pseudoRandom(20_000, 3) }],
     ['stored entry', { data: pseudoRandom(20_000, 4), method: 'store' as const }],
   ])('detects one corrupted byte in the data of a %s', async (_label, spec) => {
-    const built = buildZip([{ name: 'ISIC-2017_Validation_Data/a.jpg', data: JPG2 }, { name: 'ISIC-2017_Validation_Data/b.jpg', ...spec }]);
+    const built = buildZip([
+      { name: 'ISIC-2017_Validation_Data/a.jpg', data: JPG2 },
+      { name: 'ISIC-2017_Validation_Data/b.jpg', ...spec },
+    ]);
     const e = built.entries[1]!;
     const bad = Buffer.from(built.bytes);
     bad[e.dataOffset + (e.compressedSize >> 1)]! ^= 0x01;
     const zip = await writeZipFile('bad.zip', bad);
     const dest = path.join(tmp, 'out');
-    await expect(extractZip(zip, dest)).rejects.toThrow(/bad\.zip is corrupt.*b\.jpg.*Delete .*bad\.zip and download it again/);
+    await expect(extractZip(zip, dest)).rejects.toThrow(
+      /bad\.zip is corrupt.*b\.jpg.*Delete .*bad\.zip and download it again/,
+    );
     expect(listAll(dest)).toEqual([]); // not even the good first entry, nor a .partial folder
   });
 
@@ -475,7 +511,10 @@ describe('extractZip', () => {
   ])('rejects the unsafe entry %s (zip-slip)', async (name, extra) => {
     const zip = await writeZipFile(
       'slip.zip',
-      makeZip([{ name: 'ISIC-2017_Validation_Data/ok.jpg', data: 'fine' }, { name, data: 'evil', ...extra }]),
+      makeZip([
+        { name: 'ISIC-2017_Validation_Data/ok.jpg', data: 'fine' },
+        { name, data: 'evil', ...extra },
+      ]),
     );
     const dest = path.join(tmp, 'a', 'b');
     const err = await extractZip(zip, dest).catch((e: Error) => e);

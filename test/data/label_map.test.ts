@@ -37,7 +37,14 @@ describe('labelMapSpec', () => {
       'lesion:seborrheic_keratosis',
     ]);
     const full = labelMapSpec(CLASSES, { boundary: 3, frame: true });
-    expect(full.channels).toEqual(['skin', 'lesion:nevus', 'lesion:melanoma', 'lesion:seborrheic_keratosis', 'frame', 'boundary']);
+    expect(full.channels).toEqual([
+      'skin',
+      'lesion:nevus',
+      'lesion:melanoma',
+      'lesion:seborrheic_keratosis',
+      'frame',
+      'boundary',
+    ]);
     expect(full.version).toBe(1);
     expect(full.classes).toEqual(CLASSES);
     expect(classCount(full)).toBe(5);
@@ -98,7 +105,10 @@ describe('buildLabelBytes', () => {
     const W = 32;
     const H = 28;
     // The square lesion [x0, x1] x [y0, y1], away from the image border.
-    const x0 = 6, x1 = 23, y0 = 5, y1 = 20;
+    const x0 = 6,
+      x1 = 23,
+      y0 = 5,
+      y1 = 20;
     const mask = maskOf(W, H, (x, y) => x >= x0 && x <= x1 && y >= y0 && y <= y1);
     for (const bw of [1, 2, 3, 5]) {
       const spec = labelMapSpec(CLASSES, { boundary: bw, frame: false });
@@ -193,7 +203,8 @@ describe('oneHotLabels', () => {
     for (const [spec, k] of cases) {
       const rng = new Rng(11, k, spec.boundary);
       const bytes = new Uint8Array(B * H * W);
-      for (let i = 0; i < bytes.length; i++) bytes[i] = rng.int(0, k) | (spec.boundary > 0 && rng.chance(0.3) ? 128 : 0);
+      for (let i = 0; i < bytes.length; i++)
+        bytes[i] = rng.int(0, k) | (spec.boundary > 0 && rng.chance(0.3) ? 128 : 0);
       const t = torch.tensor(bytes, { shape: [B, 1, H, W] });
       const hot = oneHotLabels(t, spec);
       const C = spec.channels.length;
@@ -252,7 +263,13 @@ function skinImage(w: number, h: number, seed = 1): Uint8Array {
   return rgb;
 }
 
-function paint(rgb: Uint8Array, w: number, h: number, where: (x: number, y: number) => boolean, colour: [number, number, number]): void {
+function paint(
+  rgb: Uint8Array,
+  w: number,
+  h: number,
+  where: (x: number, y: number) => boolean,
+  colour: [number, number, number],
+): void {
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (where(x, y)) rgb.set(colour, (y * w + x) * 3);
 }
 
@@ -392,17 +409,26 @@ function bruteDilate(m: Uint8Array, w: number, h: number, r: number): Uint8Array
 
 describe('erode and dilate', () => {
   it('match a brute-force square filter on random maps', () => {
-    for (const [w, h] of [[17, 13], [9, 24], [1, 7], [30, 30]] as const) {
+    for (const [w, h] of [
+      [17, 13],
+      [9, 24],
+      [1, 7],
+      [30, 30],
+    ] as const) {
       for (const density of [0.5, 0.85, 0.97]) {
         const rng = new Rng(w * 100 + h, Math.round(density * 100));
         const m = new Uint8Array(w * h);
         for (let i = 0; i < m.length; i++) m[i] = rng.chance(density) ? 1 : 0;
         for (const r of [0, 1, 2, 4, 20]) {
           for (const edge of [0, 1] as const) {
-            expect(Array.from(erode(m, w, h, r, edge)), `erode ${w}x${h} p=${density} r=${r} edge=${edge}`).toEqual(Array.from(bruteErode(m, w, h, r, edge)));
+            expect(Array.from(erode(m, w, h, r, edge)), `erode ${w}x${h} p=${density} r=${r} edge=${edge}`).toEqual(
+              Array.from(bruteErode(m, w, h, r, edge)),
+            );
           }
           const inv = m.map((v) => 1 - v);
-          expect(Array.from(dilate(inv, w, h, r)), `dilate ${w}x${h} p=${density} r=${r}`).toEqual(Array.from(bruteDilate(inv, w, h, r)));
+          expect(Array.from(dilate(inv, w, h, r)), `dilate ${w}x${h} p=${density} r=${r}`).toEqual(
+            Array.from(bruteDilate(inv, w, h, r)),
+          );
         }
       }
     }

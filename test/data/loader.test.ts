@@ -56,8 +56,13 @@ async function writeRedDataset(dir: string): Promise<Map<string, Uint8Array>> {
     masks.set(id, m);
     const rgb = new Uint8Array(PX * 3);
     for (let p = 0; p < PX; p++) rgb.set([m[p] ? 255 : 0, 100, 100], p * 3);
-    await sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } }).png().toFile(path.join(dir, 'images', `${id}.png`));
-    await sharp(m.map((v) => v * 255), { raw: { width: SIZE, height: SIZE, channels: 1 } })
+    await sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+      .png()
+      .toFile(path.join(dir, 'images', `${id}.png`));
+    await sharp(
+      m.map((v) => v * 255),
+      { raw: { width: SIZE, height: SIZE, channels: 1 } },
+    )
       .toColourspace('b-w')
       .png()
       .toFile(path.join(dir, 'masks', `${id}_segmentation.png`));
@@ -111,7 +116,9 @@ function idsOf(cache: LesionCache, split?: Split): string[] {
 /** Lesion `id`'s planar RGB and label bytes, read straight from its shard file. */
 async function shardBytes(cache: LesionCache, id: string): Promise<{ image: Uint8Array; label: Uint8Array }> {
   const r = cache.manifest.records.find((x) => x.id === id)!;
-  const bytes = new Uint8Array(await fs.readFile(path.join(cache.dir, SHARD_DIR, cache.manifest.shards[r.shard]!.file)));
+  const bytes = new Uint8Array(
+    await fs.readFile(path.join(cache.dir, SHARD_DIR, cache.manifest.shards[r.shard]!.file)),
+  );
   const layout = recordLayout(cache.width, cache.height);
   const at = r.index * layout.total;
   return { image: bytes.slice(at, at + layout.image), label: bytes.slice(at + layout.image, at + layout.total) };
@@ -137,7 +144,14 @@ const same = (a: torch.Tensor, b: torch.Tensor): boolean =>
 describe('the prepared sample cache', () => {
   it('has every lesion, split three ways, with the label map asked for', () => {
     expect(sample.size).toBe(18);
-    expect(sample.spec.channels).toEqual(['skin', 'lesion:nevus', 'lesion:melanoma', 'lesion:seborrheic_keratosis', 'frame', 'boundary']);
+    expect(sample.spec.channels).toEqual([
+      'skin',
+      'lesion:nevus',
+      'lesion:melanoma',
+      'lesion:seborrheic_keratosis',
+      'frame',
+      'boundary',
+    ]);
     for (const s of ['train', 'val', 'test'] as const) expect(idsOf(sample, s).length).toBeGreaterThan(0);
     for (const r of sample.records) expect(r.label).toBe(sampleLabels.get(r.id));
   });
@@ -167,7 +181,8 @@ describe('DataLoader batches', () => {
         const ref = await shardBytes(sample, b.ids[s]!);
         for (let i = 0; i < 3 * PX; i++) {
           const v = image[s * 3 * PX + i]!;
-          if (Math.abs(v - (ref.image[i]! / 127.5 - 1)) > 1e-6) expect.fail(`sample ${s} element ${i}: ${v} vs byte ${ref.image[i]}`);
+          if (Math.abs(v - (ref.image[i]! / 127.5 - 1)) > 1e-6)
+            expect.fail(`sample ${s} element ${i}: ${v} vs byte ${ref.image[i]}`);
         }
         expect(Buffer.from(bytes.subarray(s * PX, (s + 1) * PX)).equals(Buffer.from(ref.label))).toBe(true);
         const diagnosis = sampleLabels.get(b.ids[s]!)!;
@@ -269,7 +284,11 @@ describe('DataLoader order', () => {
     const n = train().length;
     const loader = new DataLoader(sample, { batchSize: 5, split: 'train', seed: 4 });
     const bs = take(loader, 2 * Math.floor(n / 5) + 1);
-    expect(bs.map((b) => b.epoch)).toEqual([...Array(Math.floor(n / 5)).fill(0), ...Array(Math.floor(n / 5)).fill(1), 2]);
+    expect(bs.map((b) => b.epoch)).toEqual([
+      ...Array(Math.floor(n / 5)).fill(0),
+      ...Array(Math.floor(n / 5)).fill(1),
+      2,
+    ]);
     bs.forEach(disposeBatch);
   });
 });
@@ -300,7 +319,10 @@ describe('DataLoader resume', () => {
           const x = a.next();
           const y = b.next();
           const r = ref[i]!;
-          for (const [u, v] of [[x, r], [y, r]] as const) {
+          for (const [u, v] of [
+            [x, r],
+            [y, r],
+          ] as const) {
             expect(u.ids, `k=${k} batch ${i}`).toEqual(v.ids);
             expect(u.epoch).toBe(v.epoch);
             expect(same(u.image, v.image), `k=${k} batch ${i} image`).toBe(true);
@@ -333,7 +355,13 @@ describe('DataLoader resume', () => {
   it('rejects invalid states', () => {
     const loader = new DataLoader(sample, { batchSize: 2, split: 'train' });
     const n = loader.pool.length;
-    for (const s of [{ epoch: -1, position: 0 }, { epoch: 0, position: -1 }, { epoch: 0, position: n + 1 }, { epoch: 0.5, position: 0 }, { epoch: 0, position: 1.5 }]) {
+    for (const s of [
+      { epoch: -1, position: 0 },
+      { epoch: 0, position: -1 },
+      { epoch: 0, position: n + 1 },
+      { epoch: 0.5, position: 0 },
+      { epoch: 0, position: 1.5 },
+    ]) {
       expect(() => loader.restore(s), JSON.stringify(s)).toThrow(RangeError);
     }
     expect(() => loader.restore({ epoch: 3, position: n })).not.toThrow();
@@ -346,7 +374,7 @@ describe('DataLoader augmentation', () => {
     const C = flat.spec.channels.length;
     const label = b.label.data() as Float32Array;
     const out = new Uint8Array(PX);
-    for (let p = 0; p < PX; p++) out[p] = label[(s * C) * PX + p] === 0 ? 1 : 0;
+    for (let p = 0; p < PX; p++) out[p] = label[s * C * PX + p] === 0 ? 1 : 0;
     return out;
   }
   function redOf(b: Batch, s: number): Float32Array {
@@ -384,7 +412,8 @@ describe('DataLoader augmentation', () => {
         const lesion = lesionOf(b, s);
         let area = 0;
         for (let q = 0; q < PX; q++) {
-          if ((red[q]! > 0 ? 1 : 0) !== lesion[q]) expect.fail(`batch ${i} sample ${s} pixel ${q}: red ${red[q]}, lesion ${lesion[q]}`);
+          if ((red[q]! > 0 ? 1 : 0) !== lesion[q])
+            expect.fail(`batch ${i} sample ${s} pixel ${q}: red ${red[q]}, lesion ${lesion[q]}`);
           area += lesion[q]!;
         }
         // A dihedral map keeps the lesion's area.
@@ -402,7 +431,12 @@ describe('DataLoader augmentation', () => {
   });
 
   it('an affine map moves image and label together up to the edges', () => {
-    const augment = { flip: true, rot90: true, affine: { degrees: 15, translate: 0.05, scale: [0.9, 1.1] as [number, number] }, colour: null };
+    const augment = {
+      flip: true,
+      rot90: true,
+      affine: { degrees: 15, translate: 0.05, scale: [0.9, 1.1] as [number, number] },
+      colour: null,
+    };
     const loader = new DataLoader(flat, { batchSize: 4, seed: 22, augment });
     let disagree = 0;
     let total = 0;
@@ -428,7 +462,10 @@ describe('DataLoader augmentation', () => {
                 if (xx >= 0 && yy >= 0 && xx < SIZE && yy < SIZE && lesion[yy * SIZE + xx] !== lesion[q]) edge = true;
               }
             }
-            if (!edge) expect.fail(`batch ${i} sample ${s} (${x}, ${y}): red ${red[q]} but lesion ${lesion[q]} away from any edge`);
+            if (!edge)
+              expect.fail(
+                `batch ${i} sample ${s} (${x}, ${y}): red ${red[q]} but lesion ${lesion[q]} away from any edge`,
+              );
           }
         }
       }
@@ -467,7 +504,9 @@ describe('DataLoader options', () => {
   it('rejects a batch larger than the split when dropping the last batch', () => {
     const n = idsOf(sample, 'train').length;
     expect(() => new DataLoader(sample, { batchSize: n + 1, split: 'train' })).toThrow(/larger than/);
-    expect(() => new DataLoader(sample, { batchSize: n + 1, split: 'train', dropLast: true, shuffle: false })).toThrow(RangeError);
+    expect(() => new DataLoader(sample, { batchSize: n + 1, split: 'train', dropLast: true, shuffle: false })).toThrow(
+      RangeError,
+    );
     // Without dropLast one batch holds the whole split.
     const loader = new DataLoader(sample, { batchSize: n + 1, split: 'train', dropLast: false });
     expect(loader.batchesPerEpoch).toBe(1);
@@ -515,7 +554,9 @@ describe('sharded (data parallel)', () => {
   });
 
   it('refuses a batch that does not split evenly, and a bad shard', () => {
-    expect(() => new DataLoader(sample, { batchSize: 3, shard: { rank: 0, count: 2 } })).toThrow(/batch size 3 cannot be split evenly over 2 processes/);
+    expect(() => new DataLoader(sample, { batchSize: 3, shard: { rank: 0, count: 2 } })).toThrow(
+      /batch size 3 cannot be split evenly over 2 processes/,
+    );
     expect(() => new DataLoader(sample, { batchSize: 4, shard: { rank: 2, count: 2 } })).toThrow(/invalid shard/);
   });
 });

@@ -69,18 +69,28 @@ describe('mergeDatasets', () => {
     const test = index.records.filter((r) => r.split === 'test');
     expect(test.length).toBeGreaterThan(0);
     expect(() => refuseSynthetic(test, 'the test split')).not.toThrow();
-    expect(() => refuseSynthetic(index.records, 'the whole set')).toThrow(/10 synthetic lesions \(SYN_0000001.*real lesions only/);
+    expect(() => refuseSynthetic(index.records, 'the whole set')).toThrow(
+      /10 synthetic lesions \(SYN_0000001.*real lesions only/,
+    );
     const prov = readFileSync(path.join(out, 'provenance.csv'), 'utf8').trim().split('\n');
     expect(prov).toHaveLength(11);
     expect(prov[0]).toBe('image_id,diagnosis,source_id');
   });
 
   it('refuses colliding ids, real lesions passed as synthetic, and an existing output', async () => {
-    await expect(mergeDatasets(real, [path.join(work, 'syn1'), path.join(work, 'syn1')], path.join(work, 'm2'))).rejects.toThrow(/SYN_0000001 is in both .*--first-id/);
+    await expect(
+      mergeDatasets(real, [path.join(work, 'syn1'), path.join(work, 'syn1')], path.join(work, 'm2')),
+    ).rejects.toThrow(/SYN_0000001 is in both .*--first-id/);
     await expect(mergeDatasets(real, [real], path.join(work, 'm3'))).rejects.toThrow(/is not a synthetic lesion/);
-    await expect(mergeDatasets(path.join(work, 'syn1'), [path.join(work, 'syn2')], path.join(work, 'm4'))).rejects.toThrow(/real dataset holds synthetic lesions/);
-    await expect(mergeDatasets(real, [path.join(work, 'syn1')], path.join(work, 'merged'))).rejects.toThrow(/already exists.*--overwrite/);
-    await expect(mergeDatasets(real, [path.join(work, 'syn1')], real, { overwrite: true })).rejects.toThrow(/replaces only an earlier merge/);
+    await expect(
+      mergeDatasets(path.join(work, 'syn1'), [path.join(work, 'syn2')], path.join(work, 'm4')),
+    ).rejects.toThrow(/real dataset holds synthetic lesions/);
+    await expect(mergeDatasets(real, [path.join(work, 'syn1')], path.join(work, 'merged'))).rejects.toThrow(
+      /already exists.*--overwrite/,
+    );
+    await expect(mergeDatasets(real, [path.join(work, 'syn1')], real, { overwrite: true })).rejects.toThrow(
+      /replaces only an earlier merge/,
+    );
     expect(existsSync(path.join(real, 'labels.csv'))).toBe(true);
     const again = await mergeDatasets(real, [path.join(work, 'syn1')], path.join(work, 'merged'), { overwrite: true });
     expect(again.synthetic).toBe(6);
@@ -102,8 +112,11 @@ const isic = (n: number) => `ISIC_${String(n).padStart(7, '0')}`;
 
 async function lesionImage(inside: number[], outside: number[]): Promise<Buffer> {
   const rgb = Buffer.alloc(S * S * 3);
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) rgb.set((x - 16) ** 2 + (y - 16) ** 2 < 64 ? inside : outside, (y * S + x) * 3);
-  return sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).jpeg().toBuffer();
+  for (let y = 0; y < S; y++)
+    for (let x = 0; x < S; x++) rgb.set((x - 16) ** 2 + (y - 16) ** 2 < 64 ? inside : outside, (y * S + x) * 3);
+  return sharp(rgb, { raw: { width: S, height: S, channels: 3 } })
+    .jpeg()
+    .toBuffer();
 }
 
 type Dx = 'nevus' | 'melanoma' | 'seborrheic_keratosis';
@@ -115,19 +128,35 @@ function makeFlatIsic(dir: string, rows: [n: number, dx: Dx, split: string][]): 
     writeFileSync(path.join(dir, 'images', `${isic(n)}.jpg`), jpeg);
     writeFileSync(path.join(dir, 'masks', `${isic(n)}_segmentation.png`), maskPng);
   }
-  const labels = rows.map(([n, dx]) => `${isic(n)},${dx === 'melanoma' ? 1 : 0},${dx === 'seborrheic_keratosis' ? 1 : 0}`);
+  const labels = rows.map(
+    ([n, dx]) => `${isic(n)},${dx === 'melanoma' ? 1 : 0},${dx === 'seborrheic_keratosis' ? 1 : 0}`,
+  );
   writeFileSync(path.join(dir, 'labels.csv'), ['image_id,melanoma,seborrheic_keratosis', ...labels].join('\n') + '\n');
-  writeFileSync(path.join(dir, 'split.csv'), ['image_id,isic2017_split', ...rows.map(([n, , sp]) => `${isic(n)},${sp}`)].join('\n') + '\n');
+  writeFileSync(
+    path.join(dir, 'split.csv'),
+    ['image_id,isic2017_split', ...rows.map(([n, , sp]) => `${isic(n)},${sp}`)].join('\n') + '\n',
+  );
 }
 
 /** HAM10000 as downloaded: images in two part folders, masks, metadata (lesion_id,image_id,dx,...). */
-function makeHam(dir: string, rows: [lesion: string, n: number, dx: string][], image: (n: number) => Buffer = () => jpeg): void {
-  for (const d of ['HAM10000_images_part_1', 'HAM10000_images_part_2', 'HAM10000_segmentations_lesion_tschandl']) mkdirSync(path.join(dir, d), { recursive: true });
+function makeHam(
+  dir: string,
+  rows: [lesion: string, n: number, dx: string][],
+  image: (n: number) => Buffer = () => jpeg,
+): void {
+  for (const d of ['HAM10000_images_part_1', 'HAM10000_images_part_2', 'HAM10000_segmentations_lesion_tschandl'])
+    mkdirSync(path.join(dir, d), { recursive: true });
   rows.forEach(([, n], i) => {
-    writeFileSync(path.join(dir, i % 2 ? 'HAM10000_images_part_2' : 'HAM10000_images_part_1', `${isic(n)}.jpg`), image(n));
+    writeFileSync(
+      path.join(dir, i % 2 ? 'HAM10000_images_part_2' : 'HAM10000_images_part_1', `${isic(n)}.jpg`),
+      image(n),
+    );
     writeFileSync(path.join(dir, 'HAM10000_segmentations_lesion_tschandl', `${isic(n)}_segmentation.png`), maskPng);
   });
-  const csv = ['lesion_id,image_id,dx,dx_type,age,sex,localization', ...rows.map(([l, n, dx]) => `${l},${isic(n)},${dx},histo,50.0,male,back`)];
+  const csv = [
+    'lesion_id,image_id,dx,dx_type,age,sex,localization',
+    ...rows.map(([l, n, dx]) => `${l},${isic(n)},${dx},histo,50.0,male,back`),
+  ];
   writeFileSync(path.join(dir, 'HAM10000_metadata.csv'), csv.join('\n') + '\n');
 }
 
@@ -139,26 +168,95 @@ function makePh2(dir: string, dx: number[]): string[] {
     const base = path.join(dir, 'PH2 Dataset images', id);
     mkdirSync(path.join(base, `${id}_Dermoscopic_Image`), { recursive: true });
     mkdirSync(path.join(base, `${id}_lesion`), { recursive: true });
-    writeFileSync(path.join(base, `${id}_Dermoscopic_Image`, `${id}.bmp`), writeBmp(40, 32, { bpp: 24 }, (x, y) => (inside(x, y) ? 0x503020 : 0xd0a090)));
-    writeFileSync(path.join(base, `${id}_lesion`, `${id}_lesion.bmp`), writeBmp(40, 32, { bpp: 1, palette: [[0, 0, 0], [255, 255, 255]] }, (x, y) => (inside(x, y) ? 1 : 0)));
+    writeFileSync(
+      path.join(base, `${id}_Dermoscopic_Image`, `${id}.bmp`),
+      writeBmp(40, 32, { bpp: 24 }, (x, y) => (inside(x, y) ? 0x503020 : 0xd0a090)),
+    );
+    writeFileSync(
+      path.join(base, `${id}_lesion`, `${id}_lesion.bmp`),
+      writeBmp(
+        40,
+        32,
+        {
+          bpp: 1,
+          palette: [
+            [0, 0, 0],
+            [255, 255, 255],
+          ],
+        },
+        (x, y) => (inside(x, y) ? 1 : 0),
+      ),
+    );
   }
   const header = '|| Name ||\t Histological Diagnosis ||\t Clinical Diagnosis ||\t Asymmetry ||';
-  writeFileSync(path.join(dir, 'PH2_dataset.txt'), [header, ...ids.map((id, i) => `|| ${id} ||\t\t || ${dx[i]} ||\t 0 ||`)].join('\r\n'));
+  writeFileSync(
+    path.join(dir, 'PH2_dataset.txt'),
+    [header, ...ids.map((id, i) => `|| ${id} ||\t\t || ${dx[i]} ||\t 0 ||`)].join('\r\n'),
+  );
   return ids;
 }
 
-const ALL_MAP = ['# HAM10000 and ISIC-2017 onto four diagnoses', 'classes: nevus, melanoma, seborrheic_keratosis, other', 'NV -> nevus', 'MEL -> melanoma', 'BKL -> seborrheic_keratosis', 'BCC -> other', 'AKIEC -> other', 'DF -> other', 'VASC -> other'];
+const ALL_MAP = [
+  '# HAM10000 and ISIC-2017 onto four diagnoses',
+  'classes: nevus, melanoma, seborrheic_keratosis, other',
+  'NV -> nevus',
+  'MEL -> melanoma',
+  'BKL -> seborrheic_keratosis',
+  'BCC -> other',
+  'AKIEC -> other',
+  'DF -> other',
+  'VASC -> other',
+];
 const PH2_MAP = ['common_nevus -> nevus', 'atypical_nevus -> nevus', 'melanoma -> melanoma'];
-const HAM_TO_OTHER = ['NV -> nevus', 'MEL -> melanoma', 'BKL -> seborrheic_keratosis', 'BCC -> other', 'AKIEC -> other', 'DF -> other', 'VASC -> other'];
+const HAM_TO_OTHER = [
+  'NV -> nevus',
+  'MEL -> melanoma',
+  'BKL -> seborrheic_keratosis',
+  'BCC -> other',
+  'AKIEC -> other',
+  'DF -> other',
+  'VASC -> other',
+];
 // Flat ISIC-2017 lesions 1..9 with an official split; ISIC_0000001 and ISIC_0000008 are melanomas in train and test.
-const FLAT: [number, Dx, string][] = [[1, 'melanoma', 'train'], [2, 'nevus', 'train'], [3, 'seborrheic_keratosis', 'train'], [4, 'nevus', 'train'], [5, 'nevus', 'train'], [6, 'melanoma', 'val'], [7, 'nevus', 'val'], [8, 'melanoma', 'test'], [9, 'nevus', 'test']];
+const FLAT: [number, Dx, string][] = [
+  [1, 'melanoma', 'train'],
+  [2, 'nevus', 'train'],
+  [3, 'seborrheic_keratosis', 'train'],
+  [4, 'nevus', 'train'],
+  [5, 'nevus', 'train'],
+  [6, 'melanoma', 'val'],
+  [7, 'nevus', 'val'],
+  [8, 'melanoma', 'test'],
+  [9, 'nevus', 'test'],
+];
 // HAM_A holds ISIC_0000008 (the flat set's test melanoma, the same file) and one image of its own.
 const HAM: [string, number, string][] = [
-  ['HAM_A', 8, 'mel'], ['HAM_A', 24301, 'mel'], ['HAM_B', 24302, 'nv'], ['HAM_B', 24303, 'nv'], ['HAM_B', 24304, 'nv'], ['HAM_C', 24305, 'bkl'],
-  ['HAM_D', 24306, 'bcc'], ['HAM_E', 24307, 'df'], ['HAM_F', 24308, 'nv'], ['HAM_F', 24309, 'nv'], ['HAM_G', 24310, 'mel'], ['HAM_H', 24311, 'akiec'],
-  ['HAM_I', 24312, 'vasc'], ['HAM_J', 24313, 'nv'], ['HAM_K', 24314, 'mel'], ['HAM_L', 24315, 'mel'], ['HAM_L', 24316, 'mel'], ['HAM_M', 24317, 'bkl'],
+  ['HAM_A', 8, 'mel'],
+  ['HAM_A', 24301, 'mel'],
+  ['HAM_B', 24302, 'nv'],
+  ['HAM_B', 24303, 'nv'],
+  ['HAM_B', 24304, 'nv'],
+  ['HAM_C', 24305, 'bkl'],
+  ['HAM_D', 24306, 'bcc'],
+  ['HAM_E', 24307, 'df'],
+  ['HAM_F', 24308, 'nv'],
+  ['HAM_F', 24309, 'nv'],
+  ['HAM_G', 24310, 'mel'],
+  ['HAM_H', 24311, 'akiec'],
+  ['HAM_I', 24312, 'vasc'],
+  ['HAM_J', 24313, 'nv'],
+  ['HAM_K', 24314, 'mel'],
+  ['HAM_L', 24315, 'mel'],
+  ['HAM_L', 24316, 'mel'],
+  ['HAM_M', 24317, 'bkl'],
 ];
-let flat = '', ham = '', ph2 = '', syn = '', allMap = '', ph2Map = '', hamToOther = '';
+let flat = '',
+  ham = '',
+  ph2 = '',
+  syn = '',
+  allMap = '',
+  ph2Map = '',
+  hamToOther = '';
 
 function file(name: string, lines: string[]): string {
   const f = path.join(work, name);
@@ -187,7 +285,9 @@ describe('mergeInputs: datasets of other layouts and vocabularies', () => {
     otherJpeg = await lesionImage([90, 40, 30], [200, 150, 150]);
     const m = Buffer.alloc(S * S);
     for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) m[y * S + x] = (x - 16) ** 2 + (y - 16) ** 2 < 64 ? 255 : 0;
-    maskPng = await sharp(m, { raw: { width: S, height: S, channels: 1 } }).png().toBuffer();
+    maskPng = await sharp(m, { raw: { width: S, height: S, channels: 1 } })
+      .png()
+      .toBuffer();
     flat = path.join(work, 'isic-flat');
     makeFlatIsic(flat, FLAT);
     ham = path.join(work, 'ham');
@@ -204,13 +304,23 @@ describe('mergeInputs: datasets of other layouts and vocabularies', () => {
   it('merges a flat ISIC-2017 set, HAM10000 and PH2 (each mapped) and a synthetic set into one vocabulary, with sources and lesions', async () => {
     const out = path.join(work, 'merged-multi');
     const all = readClassMap(allMap);
-    const inputs: MergeInput[] = [{ dir: flat, classMap: all }, { dir: ham, classMap: all }, { dir: ph2, classMap: readClassMap(ph2Map) }, { dir: syn }];
+    const inputs: MergeInput[] = [
+      { dir: flat, classMap: all },
+      { dir: ham, classMap: all },
+      { dir: ph2, classMap: readClassMap(ph2Map) },
+      { dir: syn },
+    ];
     const s = await mergeInputs(inputs, out);
     const classes = ['nevus', 'melanoma', 'seborrheic_keratosis', 'other'];
     expect(s.classes).toEqual(classes);
     expect([s.real, s.synthetic]).toEqual([9 + 17 + 8, 3]);
     expect(s.duplicates).toEqual([{ id: isic(8), kept: flat, dropped: ham }]);
-    expect(s.inputs.map((i) => [i.format, i.role, i.officialSplit, i.images])).toEqual([['flat', 'real', true, 9], ['isic2018', 'real', false, 18], ['ph2', 'real', false, 8], ['flat', 'synthetic', false, 3]]);
+    expect(s.inputs.map((i) => [i.format, i.role, i.officialSplit, i.images])).toEqual([
+      ['flat', 'real', true, 9],
+      ['isic2018', 'real', false, 18],
+      ['ph2', 'real', false, 8],
+      ['flat', 'synthetic', false, 3],
+    ]);
     expect(readFileSync(path.join(out, 'classes.txt'), 'utf8')).toBe(classes.join('\n') + '\n');
     expect(readFileSync(path.join(out, 'labels.csv'), 'utf8').split('\n')[0]).toBe('image_id,diagnosis');
 
@@ -220,7 +330,15 @@ describe('mergeInputs: datasets of other layouts and vocabularies', () => {
     expect(index.records).toHaveLength(37);
     const byId = new Map(index.records.map((r) => [r.id, r]));
     const dx = (id: string) => classes[byId.get(id)!.label!];
-    expect([dx(isic(24306)), dx(isic(24311)), dx(isic(24305)), dx(isic(24302)), dx('IMD003'), dx('IMD004'), dx(isic(3))]).toEqual(['other', 'other', 'seborrheic_keratosis', 'nevus', 'nevus', 'melanoma', 'seborrheic_keratosis']);
+    expect([
+      dx(isic(24306)),
+      dx(isic(24311)),
+      dx(isic(24305)),
+      dx(isic(24302)),
+      dx('IMD003'),
+      dx('IMD004'),
+      dx(isic(3)),
+    ]).toEqual(['other', 'other', 'seborrheic_keratosis', 'nevus', 'nevus', 'melanoma', 'seborrheic_keratosis']);
     // PH2's BMP image is linked as it is; its 1-bit BMP mask becomes a one-channel 0/255 PNG.
     expect(byId.get('IMD002')!.image).toBe(path.join(out, 'images', 'IMD002.bmp'));
     const png = readFileSync(path.join(out, 'masks', 'IMD002_segmentation.png'));
@@ -231,23 +349,51 @@ describe('mergeInputs: datasets of other layouts and vocabularies', () => {
     // source.csv: where each image came from, its own diagnosis, its lesion, and where else it was.
     const sources = new Map(readTable(path.join(out, 'source.csv')).map((r) => [r.image_id!, r]));
     expect(sources.size).toBe(37);
-    expect(sources.get(isic(8))).toEqual({ image_id: isic(8), source: flat, format: 'flat', original_diagnosis: 'melanoma', lesion_id: 'HAM_A', also_in: ham });
-    expect(sources.get(isic(24306))).toMatchObject({ source: ham, format: 'isic2018', original_diagnosis: 'BCC', lesion_id: 'HAM_D', also_in: '' });
-    expect(sources.get('IMD003')).toMatchObject({ source: ph2, format: 'ph2', original_diagnosis: 'atypical_nevus', lesion_id: '' });
+    expect(sources.get(isic(8))).toEqual({
+      image_id: isic(8),
+      source: flat,
+      format: 'flat',
+      original_diagnosis: 'melanoma',
+      lesion_id: 'HAM_A',
+      also_in: ham,
+    });
+    expect(sources.get(isic(24306))).toMatchObject({
+      source: ham,
+      format: 'isic2018',
+      original_diagnosis: 'BCC',
+      lesion_id: 'HAM_D',
+      also_in: '',
+    });
+    expect(sources.get('IMD003')).toMatchObject({
+      source: ph2,
+      format: 'ph2',
+      original_diagnosis: 'atypical_nevus',
+      lesion_id: '',
+    });
     expect(sources.get('SYN_0000900')).toMatchObject({ source: syn, format: 'flat', original_diagnosis: 'nevus' });
 
     // Splits: the flat set's official one; HAM_A's other image joins its test image; PH2 as `data prepare` splits it.
     for (const [n, , split] of FLAT) expect(byId.get(isic(n))!.split, isic(n)).toBe(split);
     expect(byId.get(isic(24301))!.split).toBe('test');
-    const ph2Alone = assignSplits((await readDataset(ph2, undefined, readClassMap(ph2Map))).records, DEFAULT_SPLIT).splits;
+    const ph2Alone = assignSplits(
+      (await readDataset(ph2, undefined, readClassMap(ph2Map))).records,
+      DEFAULT_SPLIT,
+    ).splits;
     for (const [id, split] of ph2Alone) expect(byId.get(id)!.split, id).toBe(split);
     for (const r of index.records.filter((x) => x.synthetic)) expect(r.split).toBe('train');
     expect(new Set(index.records.map((r) => r.split))).toEqual(new Set(['train', 'val', 'test']));
     // Groups come back from source.csv: no lesion on two sides, in split.csv or in any later split.
-    expect(index.records.filter((r) => r.group === 'HAM_B').map((r) => r.id)).toEqual([isic(24302), isic(24303), isic(24304)]);
+    expect(index.records.filter((r) => r.group === 'HAM_B').map((r) => r.id)).toEqual([
+      isic(24302),
+      isic(24303),
+      isic(24304),
+    ]);
     expect(groupsOnOneSide(index.records, (r) => r.split!)).toBe(true);
     for (const seed of [0, 1, 2, 3]) {
-      const again = assignSplits(index.records.map((r) => ({ ...r, split: null })), { val: 0.3, test: 0.3, seed }).splits;
+      const again = assignSplits(
+        index.records.map((r) => ({ ...r, split: null })),
+        { val: 0.3, test: 0.3, seed },
+      ).splits;
       expect(groupsOnOneSide(index.records, (r) => again.get(r.id)!)).toBe(true);
     }
     const meta = JSON.parse(readFileSync(path.join(out, 'merge.json'), 'utf8'));
@@ -257,45 +403,118 @@ describe('mergeInputs: datasets of other layouts and vocabularies', () => {
   it('a diagnosis outside the vocabulary is one error naming the dataset and the class, saying to map it', async () => {
     const out = path.join(work, 'merged-bad-vocabulary');
     await expect(mergeInputs([{ dir: flat }, { dir: ham, classMap: readClassMap(hamToOther) }], out)).rejects.toThrow(
-      new RegExp(`^${ham}: its diagnosis other \\(after its class map .*ham-to-other\\.txt\\) is not in the merged vocabulary \\(nevus, melanoma, seborrheic_keratosis: the first dataset's, .*isic-flat\\); map it onto it: give the dataset as ${ham}=MAPFILE \\(or --classes MAPFILE\\) with lines such as "other -> nevus"`),
+      new RegExp(
+        `^${ham}: its diagnosis other \\(after its class map .*ham-to-other\\.txt\\) is not in the merged vocabulary \\(nevus, melanoma, seborrheic_keratosis: the first dataset's, .*isic-flat\\); map it onto it: give the dataset as ${ham}=MAPFILE \\(or --classes MAPFILE\\) with lines such as "other -> nevus"`,
+      ),
     );
-    await expect(mergeInputs([{ dir: flat }, { dir: ham }], out)).rejects.toThrow(/ham: its diagnoses MEL, NV, BCC, AKIEC, BKL, DF, VASC are not in the merged vocabulary/);
-    await expect(mergeInputs([{ dir: flat }, { dir: ph2, classMap: readClassMap(file('ph2-partial.txt', ['common_nevus -> nevus', 'melanoma -> melanoma'])) }], out)).rejects.toThrow(/its diagnosis atypical_nevus is not covered by the class map/);
+    await expect(mergeInputs([{ dir: flat }, { dir: ham }], out)).rejects.toThrow(
+      /ham: its diagnoses MEL, NV, BCC, AKIEC, BKL, DF, VASC are not in the merged vocabulary/,
+    );
+    await expect(
+      mergeInputs(
+        [
+          { dir: flat },
+          {
+            dir: ph2,
+            classMap: readClassMap(file('ph2-partial.txt', ['common_nevus -> nevus', 'melanoma -> melanoma'])),
+          },
+        ],
+        out,
+      ),
+    ).rejects.toThrow(/its diagnosis atypical_nevus is not covered by the class map/);
     expect(existsSync(out)).toBe(false);
   });
 
   it('one id in two datasets: written once when the files and diagnoses agree, else an error naming both', async () => {
     const diffBytes = path.join(work, 'ham-other-bytes');
-    makeHam(diffBytes, [['HAM_A', 8, 'mel'], ['HAM_B', 24302, 'nv']], (n) => (n === 8 ? otherJpeg : jpeg));
+    makeHam(
+      diffBytes,
+      [
+        ['HAM_A', 8, 'mel'],
+        ['HAM_B', 24302, 'nv'],
+      ],
+      (n) => (n === 8 ? otherJpeg : jpeg),
+    );
     const all = readClassMap(allMap);
     const out = path.join(work, 'merged-collision');
-    await expect(mergeInputs([{ dir: flat, classMap: all }, { dir: diffBytes, classMap: all }], out)).rejects.toThrow(
-      new RegExp(`lesion id ISIC_0000008 is in both ${flat} \\(.*ISIC_0000008\\.jpg\\) and ${diffBytes} \\(.*ISIC_0000008\\.jpg\\) as different image files; one id must be one image: remove it from one of the datasets`),
+    await expect(
+      mergeInputs(
+        [
+          { dir: flat, classMap: all },
+          { dir: diffBytes, classMap: all },
+        ],
+        out,
+      ),
+    ).rejects.toThrow(
+      new RegExp(
+        `lesion id ISIC_0000008 is in both ${flat} \\(.*ISIC_0000008\\.jpg\\) and ${diffBytes} \\(.*ISIC_0000008\\.jpg\\) as different image files; one id must be one image: remove it from one of the datasets`,
+      ),
     );
     const diffDx = path.join(work, 'ham-other-dx');
     makeHam(diffDx, [['HAM_A', 8, 'nv']]);
-    await expect(mergeInputs([{ dir: flat, classMap: all }, { dir: diffDx, classMap: all }], out)).rejects.toThrow(/ISIC_0000008 is in both .* with different diagnoses \(melanoma, nevus\)/);
+    await expect(
+      mergeInputs(
+        [
+          { dir: flat, classMap: all },
+          { dir: diffDx, classMap: all },
+        ],
+        out,
+      ),
+    ).rejects.toThrow(/ISIC_0000008 is in both .* with different diagnoses \(melanoma, nevus\)/);
     // One lesion whose images the flat set's official split puts in train and in test.
     const across = path.join(work, 'ham-across');
-    makeHam(across, [['HAM_Z', 1, 'mel'], ['HAM_Z', 8, 'mel']]);
-    await expect(mergeInputs([{ dir: flat, classMap: all }, { dir: across, classMap: all }], out)).rejects.toThrow(
+    makeHam(across, [
+      ['HAM_Z', 1, 'mel'],
+      ['HAM_Z', 8, 'mel'],
+    ]);
+    await expect(
+      mergeInputs(
+        [
+          { dir: flat, classMap: all },
+          { dir: across, classMap: all },
+        ],
+        out,
+      ),
+    ).rejects.toThrow(
       /lesion HAM_Z: its images are in train \(ISIC_0000001 in .*isic-flat\) and in test \(ISIC_0000008 in .*isic-flat\) by their datasets' official splits; one lesion must be on one side/,
     );
-    await expect(mergeInputs([{ dir: flat }, { dir: flat }], out)).rejects.toThrow(/isic-flat is given twice; give each dataset once/);
-    await expect(mergeInputs([{ dir: syn }], out)).rejects.toThrow(/every dataset given is synthetic .*give at least one real dataset/);
+    await expect(mergeInputs([{ dir: flat }, { dir: flat }], out)).rejects.toThrow(
+      /isic-flat is given twice; give each dataset once/,
+    );
+    await expect(mergeInputs([{ dir: syn }], out)).rejects.toThrow(
+      /every dataset given is synthetic .*give at least one real dataset/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
   it("the flat reader takes groups from source.csv's lesion_id; a second row is an error, a row for no image a warning", async () => {
     const dir = path.join(work, 'flat-lesions');
     makeFlatIsic(dir, FLAT.slice(0, 4));
-    writeFileSync(path.join(dir, 'source.csv'), ['image_id,source,lesion_id', `${isic(1)},x,L1`, `${isic(2)},x,L1`, `${isic(3)},x,`, `${isic(77)},x,L9`].join('\n') + '\n');
+    writeFileSync(
+      path.join(dir, 'source.csv'),
+      ['image_id,source,lesion_id', `${isic(1)},x,L1`, `${isic(2)},x,L1`, `${isic(3)},x,`, `${isic(77)},x,L9`].join(
+        '\n',
+      ) + '\n',
+    );
     let index = await readDataset(dir);
     expect(index.records.map((r) => r.group)).toEqual(['L1', 'L1', undefined, undefined]);
-    expect(index.problems.map((p) => [p.severity, p.kind, p.message])).toEqual([['warning', 'orphan-source-row', expect.stringMatching(/1 rows with a lesion_id name images that are not in the dataset \(ISIC_0000077\); ignored/)]]);
-    writeFileSync(path.join(dir, 'source.csv'), ['image_id,lesion_id', `${isic(1)},L1`, `${isic(1)},L2`].join('\n') + '\n');
+    expect(index.problems.map((p) => [p.severity, p.kind, p.message])).toEqual([
+      [
+        'warning',
+        'orphan-source-row',
+        expect.stringMatching(
+          /1 rows with a lesion_id name images that are not in the dataset \(ISIC_0000077\); ignored/,
+        ),
+      ],
+    ]);
+    writeFileSync(
+      path.join(dir, 'source.csv'),
+      ['image_id,lesion_id', `${isic(1)},L1`, `${isic(1)},L2`].join('\n') + '\n',
+    );
     index = await readDataset(dir);
-    expect(index.problems.map((p) => [p.id, p.file, p.message])).toEqual([[isic(1), `${path.join(dir, 'source.csv')}:3`, 'a second row for ISIC_0000001 (the first is line 2); keep one']]);
+    expect(index.problems.map((p) => [p.id, p.file, p.message])).toEqual([
+      [isic(1), `${path.join(dir, 'source.csv')}:3`, 'a second row for ISIC_0000001 (the first is line 2); keep one'],
+    ]);
   });
 
   it('DIR=MAPFILE on the command line: a dataset and its class map; a folder named with = is a folder', () => {
@@ -305,7 +524,9 @@ describe('mergeInputs: datasets of other layouts and vocabularies', () => {
     mkdirSync(odd);
     expect(parseMergeArgument(odd)).toEqual({ dir: odd, mapFile: null });
     expect(() => parseMergeArgument('data/ham=')).toThrow(/'data\/ham=' is not DIR or DIR=MAPFILE/);
-    expect(() => mergeInputOf(`${ham}=nowhere.txt`)).toThrow(/ham=nowhere\.txt: there is no class map file nowhere\.txt \(nor a folder named .*\); write DIR=MAPFILE with an existing map/);
+    expect(() => mergeInputOf(`${ham}=nowhere.txt`)).toThrow(
+      /ham=nowhere\.txt: there is no class map file nowhere\.txt \(nor a folder named .*\); write DIR=MAPFILE with an existing map/,
+    );
     expect(mergeInputOf(`${ph2}=${ph2Map}`, allMap).classMap!.file).toBe(ph2Map);
     expect(mergeInputOf(ph2, allMap).classMap!.file).toBe(allMap);
   });
@@ -317,7 +538,9 @@ describe('mergeInputs: datasets of other layouts and vocabularies', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/34 real \+ 3 synthetic lesions, diagnoses nevus, melanoma, seborrheic_keratosis, other/);
     expect(r.stdout).toMatch(new RegExp(`${ph2}\\s+ph2\\s+.*ph2\\.txt\\s+8\\s+stratified`));
-    expect(r.stdout).toMatch(/warning: 1 image\(s\) found in two datasets .*\n\s+ISIC_0000008: kept from .*isic-flat, also in .*ham/);
+    expect(r.stdout).toMatch(
+      /warning: 1 image\(s\) found in two datasets .*\n\s+ISIC_0000008: kept from .*isic-flat, also in .*ham/,
+    );
     r = cli('data', 'merge', real, path.join(work, 'syn1'), '--out', path.join(work, 'merged-cli-old'));
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/20 real \+ 6 synthetic lesions/);

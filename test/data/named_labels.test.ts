@@ -22,7 +22,11 @@ function flat(dir: string, labels: string, classes?: string): void {
 describe('flat layout, named diagnoses', () => {
   it('classes.txt fixes the label order; without it the names are sorted', async () => {
     const a = path.join(work, 'a');
-    flat(a, 'image_id,diagnosis\nA1,melanoma\nA2,atypical_nevus\nA3,common_nevus\n', '# PH2\ncommon_nevus\natypical_nevus\nmelanoma\n');
+    flat(
+      a,
+      'image_id,diagnosis\nA1,melanoma\nA2,atypical_nevus\nA3,common_nevus\n',
+      '# PH2\ncommon_nevus\natypical_nevus\nmelanoma\n',
+    );
     const ia = await readDataset(a);
     expect(ia.classes).toEqual(['common_nevus', 'atypical_nevus', 'melanoma']);
     expect(ia.records.map((r) => r.label)).toEqual([2, 1, 0]);
@@ -38,9 +42,11 @@ describe('flat layout, named diagnoses', () => {
     flat(c, 'image_id,diagnosis\nA1,melanoma\nA2,BCC\nA3,melanoma\nA3,melanoma\n', 'nevus\nmelanoma\n');
     const ic = await readDataset(c);
     const labels = path.join(c, 'labels.csv');
-    expect(ic.problems.filter((p) => p.severity === 'error').map((p) => [p.id, p.file, p.message])).toEqual(expect.arrayContaining([
-      ['A2', `${labels}:3`, 'diagnosis "BCC" is not one of nevus, melanoma (classes.txt)'],
-      ['A3', `${labels}:5`, 'duplicate label row; keep one row per image'],
-    ]));
+    expect(ic.problems.filter((p) => p.severity === 'error').map((p) => [p.id, p.file, p.message])).toEqual(
+      expect.arrayContaining([
+        ['A2', `${labels}:3`, 'diagnosis "BCC" is not one of nevus, melanoma (classes.txt)'],
+        ['A3', `${labels}:5`, 'duplicate label row; keep one row per image'],
+      ]),
+    );
   });
 });

@@ -21,21 +21,39 @@ const LEGEND = ['', 'Legends:', '|| Clinical Diagnosis ||\t 0 - Common Nevus; 1 
 /** A PH2 folder: lesions IMD002.. with diagnoses `dx` (0, 1, 2), 48x40 images with a disc-shaped lesion. */
 function makePh2(dir: string, dx: number[], o: { table?: string[] | null; skipMask?: string } = {}): string[] {
   const ids = dx.map((_, i) => `IMD${String(i + 2).padStart(3, '0')}`);
-  const W = 48, H = 40;
+  const W = 48,
+    H = 40;
   ids.forEach((id, i) => {
     const base = path.join(dir, 'PH2 Dataset images', id);
     mkdirSync(path.join(base, `${id}_Dermoscopic_Image`), { recursive: true });
     mkdirSync(path.join(base, `${id}_lesion`), { recursive: true });
     const inside = (x: number, y: number) => (x - W / 2) ** 2 + (y - H / 2) ** 2 < (8 + i) ** 2;
-    const img = writeBmp(W, H, { bpp: 24, topDown: i % 2 === 1 }, (x, y) => (inside(x, y) ? 0x503020 : 0xd0a090) + ((x + y) & 7));
+    const img = writeBmp(
+      W,
+      H,
+      { bpp: 24, topDown: i % 2 === 1 },
+      (x, y) => (inside(x, y) ? 0x503020 : 0xd0a090) + ((x + y) & 7),
+    );
     writeFileSync(path.join(base, `${id}_Dermoscopic_Image`, `${id}.bmp`), img);
     if (o.skipMask !== id) {
-      const mask = writeBmp(W, H, { bpp: 1, palette: [[0, 0, 0], [255, 255, 255]] }, (x, y) => (inside(x, y) ? 1 : 0));
+      const mask = writeBmp(
+        W,
+        H,
+        {
+          bpp: 1,
+          palette: [
+            [0, 0, 0],
+            [255, 255, 255],
+          ],
+        },
+        (x, y) => (inside(x, y) ? 1 : 0),
+      );
       writeFileSync(path.join(base, `${id}_lesion`, `${id}_lesion.bmp`), mask);
     }
   });
   const rows = ids.map((id, i) => `|| ${id} ||\t\t || ${dx[i]} ||\t 0 ||\t T ||`);
-  if (o.table !== null) writeFileSync(path.join(dir, 'PH2_dataset.txt'), (o.table ?? [HEADER, ...rows, ...LEGEND]).join('\r\n'));
+  if (o.table !== null)
+    writeFileSync(path.join(dir, 'PH2_dataset.txt'), (o.table ?? [HEADER, ...rows, ...LEGEND]).join('\r\n'));
   return ids;
 }
 
@@ -46,33 +64,55 @@ describe('PH2 reader', () => {
     const index = await readDataset(dir);
     expect(index.format).toBe('ph2');
     expect(index.classes).toEqual([...PH2_CLASSES]);
-    expect(index.records.map((r) => [r.id, r.label, r.split])).toEqual(ids.map((id, i) => [id, [0, 1, 2, 0, 2, 1][i], null]));
+    expect(index.records.map((r) => [r.id, r.label, r.split])).toEqual(
+      ids.map((id, i) => [id, [0, 1, 2, 0, 2, 1][i], null]),
+    );
     expect(index.records.every((r) => r.image?.endsWith('.bmp') && r.mask?.endsWith('_lesion.bmp'))).toBe(true);
     expect(index.problems.filter((p) => p.severity === 'error')).toEqual([]);
     // "Legends:" and the legend row are not lesions: each is a warning naming its line.
     const skipped = index.problems.filter((p) => p.kind === 'not-a-lesion-row').map((p) => p.file);
-    expect(skipped).toEqual([`${path.join(dir, 'PH2_dataset.txt')}:${ids.length + 3}`, `${path.join(dir, 'PH2_dataset.txt')}:${ids.length + 4}`]);
+    expect(skipped).toEqual([
+      `${path.join(dir, 'PH2_dataset.txt')}:${ids.length + 3}`,
+      `${path.join(dir, 'PH2_dataset.txt')}:${ids.length + 4}`,
+    ]);
   });
 
   it('bad input: each problem one line naming the file (and line)', async () => {
     const noTable = path.join(work, 'ph2-no-table');
     makePh2(noTable, [0, 1], { table: null });
-    await expect(readDataset(noTable)).rejects.toThrow(/PH2's diagnosis file is missing: neither PH2_dataset\.txt nor PH2_dataset\.xlsx is there/);
+    await expect(readDataset(noTable)).rejects.toThrow(
+      /PH2's diagnosis file is missing: neither PH2_dataset\.txt nor PH2_dataset\.xlsx is there/,
+    );
     writeFileSync(path.join(noTable, 'PH2_dataset.xlsx'), 'x');
-    await expect(readDataset(noTable)).rejects.toThrow(/PH2_dataset\.xlsx: not a readable \.xlsx workbook .*save the table again as an Excel workbook/);
+    await expect(readDataset(noTable)).rejects.toThrow(
+      /PH2_dataset\.xlsx: not a readable \.xlsx workbook .*save the table again as an Excel workbook/,
+    );
 
     const bad = path.join(work, 'ph2-bad');
-    makePh2(bad, [0, 1, 2], { skipMask: 'IMD003', table: [HEADER, '|| IMD002 ||\t\t || 7 ||\t 0 ||', '|| IMD003 ||\t\t || 1 ||', '|| IMD004 ||\t\t || 2 ||', '|| IMD009 ||\t\t || 2 ||'] });
+    makePh2(bad, [0, 1, 2], {
+      skipMask: 'IMD003',
+      table: [
+        HEADER,
+        '|| IMD002 ||\t\t || 7 ||\t 0 ||',
+        '|| IMD003 ||\t\t || 1 ||',
+        '|| IMD004 ||\t\t || 2 ||',
+        '|| IMD009 ||\t\t || 2 ||',
+      ],
+    });
     const index = await readDataset(bad);
     const table = path.join(bad, 'PH2_dataset.txt');
     const errors = index.problems.filter((p) => p.severity === 'error').map((p) => `${p.id} ${p.kind} ${p.file}`);
-    expect(errors).toEqual(expect.arrayContaining([
-      `IMD002 bad-csv ${table}:2`,
-      `IMD003 missing-mask ${path.join(bad, 'PH2 Dataset images', 'IMD003', 'IMD003_lesion', 'IMD003_lesion.bmp')}`,
-      `IMD002 missing-label ${table}`,
-      `IMD009 missing-image ${table}:5`,
-    ]));
-    expect(index.problems.find((p) => p.kind === 'bad-csv')!.message).toMatch(/Clinical Diagnosis is "7"; PH2 uses 0 \(common nevus\), 1 \(atypical nevus\) or 2 \(melanoma\)/);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        `IMD002 bad-csv ${table}:2`,
+        `IMD003 missing-mask ${path.join(bad, 'PH2 Dataset images', 'IMD003', 'IMD003_lesion', 'IMD003_lesion.bmp')}`,
+        `IMD002 missing-label ${table}`,
+        `IMD009 missing-image ${table}:5`,
+      ]),
+    );
+    expect(index.problems.find((p) => p.kind === 'bad-csv')!.message).toMatch(
+      /Clinical Diagnosis is "7"; PH2 uses 0 \(common nevus\), 1 \(atypical nevus\) or 2 \(melanoma\)/,
+    );
 
     const edited = path.join(work, 'ph2-edited');
     makePh2(edited, [0], { table: ['Name;Diagnosis', 'IMD002;0'] });
@@ -94,11 +134,14 @@ describe('PH2 reader', () => {
     expect(r.stdout).toMatch(/9/);
   });
 
-  it('--classes maps PH2 onto ISIC-2017\'s diagnoses; a diagnosis the map misses is one error naming it', () => {
+  it("--classes maps PH2 onto ISIC-2017's diagnoses; a diagnosis the map misses is one error naming it", () => {
     const dir = path.join(work, 'ph2-map');
     makePh2(dir, [0, 1, 2, 1]);
     const map = path.join(work, 'ph2-to-isic2017.txt');
-    writeFileSync(map, '# PH2 onto ISIC-2017\nclasses: nevus, melanoma, seborrheic_keratosis\ncommon_nevus -> nevus\natypical_nevus -> nevus\n');
+    writeFileSync(
+      map,
+      '# PH2 onto ISIC-2017\nclasses: nevus, melanoma, seborrheic_keratosis\ncommon_nevus -> nevus\natypical_nevus -> nevus\n',
+    );
     const cli = cliRunner();
     let r = cli('data', 'inspect', dir, '--classes', map);
     expect(r.status, r.stderr).toBe(0);
@@ -107,7 +150,9 @@ describe('PH2 reader', () => {
     writeFileSync(map, 'common_nevus -> nevus\nmelanoma -> melanoma\n');
     r = cli('data', 'inspect', dir, '--classes', map);
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/its diagnosis atypical_nevus is not covered by the class map .*ph2-to-isic2017\.txt \(targets: nevus, melanoma\); add a line such as "atypical_nevus -> nevus"/);
+    expect(r.stderr).toMatch(
+      /its diagnosis atypical_nevus is not covered by the class map .*ph2-to-isic2017\.txt \(targets: nevus, melanoma\); add a line such as "atypical_nevus -> nevus"/,
+    );
   });
   it('reads PH2_dataset.xlsx when the .txt is absent: title rows, the header found, X marks; bad rows name the sheet row', async () => {
     const dir = path.join(work, 'ph2-xlsx');
@@ -120,7 +165,15 @@ describe('PH2 reader', () => {
       ['Asymmetry', '0 - Fully Symmetric; 1 - Symetric in 1 axe; 2 - Fully Asymmetric'],
       ...Array.from({ length: 7 }, () => []),
       [null, null, 'Clinical Diagnosis', null, null, null, 'Colors'],
-      [{ rich: ['Image ', 'Name'] }, 'Histological Diagnosis', 'Common Nevus', 'Atypical Nevus', 'Melanoma', 'Asymmetry\n(0/1/2)', 'White'],
+      [
+        { rich: ['Image ', 'Name'] },
+        'Histological Diagnosis',
+        'Common Nevus',
+        'Atypical Nevus',
+        'Melanoma',
+        'Asymmetry\n(0/1/2)',
+        'White',
+      ],
       [ids[0]!, null, ...X(0), 0, 'X'],
       [ids[1]!, 'Melanoma', ...X(2), 2, null],
       [{ inline: ids[2]! }, null, ...X(1), 1, 'X'],
@@ -133,28 +186,63 @@ describe('PH2 reader', () => {
     writeFileSync(xlsx, xlsxBytes(rows, { merged: ['C12:E12'] }));
     const index = await readDataset(dir);
     expect(index.format).toBe('ph2');
-    expect(index.records.map((r) => [r.id, r.label])).toEqual([[ids[0], 0], [ids[1], 2], [ids[2], 1], [ids[3], 0], [ids[4], null]]);
+    expect(index.records.map((r) => [r.id, r.label])).toEqual([
+      [ids[0], 0],
+      [ids[1], 2],
+      [ids[2], 1],
+      [ids[3], 0],
+      [ids[4], null],
+    ]);
     expect(index.problems.map((p) => [p.severity, p.id, p.file, p.message])).toEqual([
-      ['error', ids[4], `${xlsx}:18`, '"Common Nevus" and "Melanoma" are both marked; PH2 marks one of Common Nevus, Atypical Nevus or Melanoma with an X'],
-      ['warning', undefined, `${xlsx}:20`, 'not a lesion row (no IMD name in the "Image Name" column): "Total 2 2 1"; skipped'],
-      ['error', ids[4], xlsx, `no row for ${ids[4]} in PH2_dataset.xlsx; add its Clinical Diagnosis or remove the lesion folder`],
+      [
+        'error',
+        ids[4],
+        `${xlsx}:18`,
+        '"Common Nevus" and "Melanoma" are both marked; PH2 marks one of Common Nevus, Atypical Nevus or Melanoma with an X',
+      ],
+      [
+        'warning',
+        undefined,
+        `${xlsx}:20`,
+        'not a lesion row (no IMD name in the "Image Name" column): "Total 2 2 1"; skipped',
+      ],
+      [
+        'error',
+        ids[4],
+        xlsx,
+        `no row for ${ids[4]} in PH2_dataset.xlsx; add its Clinical Diagnosis or remove the lesion folder`,
+      ],
     ]);
 
     // The diagnoses named in the row below the header (under a "Clinical Diagnosis" cell) read the same.
     const below = path.join(work, 'ph2-xlsx-below');
     const ids2 = makePh2(below, [1, 2], { table: null });
-    writeFileSync(path.join(below, 'PH2_dataset.xlsx'), xlsxBytes([
-      ['Image Name', 'Histological Diagnosis', 'Clinical Diagnosis'],
-      [null, null, 'Common Nevus', 'Atypical Nevus', 'Melanoma'],
-      [ids2[0]!, null, ...X(1)],
-      [ids2[1]!, null, ...X(2)],
-    ]));
+    writeFileSync(
+      path.join(below, 'PH2_dataset.xlsx'),
+      xlsxBytes([
+        ['Image Name', 'Histological Diagnosis', 'Clinical Diagnosis'],
+        [null, null, 'Common Nevus', 'Atypical Nevus', 'Melanoma'],
+        [ids2[0]!, null, ...X(1)],
+        [ids2[1]!, null, ...X(2)],
+      ]),
+    );
     expect((await readDataset(below)).records.map((r) => r.label)).toEqual([1, 2]);
 
     // With both files, the .txt is read; a sheet without the header is refused naming the file.
-    writeFileSync(path.join(below, 'PH2_dataset.xlsx'), xlsxBytes([['Image Name', 'Diagnosis'], [ids2[0]!, 'X']]));
-    await expect(readDataset(below)).rejects.toThrow(/PH2_dataset\.xlsx: no header row naming "Image Name" and the "Common Nevus", "Atypical Nevus" and "Melanoma" columns/);
-    writeFileSync(path.join(below, 'PH2_dataset.txt'), [HEADER, `|| ${ids2[0]} ||\t\t || 0 ||`, `|| ${ids2[1]} ||\t\t || 0 ||`].join('\n'));
+    writeFileSync(
+      path.join(below, 'PH2_dataset.xlsx'),
+      xlsxBytes([
+        ['Image Name', 'Diagnosis'],
+        [ids2[0]!, 'X'],
+      ]),
+    );
+    await expect(readDataset(below)).rejects.toThrow(
+      /PH2_dataset\.xlsx: no header row naming "Image Name" and the "Common Nevus", "Atypical Nevus" and "Melanoma" columns/,
+    );
+    writeFileSync(
+      path.join(below, 'PH2_dataset.txt'),
+      [HEADER, `|| ${ids2[0]} ||\t\t || 0 ||`, `|| ${ids2[1]} ||\t\t || 0 ||`].join('\n'),
+    );
     expect((await readDataset(below)).records.map((r) => r.label)).toEqual([0, 0]);
   });
 });

@@ -22,7 +22,13 @@ vi.mock('../../src/data/cache.js', async (importOriginal) => {
   return { ...orig, recordsPerShard: (w: number, h: number) => shardSize.perShard ?? orig.recordsPerShard(w, h) };
 });
 
-const OPTS: PrepareOptions = { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 0, frame: false }, workers: 0 };
+const OPTS: PrepareOptions = {
+  width: 32,
+  height: 32,
+  fit: 'crop',
+  labelMap: { boundary: 0, frame: false },
+  workers: 0,
+};
 
 let root: string;
 /** 12 lesions of 64 px (4 per class). */
@@ -126,7 +132,11 @@ describe('prepareCache on a sample dataset', () => {
         for (let k = 0; k < 3 * n; k++) diff += Math.abs(image[5 + k]! - wantPlanar[k]!);
         expect(diff / (3 * n)).toBeLessThan(1.5);
 
-        const mask = await sharp(src.mask!).extractChannel(0).resize(32, 32, { fit: 'cover', kernel: 'nearest' }).raw().toBuffer();
+        const mask = await sharp(src.mask!)
+          .extractChannel(0)
+          .resize(32, 32, { fit: 'cover', kernel: 'nearest' })
+          .raw()
+          .toBuffer();
         let lesion = 0;
         let agree = 0;
         for (let k = 0; k < n; k++) {
@@ -186,13 +196,18 @@ describe('prepareCache on a sample dataset', () => {
     expect(err).toBeInstanceOf(DataError);
     expect((err as Error).message).toMatch(/other options \(32x32, fit crop.*--overwrite/);
     expect((await readManifest(out))!.options.width).toBe(32);
-    const boundary = await prepareCache(await readDataset(data), out, { ...OPTS, labelMap: { boundary: 2, frame: false } }).catch((e: unknown) => e);
+    const boundary = await prepareCache(await readDataset(data), out, {
+      ...OPTS,
+      labelMap: { boundary: 2, frame: false },
+    }).catch((e: unknown) => e);
     expect(boundary).toBeInstanceOf(DataError);
 
     const replaced = await prepareCache(await readDataset(data), out, { ...other, overwrite: true });
     expect([replaced.decoded, replaced.reused]).toEqual([12, 0]);
     expect((await readManifest(out))!.options).toMatchObject({ width: 40, height: 24 });
-    expect(await shardFiles(out)).toEqual([replaced.manifest.shards[0]!.file, replaced.manifest.shards[0]!.file.replace('.bin', '.json')].sort());
+    expect(await shardFiles(out)).toEqual(
+      [replaced.manifest.shards[0]!.file, replaced.manifest.shards[0]!.file.replace('.bin', '.json')].sort(),
+    );
     const cache = await LesionCache.open(out);
     expect([cache.width, cache.height, cache.size]).toEqual([40, 24, 12]);
     cache.close();
@@ -208,7 +223,9 @@ describe('prepareCache on a sample dataset', () => {
 
   it('rejects bad sizes and worker counts', async () => {
     const index = await readDataset(base);
-    await expect(prepareCache(index, tmpPath('x'), { ...OPTS, width: 4 })).rejects.toThrow(/width must be an integer from 8 to 8192/);
+    await expect(prepareCache(index, tmpPath('x'), { ...OPTS, width: 4 })).rejects.toThrow(
+      /width must be an integer from 8 to 8192/,
+    );
     await expect(prepareCache(index, tmpPath('x'), { ...OPTS, height: 31.5 })).rejects.toThrow(RangeError);
     await expect(prepareCache(index, tmpPath('x'), { ...OPTS, workers: -1 })).rejects.toThrow(/workers/);
   });
@@ -257,7 +274,12 @@ describe('bad pixels', () => {
     expect(e.message).not.toContain('SAMPLE_0004');
     expect(e.message).toContain('--skip-bad');
     const kinds = Object.fromEntries(e.problems.map((p) => [p.id, p.kind]));
-    expect(kinds).toEqual({ SAMPLE_0000: 'corrupt-image', SAMPLE_0001: 'corrupt-image', SAMPLE_0002: 'mask-size', SAMPLE_0003: 'bad-mask' });
+    expect(kinds).toEqual({
+      SAMPLE_0000: 'corrupt-image',
+      SAMPLE_0001: 'corrupt-image',
+      SAMPLE_0002: 'mask-size',
+      SAMPLE_0003: 'bad-mask',
+    });
     expect(e.problems.find((p) => p.id === 'SAMPLE_0000')!.file).toBe(img('SAMPLE_0000'));
     expect(e.problems.find((p) => p.id === 'SAMPLE_0002')!.file).toBe(msk('SAMPLE_0002'));
     expect(e.problems.find((p) => p.id === 'SAMPLE_0002')!.message).toMatch(/48x48.*64x64/);
@@ -265,12 +287,19 @@ describe('bad pixels', () => {
     expect(existsSync(path.join(out, MANIFEST_FILE))).toBe(false);
 
     const r = await prepareCache(index, out, { ...OPTS, skipBad: true });
-    expect(r.manifest.records.map((x) => x.id).sort()).toEqual(index.records.map((x) => x.id).filter((id) => !bad.includes(id)));
+    expect(r.manifest.records.map((x) => x.id).sort()).toEqual(
+      index.records.map((x) => x.id).filter((id) => !bad.includes(id)),
+    );
     expect(r.manifest.skipped.map((p) => p.id).sort()).toEqual(bad);
     expect(r.skippedFile).toBe(path.join(path.resolve(out), 'skipped.csv'));
     const csv = (await fs.readFile(r.skippedFile!, 'utf8')).trim().split('\n');
     expect(csv[0]).toBe('id,severity,kind,file,message');
-    expect(csv.slice(1).map((l) => l.split(',')[0]).sort()).toEqual(bad);
+    expect(
+      csv
+        .slice(1)
+        .map((l) => l.split(',')[0])
+        .sort(),
+    ).toEqual(bad);
     expect(csv.find((l) => l.startsWith('SAMPLE_0003,'))).toContain(',error,bad-mask,');
     const warn = r.manifest.warnings.filter((p) => p.id === 'SAMPLE_0004');
     expect(warn.map((p) => p.kind)).toEqual(['mask-values']);
@@ -397,7 +426,9 @@ describe('non-square sources', () => {
         rgb.set(lesion ? [90, 50, 40] : [220, 170, 150], 3 * (y * w + x));
       }
     }
-    await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, 'images', 'WIDE.png'));
+    await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(path.join(dir, 'images', 'WIDE.png'));
     await fs.writeFile(path.join(dir, 'masks', 'WIDE_segmentation.png'), await pngMask(mask, w, h));
     await fs.writeFile(path.join(dir, 'labels.csv'), 'image_id,melanoma,seborrheic_keratosis\nWIDE,0,1\n');
     const out = tmpPath('cache-crop');
@@ -427,7 +458,10 @@ describe("the 'pad' fit", () => {
     const dir = tmpPath('nonsquare');
     await fs.mkdir(path.join(dir, 'images'), { recursive: true });
     await fs.mkdir(path.join(dir, 'masks'), { recursive: true });
-    for (const [id, w, h] of [['TALL', 32, 64], ['WIDE', 64, 32]] as const) {
+    for (const [id, w, h] of [
+      ['TALL', 32, 64],
+      ['WIDE', 64, 32],
+    ] as const) {
       const rgb = new Uint8Array(w * h * 3);
       const mask = new Uint8Array(w * h);
       for (let y = 0; y < h; y++) {
@@ -437,7 +471,9 @@ describe("the 'pad' fit", () => {
           rgb.set(lesion ? [120, 80, 60] : [210, 160, 140], 3 * (y * w + x));
         }
       }
-      await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, 'images', `${id}.png`));
+      await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+        .png()
+        .toFile(path.join(dir, 'images', `${id}.png`));
       await fs.writeFile(path.join(dir, 'masks', `${id}_segmentation.png`), await pngMask(mask, w, h));
     }
     await fs.writeFile(path.join(dir, 'labels.csv'), 'image_id,melanoma,seborrheic_keratosis\nTALL,1,0\nWIDE,0,0\n');

@@ -132,12 +132,17 @@ describe('flat layout', () => {
 // The official layout, built by hand.
 
 async function tinyJpeg(seed: number): Promise<Buffer> {
-  return sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 180 + seed, g: 120, b: 100 } } }).jpeg().toBuffer();
+  return sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 180 + seed, g: 120, b: 100 } } })
+    .jpeg()
+    .toBuffer();
 }
 async function tinyMask(width = 40, height = 30): Promise<Buffer> {
   const m = new Uint8Array(width * height);
   for (let y = 8; y < height - 8; y++) m.fill(255, y * width + 10, y * width + width - 10);
-  return sharp(m, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  return sharp(m, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
 }
 
 const VAL_DATA = 'ISIC-2017_Validation_Data';
@@ -154,7 +159,10 @@ async function makeOfficial(dir: string): Promise<string[]> {
     await fs.writeFile(path.join(dir, VAL_DATA, `${id}_superpixels.png`), await tinyMask());
     await fs.writeFile(path.join(dir, VAL_MASKS, `${id}_segmentation.png`), await tinyMask());
   }
-  await fs.writeFile(path.join(dir, VAL_DATA, 'ISIC-2017_Validation_Data_metadata.csv'), 'image_id,age_approximate,sex\nISIC_0000001,55,male\n');
+  await fs.writeFile(
+    path.join(dir, VAL_DATA, 'ISIC-2017_Validation_Data_metadata.csv'),
+    'image_id,age_approximate,sex\nISIC_0000001,55,male\n',
+  );
   await fs.writeFile(
     path.join(dir, VAL_CSV),
     'image_id,melanoma,seborrheic_keratosis\nISIC_0000001,0.0,0.0\nISIC_0000002,1.0,0.0\nISIC_0000003,0.0,1.0\n',
@@ -191,32 +199,44 @@ describe('official ISIC-2017 layout', () => {
     expect(kinds).toContain('missing-file');
     expect(errorsOf(index).find((p) => p.kind === 'missing-file')!.file).toContain(VAL_CSV);
     // Without a labels CSV every image lacks a label, and every image lacks its mask.
-    expect(errorsOf(index).filter((p) => p.kind === 'missing-mask').map((p) => p.id)).toEqual(['ISIC_0000001', 'ISIC_0000002', 'ISIC_0000003']);
-    await expect(readDataset(dir, 'nope')).rejects.toThrow(/unknown dataset format 'nope'; known: isic2017, isic2018, isic2019, isic2020, ph2, flat/);
+    expect(
+      errorsOf(index)
+        .filter((p) => p.kind === 'missing-mask')
+        .map((p) => p.id),
+    ).toEqual(['ISIC_0000001', 'ISIC_0000002', 'ISIC_0000003']);
+    await expect(readDataset(dir, 'nope')).rejects.toThrow(
+      /unknown dataset format 'nope'; known: isic2017, isic2018, isic2019, isic2020, ph2, flat/,
+    );
   });
 });
 
-describe.skipIf(!existsSync(NATIVE_SAMPLE))('the real ISIC-2017 native-resolution sample (../shared/data/isic2017-native-sample)', () => {
-  it('reads 10 validation lesions: 8 seborrheic keratoses and 2 nevi, each with image and mask', async () => {
-    const index = await readDataset(NATIVE_SAMPLE);
-    expect(index.format).toBe('isic2017');
-    expect(index.problems.filter((p) => p.severity === 'error')).toEqual([]);
-    expect(index.records).toHaveLength(10);
-    const byClass = new Map<string, number>();
-    for (const r of index.records) {
-      const c = index.classes[r.label!]!;
-      byClass.set(c, (byClass.get(c) ?? 0) + 1);
-      expect(r.split).toBe('val');
-      expect(r.image).not.toBeNull();
-      expect(r.mask).not.toBeNull();
-      expect(existsSync(r.image!)).toBe(true);
-      expect(existsSync(r.mask!)).toBe(true);
-    }
-    expect(Object.fromEntries(byClass)).toEqual({ seborrheic_keratosis: 8, nevus: 2 });
-  });
-});
+describe.skipIf(!existsSync(NATIVE_SAMPLE))(
+  'the real ISIC-2017 native-resolution sample (../shared/data/isic2017-native-sample)',
+  () => {
+    it('reads 10 validation lesions: 8 seborrheic keratoses and 2 nevi, each with image and mask', async () => {
+      const index = await readDataset(NATIVE_SAMPLE);
+      expect(index.format).toBe('isic2017');
+      expect(index.problems.filter((p) => p.severity === 'error')).toEqual([]);
+      expect(index.records).toHaveLength(10);
+      const byClass = new Map<string, number>();
+      for (const r of index.records) {
+        const c = index.classes[r.label!]!;
+        byClass.set(c, (byClass.get(c) ?? 0) + 1);
+        expect(r.split).toBe('val');
+        expect(r.image).not.toBeNull();
+        expect(r.mask).not.toBeNull();
+        expect(existsSync(r.image!)).toBe(true);
+        expect(existsSync(r.mask!)).toBe(true);
+      }
+      expect(Object.fromEntries(byClass)).toEqual({ seborrheic_keratosis: 8, nevus: 2 });
+    });
+  },
+);
 
-if (!existsSync(NATIVE_SAMPLE)) console.warn(`readers.test.ts: the real ISIC-2017 sample test is skipped: the shared data is missing at ${NATIVE_SAMPLE}`);
+if (!existsSync(NATIVE_SAMPLE))
+  console.warn(
+    `readers.test.ts: the real ISIC-2017 sample test is skipped: the shared data is missing at ${NATIVE_SAMPLE}`,
+  );
 
 // ---------------------------------------------------------------------------------------------
 
@@ -249,7 +269,10 @@ describe('bad input', () => {
 
   it('a mask without an image or label is a warning only', async () => {
     const dir = await fresh();
-    await fs.copyFile(path.join(dir, 'masks', 'SAMPLE_0001_segmentation.png'), path.join(dir, 'masks', 'OTHER_segmentation.png'));
+    await fs.copyFile(
+      path.join(dir, 'masks', 'SAMPLE_0001_segmentation.png'),
+      path.join(dir, 'masks', 'OTHER_segmentation.png'),
+    );
     await fs.writeFile(path.join(dir, 'images', 'notes.txt'), 'hello');
     const index = await readDataset(dir);
     expect(errorsOf(index)).toEqual([]);
@@ -284,7 +307,13 @@ describe('bad input', () => {
 
   it('accepts 0/1 written as 0, 1, 0.0, 1.00 and with spaces', async () => {
     const dir = await fresh();
-    await editLabels(dir, (l) => [l[0]!, 'SAMPLE_0000, 0 ,0', 'SAMPLE_0001,1,0', 'SAMPLE_0002,0.00,1.00', ...l.slice(4)]);
+    await editLabels(dir, (l) => [
+      l[0]!,
+      'SAMPLE_0000, 0 ,0',
+      'SAMPLE_0001,1,0',
+      'SAMPLE_0002,0.00,1.00',
+      ...l.slice(4),
+    ]);
     const index = await readDataset(dir);
     expect(index.problems).toEqual([]);
     expect(index.records.map((r) => r.label)).toEqual([0, 1, 2, 0, 1, 2]);

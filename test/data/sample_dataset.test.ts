@@ -28,7 +28,8 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-const luma = (rgb: Uint8Array, p: number): number => 0.299 * rgb[p * 3]! + 0.587 * rgb[p * 3 + 1]! + 0.114 * rgb[p * 3 + 2]!;
+const luma = (rgb: Uint8Array, p: number): number =>
+  0.299 * rgb[p * 3]! + 0.587 * rgb[p * 3 + 1]! + 0.114 * rgb[p * 3 + 2]!;
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 interface LesionStats {
@@ -47,12 +48,14 @@ interface LesionStats {
 function lesionStats(rgb: Uint8Array, mask: Uint8Array, size: number): LesionStats {
   let area = 0;
   let perimeter = 0;
-  const inside = (x: number, y: number): boolean => x >= 0 && y >= 0 && x < size && y < size && mask[y * size + x] === 255;
+  const inside = (x: number, y: number): boolean =>
+    x >= 0 && y >= 0 && x < size && y < size && mask[y * size + x] === 255;
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       if (!inside(x, y)) continue;
       area++;
-      perimeter += Number(!inside(x + 1, y)) + Number(!inside(x - 1, y)) + Number(!inside(x, y + 1)) + Number(!inside(x, y - 1));
+      perimeter +=
+        Number(!inside(x + 1, y)) + Number(!inside(x - 1, y)) + Number(!inside(x, y + 1)) + Number(!inside(x, y - 1));
     }
   }
   const lumas: number[] = [];
@@ -60,7 +63,8 @@ function lesionStats(rgb: Uint8Array, mask: Uint8Array, size: number): LesionSta
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       let interior = true;
-      for (let dy = -2; dy <= 2 && interior; dy++) for (let dx = -2; dx <= 2 && interior; dx++) interior = inside(x + dx, y + dy);
+      for (let dy = -2; dy <= 2 && interior; dy++)
+        for (let dx = -2; dx <= 2 && interior; dx++) interior = inside(x + dx, y + dy);
       if (!interior) continue;
       const p = y * size + x;
       lumas.push(luma(rgb, p));
@@ -89,7 +93,11 @@ describe('writeSampleDataset', () => {
 
     const ids = Array.from({ length: 9 }, (_, i) => `SAMPLE_000${i}`);
     expect(await listFiles(dir)).toEqual(
-      [...ids.map((id) => path.join('images', `${id}.jpg`)), 'labels.csv', ...ids.map((id) => path.join('masks', `${id}_segmentation.png`))].sort(),
+      [
+        ...ids.map((id) => path.join('images', `${id}.jpg`)),
+        'labels.csv',
+        ...ids.map((id) => path.join('masks', `${id}_segmentation.png`)),
+      ].sort(),
     );
 
     const csv = await fs.readFile(path.join(dir, 'labels.csv'), 'utf8');
@@ -103,7 +111,10 @@ describe('writeSampleDataset', () => {
       const maskFile = path.join(dir, 'masks', `${ids[i]}_segmentation.png`);
       const meta = await sharp(maskFile).metadata();
       expect(meta).toMatchObject({ format: 'png', width: 64, height: 64, channels: 1, depth: 'uchar' });
-      const { data: maskData, info } = await sharp(maskFile).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      const { data: maskData, info } = await sharp(maskFile)
+        .extractChannel(0)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       expect(info.channels).toBe(1);
       const values = new Set(maskData);
       expect([...values].sort((a, b) => a - b)).toEqual([0, 255]);
@@ -143,7 +154,9 @@ describe('writeSampleDataset', () => {
     }
     expect(differ).toBe(6);
     // labels.csv depends only on n.
-    expect((await fs.readFile(path.join(c, 'labels.csv'))).equals(await fs.readFile(path.join(a, 'labels.csv')))).toBe(true);
+    expect((await fs.readFile(path.join(c, 'labels.csv'))).equals(await fs.readFile(path.join(a, 'labels.csv')))).toBe(
+      true,
+    );
   });
 
   it('refuses a folder that already holds a dataset, naming it', async () => {
@@ -156,7 +169,9 @@ describe('writeSampleDataset', () => {
       await fs.mkdir(other);
       if (name === 'labels.csv') await fs.writeFile(path.join(other, name), 'x');
       else await fs.mkdir(path.join(other, name));
-      await expect(writeSampleDataset(other, { n: 3, size: 32 })).rejects.toThrow(/choose an empty folder or delete it/);
+      await expect(writeSampleDataset(other, { n: 3, size: 32 })).rejects.toThrow(
+        /choose an empty folder or delete it/,
+      );
     }
     // A folder with unrelated content is fine.
     const unrelated = path.join(root, 'unrelated');
@@ -184,7 +199,9 @@ describe('writeSampleDataset', () => {
       await expect(writeSampleDataset(dir, options), JSON.stringify(options)).rejects.toThrow(`option "${name}"`);
     }
     await expect(fs.stat(dir)).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(() => renderSampleLesion(0, 'basal_cell_carcinoma' as Cls, 0, 64)).toThrow(/nevus, melanoma, seborrheic_keratosis/);
+    expect(() => renderSampleLesion(0, 'basal_cell_carcinoma' as Cls, 0, 64)).toThrow(
+      /nevus, melanoma, seborrheic_keratosis/,
+    );
     expect(() => renderSampleLesion(0, 'nevus', 0, 16)).toThrow(/"size"/);
     expect(() => renderSampleLesion(-1, 'nevus', 0, 64)).toThrow(/"index"/);
   });
@@ -209,7 +226,8 @@ describe('renderSampleLesion', () => {
       for (let y = 2; y < size - 2; y++) {
         for (let x = 2; x < size - 2; x++) {
           let black = true;
-          for (let dy = -2; dy <= 2 && black; dy++) for (let dx = -2; dx <= 2 && black; dx++) black = luma(rgb, (y + dy) * size + x + dx) < 22;
+          for (let dy = -2; dy <= 2 && black; dy++)
+            for (let dx = -2; dx <= 2 && black; dx++) black = luma(rgb, (y + dy) * size + x + dx) < 22;
           if (!black) continue;
           frame++;
           if (mask[y * size + x] !== 0) frameInMask++;

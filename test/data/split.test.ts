@@ -6,7 +6,14 @@ import { assignSplits, DEFAULT_SPLIT } from '../../src/data/split.js';
 import { Rng } from '../../src/data/random.js';
 
 function record(id: string, label: number | null, split: Split | null = null): LesionRecord {
-  return { id, image: `/data/images/${id}.jpg`, mask: `/data/masks/${id}_segmentation.png`, label, split, synthetic: id.startsWith('SYN_') };
+  return {
+    id,
+    image: `/data/images/${id}.jpg`,
+    mask: `/data/masks/${id}_segmentation.png`,
+    label,
+    split,
+    synthetic: id.startsWith('SYN_'),
+  };
 }
 
 /** `counts[k]` lesions of class k, ids interleaved across classes. */
@@ -18,7 +25,8 @@ function dataset(counts: number[]): LesionRecord[] {
   return out;
 }
 
-const asObject = (m: Map<string, Split>): Record<string, Split> => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+const asObject = (m: Map<string, Split>): Record<string, Split> =>
+  Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
 
 describe('assignSplits', () => {
   it('keeps the official split when every record has one', () => {
@@ -39,7 +47,12 @@ describe('assignSplits', () => {
   it('cuts every class in the requested proportions', () => {
     const counts = [3, 7, 40, 101, 1, 0, 16];
     const rs = dataset(counts);
-    for (const o of [DEFAULT_SPLIT, { val: 0.1, test: 0.2, seed: 3 }, { val: 0, test: 0.5, seed: 1 }, { val: 0.33, test: 0, seed: 2 }]) {
+    for (const o of [
+      DEFAULT_SPLIT,
+      { val: 0.1, test: 0.2, seed: 3 },
+      { val: 0, test: 0.5, seed: 1 },
+      { val: 0.33, test: 0, seed: 2 },
+    ]) {
       const r = assignSplits(rs, o);
       expect(r.source).toBe('stratified');
       expect(r.splits.size).toBe(rs.length);
@@ -58,7 +71,10 @@ describe('assignSplits', () => {
   });
 
   it('treats unlabelled records as a class of their own', () => {
-    const rs = [...dataset([20]), ...Array.from({ length: 20 }, (_, i) => record(`u${String(i).padStart(2, '0')}`, null))];
+    const rs = [
+      ...dataset([20]),
+      ...Array.from({ length: 20 }, (_, i) => record(`u${String(i).padStart(2, '0')}`, null)),
+    ];
     const r = assignSplits(rs, { val: 0.25, test: 0.25, seed: 4 });
     const unlabelled = rs.filter((x) => x.label === null).map((x) => r.splits.get(x.id));
     expect(unlabelled.filter((s) => s === 'val').length).toBe(5);
@@ -130,6 +146,8 @@ describe('assignSplits', () => {
   });
 
   it('refuses a synthetic lesion placed in val or test', () => {
-    expect(() => assignSplits([record('ISIC_0000001', 0, 'train'), record('SYN_0000009', 1, 'test')])).toThrow(/SYN_0000009.*real lesions only/);
+    expect(() => assignSplits([record('ISIC_0000001', 0, 'train'), record('SYN_0000009', 1, 'test')])).toThrow(
+      /SYN_0000009.*real lesions only/,
+    );
   });
 });

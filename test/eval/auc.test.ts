@@ -7,12 +7,14 @@ import { Rng } from '../../src/data/random.js';
 function bruteAuc(scores: number[], labels: number[]): number {
   let s = 0;
   let pairs = 0;
-  scores.forEach((a, i) => scores.forEach((b, j) => {
-    if (labels[i] === 1 && labels[j] === 0) {
-      pairs++;
-      s += a > b ? 1 : a === b ? 0.5 : 0;
-    }
-  }));
+  scores.forEach((a, i) =>
+    scores.forEach((b, j) => {
+      if (labels[i] === 1 && labels[j] === 0) {
+        pairs++;
+        s += a > b ? 1 : a === b ? 0.5 : 0;
+      }
+    }),
+  );
   return s / pairs;
 }
 
@@ -76,7 +78,12 @@ describe('rocCurve', () => {
     const scores = [1, 2, 1, 0];
     const labels = [1, 1, 0, 0];
     const pts = rocCurve(scores, labels);
-    expect(pts.map((p) => [p.fpr, p.tpr])).toEqual([[0, 0], [0, 0.5], [0.5, 1], [1, 1]]);
+    expect(pts.map((p) => [p.fpr, p.tpr])).toEqual([
+      [0, 0],
+      [0, 0.5],
+      [0.5, 1],
+      [1, 1],
+    ]);
     expect(trapezoidArea(pts)).toBe(rocAuc(scores, labels));
     expect(() => rocCurve([1, 2], [1, 1])).toThrow(/ROC curve: .*both positive and negative/);
   });

@@ -23,7 +23,12 @@ beforeAll(async () => {
   torch.setNumThreads(2);
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-aux-'));
   await writeSampleDataset(path.join(work, 'data'), { n: 48, seed: 3, size: 32 });
-  await prepareCache(await readDataset(path.join(work, 'data')), path.join(work, 'cache'), { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 0, frame: false } });
+  await prepareCache(await readDataset(path.join(work, 'data')), path.join(work, 'cache'), {
+    width: 32,
+    height: 32,
+    fit: 'crop',
+    labelMap: { boundary: 0, frame: false },
+  });
   cache = await LesionCache.open(path.join(work, 'cache'));
 }, 120_000);
 
@@ -51,11 +56,20 @@ describe('auxiliary networks: early stopping on the real val images', () => {
     expect(steps).toBeGreaterThan(0);
     expectStopRule(c.training, 5, 2);
     expect(c.training.metric).toBe('mean AUC');
-    expect(c.description).toMatch(new RegExp(`${c.training.epochs} epochs, best val mean AUC ${c.training.best!.toFixed(3)} at epoch ${c.training.bestEpoch}`));
+    expect(c.description).toMatch(
+      new RegExp(
+        `${c.training.epochs} epochs, best val mean AUC ${c.training.best!.toFixed(3)} at epoch ${c.training.bestEpoch}`,
+      ),
+    );
     // The kept weights score what was recorded (MEL and SK vs rest on the val split).
     const val = new LesionSet([{ cache, split: 'val' }]);
     const p = predictProbabilities(c.model, val, 16);
-    const auc = [1, 2].map((k) => rocAuc(p.map((r) => r[k]!), val.labels.map((l) => l === k)));
+    const auc = [1, 2].map((k) =>
+      rocAuc(
+        p.map((r) => r[k]!),
+        val.labels.map((l) => l === k),
+      ),
+    );
     expect((auc[0]! + auc[1]!) / 2).toBeCloseTo(c.training.best!, 9);
     let again = 0;
     const cached = await domainClassifier(cache, { ...o, onProgress: () => again++ });
@@ -71,11 +85,13 @@ describe('auxiliary networks: early stopping on the real val images', () => {
     const val = new LesionSet([{ cache, split: 'val' }]);
     const members = Array.from({ length: val.size }, (_, i) => i);
     const { image, label } = val.read(members);
-    const dice = torch.tidy(() => torch.noGrad(() => {
-      const x = torch.fromBytes(image, 'uint8', [val.size, 3, 32, 32]).to('float32').div(127.5).sub(1);
-      const target = lesionTargets(torch.fromBytes(label, 'uint8', [val.size, 1, 32, 32]), cache.spec.classes.length);
-      return segmentationScores(s.model.predict(x), target).dice;
-    }));
+    const dice = torch.tidy(() =>
+      torch.noGrad(() => {
+        const x = torch.fromBytes(image, 'uint8', [val.size, 3, 32, 32]).to('float32').div(127.5).sub(1);
+        const target = lesionTargets(torch.fromBytes(label, 'uint8', [val.size, 1, 32, 32]), cache.spec.classes.length);
+        return segmentationScores(s.model.predict(x), target).dice;
+      }),
+    );
     expect(dice.reduce((a, v) => a + v, 0) / dice.length).toBeCloseTo(s.training.best!, 6);
   });
 });

@@ -24,16 +24,25 @@ describe('stratifiedBootstrap', () => {
   const scores = labels.map((l) => rng.normal() + 1.2 * l);
 
   it('keeps each class count in every resample and draws only from the class', () => {
-    stratifiedBootstrap(labels, (idx) => {
-      const pos = [...idx].filter((i) => labels[i] === 1).length;
-      expect(pos).toBe(20);
-      expect(idx.length).toBe(60);
-      return [0];
-    }, { replicates: 50, seed: 1 });
+    stratifiedBootstrap(
+      labels,
+      (idx) => {
+        const pos = [...idx].filter((i) => labels[i] === 1).length;
+        expect(pos).toBe(20);
+        expect(idx.length).toBe(60);
+        return [0];
+      },
+      { replicates: 50, seed: 1 },
+    );
   });
 
   it('is deterministic for a seed and differs between seeds', () => {
-    const stat = (idx: Int32Array) => [rocAuc([...idx].map((i) => scores[i]!), [...idx].map((i) => labels[i]!))];
+    const stat = (idx: Int32Array) => [
+      rocAuc(
+        [...idx].map((i) => scores[i]!),
+        [...idx].map((i) => labels[i]!),
+      ),
+    ];
     const a = bootstrapCis(labels, stat, { replicates: 200, seed: 7 });
     const b = bootstrapCis(labels, stat, { replicates: 200, seed: 7 });
     const c = bootstrapCis(labels, stat, { replicates: 200, seed: 8 });

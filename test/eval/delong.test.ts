@@ -9,7 +9,9 @@ import { Rng } from '../../src/data/random.js';
 
 /** test/fixtures/asah.csv, extracted from pROC's data/aSAH.RData by make_asah_csv.py. */
 function aSAH(): { outcome: number[]; wfns: number[]; s100b: number[]; ndka: number[] } {
-  const lines = readFileSync(new URL('../fixtures/asah.csv', import.meta.url), 'utf8').trim().split('\n');
+  const lines = readFileSync(new URL('../fixtures/asah.csv', import.meta.url), 'utf8')
+    .trim()
+    .split('\n');
   const head = lines[0]!.split(',');
   const rows = lines.slice(1).map((l) => l.split(','));
   const col = (name: string) => rows.map((r) => r[head.indexOf(name)]!);
@@ -25,9 +27,18 @@ describe('the standard normal helpers', () => {
   it('erfc agrees with Python math.erfc to 1e-14 relative', () => {
     // /usr/bin/python3 -c "import math; print(repr(math.erfc(x)))"
     const ref: [number, number][] = [
-      [0.1, 0.8875370839817152], [0.5, 0.4795001221869535], [1, 0.15729920705028513], [1.5, 0.033894853524689274],
-      [1.99, 0.004888586800383003], [2, 0.004677734981047265], [2.5, 0.0004069520174449589], [3, 2.2090496998585438e-5],
-      [4, 1.541725790028002e-8], [5, 1.5374597944280351e-12], [7, 4.183825607779414e-23], [10, 2.088487583762545e-45],
+      [0.1, 0.8875370839817152],
+      [0.5, 0.4795001221869535],
+      [1, 0.15729920705028513],
+      [1.5, 0.033894853524689274],
+      [1.99, 0.004888586800383003],
+      [2, 0.004677734981047265],
+      [2.5, 0.0004069520174449589],
+      [3, 2.2090496998585438e-5],
+      [4, 1.541725790028002e-8],
+      [5, 1.5374597944280351e-12],
+      [7, 4.183825607779414e-23],
+      [10, 2.088487583762545e-45],
     ];
     for (const [x, r] of ref) expect(Math.abs(erfc(x) - r) / r, `erfc(${x})`).toBeLessThan(1e-14);
     expect(erfc(-1)).toBeCloseTo(2 - 0.15729920705028513, 15);

@@ -20,8 +20,19 @@ let metrics: Metrics;
 
 function options(run: string, extra: Partial<EvaluateOptions> = {}): EvaluateOptions {
   return {
-    run, data: null, split: 'val', inceptionWeights: null, lpips: null, device: 'cpu', batch: 8, maxImages: null,
-    auxEpochs: 1, auxDir: path.join(work, 'aux'), seed: 0, gridExamples: 2, ...extra,
+    run,
+    data: null,
+    split: 'val',
+    inceptionWeights: null,
+    lpips: null,
+    device: 'cpu',
+    batch: 8,
+    maxImages: null,
+    auxEpochs: 1,
+    auxDir: path.join(work, 'aux'),
+    seed: 0,
+    gridExamples: 2,
+    ...extra,
   };
 }
 
@@ -30,7 +41,10 @@ beforeAll(() => {
   data = path.join(work, 'data');
   let r = cli('data', 'sample', '--out', data, '--n', '45', '--size', '48');
   expect(r.status, r.stderr).toBe(0);
-  for (const [name, steps] of [['a', '1'], ['b', '6']] as const) {
+  for (const [name, steps] of [
+    ['a', '1'],
+    ['b', '6'],
+  ] as const) {
     const run = path.join(work, name);
     r = cli('train', '--out', run, '--data', data, ...TINY, '--steps', steps);
     expect(r.status, r.stderr).toBe(0);
@@ -85,7 +99,8 @@ describe('evaluate', () => {
       expect(a.generated).toBeGreaterThanOrEqual(0);
       expect(a.real).toBeLessThanOrEqual(1);
     }
-    for (const f of [...Object.values(metrics.files.grids), ...Object.values(metrics.files.roc)]) expect(existsSync(path.join(runs[0]!, f)), f).toBe(true);
+    for (const f of [...Object.values(metrics.files.grids), ...Object.values(metrics.files.roc)])
+      expect(existsSync(path.join(runs[0]!, f)), f).toBe(true);
     expect(Object.keys(metrics.networks)).toEqual(['classifier', 'segmenter']);
   }, 240_000);
 
@@ -97,7 +112,8 @@ describe('evaluate', () => {
     const md = readFileSync(r.markdown, 'utf8');
     const html = readFileSync(r.html, 'utf8');
     expect(md).toMatch(/\| model \| domain-FID ↓ \|/);
-    for (const [, src] of md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) expect(existsSync(path.join(runs[1]!, src!)), src).toBe(true);
+    for (const [, src] of md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g))
+      expect(existsSync(path.join(runs[1]!, src!)), src).toBe(true);
     expect(md).toMatch(/eval\/losses-G\.png/);
     expect(html).toMatch(/<img src="eval\/grid-melanoma\.png"/);
     expect(html).not.toMatch(/<script/);
@@ -109,7 +125,11 @@ describe('evaluate', () => {
     const rows = c.markdown.split('\n').filter((l) => l.startsWith('| proposed'));
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatch(/^\| proposed \(a\) \|/);
-    const header = c.markdown.split('\n').find((l) => l.startsWith('| model'))!.split('|').map((s) => s.trim());
+    const header = c.markdown
+      .split('\n')
+      .find((l) => l.startsWith('| model'))!
+      .split('|')
+      .map((s) => s.trim());
     const ssimCol = header.indexOf('SSIM ↑');
     const cells = rows.map((r) => r.split('|').map((s) => s.trim())[ssimCol]!);
     const values = cells.map((s) => Number(s.replace(/\*/g, '').split(' ')[0]));
@@ -132,9 +152,19 @@ describe('evaluate', () => {
     const labels = readFileSync(path.join(syn, 'labels.csv'), 'utf8').trim().split('\n');
     const id = labels[1]!.split(',')[0]!;
     renameSync(path.join(syn, 'images', `${id}.jpg`), path.join(syn, 'images', 'SYN_0000001.jpg'));
-    renameSync(path.join(syn, 'masks', `${id}_segmentation.png`), path.join(syn, 'masks', 'SYN_0000001_segmentation.png'));
-    writeFileSync(path.join(syn, 'labels.csv'), [labels[0], labels[1]!.replace(id, 'SYN_0000001'), ...labels.slice(2)].join('\n') + '\n');
-    writeFileSync(path.join(syn, 'split.csv'), ['image_id,split', 'SYN_0000001,val', ...labels.slice(2).map((l) => `${l.split(',')[0]},train`)].join('\n') + '\n');
+    renameSync(
+      path.join(syn, 'masks', `${id}_segmentation.png`),
+      path.join(syn, 'masks', 'SYN_0000001_segmentation.png'),
+    );
+    writeFileSync(
+      path.join(syn, 'labels.csv'),
+      [labels[0], labels[1]!.replace(id, 'SYN_0000001'), ...labels.slice(2)].join('\n') + '\n',
+    );
+    writeFileSync(
+      path.join(syn, 'split.csv'),
+      ['image_id,split', 'SYN_0000001,val', ...labels.slice(2).map((l) => `${l.split(',')[0]},train`)].join('\n') +
+        '\n',
+    );
     await expect(evaluate(options(runs[0]!, { data: syn }))).rejects.toThrow(/SYN_0000001.*real lesions only/);
     const r = cli('compare', runs[0]!, data);
     expect(r.status).toBe(1);
@@ -142,7 +172,14 @@ describe('evaluate', () => {
   }, 240_000);
 
   it('smooths loss curves with a moving average', () => {
-    const entries = Array.from({ length: 400 }, (_, i) => ({ step: i + 1, epoch: 0, stage: 'joint', lr: 1, seconds: 0, losses: { G_GAN: i % 2 } }));
+    const entries = Array.from({ length: 400 }, (_, i) => ({
+      step: i + 1,
+      epoch: 0,
+      stage: 'joint',
+      lr: 1,
+      seconds: 0,
+      losses: { G_GAN: i % 2 },
+    }));
     const [s] = lossSeries(entries, ['G_GAN']);
     expect(s!.points.length).toBeLessThanOrEqual(401);
     for (const p of s!.points.slice(5)) expect(p.y).toBeCloseTo(0.5, 1);

@@ -44,7 +44,9 @@ describe('extractFeatures', () => {
       expect(a.device).toBe('cpu');
       expect(a.shape).toEqual([5, 6]);
       expect(torch.tidy(() => a.sub(b).abs().max().item())).toBeLessThan(1e-6);
-      const expected = torch.tidy(() => stats(inputRange === 'unit' ? bytes.to('float32').div(255) : signed).to('float64'));
+      const expected = torch.tidy(() =>
+        stats(inputRange === 'unit' ? bytes.to('float32').div(255) : signed).to('float64'),
+      );
       expect(torch.tidy(() => a.sub(expected).abs().max().item())).toBeLessThan(1e-6);
       const lo = Math.min(...seen.map((s) => s[0]!));
       const hi = Math.max(...seen.map((s) => s[1]!));
@@ -71,12 +73,14 @@ describe('extractFeatures', () => {
     for (const r of [fromArray, fromGen]) {
       expect(Object.keys(r)).toEqual(['mean', 'max']);
       expect(r.mean.shape).toEqual([6, 3]);
-      expect(torch.tidy(() => r.mean.sub(whole.mean).abs().max().item() + r.max.sub(whole.max).abs().max().item())).toBe(0);
+      expect(
+        torch.tidy(() => r.mean.sub(whole.mean).abs().max().item() + r.max.sub(whole.max).abs().max().item()),
+      ).toBe(0);
     }
     torch.dispose([images, whole, fromArray, fromGen]);
   });
 
-  it("runs a module in eval and inference mode, restores its training mode, reports progress", async () => {
+  it('runs a module in eval and inference mode, restores its training mode, reports progress', async () => {
     const net = new Pooler();
     net.train();
     const done: number[] = [];
@@ -91,10 +95,20 @@ describe('extractFeatures', () => {
 
   it('errors name the problem', async () => {
     const net: FeatureNetwork = { features: (x) => x.mean([2, 3]) };
-    await expect(extractFeatures(net, torch.zeros([2, 1, 4, 4]))).rejects.toThrow('extractFeatures: expected images [N, 3, H, W], got shape [2, 1, 4, 4]');
+    await expect(extractFeatures(net, torch.zeros([2, 1, 4, 4]))).rejects.toThrow(
+      'extractFeatures: expected images [N, 3, H, W], got shape [2, 1, 4, 4]',
+    );
     await expect(extractFeatures(net, [])).rejects.toThrow('extractFeatures: no images');
-    await expect(extractFeatures(net, torch.zeros([2, 3, 4, 4], { dtype: 'int32' }))).rejects.toThrow('images must be uint8 (0..255) or floating point in [-1, 1], got int32');
-    await expect(extractFeatures(net, torch.zeros([2, 3, 4, 4]), { batchSize: 0 })).rejects.toThrow('batchSize must be a positive integer, got 0');
-    expect(torch.tidy(() => toNetworkRange(torch.tensor(Float32Array.from([-1, 0, 1]), { shape: [1, 3, 1, 1] }), 'unit').toArray())).toEqual([0, 0.5, 1]);
+    await expect(extractFeatures(net, torch.zeros([2, 3, 4, 4], { dtype: 'int32' }))).rejects.toThrow(
+      'images must be uint8 (0..255) or floating point in [-1, 1], got int32',
+    );
+    await expect(extractFeatures(net, torch.zeros([2, 3, 4, 4]), { batchSize: 0 })).rejects.toThrow(
+      'batchSize must be a positive integer, got 0',
+    );
+    expect(
+      torch.tidy(() =>
+        toNetworkRange(torch.tensor(Float32Array.from([-1, 0, 1]), { shape: [1, 3, 1, 1] }), 'unit').toArray(),
+      ),
+    ).toEqual([0, 0.5, 1]);
   });
 });

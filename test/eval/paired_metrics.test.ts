@@ -20,8 +20,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const PYTHON = '/usr/bin/python3';
 const HAS_SKIMAGE = spawnSync(PYTHON, ['-c', 'import skimage.metrics'], { stdio: 'ignore' }).status === 0;
 const HAS_TORCH = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-if (!HAS_SKIMAGE) console.warn(`paired_metrics.test: PSNR parity skipped: ${PYTHON} cannot import skimage (apt install python3-skimage)`);
-if (!HAS_TORCH) console.warn(`paired_metrics.test: LPIPS parity skipped: ${PYTHON} cannot import torch (apt install python3-torch)`);
+if (!HAS_SKIMAGE)
+  console.warn(
+    `paired_metrics.test: PSNR parity skipped: ${PYTHON} cannot import skimage (apt install python3-skimage)`,
+  );
+if (!HAS_TORCH)
+  console.warn(`paired_metrics.test: LPIPS parity skipped: ${PYTHON} cannot import torch (apt install python3-torch)`);
 
 let dir = '';
 beforeAll(async () => {
@@ -33,7 +37,16 @@ afterAll(async () => {
 
 /** x plus uniform noise of amplitude s, clamped to [0, 1] (seeded). */
 function noisy(x: Tensor, s: number, seed: number): Tensor {
-  return torch.tidy(() => x.add(torch.rand(x.shape, { generator: new torch.Generator(seed) }).sub(0.5).mul(2 * s)).clamp(0, 1));
+  return torch.tidy(() =>
+    x
+      .add(
+        torch
+          .rand(x.shape, { generator: new torch.Generator(seed) })
+          .sub(0.5)
+          .mul(2 * s),
+      )
+      .clamp(0, 1),
+  );
 }
 
 describe('psnr', () => {
@@ -49,7 +62,7 @@ describe('psnr', () => {
     });
   });
 
-  it.skipIf(!HAS_SKIMAGE)("equals skimage.metrics.peak_signal_noise_ratio per image", () => {
+  it.skipIf(!HAS_SKIMAGE)('equals skimage.metrics.peak_signal_noise_ratio per image', () => {
     torch.manualSeed(1);
     const a = torch.rand([3, 3, 9, 7], { dtype: 'float64' });
     const b = torch.tidy(() => a.add(torch.randn([3, 3, 9, 7], { dtype: 'float64' }).mul(0.05)).clamp(0, 1));
@@ -60,7 +73,12 @@ from skimage.metrics import peak_signal_noise_ratio
 d = json.load(sys.stdin)
 a = np.array(d['a']).reshape(3, 3, 9, 7); b = np.array(d['b']).reshape(3, 3, 9, 7)
 print(json.dumps([peak_signal_noise_ratio(a[i], b[i], data_range=1) for i in range(3)]))`;
-    const ref = JSON.parse(execFileSync(PYTHON, ['-c', code], { input: JSON.stringify({ a: a.toArray(), b: b.toArray() }), encoding: 'utf8' })) as number[];
+    const ref = JSON.parse(
+      execFileSync(PYTHON, ['-c', code], {
+        input: JSON.stringify({ a: a.toArray(), b: b.toArray() }),
+        encoding: 'utf8',
+      }),
+    ) as number[];
     ours.forEach((v, i) => expect(Math.abs(v - ref[i]!)).toBeLessThan(1e-10));
     torch.dispose([a, b]);
   });
@@ -93,7 +111,9 @@ describe('msSsim', () => {
       expect(msSsimScales(175, 200)).toBe(4);
       expect(msSsimScales(22, 22)).toBe(2);
       expect(msSsimScales(10, 64)).toBe(0);
-      expect(() => msSsim(a, a, { scales: 5 })).toThrow('msSsim: 5 scales need images of at least 176 pixels a side, got 64x48; use scales <= 3');
+      expect(() => msSsim(a, a, { scales: 5 })).toThrow(
+        'msSsim: 5 scales need images of at least 176 pixels a side, got 64x48; use scales <= 3',
+      );
       const tiny = torch.rand([1, 1, 10, 10]);
       expect(() => msSsim(tiny, tiny)).toThrow('msSsim: images must be at least 11x11 pixels, got 10x10');
     });
@@ -138,30 +158,43 @@ describe('Lpips', () => {
       const x = noisy(a01, 0.1, 11).mul(2).sub(1).requiresGrad_(true);
       net.call(a, x).sum().backward();
       expect(x.grad!.abs().max().item()).toBeGreaterThan(0);
-      expect(() => net.call(torch.zeros([1, 3, 16, 16]), torch.zeros([1, 3, 16, 16]))).toThrow('Lpips(alex): images must be at least 32x32, got 16x16');
+      expect(() => net.call(torch.zeros([1, 3, 16, 16]), torch.zeros([1, 3, 16, 16]))).toThrow(
+        'Lpips(alex): images must be at least 32x32, got 16x16',
+      );
     });
   });
 
-  it.skipIf(!HAS_TORCH)('equals the lpips package forward (plain torch) for alex and vgg on random weights', async () => {
-    for (const [kind, size] of [['alex', 64], ['vgg', 32]] as const) {
-      const net = randomLpips(kind, 1);
-      const weights = path.join(dir, `${kind}.safetensors`);
-      await torch.saveSafetensors(weights, net.stateDict());
-      torch.manualSeed(12);
-      const a = torch.rand([2, 3, size, size]).mul(2).sub(1);
-      const b = torch.tidy(() => a.add(torch.randn(a.shape).mul(0.2)).clamp(-1, 1));
-      const images = path.join(dir, `${kind}-images.safetensors`);
-      await torch.saveSafetensors(images, { a, b });
-      const ref = JSON.parse(execFileSync(PYTHON, [path.join(ROOT, 'test/fixtures/lpips_reference.py'), kind, weights, images], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } })) as number[];
-      const ours = net.distance(a, b);
-      expect(ref.length).toBe(2);
-      ours.forEach((v, i) => {
-        expect(v).toBeGreaterThan(0);
-        expect(Math.abs(v - ref[i]!) / ref[i]!).toBeLessThan(1e-5);
-      });
-      torch.dispose([a, b]);
-    }
-  });
+  it.skipIf(!HAS_TORCH)(
+    'equals the lpips package forward (plain torch) for alex and vgg on random weights',
+    async () => {
+      for (const [kind, size] of [
+        ['alex', 64],
+        ['vgg', 32],
+      ] as const) {
+        const net = randomLpips(kind, 1);
+        const weights = path.join(dir, `${kind}.safetensors`);
+        await torch.saveSafetensors(weights, net.stateDict());
+        torch.manualSeed(12);
+        const a = torch.rand([2, 3, size, size]).mul(2).sub(1);
+        const b = torch.tidy(() => a.add(torch.randn(a.shape).mul(0.2)).clamp(-1, 1));
+        const images = path.join(dir, `${kind}-images.safetensors`);
+        await torch.saveSafetensors(images, { a, b });
+        const ref = JSON.parse(
+          execFileSync(PYTHON, [path.join(ROOT, 'test/fixtures/lpips_reference.py'), kind, weights, images], {
+            encoding: 'utf8',
+            env: { ...process.env, OMP_NUM_THREADS: '1' },
+          }),
+        ) as number[];
+        const ours = net.distance(a, b);
+        expect(ref.length).toBe(2);
+        ours.forEach((v, i) => {
+          expect(v).toBeGreaterThan(0);
+          expect(Math.abs(v - ref[i]!) / ref[i]!).toBeLessThan(1e-5);
+        });
+        torch.dispose([a, b]);
+      }
+    },
+  );
 
   it('loadLpips: torchvision backbone + lpips linear layers, strictly; classifier.* ignored; errors name the file', async () => {
     const net = randomLpips('alex', 2);
@@ -183,10 +216,16 @@ describe('Lpips', () => {
     });
     linear.delete('lin3.model.1.weight');
     await torch.saveSafetensors(lFile, linear);
-    await expect(loadLpips('alex', { backbone: bFile, linear: lFile })).rejects.toThrow(`loadLpips: ${lFile}: missing tensor 'lin3.model.1.weight'`);
-    await expect(loadLpips('vgg', { backbone: bFile, linear: lFile })).rejects.toThrow(`loadLpips: ${bFile}: missing tensor 'features.2.weight'`);
+    await expect(loadLpips('alex', { backbone: bFile, linear: lFile })).rejects.toThrow(
+      `loadLpips: ${lFile}: missing tensor 'lin3.model.1.weight'`,
+    );
+    await expect(loadLpips('vgg', { backbone: bFile, linear: lFile })).rejects.toThrow(
+      `loadLpips: ${bFile}: missing tensor 'features.2.weight'`,
+    );
     backbone.set('extra', torch.zeros([1]));
     await torch.saveSafetensors(bFile, backbone);
-    await expect(loadLpips('alex', { backbone: bFile, linear: lFile })).rejects.toThrow(`loadLpips: ${bFile}: unexpected tensor 'extra'`);
+    await expect(loadLpips('alex', { backbone: bFile, linear: lFile })).rejects.toThrow(
+      `loadLpips: ${bFile}: unexpected tensor 'extra'`,
+    );
   });
 });

@@ -19,9 +19,18 @@ function svgSize(svg: string): [number, number] {
 describe('ROC curves', () => {
   it('writes SVG and PNG with both curves, their AUCs in the legend, the PNG at scale x the SVG size', async () => {
     const labels = [0, 0, 1, 1];
-    const a = { name: 'real', auc: rocAuc([0.1, 0.4, 0.35, 0.8], labels), points: rocCurve([0.1, 0.4, 0.35, 0.8], labels) };
+    const a = {
+      name: 'real',
+      auc: rocAuc([0.1, 0.4, 0.35, 0.8], labels),
+      points: rocCurve([0.1, 0.4, 0.35, 0.8], labels),
+    };
     const b = { name: 'real + synthetic', auc: 1, points: rocCurve([0.1, 0.2, 0.7, 0.8], labels) };
-    const out = await plotRocCurves([a, b], path.join(dir, 'roc'), { width: 200, height: 200, scale: 2, title: 'melanoma vs rest' });
+    const out = await plotRocCurves([a, b], path.join(dir, 'roc'), {
+      width: 200,
+      height: 200,
+      scale: 2,
+      title: 'melanoma vs rest',
+    });
     expect(out.svg).toBe(path.join(dir, 'roc.svg'));
     expect(out.png).toBe(path.join(dir, 'roc.png'));
     const svg = readFileSync(out.svg, 'utf8');
@@ -42,7 +51,11 @@ describe('ROC curves', () => {
     expect(w).toBe(2 * Number(vb[1]));
     expect(Number(vb[1])).toBeGreaterThan(200);
     // No temporary files left behind.
-    expect(readdirSync(dir).filter((f) => f.startsWith('roc')).sort()).toEqual(['roc.png', 'roc.svg']);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.startsWith('roc'))
+        .sort(),
+    ).toEqual(['roc.png', 'roc.svg']);
     expect(rocLabel({ name: 'x', auc: 0.12345 })).toBe('x (AUC 0.123)');
   });
 
@@ -54,10 +67,31 @@ describe('ROC curves', () => {
 describe('line chart', () => {
   it('plots several series; a log axis drops non-positive values', async () => {
     const series = [
-      { name: 'train loss', points: [{ x: 0, y: 2 }, { x: 10, y: 1 }, { x: 20, y: 0.5 }] },
-      { name: 'val loss', points: [{ x: 0, y: 2.2 }, { x: 10, y: 1.4 }, { x: 20, y: 0 }] },
+      {
+        name: 'train loss',
+        points: [
+          { x: 0, y: 2 },
+          { x: 10, y: 1 },
+          { x: 20, y: 0.5 },
+        ],
+      },
+      {
+        name: 'val loss',
+        points: [
+          { x: 0, y: 2.2 },
+          { x: 10, y: 1.4 },
+          { x: 20, y: 0 },
+        ],
+      },
     ];
-    const out = await plotLines(series, path.join(dir, 'sub', 'loss'), { width: 100, height: 100, scale: 1, xTitle: 'step', yTitle: 'loss', logY: true });
+    const out = await plotLines(series, path.join(dir, 'sub', 'loss'), {
+      width: 100,
+      height: 100,
+      scale: 1,
+      xTitle: 'step',
+      yTitle: 'loss',
+      logY: true,
+    });
     const svg = readFileSync(out.svg, 'utf8');
     expect(svg).toContain('train loss');
     expect(svg).toContain('val loss');
@@ -67,7 +101,11 @@ describe('line chart', () => {
     expect(svg).toMatch(/d="M0,[\d.]+L50,[\d.]+"/);
     const meta = await sharp(out.png).metadata();
     expect([meta.width, meta.height]).toEqual(svgSize(svg));
-    const plain = await specToSvg({ data: { values: [{ x: 1, y: 1 }] }, mark: 'point', encoding: { x: { field: 'x', type: 'quantitative' } } });
+    const plain = await specToSvg({
+      data: { values: [{ x: 1, y: 1 }] },
+      mark: 'point',
+      encoding: { x: { field: 'x', type: 'quantitative' } },
+    });
     expect(plain.startsWith('<svg')).toBe(true);
   });
 });

@@ -62,8 +62,12 @@ describe('segmentationScores', () => {
 
   it('errors name the problem', () => {
     torch.tidy(() => {
-      expect(() => segmentationScores(torch.zeros([1, 1, 4, 4]), torch.zeros([1, 1, 4, 5]))).toThrow('segmentationScores: prediction [1, 1, 4, 4] and reference [1, 1, 4, 5] differ in shape');
-      expect(() => segmentationScores(torch.zeros([1, 2, 4, 4]), torch.zeros([1, 2, 4, 4]))).toThrow('must be masks [B, 1, H, W] or [B, H, W], got [1, 2, 4, 4]');
+      expect(() => segmentationScores(torch.zeros([1, 1, 4, 4]), torch.zeros([1, 1, 4, 5]))).toThrow(
+        'segmentationScores: prediction [1, 1, 4, 4] and reference [1, 1, 4, 5] differ in shape',
+      );
+      expect(() => segmentationScores(torch.zeros([1, 2, 4, 4]), torch.zeros([1, 2, 4, 4]))).toThrow(
+        'must be masks [B, 1, H, W] or [B, H, W], got [1, 2, 4, 4]',
+      );
     });
   });
 });

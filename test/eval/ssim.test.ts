@@ -41,7 +41,8 @@ function lcg(seed: number, n: number): Float64Array {
 /** A [C, H, W] image from f(c, i, j), as one float64 array. */
 function image(c: number, h: number, w: number, f: (c: number, i: number, j: number) => number): Float64Array {
   const out = new Float64Array(c * h * w);
-  for (let k = 0; k < c; k++) for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) out[(k * h + i) * w + j] = f(k, i, j);
+  for (let k = 0; k < c; k++)
+    for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) out[(k * h + i) * w + j] = f(k, i, j);
   return out;
 }
 
@@ -61,7 +62,7 @@ const CASES: Record<string, () => Case> = {
     b: image(3, 13, 17, (c, i, j) => 0.45 + 0.3 * Math.sin(0.5 * i + 0.3 * j + c + 0.4)),
   }),
   'checker-contrast-1ch': () => {
-    const a = image(1, 12, 12, (_c, i, j) => (((i >> 1) + (j >> 1)) % 2));
+    const a = image(1, 12, 12, (_c, i, j) => ((i >> 1) + (j >> 1)) % 2);
     return { shape: [1, 12, 12], a, b: a.map((v) => 0.8 * v + 0.1) };
   },
   'ramp-vs-flipped-20x11': () => {
@@ -144,9 +145,17 @@ describe('ssim', () => {
   });
 
   it('decreases as more noise is added', () => {
-    const clean = torch.tensor(image(3, 32, 32, (c, i, j) => 0.5 + 0.35 * Math.sin(0.3 * i) * Math.cos(0.2 * j + c)), { shape: [1, 3, 32, 32], dtype: 'float64' });
-    const noise = torch.tensor(lcg(7, 3 * 32 * 32).map((v) => v - 0.5), { shape: [1, 3, 32, 32], dtype: 'float64' });
-    const values = [0, 0.05, 0.1, 0.2, 0.4, 0.8].map((k) => torch.tidy(() => ssim(clean, clean.add(noise.mul(k)).clamp(0, 1)).item()));
+    const clean = torch.tensor(
+      image(3, 32, 32, (c, i, j) => 0.5 + 0.35 * Math.sin(0.3 * i) * Math.cos(0.2 * j + c)),
+      { shape: [1, 3, 32, 32], dtype: 'float64' },
+    );
+    const noise = torch.tensor(
+      lcg(7, 3 * 32 * 32).map((v) => v - 0.5),
+      { shape: [1, 3, 32, 32], dtype: 'float64' },
+    );
+    const values = [0, 0.05, 0.1, 0.2, 0.4, 0.8].map((k) =>
+      torch.tidy(() => ssim(clean, clean.add(noise.mul(k)).clamp(0, 1)).item()),
+    );
     expect(values[0]).toBeCloseTo(1, 14);
     for (let i = 1; i < values.length; i++) expect(values[i]!).toBeLessThan(values[i - 1]!);
     expect(values.at(-1)!).toBeLessThan(0.5);
@@ -156,8 +165,14 @@ describe('ssim', () => {
   it.skipIf(!HAS_NUMPY)('gives one value per image of a batch, each as if computed alone', () => {
     const names = ['random-vs-random', 'random-plus-noise'];
     const pairs = names.map((n) => pair(n));
-    const a = torch.cat(pairs.map((p) => p[0]), 0);
-    const b = torch.cat(pairs.map((p) => p[1]), 0);
+    const a = torch.cat(
+      pairs.map((p) => p[0]),
+      0,
+    );
+    const b = torch.cat(
+      pairs.map((p) => p[1]),
+      0,
+    );
     const s = ssim(a, b);
     expect(s.shape).toEqual([2]);
     expect(s.dtype).toBe('float64');
@@ -190,7 +205,10 @@ describe('ssim', () => {
   it('rejects bad inputs with clear errors', () => {
     const x = torch.zeros([1, 3, 16, 16]);
     const tests: [() => unknown, RegExp][] = [
-      [() => ssim(torch.zeros([3, 16, 16]), torch.zeros([3, 16, 16])), /expected images \[B, C, H, W\], got shape \[3, 16, 16\]/],
+      [
+        () => ssim(torch.zeros([3, 16, 16]), torch.zeros([3, 16, 16])),
+        /expected images \[B, C, H, W\], got shape \[3, 16, 16\]/,
+      ],
       [() => ssim(x, torch.zeros([1, 3, 16, 15])), /differ in shape: \[1, 3, 16, 16\] and \[1, 3, 16, 15\]/],
       [() => ssim(torch.zeros([1, 3, 10, 16]), torch.zeros([1, 3, 10, 16])), /at least 11x11 pixels .* got 10x16/],
       [() => ssim(x, torch.zeros([1, 3, 16, 16], { dtype: 'uint8' })), /floating-point images, got float32 and uint8/],
@@ -229,7 +247,19 @@ describe('l1Distance', () => {
       expect(d.item()).toBeCloseTo(REFERENCE[name]!.l1, 14);
       torch.dispose([a, b, d]);
     }
-    const a = torch.tensor([[[0, 1], [2, 3]], [[1, 1], [1, 1]]], { dtype: 'float32' });
+    const a = torch.tensor(
+      [
+        [
+          [0, 1],
+          [2, 3],
+        ],
+        [
+          [1, 1],
+          [1, 1],
+        ],
+      ],
+      { dtype: 'float32' },
+    );
     const b = torch.zeros([2, 2, 2]);
     const d = l1Distance(a, b);
     expect(d.dtype).toBe('float32');

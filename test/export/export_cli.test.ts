@@ -12,7 +12,18 @@ import { exportRun, type ExportRequest } from '../../src/export/export_run.js';
 import { dataLicence } from '../../src/export/provenance.js';
 import { decodeModel } from '../../src/export/onnx_proto.js';
 import { TINY, cliRunner } from '../helpers/cli.js';
-import { FP16_BOUND, FP16_MEAN_BOUND, FP32_BOUND, difference, labelFeed, lesionLabels, oneHotFeed, reference, runOnnx, session } from './helpers.js';
+import {
+  FP16_BOUND,
+  FP16_MEAN_BOUND,
+  FP32_BOUND,
+  difference,
+  labelFeed,
+  lesionLabels,
+  oneHotFeed,
+  reference,
+  runOnnx,
+  session,
+} from './helpers.js';
 
 const cli = cliRunner({ timeoutMs: 180_000 });
 let work = '';
@@ -26,7 +37,13 @@ const RUNS: Record<string, string[]> = {
   spade: ['--model', 'spade', '--size', '64x64', '--ngf', '4', '--ndf', '8', '--n-layers-d', '2'],
 };
 const runDir = (name: string): string => path.join(work, 'runs', name);
-const request = (name: string, out: string, o: Partial<ExportRequest> = {}): ExportRequest => ({ run: runDir(name), out: path.join(work, out), format: 'onnx', overwrite: true, ...o });
+const request = (name: string, out: string, o: Partial<ExportRequest> = {}): ExportRequest => ({
+  run: runDir(name),
+  out: path.join(work, out),
+  format: 'onnx',
+  overwrite: true,
+  ...o,
+});
 
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-export-'));
@@ -44,7 +61,7 @@ afterAll(() => {
 });
 
 describe.each(Object.keys(RUNS))('%s run', (name) => {
-  it('dermosynth export writes a model whose images are the run generator\'s within 1e-4', async () => {
+  it("dermosynth export writes a model whose images are the run generator's within 1e-4", async () => {
     const out = path.join(work, `${name}.onnx`);
     const r = cli('export', '--run', runDir(name), '--format', 'onnx', '--out', out, '--opset', '17');
     expect(r.status, r.stderr).toBe(0);
@@ -57,7 +74,12 @@ describe.each(Object.keys(RUNS))('%s run', (name) => {
       const s = await session(readFileSync(out));
       const got = await runOnnx(s, labelFeed(labels, 3, h, w));
       // The reference is synthesis's own path: label bytes -> generateImages.
-      const want = torch.tidy(() => rg.generateImages(torch.fromBytes(labels, 'uint8', [3, 1, h, w])).contiguous().toFloat32Array());
+      const want = torch.tidy(() =>
+        rg
+          .generateImages(torch.fromBytes(labels, 'uint8', [3, 1, h, w]))
+          .contiguous()
+          .toFloat32Array(),
+      );
       const d = difference(want, got.data);
       expect(d.max).toBeLessThanOrEqual(FP32_BOUND);
       // A 2-step run's image can be small (pix2pix, spade): relative to its scale too.
@@ -70,10 +92,21 @@ describe.each(Object.keys(RUNS))('%s run', (name) => {
   it('with --dynamic-size, fp32 and fp16 hold at the training size and at another size; --input onehot too', async () => {
     const rg = await RunGenerator.load(runDir(name));
     try {
-      const dynamic = await session(readFileSync((await exportRun(request(name, `${name}-dyn.onnx`, { dynamicSize: true }))).file));
-      const half = await session(readFileSync((await exportRun(request(name, `${name}-fp16.onnx`, { dynamicSize: true, precision: 'fp16' }))).file));
-      const onehot = await session(readFileSync((await exportRun(request(name, `${name}-onehot.onnx`, { input: 'onehot' }))).file));
-      for (const [w, h] of [[rg.width, rg.height], [2 * rg.width, rg.height]]) {
+      const dynamic = await session(
+        readFileSync((await exportRun(request(name, `${name}-dyn.onnx`, { dynamicSize: true }))).file),
+      );
+      const half = await session(
+        readFileSync(
+          (await exportRun(request(name, `${name}-fp16.onnx`, { dynamicSize: true, precision: 'fp16' }))).file,
+        ),
+      );
+      const onehot = await session(
+        readFileSync((await exportRun(request(name, `${name}-onehot.onnx`, { input: 'onehot' }))).file),
+      );
+      for (const [w, h] of [
+        [rg.width, rg.height],
+        [2 * rg.width, rg.height],
+      ]) {
         const labels = lesionLabels(rg.spec, 2, h!, w!, 6);
         const want = reference(rg.generator, rg.spec, labels, 2, h!, w!);
         const d32 = difference(want, (await runOnnx(dynamic, labelFeed(labels, 2, h!, w!))).data);
@@ -101,7 +134,9 @@ describe('--size', () => {
     try {
       const labels = lesionLabels(rg.spec, 1, 48, 64, 9);
       const got = await runOnnx(await session(readFileSync(r.file)), labelFeed(labels, 1, 48, 64));
-      expect(difference(reference(rg.generator, rg.spec, labels, 1, 48, 64), got.data).max).toBeLessThanOrEqual(FP32_BOUND);
+      expect(difference(reference(rg.generator, rg.spec, labels, 1, 48, 64), got.data).max).toBeLessThanOrEqual(
+        FP32_BOUND,
+      );
     } finally {
       rg.dispose();
     }
@@ -115,14 +150,21 @@ describe('the metadata', () => {
     const meta = Object.fromEntries(m.metadataProps.map((p) => [p.key, p.value]));
     expect(meta['dermosynth.run']).toBe('pix2pixhd');
     expect(meta['dermosynth.model']).toBe('pix2pixhd');
-    expect(meta['dermosynth.weights_sha256']).toBe(createHash('sha256').update(readFileSync(path.join(runDir('pix2pixhd'), 'generator.safetensors'))).digest('hex'));
+    expect(meta['dermosynth.weights_sha256']).toBe(
+      createHash('sha256')
+        .update(readFileSync(path.join(runDir('pix2pixhd'), 'generator.safetensors')))
+        .digest('hex'),
+    );
     expect(meta['dermosynth.weights_step']).toBe('final');
     expect(JSON.parse(meta['dermosynth.classes']!)).toEqual(['nevus', 'melanoma', 'seborrheic_keratosis']);
     expect(meta['dermosynth.size']).toBe('32x32');
     expect(meta['dermosynth.export_size']).toBe('32x32');
     expect(meta['dermosynth.size_rule']).toBe('width and height multiples of 8, at least 16');
     expect(JSON.parse(meta['dermosynth.label_map']!)).toMatchObject({
-      version: 1, frame: true, boundary: 2, channels: ['skin', 'lesion:nevus', 'lesion:melanoma', 'lesion:seborrheic_keratosis', 'frame', 'boundary'],
+      version: 1,
+      frame: true,
+      boundary: 2,
+      channels: ['skin', 'lesion:nevus', 'lesion:melanoma', 'lesion:seborrheic_keratosis', 'frame', 'boundary'],
     });
     expect(meta['dermosynth.input']).toMatch(/^labels: uint8 \[N, 1, H, W\]/);
     expect(meta['dermosynth.licence']).toMatch(/^none: procedural data/);
@@ -146,7 +188,9 @@ describe('the metadata', () => {
     const m = decodeModel(readFileSync(r.file));
     const meta = Object.fromEntries(m.metadataProps.map((p) => [p.key, p.value]));
     expect(meta['dermosynth.licence']).toBe('CC-BY-NC-4.0');
-    expect(meta['dermosynth.attribution']).toMatch(/^ISIC 2017 data, CC-BY-NC 4\.0; Codella et al\. arXiv:1710\.05006\. Non-commercial use only/);
+    expect(meta['dermosynth.attribution']).toMatch(
+      /^ISIC 2017 data, CC-BY-NC 4\.0; Codella et al\. arXiv:1710\.05006\. Non-commercial use only/,
+    );
     expect(m.docString).toContain('Codella et al. arXiv:1710.05006');
   });
 
@@ -162,7 +206,9 @@ describe('the metadata', () => {
     config.data.cache = path.join(work, 'gone');
     writeFileSync(path.join(copy, 'config.json'), JSON.stringify(config));
     const r = await exportRun({ run: copy, out: path.join(work, 'no-data.onnx'), format: 'onnx' });
-    expect(r.metadata['dermosynth.licence']).toMatch(/^unknown: .*if the model was trained on ISIC data, CC-BY-NC 4\.0 applies/);
+    expect(r.metadata['dermosynth.licence']).toMatch(
+      /^unknown: .*if the model was trained on ISIC data, CC-BY-NC 4\.0 applies/,
+    );
   });
 
   it('exports a run that has only checkpoints, naming the step', async () => {
@@ -188,11 +234,15 @@ describe('bad input: one line naming the flag', () => {
     const empty = path.join(work, 'runs', 'empty');
     mkdirSync(empty, { recursive: true });
     cpSync(path.join(runDir('proposed'), 'config.json'), path.join(empty, 'config.json'));
-    expect(fails('--run', empty, '--out', path.join(work, 'x.onnx'))).toMatch(/^dermosynth: --run .*empty: the run has no weights yet/);
+    expect(fails('--run', empty, '--out', path.join(work, 'x.onnx'))).toMatch(
+      /^dermosynth: --run .*empty: the run has no weights yet/,
+    );
   });
 
   it('an unknown format', () => {
-    expect(fails('--run', runDir('proposed'), '--format', 'tflite', '--out', path.join(work, 'x.onnx'))).toBe('dermosynth: --format tflite: unknown format; the formats are onnx');
+    expect(fails('--run', runDir('proposed'), '--format', 'tflite', '--out', path.join(work, 'x.onnx'))).toBe(
+      'dermosynth: --format tflite: unknown format; the formats are onnx',
+    );
   });
 
   it('a size that is not a multiple of what the model needs', () => {
@@ -202,13 +252,19 @@ describe('bad input: one line naming the flag', () => {
   });
 
   it('--size with --dynamic-size', () => {
-    expect(fails('--run', runDir('proposed'), '--size', '64x64', '--dynamic-size', '--out', path.join(work, 'x.onnx'))).toMatch(/^dermosynth: --size and --dynamic-size exclude each other/);
+    expect(
+      fails('--run', runDir('proposed'), '--size', '64x64', '--dynamic-size', '--out', path.join(work, 'x.onnx')),
+    ).toMatch(/^dermosynth: --size and --dynamic-size exclude each other/);
   });
 
   it('an opset outside those written, and an existing file', () => {
-    expect(fails('--run', runDir('proposed'), '--opset', '12', '--out', path.join(work, 'x.onnx'))).toBe('dermosynth: --opset 12: ONNX opsets 13 to 21 are written (default 17)');
+    expect(fails('--run', runDir('proposed'), '--opset', '12', '--out', path.join(work, 'x.onnx'))).toBe(
+      'dermosynth: --opset 12: ONNX opsets 13 to 21 are written (default 17)',
+    );
     const out = path.join(work, 'exists.onnx');
     writeFileSync(out, 'x');
-    expect(fails('--run', runDir('proposed'), '--out', out)).toMatch(/^dermosynth: --out .*exists\.onnx: the file exists; add --overwrite to replace it$/);
+    expect(fails('--run', runDir('proposed'), '--out', out)).toMatch(
+      /^dermosynth: --out .*exists\.onnx: the file exists; add --overwrite to replace it$/,
+    );
   });
 });

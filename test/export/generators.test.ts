@@ -11,7 +11,17 @@ import { generatorGraph, type ExportPrecision } from '../../src/export/generator
 import { generatorSizeRule } from '../../src/export/image_size.js';
 import { decodeModel, encodeModel } from '../../src/export/onnx_proto.js';
 import {
-  FP16_BOUND, FP16_MEAN_BOUND, FP32_BOUND, calibrateBatchNorm, difference, labelFeed, lesionLabels, oneHotFeed, reference, runOnnx, session,
+  FP16_BOUND,
+  FP16_MEAN_BOUND,
+  FP32_BOUND,
+  calibrateBatchNorm,
+  difference,
+  labelFeed,
+  lesionLabels,
+  oneHotFeed,
+  reference,
+  runOnnx,
+  session,
 } from './helpers.js';
 
 const spec = labelMapSpec(['nevus', 'melanoma', 'seborrheic_keratosis'], { boundary: 2, frame: true });
@@ -26,16 +36,76 @@ interface Variant {
 }
 
 const VARIANTS: Variant[] = [
-  { name: 'proposed, concat skips, no local enhancer', model: 'proposed', overrides: { ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 0 }, size: 32, other: [48, 24] },
-  { name: 'proposed, add skips, resize upsampling, 1 local enhancer', model: 'proposed', overrides: { ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 1, upsample: 'resize', skip: 'add' }, size: 32, other: [24, 40] },
-  { name: 'proposed, concat skips, 2 local enhancers, spectral-instance norm', model: 'proposed', overrides: { ngf: 8, nDown: 1, nBlocks: 1, numLocalEnhancers: 2, nBlocksLocal: 1, norm: 'spectral-instance' }, size: 32, other: [16, 48] },
-  { name: 'pix2pixhd, 1 local enhancer', model: 'pix2pixhd', overrides: { ngf: 8, nDown: 2, nBlocks: 2, numLocalEnhancers: 1, nBlocksLocal: 1 }, size: 32, other: [40, 32] },
-  { name: 'pix2pixhd, batch norm', model: 'pix2pixhd', overrides: { ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 0, norm: 'batch' }, size: 32, other: [32, 16] },
-  { name: 'pix2pix (unet_64, batch norm, dropout)', model: 'pix2pix', overrides: { ngf: 4, numDowns: 6 }, size: 64, other: [128, 64] },
-  { name: 'pix2pix (unet_32, instance norm)', model: 'pix2pix', overrides: { ngf: 4, numDowns: 5, norm: 'instance' }, size: 32, other: [64, 96] },
-  { name: 'pix2pix (unet_32, batch norm, resize upsampling)', model: 'pix2pix', overrides: { ngf: 4, numDowns: 5, upsample: 'resize' }, size: 32, other: [64, 32] },
-  { name: "spade ('normal', sync-batch SPADE, spectral)", model: 'spade', overrides: { ngf: 4, spadeHidden: 8 }, size: 64, other: [128, 64] },
-  { name: "spade ('more', instance SPADE, no spectral norm)", model: 'spade', overrides: { ngf: 2, spadeHidden: 4, upsampling: 'more', spadeNorm: 'instance', spectral: false }, size: 128, other: [128, 192] },
+  {
+    name: 'proposed, concat skips, no local enhancer',
+    model: 'proposed',
+    overrides: { ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 0 },
+    size: 32,
+    other: [48, 24],
+  },
+  {
+    name: 'proposed, add skips, resize upsampling, 1 local enhancer',
+    model: 'proposed',
+    overrides: { ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 1, upsample: 'resize', skip: 'add' },
+    size: 32,
+    other: [24, 40],
+  },
+  {
+    name: 'proposed, concat skips, 2 local enhancers, spectral-instance norm',
+    model: 'proposed',
+    overrides: { ngf: 8, nDown: 1, nBlocks: 1, numLocalEnhancers: 2, nBlocksLocal: 1, norm: 'spectral-instance' },
+    size: 32,
+    other: [16, 48],
+  },
+  {
+    name: 'pix2pixhd, 1 local enhancer',
+    model: 'pix2pixhd',
+    overrides: { ngf: 8, nDown: 2, nBlocks: 2, numLocalEnhancers: 1, nBlocksLocal: 1 },
+    size: 32,
+    other: [40, 32],
+  },
+  {
+    name: 'pix2pixhd, batch norm',
+    model: 'pix2pixhd',
+    overrides: { ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 0, norm: 'batch' },
+    size: 32,
+    other: [32, 16],
+  },
+  {
+    name: 'pix2pix (unet_64, batch norm, dropout)',
+    model: 'pix2pix',
+    overrides: { ngf: 4, numDowns: 6 },
+    size: 64,
+    other: [128, 64],
+  },
+  {
+    name: 'pix2pix (unet_32, instance norm)',
+    model: 'pix2pix',
+    overrides: { ngf: 4, numDowns: 5, norm: 'instance' },
+    size: 32,
+    other: [64, 96],
+  },
+  {
+    name: 'pix2pix (unet_32, batch norm, resize upsampling)',
+    model: 'pix2pix',
+    overrides: { ngf: 4, numDowns: 5, upsample: 'resize' },
+    size: 32,
+    other: [64, 32],
+  },
+  {
+    name: "spade ('normal', sync-batch SPADE, spectral)",
+    model: 'spade',
+    overrides: { ngf: 4, spadeHidden: 8 },
+    size: 64,
+    other: [128, 64],
+  },
+  {
+    name: "spade ('more', instance SPADE, no spectral norm)",
+    model: 'spade',
+    overrides: { ngf: 2, spadeHidden: 4, upsampling: 'more', spadeNorm: 'instance', spectral: false },
+    size: 128,
+    other: [128, 192],
+  },
 ];
 
 /**
@@ -46,11 +116,18 @@ const VARIANTS: Variant[] = [
 function makeGenerator(v: Variant): GeneratorModule {
   const { generator } = buildGenerator(v.model, spec.channels.length, v.overrides, 'cpu');
   const labels = lesionLabels(spec, 4, v.size, v.size, 1);
-  const calibration = torch.tidy(() => torch.keep(oneHotLabels(torch.fromBytes(labels, 'uint8', [4, 1, v.size, v.size]), spec)));
+  const calibration = torch.tidy(() =>
+    torch.keep(oneHotLabels(torch.fromBytes(labels, 'uint8', [4, 1, v.size, v.size]), spec)),
+  );
   calibrateBatchNorm(generator, calibration);
   calibration.dispose();
-  const { rms } = difference(reference(generator, spec, labels, 4, v.size, v.size), new Float32Array(4 * 3 * v.size * v.size));
-  const convs = [...generator.namedModules()].map(([, m]) => m).filter((m) => m instanceof nn.Conv2d || m instanceof nn.ConvTranspose2d);
+  const { rms } = difference(
+    reference(generator, spec, labels, 4, v.size, v.size),
+    new Float32Array(4 * 3 * v.size * v.size),
+  );
+  const convs = [...generator.namedModules()]
+    .map(([, m]) => m)
+    .filter((m) => m instanceof nn.Conv2d || m instanceof nn.ConvTranspose2d);
   const last = convs[convs.length - 1]!;
   const factor = Math.min(1000, Math.max(1, 0.3 / rms));
   torch.noGrad(() => {
@@ -59,7 +136,12 @@ function makeGenerator(v: Variant): GeneratorModule {
   return generator;
 }
 
-function exported(g: GeneratorModule, precision: ExportPrecision, input: 'labels' | 'onehot', size: { width: number; height: number } | 'dynamic'): Uint8Array {
+function exported(
+  g: GeneratorModule,
+  precision: ExportPrecision,
+  input: 'labels' | 'onehot',
+  size: { width: number; height: number } | 'dynamic',
+): Uint8Array {
   const graph = generatorGraph(g, { spec, input, precision, opset: 17, size });
   return encodeModel(graph.model({ graphName: 'g', producerVersion: 'test', metadata: {} }));
 }
@@ -118,16 +200,21 @@ describe.each(VARIANTS)('$name', (v) => {
 });
 
 describe('other opsets', () => {
-  it.each([13, 21])('opset %i computes what opset 17 does (Resize, Pad, AveragePool, Squeeze in their forms of that opset)', async (opset) => {
-    for (const v of [VARIANTS[1]!, VARIANTS[7]!]) {
-      const g = makeGenerator(v);
-      const labels = lesionLabels(spec, 2, v.size, v.size, 8);
-      const graph = generatorGraph(g, { spec, input: 'labels', precision: 'fp32', opset, size: 'dynamic' });
-      const s = await session(encodeModel(graph.model({ graphName: 'g', producerVersion: 'test', metadata: {} })));
-      const got = await runOnnx(s, labelFeed(labels, 2, v.size, v.size));
-      expect(difference(reference(g, spec, labels, 2, v.size, v.size), got.data).max, v.name).toBeLessThanOrEqual(FP32_BOUND);
-    }
-  });
+  it.each([13, 21])(
+    'opset %i computes what opset 17 does (Resize, Pad, AveragePool, Squeeze in their forms of that opset)',
+    async (opset) => {
+      for (const v of [VARIANTS[1]!, VARIANTS[7]!]) {
+        const g = makeGenerator(v);
+        const labels = lesionLabels(spec, 2, v.size, v.size, 8);
+        const graph = generatorGraph(g, { spec, input: 'labels', precision: 'fp32', opset, size: 'dynamic' });
+        const s = await session(encodeModel(graph.model({ graphName: 'g', producerVersion: 'test', metadata: {} })));
+        const got = await runOnnx(s, labelFeed(labels, 2, v.size, v.size));
+        expect(difference(reference(g, spec, labels, 2, v.size, v.size), got.data).max, v.name).toBeLessThanOrEqual(
+          FP32_BOUND,
+        );
+      }
+    },
+  );
 });
 
 describe('the graph', () => {

@@ -5,7 +5,13 @@ import * as ort from 'onnxruntime-node';
 import * as torch from '../../src/torch/index.js';
 import * as nn from '../../src/nn/index.js';
 import { Rng } from '../../src/data/random.js';
-import { BOUNDARY_BIT, NO_SEGMENTATION, classCount, oneHotLabels, type LabelMapSpec } from '../../src/data/label_map.js';
+import {
+  BOUNDARY_BIT,
+  NO_SEGMENTATION,
+  classCount,
+  oneHotLabels,
+  type LabelMapSpec,
+} from '../../src/data/label_map.js';
 
 /** The bound of the issue for float32 exports: max absolute difference from dermosynth's generator. */
 export const FP32_BOUND = 1e-4;
@@ -27,11 +33,19 @@ export const FP16_BOUND = 4 / 255;
 export const FP16_MEAN_BOUND = 1 / 255;
 
 export async function session(model: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  return ort.InferenceSession.create(model, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
 }
 
 /** Runs the model on uint8 label bytes [N, 1, H, W] (input 'labels') or a one-hot map (input 'label_onehot'); returns 'image'. */
-export async function runOnnx(s: ort.InferenceSession, feeds: Record<string, ort.Tensor>, output = 'image'): Promise<{ data: Float32Array; dims: readonly number[] }> {
+export async function runOnnx(
+  s: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  output = 'image',
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const out = await s.run(feeds);
   const t = out[output]!;
   return { data: t.data as Float32Array, dims: t.dims };
@@ -42,14 +56,38 @@ export function labelFeed(labels: Uint8Array, n: number, h: number, w: number): 
 }
 
 /** The one-hot map of label bytes, as dermosynth makes it, as an 'label_onehot' feed. */
-export function oneHotFeed(labels: Uint8Array, n: number, h: number, w: number, spec: LabelMapSpec): Record<string, ort.Tensor> {
-  const data = torch.tidy(() => oneHotLabels(torch.fromBytes(labels, 'uint8', [n, 1, h, w]), spec).contiguous().toFloat32Array());
+export function oneHotFeed(
+  labels: Uint8Array,
+  n: number,
+  h: number,
+  w: number,
+  spec: LabelMapSpec,
+): Record<string, ort.Tensor> {
+  const data = torch.tidy(() =>
+    oneHotLabels(torch.fromBytes(labels, 'uint8', [n, 1, h, w]), spec)
+      .contiguous()
+      .toFloat32Array(),
+  );
   return { label_onehot: new ort.Tensor('float32', data, [n, spec.channels.length, h, w]) };
 }
 
 /** dermosynth's generator on label bytes [N, 1, H, W] (float32, NCHW). */
-export function reference(generator: nn.Module, spec: LabelMapSpec, labels: Uint8Array, n: number, h: number, w: number): Float32Array {
-  return torch.inferenceMode(() => torch.tidy(() => generator.call(oneHotLabels(torch.fromBytes(labels, 'uint8', [n, 1, h, w]), spec)).contiguous().toFloat32Array()));
+export function reference(
+  generator: nn.Module,
+  spec: LabelMapSpec,
+  labels: Uint8Array,
+  n: number,
+  h: number,
+  w: number,
+): Float32Array {
+  return torch.inferenceMode(() =>
+    torch.tidy(() =>
+      generator
+        .call(oneHotLabels(torch.fromBytes(labels, 'uint8', [n, 1, h, w]), spec))
+        .contiguous()
+        .toFloat32Array(),
+    ),
+  );
 }
 
 /**

@@ -13,15 +13,37 @@ import { session } from './helpers.js';
 
 describe('float16 rounding', () => {
   it('gives libtorch float32 -> float16 bits (nearest even, subnormals, overflow, infinities, NaN)', () => {
-    const values: number[] = [0, -0, 1, -1, 65504, 65519.99, 65520, 70000, -1e9, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 2 ** -14, 2 ** -14 * (1 - 2 ** -11), 1 + 2 ** -11, 1 + 3 * 2 ** -11, Infinity, -Infinity];
+    const values: number[] = [
+      0,
+      -0,
+      1,
+      -1,
+      65504,
+      65519.99,
+      65520,
+      70000,
+      -1e9,
+      2 ** -24,
+      2 ** -25,
+      3 * 2 ** -26,
+      2 ** -14,
+      2 ** -14 * (1 - 2 ** -11),
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      Infinity,
+      -Infinity,
+    ];
     // Halfway cases between neighbouring float16 values, normal and subnormal, both parities.
-    for (const h of [1, 2, 3, 1023, 1024, 1025, 15360, 15361, 31743]) values.push((float16Value(h) + float16Value(h + 1)) / 2, -(float16Value(h) + float16Value(h + 1)) / 2);
+    for (const h of [1, 2, 3, 1023, 1024, 1025, 15360, 15361, 31743])
+      values.push((float16Value(h) + float16Value(h + 1)) / 2, -(float16Value(h) + float16Value(h + 1)) / 2);
     let s = 1;
     for (let i = 0; i < 4000; i++) {
       s = (s * 16807) % 2147483647;
       values.push(((s / 2147483647) * 2 - 1) * 2 ** ((i % 60) - 30));
     }
-    const bits = torch.tidy(() => Array.from(torch.tensor(Float32Array.from(values)).to('float16').data() as Uint16Array));
+    const bits = torch.tidy(() =>
+      Array.from(torch.tensor(Float32Array.from(values)).to('float16').data() as Uint16Array),
+    );
     const ours = values.map(float16Bits);
     const wrong = ours.map((b, i) => [values[i], b, bits[i]]).filter(([, a, b]) => a !== b);
     expect(wrong.slice(0, 5)).toEqual([]);
@@ -39,9 +61,21 @@ describe('the protobuf encoding', () => {
   it.each([13, 17, 21])('writes a model that onnxruntime runs and our decoder reads back (opset %i)', async (opset) => {
     const g = new GraphBuilder(opset);
     const x = g.input('x', DataType.FLOAT, ['N', 3]);
-    const y = g.node('LeakyRelu', [g.node('Add', [x, g.floatConstant([1, 2, 3], [3])], {}, { name: 'add' })], { alpha: float(0.5) }, { name: 'lrelu' });
+    const y = g.node(
+      'LeakyRelu',
+      [g.node('Add', [x, g.floatConstant([1, 2, 3], [3])], {}, { name: 'add' })],
+      { alpha: float(0.5) },
+      { name: 'lrelu' },
+    );
     g.output(y, 'y', DataType.FLOAT, ['N', 3]);
-    const bytes = encodeModel(g.model({ graphName: 'tiny', producerVersion: '1.2.3', docString: 'doc', metadata: { 'k.one': 'v1', 'k.two': '{"a":[1,2]}' } }));
+    const bytes = encodeModel(
+      g.model({
+        graphName: 'tiny',
+        producerVersion: '1.2.3',
+        docString: 'doc',
+        metadata: { 'k.one': 'v1', 'k.two': '{"a":[1,2]}' },
+      }),
+    );
     const s = await session(bytes);
     const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([-4, 0, 1, -10, 2, -3]), [2, 3]) });
     expect(Array.from(out.y!.data as Float32Array)).toEqual([-1.5, 2, 4, -4.5, 4, 0]);
@@ -51,7 +85,10 @@ describe('the protobuf encoding', () => {
     expect(m.irVersion).toBe(irVersionFor(opset));
     expect(m.opsetImport.map((o) => [o.domain ?? '', o.version])).toEqual([['', opset]]); // proto3 leaves default values out
     expect(m.producerName).toBe('dermosynth');
-    expect(m.metadataProps).toEqual([{ key: 'k.one', value: 'v1' }, { key: 'k.two', value: '{"a":[1,2]}' }]);
+    expect(m.metadataProps).toEqual([
+      { key: 'k.one', value: 'v1' },
+      { key: 'k.two', value: '{"a":[1,2]}' },
+    ]);
     // The output is the renamed last node, not an extra Identity.
     expect(m.graph.node.map((n) => n.opType)).toEqual(['Add', 'LeakyRelu']);
     expect(m.graph.node[1]!.output).toEqual(['y']);
@@ -66,20 +103,27 @@ describe('the label map inside the graph', () => {
     labelMapSpec(['nevus', 'melanoma', 'seborrheic_keratosis'], { boundary: 2, frame: true }),
     labelMapSpec(['MEL', 'NV', 'BCC', 'AKIEC', 'BKL', 'DF', 'VASC'], { boundary: 1, frame: false }),
   ];
-  it.each(specs.map((s) => [s.channels.join(' '), s] as const))('one-hot encodes every byte value as oneHotLabels does (%s)', async (_name, spec) => {
-    for (const precision of ['fp32', 'fp16'] as const) {
-      const g = new GraphBuilder(17, precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT);
-      const labels = g.input('labels', DataType.UINT8, ['N', 1, 'H', 'W']);
-      let y = labelsToOneHot(g, labels, spec);
-      if (precision === 'fp16') y = g.node('Cast', [y], { to: DataType.FLOAT });
-      g.output(y, 'onehot', DataType.FLOAT, ['N', spec.channels.length, 'H', 'W']);
-      const s = await session(encodeModel(g.model({ graphName: 'labels', producerVersion: '0', metadata: {} })));
-      // Every byte value, as a 2 x 1 x 8 x 32 batch.
-      const bytes = Uint8Array.from({ length: 512 }, (_, i) => (i * 37) % 256);
-      const out = await s.run({ labels: new ort.Tensor('uint8', bytes, [2, 1, 8, 32]) });
-      const want = torch.tidy(() => oneHotLabels(torch.fromBytes(bytes, 'uint8', [2, 1, 8, 32]), spec).contiguous().toFloat32Array());
-      expect(out.onehot!.dims).toEqual([2, spec.channels.length, 8, 32]);
-      expect(Array.from(out.onehot!.data as Float32Array)).toEqual(Array.from(want));
-    }
-  });
+  it.each(specs.map((s) => [s.channels.join(' '), s] as const))(
+    'one-hot encodes every byte value as oneHotLabels does (%s)',
+    async (_name, spec) => {
+      for (const precision of ['fp32', 'fp16'] as const) {
+        const g = new GraphBuilder(17, precision === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT);
+        const labels = g.input('labels', DataType.UINT8, ['N', 1, 'H', 'W']);
+        let y = labelsToOneHot(g, labels, spec);
+        if (precision === 'fp16') y = g.node('Cast', [y], { to: DataType.FLOAT });
+        g.output(y, 'onehot', DataType.FLOAT, ['N', spec.channels.length, 'H', 'W']);
+        const s = await session(encodeModel(g.model({ graphName: 'labels', producerVersion: '0', metadata: {} })));
+        // Every byte value, as a 2 x 1 x 8 x 32 batch.
+        const bytes = Uint8Array.from({ length: 512 }, (_, i) => (i * 37) % 256);
+        const out = await s.run({ labels: new ort.Tensor('uint8', bytes, [2, 1, 8, 32]) });
+        const want = torch.tidy(() =>
+          oneHotLabels(torch.fromBytes(bytes, 'uint8', [2, 1, 8, 32]), spec)
+            .contiguous()
+            .toFloat32Array(),
+        );
+        expect(out.onehot!.dims).toEqual([2, spec.channels.length, 8, 32]);
+        expect(Array.from(out.onehot!.data as Float32Array)).toEqual(Array.from(want));
+      }
+    },
+  );
 });

@@ -54,7 +54,10 @@ export function writeBmp(w: number, h: number, o: WriteOptions, value: (x: numbe
         buf[row + (bit >> 3)]! |= val << (8 - o.bpp - (bit & 7));
       } else if (o.bpp === 8) buf[row + x] = val;
       else if (o.bpp === 16) v.setUint16(row + x * 2, val, true);
-      else if (o.bpp === 24) (buf[row + x * 3] = val & 255, buf[row + x * 3 + 1] = (val >> 8) & 255, buf[row + x * 3 + 2] = (val >> 16) & 255);
+      else if (o.bpp === 24)
+        ((buf[row + x * 3] = val & 255),
+          (buf[row + x * 3 + 1] = (val >> 8) & 255),
+          (buf[row + x * 3 + 2] = (val >> 16) & 255));
       else v.setUint32(row + x * 4, val, true);
     }
   }

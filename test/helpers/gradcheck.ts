@@ -49,7 +49,11 @@ function project(out: Tensor, r: Tensor): Tensor {
  * Checks `fn`'s backward against central finite differences. Returns the errors; use
  * `expectGradOk` (or assert on `ok`) in tests.
  */
-export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
+export function gradcheck(
+  fn: (...inputs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  opts: GradcheckOptions = {},
+): GradcheckResult {
   const eps = opts.eps ?? 1e-6;
   const atol = opts.atol ?? 1e-5;
   const rtol = opts.rtol ?? 1e-4;

@@ -10,7 +10,11 @@ import * as torch from '../../src/torch/index.js';
 
 function probe(): string | null {
   try {
-    torch.tidy(() => torch.F.conv2d(torch.ones([1, 2, 4, 4], { dtype: 'bfloat16' }), torch.ones([2, 2, 3, 3], { dtype: 'bfloat16' })).sum().item());
+    torch.tidy(() =>
+      torch.F.conv2d(torch.ones([1, 2, 4, 4], { dtype: 'bfloat16' }), torch.ones([2, 2, 3, 3], { dtype: 'bfloat16' }))
+        .sum()
+        .item(),
+    );
     return null;
   } catch (e) {
     const cap = process.env.ONEDNN_MAX_CPU_ISA ?? process.env.DNNL_MAX_CPU_ISA ?? '(none)';

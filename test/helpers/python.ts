@@ -14,7 +14,9 @@ const probed = new Map<string, boolean>();
 export function pythonHas(modules: string): boolean {
   let ok = probed.get(modules);
   if (ok === undefined) {
-    ok = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore', timeout: 120_000 }).status === 0;
+    ok =
+      existsSync(PYTHON) &&
+      spawnSync(PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore', timeout: 120_000 }).status === 0;
     probed.set(modules, ok);
   }
   return ok;
@@ -26,7 +28,10 @@ export function pythonHas(modules: string): boolean {
  */
 export function needPython(file: string, what: string, modules: string, debianPackage: string): boolean {
   const ok = pythonHas(modules);
-  if (!ok) console.warn(`${file}: ${what} skipped: ${PYTHON} cannot import ${modules} (apt-get install ${debianPackage}; scripts/setup.sh does)`);
+  if (!ok)
+    console.warn(
+      `${file}: ${what} skipped: ${PYTHON} cannot import ${modules} (apt-get install ${debianPackage}; scripts/setup.sh does)`,
+    );
   return ok;
 }
 
@@ -46,6 +51,11 @@ export function pythonScriptJson<T>(file: string, args: string[] = []): T {
 }
 
 function runJson<T>(argv: string[], input: unknown): T {
-  const out = execFileSync(PYTHON, argv, { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 256 << 20, timeout: 300_000 });
+  const out = execFileSync(PYTHON, argv, {
+    input: JSON.stringify(input),
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    timeout: 300_000,
+  });
   return JSON.parse(out) as T;
 }

@@ -4,7 +4,9 @@ import { inject } from 'vitest';
 
 const dir = inject('torchFixtures');
 /** Why the fixtures are missing (the tests that need them are skipped), or null. */
-export const TORCH_FIXTURES_MISSING: string | null = dir ? null : (inject('torchFixturesMissing') ?? 'the global set-up made no PyTorch fixtures');
+export const TORCH_FIXTURES_MISSING: string | null = dir
+  ? null
+  : (inject('torchFixturesMissing') ?? 'the global set-up made no PyTorch fixtures');
 
 /** The path of a live fixture file, e.g. torchFixture('conv2d.safetensors'). */
 export function torchFixture(name: string): string {

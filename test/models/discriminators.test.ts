@@ -3,7 +3,13 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as torch from '../../src/torch/index.js';
 import * as nn from '../../src/nn/index.js';
-import { buildModels, downsampleScale, MODEL_NAMES, MultiscaleDiscriminator, NLayerDiscriminator } from '../../src/models/index.js';
+import {
+  buildModels,
+  downsampleScale,
+  MODEL_NAMES,
+  MultiscaleDiscriminator,
+  NLayerDiscriminator,
+} from '../../src/models/index.js';
 import { biasesBeforeInstanceNorm, gc, gradMax, labelMap } from './helpers.js';
 
 const C = 4;
@@ -46,7 +52,11 @@ describe('feature lists', () => {
     const d = new NLayerDiscriminator({ inputNc: 7, ndf: 4, nLayers: 3, norm: 'batch', style: 'pix2pix' });
     torch.tidy(() => {
       expect(d.call(torch.randn([1, 7, 256, 256])).map((t) => t.shape.join('x'))).toEqual([
-        '1x4x128x128', '1x8x64x64', '1x16x32x32', '1x32x31x31', '1x1x30x30',
+        '1x4x128x128',
+        '1x8x64x64',
+        '1x16x32x32',
+        '1x32x31x31',
+        '1x1x30x30',
       ]);
     });
     // No bias before batch norm; the first and last convolutions keep theirs.
@@ -62,24 +72,41 @@ describe('feature lists', () => {
     const d = new NLayerDiscriminator({ inputNc: 7, ndf: 8, nLayers: 4, norm: 'spectral-instance', style: 'spade' });
     torch.tidy(() => {
       expect(d.call(torch.randn([1, 7, 32, 32])).map((t) => t.shape.join('x'))).toEqual([
-        '1x8x17x17', '1x16x9x9', '1x32x5x5', '1x64x6x6', '1x1x7x7',
+        '1x8x17x17',
+        '1x16x9x9',
+        '1x32x5x5',
+        '1x64x6x6',
+        '1x1x7x7',
       ]);
     });
     const names = [...d.stateDict().keys()].sort();
-    expect(names).toEqual([
-      'model0.0.weight', 'model0.0.bias',
-      'model1.0.weight_orig', 'model1.0.weight_u', 'model1.0.weight_v',
-      'model2.0.weight_orig', 'model2.0.weight_u', 'model2.0.weight_v',
-      'model3.0.weight_orig', 'model3.0.weight_u', 'model3.0.weight_v',
-      'model4.0.weight', 'model4.0.bias',
-    ].sort());
+    expect(names).toEqual(
+      [
+        'model0.0.weight',
+        'model0.0.bias',
+        'model1.0.weight_orig',
+        'model1.0.weight_u',
+        'model1.0.weight_v',
+        'model2.0.weight_orig',
+        'model2.0.weight_u',
+        'model2.0.weight_v',
+        'model3.0.weight_orig',
+        'model3.0.weight_u',
+        'model3.0.weight_v',
+        'model4.0.weight',
+        'model4.0.bias',
+      ].sort(),
+    );
     expect(d.groups[1]!.layers[1]).toBeInstanceOf(nn.InstanceNorm2d);
   });
 
   it("pix2pixHD style with 'spectral-instance': the normalised convolutions are spectrally normalised and keep their bias", () => {
     const d = new NLayerDiscriminator({ inputNc: 7, ndf: 4, nLayers: 3, norm: 'spectral-instance' });
     const names = [...d.stateDict().keys()];
-    for (const i of [1, 2, 3]) expect(names).toEqual(expect.arrayContaining([`model${i}.0.weight_orig`, `model${i}.0.bias`, `model${i}.0.weight_u`]));
+    for (const i of [1, 2, 3])
+      expect(names).toEqual(
+        expect.arrayContaining([`model${i}.0.weight_orig`, `model${i}.0.bias`, `model${i}.0.weight_u`]),
+      );
     expect(names).toContain('model0.0.weight');
     expect(names).toContain('model4.0.weight');
     torch.tidy(() => {
@@ -96,7 +123,14 @@ describe('feature lists', () => {
   });
 
   it('scale k sees the input average-pooled k times (3x3, stride 2, padding 1, padding not counted)', () => {
-    const d = new MultiscaleDiscriminator({ inputNc: 7, ndf: 4, nLayers: 2, numD: 3, norm: 'spectral-instance', style: 'spade' });
+    const d = new MultiscaleDiscriminator({
+      inputNc: 7,
+      ndf: 4,
+      nLayers: 2,
+      numD: 3,
+      norm: 'spectral-instance',
+      style: 'spade',
+    });
     d.eval(); // no power iteration: repeated calls give the same weights
     const x = torch.randn([1, 7, 40, 24]);
     torch.tidy(() => {
@@ -108,7 +142,15 @@ describe('feature lists', () => {
       expect(diff(all[1]!.at(-1)!, d.scales[1]!.call(x1).at(-1)!)).toBe(0);
       expect(diff(all[2]!.at(-1)!, d.scales[2]!.call(x2).at(-1)!)).toBe(0);
       // count_include_pad false: a constant image stays constant.
-      expect(torch.tidy(() => downsampleScale(torch.full([1, 1, 5, 5], 3)).sub(3).abs().max().item())).toBe(0);
+      expect(
+        torch.tidy(() =>
+          downsampleScale(torch.full([1, 1, 5, 5], 3))
+            .sub(3)
+            .abs()
+            .max()
+            .item(),
+        ),
+      ).toBe(0);
     });
     x.dispose();
   });

@@ -6,7 +6,14 @@ import * as torch from '../../src/torch/index.js';
 import * as nn from '../../src/nn/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import {
-  buildModels, GlobalGenerator, isCoarseToFine, LocalEnhancerGenerator, SPADE, SPADEGenerator, UnetGenerator, type ModelOverrides,
+  buildModels,
+  GlobalGenerator,
+  isCoarseToFine,
+  LocalEnhancerGenerator,
+  SPADE,
+  SPADEGenerator,
+  UnetGenerator,
+  type ModelOverrides,
 } from '../../src/models/index.js';
 import { biasesBeforeInstanceNorm, gc, gradMax, labelMap, minMax } from './helpers.js';
 
@@ -56,7 +63,13 @@ describe('forward shapes and ranges', () => {
   });
 
   it('pix2pixhd with 2 local enhancers, 32x32', () => {
-    const { generator } = buildModels('pix2pixhd', C, { ngf: 16, nDown: 1, nBlocks: 1, numLocalEnhancers: 2, nBlocksLocal: 1 });
+    const { generator } = buildModels('pix2pixhd', C, {
+      ngf: 16,
+      nDown: 1,
+      nBlocks: 1,
+      numLocalEnhancers: 2,
+      nBlocksLocal: 1,
+    });
     expect(isCoarseToFine(generator)).toBe(true);
     expectImage(generator, 32, 32);
   });
@@ -68,10 +81,16 @@ describe('forward shapes and ranges', () => {
     const x = labelMap(2, C, 64, 64);
     torch.tidy(() => {
       const [a, b] = [deeper.call(x), deeper.call(x)];
-      expect(torch.tidy(() => a.sub(b).abs().max().item()), 'dropout in training mode').toBeGreaterThan(0);
+      expect(
+        torch.tidy(() => a.sub(b).abs().max().item()),
+        'dropout in training mode',
+      ).toBeGreaterThan(0);
       deeper.eval();
       const [c, d] = [deeper.call(x), deeper.call(x)];
-      expect(torch.tidy(() => c.sub(d).abs().max().item()), 'no dropout in eval mode').toBe(0);
+      expect(
+        torch.tidy(() => c.sub(d).abs().max().item()),
+        'no dropout in eval mode',
+      ).toBe(0);
     });
     x.dispose();
   });
@@ -185,7 +204,9 @@ describe('coarse to fine', () => {
     const own = new Set(g.globalGenerator.parameters());
     for (const p of g.globalParameters()) expect(own.has(p)).toBe(true);
     // Its only other parameters are its head's.
-    expect(g.globalGenerator.parameters().filter((p) => !g.globalParameters().includes(p))).toEqual(g.globalGenerator.head.parameters());
+    expect(g.globalGenerator.parameters().filter((p) => !g.globalParameters().includes(p))).toEqual(
+      g.globalGenerator.head.parameters(),
+    );
     // A global generator trained alone loads into it by name (strictly).
     const alone = new GlobalGenerator({ inputNc: C, ngf: 8, nDown: 2, nBlocks: 1, skip: 'concat' });
     expect([...g.globalGenerator.stateDict().keys()]).toEqual([...alone.stateDict().keys()]);
@@ -224,7 +245,10 @@ describe('skip connections', () => {
   it("concat widens the decoder: up_i reads 2x its channels and the head 2 ngf; 'add' and 'none' do not", () => {
     const widths = (skip: 'concat' | 'add' | 'none'): number[] => {
       const g = new GlobalGenerator({ inputNc: C, ngf: 8, nDown: 2, nBlocks: 1, skip });
-      return [...g.ups.map((u) => (u.layers[0] as nn.ConvTranspose2d).inChannels), (g.head.layers[1] as nn.Conv2d).inChannels];
+      return [
+        ...g.ups.map((u) => (u.layers[0] as nn.ConvTranspose2d).inChannels),
+        (g.head.layers[1] as nn.Conv2d).inChannels,
+      ];
     };
     expect(widths('concat')).toEqual([64, 32, 16]);
     expect(widths('add')).toEqual([32, 16, 8]);
@@ -238,7 +262,14 @@ describe('skip connections', () => {
       torch.noGrad(() => {
         for (const up of g.ups) for (const p of up.parameters()) p.zero_();
       });
-      const spread = torch.tidy(() => g.call(labelMap(1, C, 16, 16)).sub(g.call(labelMap(1, C, 16, 16))).abs().max().item());
+      const spread = torch.tidy(() =>
+        g
+          .call(labelMap(1, C, 16, 16))
+          .sub(g.call(labelMap(1, C, 16, 16)))
+          .abs()
+          .max()
+          .item(),
+      );
       if (skip === 'none') expect(spread, skip).toBeLessThan(1e-6);
       else expect(spread, skip).toBeGreaterThan(1e-3);
     }
@@ -249,14 +280,24 @@ describe("upsample 'resize'", () => {
   it('every upsampling layer of the global generator and the enhancers becomes nearest resize + reflect pad + 3x3 conv, with the same parameter count; images and gradients as before', () => {
     const make = (upsample: 'deconv' | 'resize') => {
       torch.manualSeed(2);
-      return new LocalEnhancerGenerator({ inputNc: C, ngf: 8, nDown: 2, nBlocks: 1, numLocalEnhancers: 1, nBlocksLocal: 1, skip: 'concat', upsample });
+      return new LocalEnhancerGenerator({
+        inputNc: C,
+        ngf: 8,
+        nDown: 2,
+        nBlocks: 1,
+        numLocalEnhancers: 1,
+        nBlocksLocal: 1,
+        skip: 'concat',
+        upsample,
+      });
     };
     const deconv = make('deconv');
     const resize = make('resize');
     const count = (g: nn.Module) => g.parameters().reduce((n, p) => n + p.numel, 0);
     expect(count(resize)).toBe(count(deconv));
     const ups = [...resize.globalGenerator.ups, resize.enhancers[0]!.up];
-    for (const up of ups) expect(up.layers.slice(0, 3).map((l) => l.constructor.name)).toEqual(['Upsample', 'ReflectionPad2d', 'Conv2d']);
+    for (const up of ups)
+      expect(up.layers.slice(0, 3).map((l) => l.constructor.name)).toEqual(['Upsample', 'ReflectionPad2d', 'Conv2d']);
     expect([...resize.namedParameters()].some(([n]) => n.startsWith('global.up0.2.'))).toBe(true);
     expectImage(resize, 32, 32);
     const x = labelMap(1, C, 32, 32);
@@ -271,7 +312,9 @@ describe("upsample 'resize'", () => {
     const kinds = [...g.namedModules()].map(([, m]) => m.constructor.name);
     expect(kinds).not.toContain('ConvTranspose2d');
     expect(kinds.filter((k) => k === 'Upsample')).toHaveLength(5);
-    const convs = [...g.namedModules()].map(([, m]) => m).filter((m): m is nn.Conv2d => m instanceof nn.Conv2d && m.kernelSize[0] === 3);
+    const convs = [...g.namedModules()]
+      .map(([, m]) => m)
+      .filter((m): m is nn.Conv2d => m instanceof nn.Conv2d && m.kernelSize[0] === 3);
     expect(convs).toHaveLength(5);
     expect(convs.filter((c) => c.options.bias === false)).toHaveLength(4); // the outermost has no norm, so a bias
     g.eval();
@@ -283,7 +326,9 @@ describe("upsample 'resize'", () => {
     expect(built.options.upsample).toBe('resize');
     expect(buildModels('pix2pix', C, { upsample: 'resize' }, 'cpu').options.upsample).toBe('resize');
     expect(buildModels('proposed', C, {}, 'cpu').options.upsample).toBe('deconv');
-    expect(() => buildModels('proposed', C, { upsample: 'bilinear' as 'resize' }, 'cpu')).toThrow(/upsample must be one of "deconv", "resize"/);
+    expect(() => buildModels('proposed', C, { upsample: 'bilinear' as 'resize' }, 'cpu')).toThrow(
+      /upsample must be one of "deconv", "resize"/,
+    );
   });
 });
 
@@ -349,7 +394,7 @@ describe('initialisation', () => {
     expect(bn.std).toBeLessThan(0.04);
   });
 
-  it("SPADE: xavier-normal with gain 0.02 (weight_orig under spectral norm), biases 0", () => {
+  it('SPADE: xavier-normal with gain 0.02 (weight_orig under spectral norm), biases 0', () => {
     torch.manualSeed(6);
     const g = buildModels('spade', C, { ngf: 8, spadeHidden: 16 }, 'cpu').generator;
     const sd = g.stateDict();

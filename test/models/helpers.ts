@@ -9,7 +9,11 @@ export function gc(): void {
 
 /** A random one-hot label map [b, c, h, w] (float32). */
 export function labelMap(b: number, c: number, h: number, w: number): Tensor {
-  return torch.tidy(() => torch.F.oneHot(torch.randint(0, c, [b, h, w]), c, 'float32').permute(0, 3, 1, 2).contiguous());
+  return torch.tidy(() =>
+    torch.F.oneHot(torch.randint(0, c, [b, h, w]), c, 'float32')
+      .permute(0, 3, 1, 2)
+      .contiguous(),
+  );
 }
 
 /** Frees a module's parameters and buffers now (large published-size models). */
@@ -36,7 +40,10 @@ export function biasesBeforeInstanceNorm(g: nn.Module<any, any>): Set<string> {
   for (const [prefix, m] of g.namedModules()) {
     if (!(m instanceof nn.Sequential)) continue;
     m.layers.forEach((layer, i) => {
-      if ((layer instanceof nn.Conv2d || layer instanceof nn.ConvTranspose2d) && m.layers[i + 1] instanceof nn.InstanceNorm2d) {
+      if (
+        (layer instanceof nn.Conv2d || layer instanceof nn.ConvTranspose2d) &&
+        m.layers[i + 1] instanceof nn.InstanceNorm2d
+      ) {
         names.add(`${prefix ? `${prefix}.` : ''}${i}.bias`);
       }
     });

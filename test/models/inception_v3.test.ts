@@ -19,8 +19,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const PYTHON = '/usr/bin/python3';
 const HAS_TORCH = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 const HAS_PIL = spawnSync(PYTHON, ['-c', 'import PIL.Image, numpy'], { stdio: 'ignore' }).status === 0;
-if (!HAS_PIL) console.warn(`inception_v3.test: the PIL resize comparison is skipped: ${PYTHON} cannot import PIL and numpy (apt install python3-pil)`);
-if (!HAS_TORCH) console.warn(`inception_v3.test: parity tests skipped: ${PYTHON} cannot import torch (apt install python3-torch)`);
+if (!HAS_PIL)
+  console.warn(
+    `inception_v3.test: the PIL resize comparison is skipped: ${PYTHON} cannot import PIL and numpy (apt install python3-pil)`,
+  );
+if (!HAS_TORCH)
+  console.warn(`inception_v3.test: parity tests skipped: ${PYTHON} cannot import torch (apt install python3-torch)`);
 
 let dir = '';
 let shared: InceptionV3 | null = null;
@@ -43,7 +47,14 @@ describe('InceptionV3', () => {
     const sd = net().stateDict();
     const keys = [...sd.keys()];
     expect(keys.length).toBe(566); // 94 BasicConv2d x 6 (conv.weight + bn's 5) + fc.weight + fc.bias
-    for (const k of ['conv.weight', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']) {
+    for (const k of [
+      'conv.weight',
+      'bn.weight',
+      'bn.bias',
+      'bn.running_mean',
+      'bn.running_var',
+      'bn.num_batches_tracked',
+    ]) {
       expect(sd.has(`Conv2d_1a_3x3.${k}`)).toBe(true);
       expect(sd.has(`Mixed_7b.branch3x3dbl_3a.${k}`)).toBe(true);
     }
@@ -70,9 +81,13 @@ describe('InceptionV3', () => {
       // logits = pool3 W^T without the bias by default.
       const w = net().fc.param('weight');
       expect(logits.sub(pool3.mm(w.t())).abs().max().item()).toBeLessThan(1e-5);
-      expect(() => new InceptionV3({ resize: 'none' }).preprocess(x)).toThrow("InceptionV3: resize 'none' needs 299x299 images, got 56x40");
+      expect(() => new InceptionV3({ resize: 'none' }).preprocess(x)).toThrow(
+        "InceptionV3: resize 'none' needs 299x299 images, got 56x40",
+      );
       expect(() => net().call(torch.rand([1, 1, 32, 32]))).toThrow('expected images [B, 3, H, W] in [0, 1]');
-      expect(() => new InceptionV3({ resize: 'lanczos' as InceptionResize })).toThrow("resize must be one of bicubic-antialias, bilinear-antialias, bilinear, none, got 'lanczos'");
+      expect(() => new InceptionV3({ resize: 'lanczos' as InceptionResize })).toThrow(
+        "resize must be one of bicubic-antialias, bilinear-antialias, bilinear, none, got 'lanczos'",
+      );
     });
   });
 
@@ -83,7 +98,9 @@ describe('InceptionV3', () => {
       expect(y.shape).toEqual([1, 3, 299, 299]);
       expect(y.sub(x.mul(2).sub(1)).abs().max().item()).toBeLessThan(1e-5);
       const big = torch.rand([1, 3, 600, 640]);
-      const expected = torch.F.interpolate(big, { size: [299, 299], mode: 'bicubic', antialias: true }).mul(2).sub(1);
+      const expected = torch.F.interpolate(big, { size: [299, 299], mode: 'bicubic', antialias: true })
+        .mul(2)
+        .sub(1);
       expect(net().preprocess(big).sub(expected).abs().max().item()).toBe(0);
     });
   });
@@ -91,7 +108,10 @@ describe('InceptionV3', () => {
 
 describe.skipIf(!HAS_PIL)("the anti-aliased resize is PIL's bicubic (clean-fid's)", () => {
   it('downscaling 150x130 and upscaling 64x80 to 299x299 agree with PIL.Image.resize(BICUBIC) on float images to 1e-4', () => {
-    for (const [h, w] of [[150, 130], [64, 80]] as const) {
+    for (const [h, w] of [
+      [150, 130],
+      [64, 80],
+    ] as const) {
       torch.manualSeed(h);
       const x = torch.rand([1, 3, h, w]);
       const ours = torch.tidy(() => net().preprocess(x).add(1).mul(0.5).toArray());
@@ -101,7 +121,13 @@ from PIL import Image
 x = np.array(json.load(sys.stdin), dtype=np.float32).reshape(3, ${h}, ${w})
 out = [np.asarray(Image.fromarray(x[c], mode='F').resize((299, 299), resample=Image.BICUBIC)) for c in range(3)]
 print(json.dumps(np.stack(out).ravel().tolist()))`;
-      const ref = JSON.parse(execFileSync(PYTHON, ['-c', code], { input: JSON.stringify(x.toArray()), encoding: 'utf8', maxBuffer: 64 << 20 })) as number[];
+      const ref = JSON.parse(
+        execFileSync(PYTHON, ['-c', code], {
+          input: JSON.stringify(x.toArray()),
+          encoding: 'utf8',
+          maxBuffer: 64 << 20,
+        }),
+      ) as number[];
       expect(ref.length).toBe(ours.length);
       let worst = 0;
       for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i]! - ours[i]!));
@@ -125,9 +151,21 @@ describe('loadInceptionV3', () => {
     freeModule(loaded);
 
     const variants: [string, (m: Map<string, Tensor>) => void, string][] = [
-      ['missing', (m) => m.delete('Mixed_5c.branch5x5_2.bn.running_var'), "missing tensor 'Mixed_5c.branch5x5_2.bn.running_var'"],
-      ['unexpected', (m) => m.set('AuxLogits.fc.weight', torch.zeros([1000, 768])), "unexpected tensor 'AuxLogits.fc.weight'"],
-      ['shape', (m) => m.set('fc.weight', torch.zeros([1000, 2048])), "tensor 'fc.weight' is [1000, 2048], expected [1008, 2048]"],
+      [
+        'missing',
+        (m) => m.delete('Mixed_5c.branch5x5_2.bn.running_var'),
+        "missing tensor 'Mixed_5c.branch5x5_2.bn.running_var'",
+      ],
+      [
+        'unexpected',
+        (m) => m.set('AuxLogits.fc.weight', torch.zeros([1000, 768])),
+        "unexpected tensor 'AuxLogits.fc.weight'",
+      ],
+      [
+        'shape',
+        (m) => m.set('fc.weight', torch.zeros([1000, 2048])),
+        "tensor 'fc.weight' is [1000, 2048], expected [1008, 2048]",
+      ],
     ];
     for (const [name, change, message] of variants) {
       const m = new Map(state);
@@ -144,8 +182,12 @@ describe.skipIf(!HAS_TORCH)('parity with PyTorch (bench/inception_pytorch.py)', 
   it('random weights from torch.save, converted by scripts/to_safetensors.py, load strictly; pool3 and logits agree (bicubic-antialias and bilinear)', async () => {
     const pth = path.join(dir, 'random.pth');
     const weights = path.join(dir, 'random.safetensors');
-    execFileSync(PYTHON, [path.join(ROOT, 'bench/inception_pytorch.py'), '--init', pth, '--seed', '3'], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    const log = execFileSync(PYTHON, [path.join(ROOT, 'scripts/to_safetensors.py'), pth, weights], { encoding: 'utf8' });
+    execFileSync(PYTHON, [path.join(ROOT, 'bench/inception_pytorch.py'), '--init', pth, '--seed', '3'], {
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
+    const log = execFileSync(PYTHON, [path.join(ROOT, 'scripts/to_safetensors.py'), pth, weights], {
+      encoding: 'utf8',
+    });
     expect(log).toContain('566 tensors');
     torch.manualSeed(7);
     const images = torch.rand([3, 3, 48, 64]);
@@ -154,12 +196,30 @@ describe.skipIf(!HAS_TORCH)('parity with PyTorch (bench/inception_pytorch.py)', 
     for (const resize of ['bicubic-antialias', 'bilinear'] as const) {
       const ours = await loadInceptionV3(weights, { resize });
       const out = path.join(dir, `out-${resize}.safetensors`);
-      execFileSync(PYTHON, [path.join(ROOT, 'bench/inception_pytorch.py'), '--weights', weights, '--images', imageFile, '--out', out, '--resize', resize], {
-        env: { ...process.env, OMP_NUM_THREADS: '1' },
-      });
+      execFileSync(
+        PYTHON,
+        [
+          path.join(ROOT, 'bench/inception_pytorch.py'),
+          '--weights',
+          weights,
+          '--images',
+          imageFile,
+          '--out',
+          out,
+          '--resize',
+          resize,
+        ],
+        {
+          env: { ...process.env, OMP_NUM_THREADS: '1' },
+        },
+      );
       const { tensors } = await torch.loadSafetensors(out);
       // Through the features helper: float64 matrices, images given in [-1, 1] and converted to [0, 1].
-      const feats = await extractFeatures(inceptionWithLogits(ours), torch.tidy(() => images.mul(2).sub(1)), { batchSize: 2 });
+      const feats = await extractFeatures(
+        inceptionWithLogits(ours),
+        torch.tidy(() => images.mul(2).sub(1)),
+        { batchSize: 2 },
+      );
       for (const k of ['pool3', 'logits'] as const) {
         const ref = tensors.get(k)!.to('float64');
         const scale = ref.abs().max().item();

@@ -3,7 +3,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as torch from '../../src/torch/index.js';
 import type * as nn from '../../src/nn/index.js';
-import { buildModels, GlobalGenerator, LocalEnhancerGenerator, MODEL_NAMES, Vgg19, type ModelName, type ModelOverrides } from '../../src/models/index.js';
+import {
+  buildModels,
+  GlobalGenerator,
+  LocalEnhancerGenerator,
+  MODEL_NAMES,
+  Vgg19,
+  type ModelName,
+  type ModelOverrides,
+} from '../../src/models/index.js';
 import { gc, labelMap } from './helpers.js';
 
 const C = 4;
@@ -18,7 +26,12 @@ const SMALL: Record<ModelName, [ModelOverrides, number]> = {
 
 beforeAll(() => torch.setNumThreads(2));
 
-function step(g: nn.Module<[torch.Tensor], torch.Tensor>, d: nn.Module<[torch.Tensor], torch.Tensor[][]>, label: torch.Tensor, real: torch.Tensor): void {
+function step(
+  g: nn.Module<[torch.Tensor], torch.Tensor>,
+  d: nn.Module<[torch.Tensor], torch.Tensor[][]>,
+  label: torch.Tensor,
+  real: torch.Tensor,
+): void {
   const fake = g.call(label);
   const predFake = d.call(torch.cat([label, fake], 1));
   const predReal = d.call(torch.cat([label, real], 1));
@@ -71,10 +84,22 @@ describe('memory', () => {
   it('edge sizes (no downsampling, no residual blocks) free every intermediate, with every skip mode', () => {
     const label = labelMap(1, C, 16, 16);
     for (const skip of ['concat', 'add', 'none'] as const) {
-      for (const [nDown, nBlocks] of [[0, 0], [1, 0], [2, 1]]) {
+      for (const [nDown, nBlocks] of [
+        [0, 0],
+        [1, 0],
+        [2, 1],
+      ]) {
         const gens = [
           new GlobalGenerator({ inputNc: C, ngf: 4, nDown: nDown!, nBlocks: nBlocks!, skip }),
-          new LocalEnhancerGenerator({ inputNc: C, ngf: 4, nDown: nDown!, nBlocks: nBlocks!, numLocalEnhancers: 1, nBlocksLocal: nBlocks!, skip }),
+          new LocalEnhancerGenerator({
+            inputNc: C,
+            ngf: 4,
+            nDown: nDown!,
+            nBlocks: nBlocks!,
+            numLocalEnhancers: 1,
+            nBlocksLocal: nBlocks!,
+            skip,
+          }),
         ];
         for (const g of gens) {
           torch.tidy(() => g.call(label));
@@ -82,7 +107,9 @@ describe('memory', () => {
           const baseline = torch.liveTensors();
           const y = g.call(label);
           expect(y.shape, `${skip} ${nDown} ${nBlocks}`).toEqual([1, 3, 16, 16]);
-          expect(torch.liveTensors(), `${skip} nDown ${nDown} nBlocks ${nBlocks} ${g.constructor.name}`).toBe(baseline + 1);
+          expect(torch.liveTensors(), `${skip} nDown ${nDown} nBlocks ${nBlocks} ${g.constructor.name}`).toBe(
+            baseline + 1,
+          );
           y.dispose();
         }
       }
@@ -99,7 +126,12 @@ describe('memory', () => {
     const feats = vgg.call(x);
     expect(torch.liveTensors()).toBe(baseline + 5);
     torch.dispose(feats);
-    torch.tidy(() => vgg.call(x).reduce((a, f) => a.add(f.mean()), torch.zeros([])).backward());
+    torch.tidy(() =>
+      vgg
+        .call(x)
+        .reduce((a, f) => a.add(f.mean()), torch.zeros([]))
+        .backward(),
+    );
     x.zeroGrad();
     gc();
     expect(torch.liveTensors()).toBe(baseline);

@@ -12,7 +12,16 @@
 // 182,446,403 for 4 label channels.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as torch from '../../src/torch/index.js';
-import { buildModels, GlobalGenerator, LocalEnhancerGenerator, MODEL_NAMES, SPADEGenerator, UnetGenerator, Vgg19, type ModelName } from '../../src/models/index.js';
+import {
+  buildModels,
+  GlobalGenerator,
+  LocalEnhancerGenerator,
+  MODEL_NAMES,
+  SPADEGenerator,
+  UnetGenerator,
+  Vgg19,
+  type ModelName,
+} from '../../src/models/index.js';
 import { freeModule, gc } from './helpers.js';
 
 const LABELS = 4;
@@ -54,7 +63,8 @@ describe('parameter counts match the reference networks', () => {
   it("proposed with skip 'none' or 'add' is pix2pixHD's generator, parameter for parameter", () => {
     const sizes = { ngf: 16, nDown: 3, nBlocks: 2, numLocalEnhancers: 1, nBlocksLocal: 1 };
     const hd = buildModels('pix2pixhd', LABELS, sizes);
-    const shapes = (g: typeof hd.generator): string[] => [...g.namedParameters()].map(([n, p]) => `${n}:${p.shape.join('x')}`);
+    const shapes = (g: typeof hd.generator): string[] =>
+      [...g.namedParameters()].map(([n, p]) => `${n}:${p.shape.join('x')}`);
     try {
       for (const skip of ['none', 'add'] as const) {
         const p = buildModels('proposed', LABELS, { ...sizes, skip });
@@ -73,30 +83,73 @@ describe('parameter counts match the reference networks', () => {
   });
 
   it('other sizes: global generators, heads, two local enhancers, unet_128, SPADE most, VGG19', () => {
-    const count = (make: () => { numParameters(): number; namedParameters(): Generator<[string, torch.Tensor]>; namedBuffers(): Generator<[string, torch.Tensor]> }): number => {
+    const count = (
+      make: () => {
+        numParameters(): number;
+        namedParameters(): Generator<[string, torch.Tensor]>;
+        namedBuffers(): Generator<[string, torch.Tensor]>;
+      },
+    ): number => {
       const m = make();
       const n = m.numParameters();
       for (const [, t] of [...m.namedParameters(), ...m.namedBuffers()]) t.dispose();
       return n;
     };
     expect(count(() => new GlobalGenerator({ inputNc: LABELS, ngf: 64, nDown: 4, nBlocks: 9 }))).toBe(182_446_403);
-    expect(count(() => new GlobalGenerator({ inputNc: LABELS, ngf: 16, nDown: 3, nBlocks: 2, skip: 'concat' }))).toBe(888_835);
-    expect(count(() => new LocalEnhancerGenerator({ inputNc: LABELS, ngf: 32, nDown: 2, nBlocks: 2, numLocalEnhancers: 2, nBlocksLocal: 1, skip: 'concat' }))).toBe(920_979);
-    expect(count(() => new LocalEnhancerGenerator({ inputNc: LABELS, ngf: 32, nDown: 2, nBlocks: 2, numLocalEnhancers: 2, nBlocksLocal: 1 }))).toBe(821_883);
+    expect(count(() => new GlobalGenerator({ inputNc: LABELS, ngf: 16, nDown: 3, nBlocks: 2, skip: 'concat' }))).toBe(
+      888_835,
+    );
+    expect(
+      count(
+        () =>
+          new LocalEnhancerGenerator({
+            inputNc: LABELS,
+            ngf: 32,
+            nDown: 2,
+            nBlocks: 2,
+            numLocalEnhancers: 2,
+            nBlocksLocal: 1,
+            skip: 'concat',
+          }),
+      ),
+    ).toBe(920_979);
+    expect(
+      count(
+        () =>
+          new LocalEnhancerGenerator({
+            inputNc: LABELS,
+            ngf: 32,
+            nDown: 2,
+            nBlocks: 2,
+            numLocalEnhancers: 2,
+            nBlocksLocal: 1,
+          }),
+      ),
+    ).toBe(821_883);
     expect(count(() => new UnetGenerator({ inputNc: LABELS, ngf: 64, numDowns: 7 }))).toBe(41_830_019);
-    expect(count(() => new SPADEGenerator({ labelNc: LABELS, ngf: 64, upsampling: 'most', spectral: true }))).toBe(92_501_603);
+    expect(count(() => new SPADEGenerator({ labelNc: LABELS, ngf: 64, upsampling: 'most', spectral: true }))).toBe(
+      92_501_603,
+    );
     expect(count(() => new Vgg19())).toBe(20_024_384);
   });
 
   it("a coarse-to-fine generator's global generator adds only its head (global width 16: 2,355 without skips, 4,707 with concat)", () => {
-    for (const [name, head] of [['pix2pixhd', 2_355], ['proposed', 4_707]] as const) {
+    for (const [name, head] of [
+      ['pix2pixhd', 2_355],
+      ['proposed', 4_707],
+    ] as const) {
       const m = buildModels(name, LABELS, { ngf: 16, nDown: 3, nBlocks: 2, numLocalEnhancers: 1, nBlocksLocal: 1 });
       try {
         const g = m.generator as LocalEnhancerGenerator;
         const full = new Set(g.parameters());
         const extra = g.globalGenerator.parameters().filter((p) => !full.has(p));
-        expect(extra.reduce((n, p) => n + p.numel, 0), name).toBe(head);
-        expect(g.globalGenerator.numParameters(), name).toBe(g.globalParameters().reduce((n, p) => n + p.numel, 0) + head);
+        expect(
+          extra.reduce((n, p) => n + p.numel, 0),
+          name,
+        ).toBe(head);
+        expect(g.globalGenerator.numParameters(), name).toBe(
+          g.globalParameters().reduce((n, p) => n + p.numel, 0) + head,
+        );
       } finally {
         freeModule(m.generator, m.discriminator, (m.generator as LocalEnhancerGenerator).globalGenerator.head);
       }

@@ -37,7 +37,13 @@ describe('Vgg19', () => {
     const x = torch.rand([1, 3, 32, 32]).mul(2).sub(1).requiresGrad_(true);
     torch.tidy(() => {
       const feats = vgg.call(x);
-      expect(feats.map((f) => f.shape)).toEqual([[1, 64, 32, 32], [1, 128, 16, 16], [1, 256, 8, 8], [1, 512, 4, 4], [1, 512, 2, 2]]);
+      expect(feats.map((f) => f.shape)).toEqual([
+        [1, 64, 32, 32],
+        [1, 128, 16, 16],
+        [1, 256, 8, 8],
+        [1, 512, 4, 4],
+        [1, 512, 2, 2],
+      ]);
       for (const f of feats) expect(f.min().item()).toBeGreaterThanOrEqual(0);
       feats.reduce((acc: Tensor, f) => acc.add(f.mean()), torch.zeros([])).backward();
     });
@@ -45,7 +51,9 @@ describe('Vgg19', () => {
     expect(x.grad).not.toBeNull();
     x.dispose();
     const small = torch.zeros([1, 3, 8, 16]);
-    expect(() => vgg.call(small)).toThrow('Vgg19: images must be at least 16x16 (relu5_1 follows four 2x2 max pools), got 16x8');
+    expect(() => vgg.call(small)).toThrow(
+      'Vgg19: images must be at least 16x16 (relu5_1 follows four 2x2 max pools), got 16x8',
+    );
     small.dispose();
     freeModule(vgg);
   });
@@ -60,7 +68,9 @@ describe('Vgg19', () => {
         const std = torch.tensor(Float32Array.from(IMAGENET_STD), { shape: [1, 3, 1, 1] });
         const input = normalizeInput ? x.add(1).div(2).sub(mean).div(std) : x;
         const sd = vgg.stateDict();
-        const expected = torch.F.conv2d(input, sd.get('features.0.weight')!, sd.get('features.0.bias')!, { padding: 1 }).relu();
+        const expected = torch.F.conv2d(input, sd.get('features.0.weight')!, sd.get('features.0.bias')!, {
+          padding: 1,
+        }).relu();
         expect(vgg.call(x)[0]!.sub(expected).abs().max().item()).toBeLessThan(1e-5);
       });
       freeModule(vgg);
@@ -116,11 +126,15 @@ describe('loadVgg19', () => {
   it('a single missing key is reported alone', async () => {
     const file = path.join(dir, 'almost.safetensors');
     const net = new Vgg19();
-    const state = new Map([...net.stateDict()].filter(([k]) => k !== 'features.34.bias').map(([k, t]) => [k, t.to('float16')] as const));
+    const state = new Map(
+      [...net.stateDict()].filter(([k]) => k !== 'features.34.bias').map(([k, t]) => [k, t.to('float16')] as const),
+    );
     await torch.saveSafetensors(file, state);
     torch.dispose(state);
     freeModule(net);
-    await expect(loadVgg19(file)).rejects.toThrow(/not torchvision's VGG19 state dict: missing keys: features\.34\.bias$/);
+    await expect(loadVgg19(file)).rejects.toThrow(
+      /not torchvision's VGG19 state dict: missing keys: features\.34\.bias$/,
+    );
   });
 
   it('a file that cannot be read is an error naming it', async () => {

@@ -145,7 +145,14 @@ describe('GradScaler', () => {
     const b = param([1, 2, 3]);
     const optA = new SGD([a], { lr: 1 });
     const optB = new SGD([b], { lr: 1 });
-    scaler.scale(a.mul(torch.tensor(CLEAN)).sum().add(b.mul(torch.tensor(INF)).sum())).backward();
+    scaler
+      .scale(
+        a
+          .mul(torch.tensor(CLEAN))
+          .sum()
+          .add(b.mul(torch.tensor(INF)).sum()),
+      )
+      .backward();
     expect(scaler.step(optA)).toBe(true);
     expect(scaler.step(optB)).toBe(false);
     expect(a.toArray()).toEqual([0, 4, 2.5]);
@@ -155,7 +162,8 @@ describe('GradScaler', () => {
   });
 
   it('round-trips its state through JSON and continues identically', () => {
-    const run = (s: GradScaler, p: Tensor, opt: SGD, xs: number[][]) => xs.map((x) => (step(s, opt, p, x), s.stateDict()));
+    const run = (s: GradScaler, p: Tensor, opt: SGD, xs: number[][]) =>
+      xs.map((x) => (step(s, opt, p, x), s.stateDict()));
     const a = new GradScaler({ growthInterval: 2 });
     const pa = param([1, 1, 1]);
     const optA = new SGD([pa], { lr: 0.01 });
@@ -175,7 +183,13 @@ describe('GradScaler', () => {
       { scale: 32768, growthTracker: 1 },
       { scale: 65536, growthTracker: 0 },
     ]);
-    for (const bad of [{ scale: 0, growthTracker: 0 }, { scale: 'x', growthTracker: 0 }, { scale: 1, growthTracker: 1.5 }, { scale: Infinity, growthTracker: 0 }, null]) {
+    for (const bad of [
+      { scale: 0, growthTracker: 0 },
+      { scale: 'x', growthTracker: 0 },
+      { scale: 1, growthTracker: 1.5 },
+      { scale: Infinity, growthTracker: 0 },
+      null,
+    ]) {
       expect(() => b.loadStateDict(bad as never)).toThrow(/GradScaler.loadStateDict: (scale|growthTracker)/);
     }
   });

@@ -41,15 +41,37 @@ describe('Module', () => {
       new nn.InstanceNorm2d(4, { affine: true }),
     );
     expect([...net.namedParameters()].map(([n]) => n)).toEqual([
-      '0.weight', '0.bias', '1.0.weight', '1.0.bias', '1.1.bias', '1.1.weight_orig', '2.weight', '2.bias',
+      '0.weight',
+      '0.bias',
+      '1.0.weight',
+      '1.0.bias',
+      '1.1.bias',
+      '1.1.weight_orig',
+      '2.weight',
+      '2.bias',
     ]);
     expect([...net.namedBuffers()].map(([n]) => n)).toEqual([
-      '1.0.running_mean', '1.0.running_var', '1.0.num_batches_tracked', '1.1.weight_u', '1.1.weight_v',
+      '1.0.running_mean',
+      '1.0.running_var',
+      '1.0.num_batches_tracked',
+      '1.1.weight_u',
+      '1.1.weight_v',
     ]);
     expect([...net.namedModules()].map(([n]) => n)).toEqual(['', '0', '1', '1.0', '1.1', '1.2', '2']);
     expect([...net.stateDict().keys()].sort()).toEqual([
-      '0.bias', '0.weight', '1.0.bias', '1.0.num_batches_tracked', '1.0.running_mean', '1.0.running_var', '1.0.weight',
-      '1.1.bias', '1.1.weight_orig', '1.1.weight_u', '1.1.weight_v', '2.bias', '2.weight',
+      '0.bias',
+      '0.weight',
+      '1.0.bias',
+      '1.0.num_batches_tracked',
+      '1.0.running_mean',
+      '1.0.running_var',
+      '1.0.weight',
+      '1.1.bias',
+      '1.1.weight_orig',
+      '1.1.weight_u',
+      '1.1.weight_v',
+      '2.bias',
+      '2.weight',
     ]);
     // The state dict holds the module's own tensors.
     expect(net.stateDict().get('0.weight')).toBe(net.child('0').param('weight'));
@@ -61,7 +83,9 @@ describe('Module', () => {
     expect(new nn.Conv2d(4, 8, 3, { groups: 2 }).numParameters()).toBe(8 * 2 * 9 + 8);
     expect(new nn.ConvTranspose2d(8, 4, 4).numParameters()).toBe(8 * 4 * 16 + 4);
     expect(new nn.BatchNorm2d(5).numParameters()).toBe(10); // buffers do not count
-    expect(new nn.Sequential(new nn.Conv2d(3, 8, 3), new nn.BatchNorm2d(8), new nn.Linear(8, 2)).numParameters()).toBe(224 + 16 + 18);
+    expect(new nn.Sequential(new nn.Conv2d(3, 8, 3), new nn.BatchNorm2d(8), new nn.Linear(8, 2)).numParameters()).toBe(
+      224 + 16 + 18,
+    );
     // Every parameter is a leaf that requires grad.
     for (const p of new nn.Conv2d(3, 8, 3).parameters()) {
       expect(p.requiresGrad).toBe(true);
@@ -75,19 +99,41 @@ describe('Module', () => {
     const modes = () => [...net.namedModules()].map(([n, m]) => [n, m.training]);
     expect(modes().every(([, t]) => t === true)).toBe(true);
     expect(net.eval()).toBe(net);
-    expect(modes()).toEqual([['', false], ['0', false], ['1', false], ['1.0', false], ['1.1', false]]);
+    expect(modes()).toEqual([
+      ['', false],
+      ['0', false],
+      ['1', false],
+      ['1.0', false],
+      ['1.1', false],
+    ]);
     net.train();
     expect(modes().every(([, t]) => t === true)).toBe(true);
     inner.eval();
-    expect(modes()).toEqual([['', true], ['0', true], ['1', false], ['1.0', false], ['1.1', false]]);
+    expect(modes()).toEqual([
+      ['', true],
+      ['0', true],
+      ['1', false],
+      ['1.0', false],
+      ['1.1', false],
+    ]);
     net.train(false);
     expect(modes().every(([, t]) => t === false)).toBe(true);
   });
 
   it('zeroGrad clears every parameter gradient', () => {
     torch.manualSeed(1);
-    const net = new nn.Sequential(new nn.Conv2d(2, 3, 3, { padding: 1 }), new nn.BatchNorm2d(3), new nn.Conv2d(3, 1, 1));
-    torch.tidy(() => net.call(torch.randn([2, 2, 4, 4])).square().mean().backward());
+    const net = new nn.Sequential(
+      new nn.Conv2d(2, 3, 3, { padding: 1 }),
+      new nn.BatchNorm2d(3),
+      new nn.Conv2d(3, 1, 1),
+    );
+    torch.tidy(() =>
+      net
+        .call(torch.randn([2, 2, 4, 4]))
+        .square()
+        .mean()
+        .backward(),
+    );
     const params = net.parameters();
     expect(params.length).toBe(6);
     for (const p of params) {
@@ -207,7 +253,12 @@ describe('Module', () => {
     x.dispose();
     // Gradients reach weight_orig through the normalisation.
     sn.train();
-    torch.tidy(() => sn.call(torch.randn([1, 4, 5, 5])).sum().backward());
+    torch.tidy(() =>
+      sn
+        .call(torch.randn([1, 4, 5, 5]))
+        .sum()
+        .backward(),
+    );
     const g = sn.param('weight_orig').grad;
     expect(g).not.toBeNull();
     expect(torch.tidy(() => g!.abs().sum().item())).toBeGreaterThan(0);
@@ -237,7 +288,11 @@ describe('Module', () => {
       expect(s, name).toBeLessThan(0.03);
     }
     for (const [name, t] of net.stateDict()) {
-      if (name.endsWith('.bias')) expect(t.toArray().every((v) => v === 0), name).toBe(true);
+      if (name.endsWith('.bias'))
+        expect(
+          t.toArray().every((v) => v === 0),
+          name,
+        ).toBe(true);
     }
   });
 
@@ -276,7 +331,11 @@ interface Run {
 }
 
 const makeNet = () =>
-  new nn.Sequential(new nn.Conv2d(2, 4, 3, { padding: 1 }), new nn.LeakyReLU(0.2), new nn.Conv2d(4, 2, 3, { padding: 1 }));
+  new nn.Sequential(
+    new nn.Conv2d(2, 4, 3, { padding: 1 }),
+    new nn.LeakyReLU(0.2),
+    new nn.Conv2d(4, 2, 3, { padding: 1 }),
+  );
 
 function trainSteps(r: Run, x: Tensor, y: Tensor, n: number): void {
   for (let i = 0; i < n; i++) {
@@ -299,7 +358,8 @@ function checkpoint(r: Run): { bytes: Uint8Array; config: string } {
 
 function restore(r: Run, ck: { bytes: Uint8Array; config: string }): void {
   const { tensors } = torch.readSafetensors(ck.bytes);
-  const strip = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  const strip = (prefix: string) =>
+    new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   r.net.loadStateDict(strip('model.'));
   r.opt.loadStateDict({ tensors: strip('optim.'), config: JSON.parse(ck.config) });
   torch.dispose(tensors);
@@ -349,13 +409,17 @@ function resumeIsExact(makeOpt: (params: Tensor[], fresh: boolean) => nn.optim.O
 describe('optimizer state: exact resume', () => {
   it('Adam: stateDict / loadStateDict through a safetensors checkpoint resumes bitwise identically', () => {
     resumeIsExact((ps, fresh) =>
-      fresh ? new nn.optim.Adam(ps, { lr: 0.5 }) : new nn.optim.Adam(ps, { lr: 1e-2, betas: [0.5, 0.999], weightDecay: 1e-3 }),
+      fresh
+        ? new nn.optim.Adam(ps, { lr: 0.5 })
+        : new nn.optim.Adam(ps, { lr: 1e-2, betas: [0.5, 0.999], weightDecay: 1e-3 }),
     );
   });
 
   it('SGD with momentum: the momentum buffers resume bitwise identically', () => {
     resumeIsExact((ps, fresh) =>
-      fresh ? new nn.optim.SGD(ps, { lr: 1, momentum: 0.1 }) : new nn.optim.SGD(ps, { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 }),
+      fresh
+        ? new nn.optim.SGD(ps, { lr: 1, momentum: 0.1 })
+        : new nn.optim.SGD(ps, { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 }),
     );
   });
 
@@ -420,7 +484,13 @@ describe('learning-rate schedulers', () => {
   it('schedules every parameter group from its own initial rate, and the optimizer uses the new rate', () => {
     const a = param();
     const b = param();
-    const opt = new nn.optim.SGD([{ params: [a], hyper: { lr: 0.1 } }, { params: [b], hyper: { lr: 0.01 } }], { lr: 1 });
+    const opt = new nn.optim.SGD(
+      [
+        { params: [a], hyper: { lr: 0.1 } },
+        { params: [b], hyper: { lr: 0.01 } },
+      ],
+      { lr: 1 },
+    );
     const s = new nn.optim.StepLR(opt, 1, 0.5);
     expect(s.baseLrs).toEqual([0.1, 0.01]);
     const stepWithGrad = () => {
@@ -462,8 +532,10 @@ describe('training', () => {
     const src = torch.keep(torch.rand([1, 1, 8, 8]));
     const dst = torch.keep(torch.rand([1, 1, 8, 8]));
     const net = new nn.Sequential(
-      new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.LeakyReLU(0.2),
-      new nn.Conv2d(16, 16, 3, { padding: 1 }), new nn.LeakyReLU(0.2),
+      new nn.Conv2d(1, 16, 3, { padding: 1 }),
+      new nn.LeakyReLU(0.2),
+      new nn.Conv2d(16, 16, 3, { padding: 1 }),
+      new nn.LeakyReLU(0.2),
       new nn.Conv2d(16, 1, 3, { padding: 1 }),
     );
     const opt = new nn.optim.Adam(net.parameters(), { lr: 3e-3 });

@@ -107,7 +107,13 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('conv2d matches PyTorch', () =>
         expectClose(conv.call(x), get(f, out), `nn.Conv2d ${out}`);
       }
       const grouped = new nn.Conv2d(6, 6, 3, { padding: 1, groups: 2 });
-      loadInto(grouped, new Map([['weight', get(f, 'weight_groups')], ['bias', get(f, 'bias_groups')]]));
+      loadInto(
+        grouped,
+        new Map([
+          ['weight', get(f, 'weight_groups')],
+          ['bias', get(f, 'bias_groups')],
+        ]),
+      );
       expectClose(grouped.call(get(f, 'input6')), get(f, 'out_groups2'), 'nn.Conv2d groups 2');
       const nobias = new nn.Conv2d(3, 4, 3, { padding: 1, bias: false });
       expect([...nobias.stateDict().keys()]).toEqual(['weight']);
@@ -149,18 +155,34 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('convTranspose2d matches PyTorc
         get(f, 'out_groups2'),
         'groups 2',
       );
-      expectClose(torch.F.convTranspose2d(x, w, null, { dilation: 2, padding: 1 }), get(f, 'out_dilation2'), 'dilation 2');
+      expectClose(
+        torch.F.convTranspose2d(x, w, null, { dilation: 2, padding: 1 }),
+        get(f, 'out_dilation2'),
+        'dilation 2',
+      );
     });
   });
 
   it('nn.ConvTranspose2d with loaded weights', () => {
     torch.tidy(() => {
       const up = new nn.ConvTranspose2d(4, 3, 3, { stride: 2, padding: 1, outputPadding: 1 });
-      loadInto(up, new Map([['weight', get(f, 'weight')], ['bias', get(f, 'bias')]]));
+      loadInto(
+        up,
+        new Map([
+          ['weight', get(f, 'weight')],
+          ['bias', get(f, 'bias')],
+        ]),
+      );
       expectClose(up.call(get(f, 'input')), get(f, 'out_stride2_pad1_outpad1'), 'nn.ConvTranspose2d');
       const grouped = new nn.ConvTranspose2d(4, 4, 3, { stride: 2, groups: 2 });
       expect(grouped.param('weight').shape).toEqual([4, 2, 3, 3]);
-      loadInto(grouped, new Map([['weight', get(f, 'weight_groups')], ['bias', get(f, 'bias_groups')]]));
+      loadInto(
+        grouped,
+        new Map([
+          ['weight', get(f, 'weight_groups')],
+          ['bias', get(f, 'bias_groups')],
+        ]),
+      );
       expectClose(grouped.call(get(f, 'input')), get(f, 'out_groups2'), 'nn.ConvTranspose2d groups 2');
     });
   });
@@ -175,7 +197,13 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('InstanceNorm2d matches PyTorch
   it('affine: values and gradients of (out * R).sum() for input, weight and bias', () => {
     torch.tidy(() => {
       const norm = new nn.InstanceNorm2d(3, { affine: true });
-      loadInto(norm, new Map([['weight', get(f, 'weight')], ['bias', get(f, 'bias')]]));
+      loadInto(
+        norm,
+        new Map([
+          ['weight', get(f, 'weight')],
+          ['bias', get(f, 'bias')],
+        ]),
+      );
       const x = get(f, 'input').clone().requiresGrad_();
       const y = norm.call(x);
       expectClose(y, get(f, 'out_affine'), 'affine output');
@@ -203,7 +231,13 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('InstanceNorm2d matches PyTorch
   it('trackRunningStats: running statistics after a training forward, used in eval', () => {
     torch.tidy(() => {
       const norm = new nn.InstanceNorm2d(3, { affine: true, trackRunningStats: true });
-      norm.loadStateDict(new Map([['weight', get(f, 'weight')], ['bias', get(f, 'bias')]]), { strict: false });
+      norm.loadStateDict(
+        new Map([
+          ['weight', get(f, 'weight')],
+          ['bias', get(f, 'bias')],
+        ]),
+        { strict: false },
+      );
       norm.train();
       expectClose(norm.call(get(f, 'input')), get(f, 'track_train_out'), 'train output');
       const state = norm.stateDict();
@@ -265,89 +299,107 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('optimizers match torch.optim s
   });
 });
 
-describe.skipIf(TORCH_FIXTURES_MISSING !== null)('PyTorch state dicts load into the identical dermosynth modules', () => {
-  let f: Fixture;
-  beforeAll(async () => {
-    f = await fixture('module_state.safetensors');
-  });
+describe.skipIf(TORCH_FIXTURES_MISSING !== null)(
+  'PyTorch state dicts load into the identical dermosynth modules',
+  () => {
+    let f: Fixture;
+    beforeAll(async () => {
+      f = await fixture('module_state.safetensors');
+    });
 
-  const makeSeq = () =>
-    new nn.Sequential(
-      new nn.Conv2d(3, 4, 3, { padding: 1 }),
-      new nn.InstanceNorm2d(4, { affine: true }),
-      new nn.LeakyReLU(0.2),
-      new nn.Conv2d(4, 2, 3),
-      new nn.BatchNorm2d(2),
-    );
-
-  it('Sequential: identical state-dict names, and the same eval output', () => {
-    torch.tidy(() => {
-      const seq = makeSeq();
-      const state = withPrefix(f, 'seq.');
-      expect([...seq.stateDict().keys()].sort()).toEqual(
-        [
-          '0.bias', '0.weight', '1.bias', '1.weight', '3.bias', '3.weight',
-          '4.bias', '4.num_batches_tracked', '4.running_mean', '4.running_var', '4.weight',
-        ],
+    const makeSeq = () =>
+      new nn.Sequential(
+        new nn.Conv2d(3, 4, 3, { padding: 1 }),
+        new nn.InstanceNorm2d(4, { affine: true }),
+        new nn.LeakyReLU(0.2),
+        new nn.Conv2d(4, 2, 3),
+        new nn.BatchNorm2d(2),
       );
-      expect([...state.keys()].sort()).toEqual([...seq.stateDict().keys()].sort());
-      expect(state.get('4.num_batches_tracked')!.dtype).toBe('int64');
-      expect(seq.child('4').buffer('num_batches_tracked')!.dtype).toBe('int64');
-      loadInto(seq, state);
-      expect(seq.child('4').buffer('num_batches_tracked')!.item()).toBe(1);
-      seq.eval();
-      const out = torch.noGrad(() => seq.call(get(f, 'seq_input')));
-      expectClose(out, get(f, 'seq_eval_output'), 'Sequential eval output');
-    });
-  });
 
-  it('Sequential: loadModule reads the PyTorch-written state dict file (strict)', async () => {
-    const seq = makeSeq();
-    const metadata = await nn.loadModule(torchFixture('sequential.safetensors'), seq);
-    expect(metadata).toEqual({ format: 'pt' });
-    torch.tidy(() => {
-      seq.eval();
-      expectClose(torch.noGrad(() => seq.call(get(f, 'seq_input'))), get(f, 'seq_eval_output'), 'loadModule eval output');
+    it('Sequential: identical state-dict names, and the same eval output', () => {
+      torch.tidy(() => {
+        const seq = makeSeq();
+        const state = withPrefix(f, 'seq.');
+        expect([...seq.stateDict().keys()].sort()).toEqual([
+          '0.bias',
+          '0.weight',
+          '1.bias',
+          '1.weight',
+          '3.bias',
+          '3.weight',
+          '4.bias',
+          '4.num_batches_tracked',
+          '4.running_mean',
+          '4.running_var',
+          '4.weight',
+        ]);
+        expect([...state.keys()].sort()).toEqual([...seq.stateDict().keys()].sort());
+        expect(state.get('4.num_batches_tracked')!.dtype).toBe('int64');
+        expect(seq.child('4').buffer('num_batches_tracked')!.dtype).toBe('int64');
+        loadInto(seq, state);
+        expect(seq.child('4').buffer('num_batches_tracked')!.item()).toBe(1);
+        seq.eval();
+        const out = torch.noGrad(() => seq.call(get(f, 'seq_input')));
+        expectClose(out, get(f, 'seq_eval_output'), 'Sequential eval output');
+      });
     });
-  });
 
-  it('Sequential: a training forward from the same start gives the same output and running statistics', () => {
-    torch.tidy(() => {
+    it('Sequential: loadModule reads the PyTorch-written state dict file (strict)', async () => {
       const seq = makeSeq();
-      loadInto(seq, withPrefix(f, 'seq_init.'));
-      expect(seq.child('4').buffer('num_batches_tracked')!.item()).toBe(0);
-      seq.train();
-      expectClose(seq.call(get(f, 'seq_train_input')), get(f, 'seq_train_output'), 'training output');
-      const after = seq.stateDict();
-      for (const [k, t] of withPrefix(f, 'seq.')) {
-        if (t.dtype === 'int64') expect(after.get(k)!.item(), k).toBe(t.item());
-        else expectClose(after.get(k)!, t, `state ${k} after a training forward`);
-      }
+      const metadata = await nn.loadModule(torchFixture('sequential.safetensors'), seq);
+      expect(metadata).toEqual({ format: 'pt' });
+      torch.tidy(() => {
+        seq.eval();
+        expectClose(
+          torch.noGrad(() => seq.call(get(f, 'seq_input'))),
+          get(f, 'seq_eval_output'),
+          'loadModule eval output',
+        );
+      });
     });
-  });
 
-  it('spectral norm: PyTorch names (weight_orig, weight_u, weight_v) and the same eval output', () => {
-    torch.tidy(() => {
-      const sn = nn.spectralNorm(new nn.Conv2d(3, 4, 3));
-      const state = withPrefix(f, 'sn.');
-      expect([...sn.stateDict().keys()].sort()).toEqual(['bias', 'weight_orig', 'weight_u', 'weight_v']);
-      expect([...state.keys()].sort()).toEqual(['bias', 'weight_orig', 'weight_u', 'weight_v']);
-      loadInto(sn, state);
-      sn.eval();
-      expectClose(torch.noGrad(() => sn.call(get(f, 'sn_input'))), get(f, 'sn_eval_output'), 'spectral norm eval output');
-      // Eval does not run power iterations: u and v are unchanged.
-      expectClose(sn.buffer('weight_u')!, get(f, 'sn.weight_u'), 'u unchanged in eval', 0, 0);
+    it('Sequential: a training forward from the same start gives the same output and running statistics', () => {
+      torch.tidy(() => {
+        const seq = makeSeq();
+        loadInto(seq, withPrefix(f, 'seq_init.'));
+        expect(seq.child('4').buffer('num_batches_tracked')!.item()).toBe(0);
+        seq.train();
+        expectClose(seq.call(get(f, 'seq_train_input')), get(f, 'seq_train_output'), 'training output');
+        const after = seq.stateDict();
+        for (const [k, t] of withPrefix(f, 'seq.')) {
+          if (t.dtype === 'int64') expect(after.get(k)!.item(), k).toBe(t.item());
+          else expectClose(after.get(k)!, t, `state ${k} after a training forward`);
+        }
+      });
     });
-  });
 
-  it('spectral norm: a training forward runs the same power iteration as PyTorch', () => {
-    torch.tidy(() => {
-      const sn = nn.spectralNorm(new nn.Conv2d(3, 4, 3));
-      loadInto(sn, withPrefix(f, 'sn_pre.'));
-      sn.train();
-      expectClose(sn.call(get(f, 'sn_train_input')), get(f, 'sn_train_output'), 'spectral norm training output');
-      expectClose(sn.buffer('weight_u')!, get(f, 'sn.weight_u'), 'u after one power iteration');
-      expectClose(sn.buffer('weight_v')!, get(f, 'sn.weight_v'), 'v after one power iteration');
+    it('spectral norm: PyTorch names (weight_orig, weight_u, weight_v) and the same eval output', () => {
+      torch.tidy(() => {
+        const sn = nn.spectralNorm(new nn.Conv2d(3, 4, 3));
+        const state = withPrefix(f, 'sn.');
+        expect([...sn.stateDict().keys()].sort()).toEqual(['bias', 'weight_orig', 'weight_u', 'weight_v']);
+        expect([...state.keys()].sort()).toEqual(['bias', 'weight_orig', 'weight_u', 'weight_v']);
+        loadInto(sn, state);
+        sn.eval();
+        expectClose(
+          torch.noGrad(() => sn.call(get(f, 'sn_input'))),
+          get(f, 'sn_eval_output'),
+          'spectral norm eval output',
+        );
+        // Eval does not run power iterations: u and v are unchanged.
+        expectClose(sn.buffer('weight_u')!, get(f, 'sn.weight_u'), 'u unchanged in eval', 0, 0);
+      });
     });
-  });
-});
+
+    it('spectral norm: a training forward runs the same power iteration as PyTorch', () => {
+      torch.tidy(() => {
+        const sn = nn.spectralNorm(new nn.Conv2d(3, 4, 3));
+        loadInto(sn, withPrefix(f, 'sn_pre.'));
+        sn.train();
+        expectClose(sn.call(get(f, 'sn_train_input')), get(f, 'sn_train_output'), 'spectral norm training output');
+        expectClose(sn.buffer('weight_u')!, get(f, 'sn.weight_u'), 'u after one power iteration');
+        expectClose(sn.buffer('weight_v')!, get(f, 'sn.weight_v'), 'v after one power iteration');
+      });
+    });
+  },
+);

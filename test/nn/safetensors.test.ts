@@ -23,11 +23,28 @@ if (!HAS_TORCH_PYTHON) {
 const PY_SKIP = HAS_TORCH_PYTHON ? '' : ` [SKIPPED: ${PYTHON} with torch not found]`;
 
 const FILE_DTYPE: Record<string, string> = {
-  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32',
-  int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float64: 'F64',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const ELEMENT_SIZE: Record<string, number> = {
-  F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  I64: 8,
+  F32: 4,
+  I32: 4,
+  F16: 2,
+  BF16: 2,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 let dir: string;
@@ -48,13 +65,27 @@ function everyDtype(): Map<string, Tensor> {
     ['f32', torch.tensor(Float32Array.from([1.5, -2, 0.1, 3e38, Number.NaN, -Infinity]), { shape: [2, 3] })],
     ['f64', torch.tensor(Float64Array.from([Math.PI, -0, 1e-310, 1e300]), { shape: [2, 2] })],
     ['f16', torch.tensor([1, -2.5, 65504, 0.1]).to('float16')],
-    ['bf16', torch.tensor([[1, -2.5], [3e38, 0.1]]).to('bfloat16')],
+    [
+      'bf16',
+      torch
+        .tensor([
+          [1, -2.5],
+          [3e38, 0.1],
+        ])
+        .to('bfloat16'),
+    ],
     ['i64', torch.tensor(BigInt64Array.from([0n, -1n, 2n ** 53n + 1n, -(2n ** 62n), 2n ** 63n - 1n]))],
     ['i32', torch.tensor(Int32Array.from([-(2 ** 31), 2 ** 31 - 1, 7]))],
     ['i16', torch.tensor(Int16Array.from([-32768, 32767]))],
     ['i8', torch.tensor(Int8Array.from([-128, 127, 3]))],
     ['u8', torch.tensor(Uint8Array.from([0, 255, 17]), { shape: [3, 1] })],
-    ['bool', torch.tensor([[true, false], [false, true]])],
+    [
+      'bool',
+      torch.tensor([
+        [true, false],
+        [false, true],
+      ]),
+    ],
     ['empty_f32', torch.zeros([0])],
     ['empty_i32', torch.zeros([2, 0, 3], { dtype: 'int32' })],
     ['scalar_f64', torch.tensor(2.5, { dtype: 'float64' })],
@@ -92,7 +123,13 @@ describe('TS -> TS round trips', () => {
       expect(back.tensors.get('scalar_f64')!.item()).toBe(2.5);
       expect(back.tensors.get('scalar_i64')!.item()).toBe(42);
       expect(back.tensors.get('empty_i32')!.numel).toBe(0);
-      expect(Array.from(back.tensors.get('i64')!.data() as BigInt64Array)).toEqual([0n, -1n, 2n ** 53n + 1n, -(2n ** 62n), 2n ** 63n - 1n]);
+      expect(Array.from(back.tensors.get('i64')!.data() as BigInt64Array)).toEqual([
+        0n,
+        -1n,
+        2n ** 53n + 1n,
+        -(2n ** 62n),
+        2n ** 63n - 1n,
+      ]);
       const f64 = back.tensors.get('f64')!.data() as Float64Array;
       expect(Object.is(f64[1], -0)).toBe(true);
       expect(f64[2]).toBe(1e-310);
@@ -120,7 +157,11 @@ describe('TS -> TS round trips', () => {
       const bytes = torch.writeSafetensors({ 'attn.0': t });
       const header = '{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}';
       expect(header.length).toBe(64);
-      expect(Buffer.from(bytes).equals(Buffer.concat([Buffer.from([64, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(header), rawBytes(t)]))).toBe(true);
+      expect(
+        Buffer.from(bytes).equals(
+          Buffer.concat([Buffer.from([64, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(header), rawBytes(t)]),
+        ),
+      ).toBe(true);
     });
   });
 
@@ -132,13 +173,18 @@ describe('TS -> TS round trips', () => {
       expect(back.shape).toEqual([3, 2]);
       expect(back.toArray()).toEqual([0, 3, 1, 4, 2, 5]);
       const sliced = torch.arange(12, undefined, 1, { dtype: 'float32' }).reshape(3, 4).slice(1, 1, 4, 2);
-      expect(torch.readSafetensors(torch.writeSafetensors({ sliced })).tensors.get('sliced')!.toArray()).toEqual([1, 3, 5, 7, 9, 11]);
+      expect(torch.readSafetensors(torch.writeSafetensors({ sliced })).tensors.get('sliced')!.toArray()).toEqual([
+        1, 3, 5, 7, 9, 11,
+      ]);
     });
   });
 
   it('rejects malformed data with errors naming the source', () => {
-    const good = torch.tidy(() => torch.writeSafetensors({ a: torch.ones([2, 2]), b: torch.zeros([3], { dtype: 'int64' }) }));
-    const bad = (b: Uint8Array, pattern: RegExp) => expect(() => torch.readSafetensors(b, 'bad.safetensors')).toThrow(pattern);
+    const good = torch.tidy(() =>
+      torch.writeSafetensors({ a: torch.ones([2, 2]), b: torch.zeros([3], { dtype: 'int64' }) }),
+    );
+    const bad = (b: Uint8Array, pattern: RegExp) =>
+      expect(() => torch.readSafetensors(b, 'bad.safetensors')).toThrow(pattern);
     bad(good.subarray(0, 5), /bad\.safetensors.*shorter than the 8-byte/);
     bad(good.subarray(0, good.byteLength - 1), /bad\.safetensors.*(truncated|cover)/);
     const tooLong = Uint8Array.from(good);
@@ -154,7 +200,11 @@ describe('byte layout of our writer', () => {
     torch.tidy(() => {
       const metas: (Record<string, string> | undefined)[] = [undefined, { a: 'b' }, { x: 'yy' }];
       for (const meta of metas) {
-        for (const tensors of [everyDtype(), new Map([['w', torch.ones([3])]]), new Map([['a_long_name', torch.ones([1])]])]) {
+        for (const tensors of [
+          everyDtype(),
+          new Map([['w', torch.ones([3])]]),
+          new Map([['a_long_name', torch.ones([1])]]),
+        ]) {
           const bytes = torch.writeSafetensors(tensors, meta);
           const { n, text, header, dataStart } = parseLayout(bytes);
           expect(n % 8).toBe(0);
@@ -196,16 +246,19 @@ describe('byte layout of our writer', () => {
     });
   });
 
-  it.skipIf(TORCH_FIXTURES_MISSING !== null)('re-serialising a PyTorch-side fixture reproduces its bytes exactly', async () => {
-    for (const name of ['conv2d', 'adam', 'sequential', 'module_state', 'instance_norm']) {
-      const file = torchFixture(`${name}.safetensors`);
-      const original = fs.readFileSync(file);
-      const { tensors, metadata } = await torch.loadSafetensors(file);
-      const again = torch.writeSafetensors(tensors, metadata);
-      torch.dispose(tensors);
-      expect(Buffer.from(again).equals(original), `${name}.safetensors`).toBe(true);
-    }
-  });
+  it.skipIf(TORCH_FIXTURES_MISSING !== null)(
+    're-serialising a PyTorch-side fixture reproduces its bytes exactly',
+    async () => {
+      for (const name of ['conv2d', 'adam', 'sequential', 'module_state', 'instance_norm']) {
+        const file = torchFixture(`${name}.safetensors`);
+        const original = fs.readFileSync(file);
+        const { tensors, metadata } = await torch.loadSafetensors(file);
+        const again = torch.writeSafetensors(tensors, metadata);
+        torch.dispose(tensors);
+        expect(Buffer.from(again).equals(original), `${name}.safetensors`).toBe(true);
+      }
+    },
+  );
 
   // The reference breaks ties between same-size dtypes by its Dtype enum order (I64 before F64,
   // F32 before I32, BF16 before F16, I8 before U8 before BOOL), not by name.
@@ -224,7 +277,14 @@ describe('header order matches the reference writer', () => {
   it('integer-like tensor names keep __metadata__ first and entries in data order', () => {
     torch.tidy(() => {
       const t = torch.zeros([1]);
-      const bytes = torch.writeSafetensors(new Map([['a', t], ['10', t], ['9', t]]), { m: 'x' });
+      const bytes = torch.writeSafetensors(
+        new Map([
+          ['a', t],
+          ['10', t],
+          ['9', t],
+        ]),
+        { m: 'x' },
+      );
       const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
       const text = new TextDecoder().decode(bytes.subarray(8, 8 + n));
       const at = ['"__metadata__"', '"10"', '"9"', '"a"'].map((k) => text.indexOf(`${k}:`));
@@ -243,8 +303,19 @@ describe('PyTorch-written files read by TS', () => {
       const t = (name: string) => tensors.get(name)!;
       const dtypes = Object.fromEntries([...tensors].map(([k, v]) => [k, v.dtype]));
       expect(dtypes).toEqual({
-        f64: 'float64', f32: 'float32', f32_special: 'float32', f16: 'float16', bf16: 'bfloat16', i64: 'int64',
-        i32: 'int32', i16: 'int16', i8: 'int8', u8: 'uint8', bool: 'bool', empty: 'float32', scalar: 'float64',
+        f64: 'float64',
+        f32: 'float32',
+        f32_special: 'float32',
+        f16: 'float16',
+        bf16: 'bfloat16',
+        i64: 'int64',
+        i32: 'int32',
+        i16: 'int16',
+        i8: 'int8',
+        u8: 'uint8',
+        bool: 'bool',
+        empty: 'float32',
+        scalar: 'float64',
         scalar_i64: 'int64',
       });
       expect(t('f64').shape).toEqual([2, 3]);
@@ -259,7 +330,13 @@ describe('PyTorch-written files read by TS', () => {
       expect(special[5]).toBe(3.4028234663852886e38);
       expect(t('f16').to('float32').toArray()).toEqual([1, -2.5, 65504, 5.960464477539063e-8]);
       expect(Array.from(t('bf16').data() as Uint16Array)).toEqual([0x3f80, 0xc020, 0x7f62, 0x3dcd]);
-      expect(Array.from(t('i64').data() as BigInt64Array)).toEqual([0n, -1n, 2n ** 53n + 1n, -(2n ** 62n), 2n ** 63n - 1n]);
+      expect(Array.from(t('i64').data() as BigInt64Array)).toEqual([
+        0n,
+        -1n,
+        2n ** 53n + 1n,
+        -(2n ** 62n),
+        2n ** 63n - 1n,
+      ]);
       expect(t('i32').shape).toEqual([2, 2]);
       expect(t('i32').toArray()).toEqual([-(2 ** 31), 2 ** 31 - 1, 7, -7]);
       expect(t('i16').toArray()).toEqual([-32768, 32767, 5]);
@@ -285,7 +362,11 @@ describe(`TS-written files read by PyTorch (${PYTHON} ${path.relative(process.cw
     const expected: Record<string, { dtype: string; shape: number[]; sum: number | string }> = {};
     for (const [name, t] of tensors) {
       const s = torch.tidy(() => t.to('float64').sum().item());
-      expected[name] = { dtype: FILE_DTYPE[t.dtype]!, shape: t.shape, sum: Number.isNaN(s) ? 'nan' : s === Infinity ? 'inf' : s === -Infinity ? '-inf' : s };
+      expected[name] = {
+        dtype: FILE_DTYPE[t.dtype]!,
+        shape: t.shape,
+        sum: Number.isNaN(s) ? 'nan' : s === Infinity ? 'inf' : s === -Infinity ? '-inf' : s,
+      };
     }
     await torch.saveSafetensors(file, tensors, { written_by: 'dermosynth', unicode: 'µ ✓' });
     torch.dispose(tensors);
@@ -309,7 +390,11 @@ describe(`TS-written files read by PyTorch (${PYTHON} ${path.relative(process.cw
 
   it.skipIf(!HAS_TORCH_PYTHON)('a module saved by saveModule reads in PyTorch with its state-dict names', async () => {
     const file = path.join(dir, 'module_for_python.safetensors');
-    const model = new nn.Sequential(new nn.Conv2d(3, 4, 3), nn.spectralNorm(new nn.Conv2d(4, 4, 1)), new nn.BatchNorm2d(4));
+    const model = new nn.Sequential(
+      new nn.Conv2d(3, 4, 3),
+      nn.spectralNorm(new nn.Conv2d(4, 4, 1)),
+      new nn.BatchNorm2d(4),
+    );
     await nn.saveModule(file, model);
     const r = pythonRead(file);
     expect(r.status, r.stderr).toBe(0);
@@ -322,7 +407,9 @@ describe(`TS-written files read by PyTorch (${PYTHON} ${path.relative(process.cw
   });
 
   it.skipIf(!HAS_TORCH_PYTHON)('malformed files are rejected by both readers', async () => {
-    const good = torch.tidy(() => torch.writeSafetensors({ a: torch.ones([2, 2]), b: torch.zeros([3], { dtype: 'int64' }) }));
+    const good = torch.tidy(() =>
+      torch.writeSafetensors({ a: torch.ones([2, 2]), b: torch.zeros([3], { dtype: 'int64' }) }),
+    );
     const { n, header } = parseLayout(good);
     const withHeader = (h: unknown, data: Uint8Array) => {
       let json = JSON.stringify(h);
@@ -358,7 +445,12 @@ describe(`TS-written files read by PyTorch (${PYTHON} ${path.relative(process.cw
 
 describe('saveModule / loadModule', () => {
   const makeNet = () =>
-    new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.LeakyReLU(0.2), nn.spectralNorm(new nn.Conv2d(4, 2, 1)));
+    new nn.Sequential(
+      new nn.Conv2d(3, 4, 3, { padding: 1 }),
+      new nn.BatchNorm2d(4),
+      new nn.LeakyReLU(0.2),
+      nn.spectralNorm(new nn.Conv2d(4, 2, 1)),
+    );
 
   it('round trip: every parameter and buffer restored exactly, metadata returned, same outputs', async () => {
     torch.manualSeed(11);
@@ -371,7 +463,9 @@ describe('saveModule / loadModule', () => {
     await nn.saveModule(file, a, { epoch: '3', note: 'ü' });
     torch.manualSeed(12);
     const b = makeNet();
-    expect(torch.tidy(() => b.child('0').param('weight').sub(a.child('0').param('weight')).abs().max().item())).toBeGreaterThan(0);
+    expect(
+      torch.tidy(() => b.child('0').param('weight').sub(a.child('0').param('weight')).abs().max().item()),
+    ).toBeGreaterThan(0);
     expect(await nn.loadModule(file, b)).toEqual({ epoch: '3', note: 'ü' });
     const sa = a.stateDict();
     const sb = b.stateDict();
@@ -420,7 +514,9 @@ describe('saveModule / loadModule', () => {
     const before = rawBytes(target.child('0').param('bias'));
     for (const strict of [true, false]) {
       await expect(nn.loadModule(file, target, { strict })).rejects.toThrow(
-        new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*'0\\.(weight|bias)' has shape \\[8(,3,3,3)?\\] but the module expects \\[4(,3,3,3)?\\]`),
+        new RegExp(
+          `${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*'0\\.(weight|bias)' has shape \\[8(,3,3,3)?\\] but the module expects \\[4(,3,3,3)?\\]`,
+        ),
       );
     }
     expect(rawBytes(target.child('0').param('bias')).equals(before)).toBe(true);
@@ -428,7 +524,9 @@ describe('saveModule / loadModule', () => {
 
   it('a missing file is a clear error', async () => {
     const file = path.join(dir, 'does-not-exist.safetensors');
-    await expect(nn.loadModule(file, makeNet())).rejects.toThrow(/cannot read safetensors file .*does-not-exist\.safetensors: ENOENT/);
+    await expect(nn.loadModule(file, makeNet())).rejects.toThrow(
+      /cannot read safetensors file .*does-not-exist\.safetensors: ENOENT/,
+    );
   });
 });
 

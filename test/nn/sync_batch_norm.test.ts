@@ -18,7 +18,10 @@ import type { Tensor } from '../../src/torch/index.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKER = path.join(root, 'test/nn/fixtures/sync_batch_norm_worker.ts');
 const HAS_GLOO = distributedBackends().includes('gloo');
-if (!HAS_GLOO) console.warn('sync_batch_norm.test.ts: the multi-process tests are skipped: this build of the addon has no gloo (install libgloo-dev and npm run build:native)');
+if (!HAS_GLOO)
+  console.warn(
+    'sync_batch_norm.test.ts: the multi-process tests are skipped: this build of the addon has no gloo (install libgloo-dev and npm run build:native)',
+  );
 
 beforeAll(() => {
   torch.setNumThreads(1);
@@ -44,8 +47,14 @@ function freePort(): Promise<number> {
 function makeNet(): nn.Sequential {
   const model = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4)).to('float64');
   torch.noGrad(() => {
-    model.child('1').param('weight').copy_(torch.rand([4], { dtype: 'float64' }).add(0.5));
-    model.child('1').param('bias').copy_(torch.randn([4], { dtype: 'float64' }));
+    model
+      .child('1')
+      .param('weight')
+      .copy_(torch.rand([4], { dtype: 'float64' }).add(0.5));
+    model
+      .child('1')
+      .param('bias')
+      .copy_(torch.randn([4], { dtype: 'float64' }));
   });
   return model;
 }
@@ -100,67 +109,81 @@ describe('SyncBatchNorm2d over two gloo ranks', () => {
     });
   }
 
-  it.skipIf(!HAS_GLOO)('matches one process with BatchNorm2d on the whole batch: outputs, gradients, running stats', async () => {
-    torch.manualSeed(7);
-    const ref = makeNet();
-    const x = torch.randn([4, 3, 5, 5], { dtype: 'float64' }).mul(2).add(1);
-    const target = torch.randn([4, 4, 5, 5], { dtype: 'float64' });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'dermosynth-syncbn-'));
-    const inputs: Record<string, Tensor> = { x, target };
-    for (const [k, t] of ref.stateDict()) inputs[`net.${k}`] = t;
-    await torch.saveSafetensors(path.join(work, 'inputs.safetensors'), inputs);
+  it.skipIf(!HAS_GLOO)(
+    'matches one process with BatchNorm2d on the whole batch: outputs, gradients, running stats',
+    async () => {
+      torch.manualSeed(7);
+      const ref = makeNet();
+      const x = torch.randn([4, 3, 5, 5], { dtype: 'float64' }).mul(2).add(1);
+      const target = torch.randn([4, 4, 5, 5], { dtype: 'float64' });
+      work = fs.mkdtempSync(path.join(os.tmpdir(), 'dermosynth-syncbn-'));
+      const inputs: Record<string, Tensor> = { x, target };
+      for (const [k, t] of ref.stateDict()) inputs[`net.${k}`] = t;
+      await torch.saveSafetensors(path.join(work, 'inputs.safetensors'), inputs);
 
-    const port = await freePort();
-    const world = 2;
-    await Promise.all([0, 1].map((r) => runWorker([String(port), String(r), String(world), path.join(work, 'inputs.safetensors'), work])));
-    const ranks = await Promise.all([0, 1].map(async (r) => (await torch.loadSafetensors(path.join(work, `rank${r}.safetensors`))).tensors));
-    const fromRank = (r: number, name: string): Tensor => {
-      const t = ranks[r]!.get(name);
-      if (!t) throw new Error(`rank ${r} wrote no '${name}'`);
-      return t;
-    };
-    const both = (name: string): Tensor => torch.cat([fromRank(0, name), fromRank(1, name)], 0);
+      const port = await freePort();
+      const world = 2;
+      await Promise.all(
+        [0, 1].map((r) =>
+          runWorker([String(port), String(r), String(world), path.join(work, 'inputs.safetensors'), work]),
+        ),
+      );
+      const ranks = await Promise.all(
+        [0, 1].map(async (r) => (await torch.loadSafetensors(path.join(work, `rank${r}.safetensors`))).tensors),
+      );
+      const fromRank = (r: number, name: string): Tensor => {
+        const t = ranks[r]!.get(name);
+        if (!t) throw new Error(`rank ${r} wrote no '${name}'`);
+        return t;
+      };
+      const both = (name: string): Tensor => torch.cat([fromRank(0, name), fromRank(1, name)], 0);
 
-    // The reference: one process, the whole batch, loss = the mean over it (= mean of the ranks' losses).
-    const step = (): { xg: Tensor; y: Tensor } => {
-      const xr = x.clone().requiresGrad_(true);
-      const y = ref.call(xr);
-      y.tanh().mul(target).mean().backward();
-      return { xg: xr.grad!.clone(), y: y.detach() };
-    };
-    const s1 = step();
-    const grads1 = new Map([...ref.namedParameters()].map(([n, p]) => [n, p.grad!.clone()]));
-    const state1 = new Map([...ref.namedBuffers()].map(([n, b]) => [n, b.clone()]));
-    ref.zeroGrad();
-    step();
-    ref.eval();
-    const yEval = torch.noGrad(() => ref.call(x));
+      // The reference: one process, the whole batch, loss = the mean over it (= mean of the ranks' losses).
+      const step = (): { xg: Tensor; y: Tensor } => {
+        const xr = x.clone().requiresGrad_(true);
+        const y = ref.call(xr);
+        y.tanh().mul(target).mean().backward();
+        return { xg: xr.grad!.clone(), y: y.detach() };
+      };
+      const s1 = step();
+      const grads1 = new Map([...ref.namedParameters()].map(([n, p]) => [n, p.grad!.clone()]));
+      const state1 = new Map([...ref.namedBuffers()].map(([n, b]) => [n, b.clone()]));
+      ref.zeroGrad();
+      step();
+      ref.eval();
+      const yEval = torch.noGrad(() => ref.call(x));
 
-    const tol = 1e-10; // float64: the same maths in another order
-    expect(maxAbsDiff(both('y'), s1.y)).toBeLessThan(tol);
-    // Rank r's input gradient is d(sum of the ranks' losses)/dx_r: world times the mean loss's.
-    expect(maxAbsDiff(both('x_grad').div(world), s1.xg)).toBeLessThan(tol);
-    expect(s1.xg.abs().max().item()).toBeGreaterThan(1e-3); // a gradient worth comparing
-    for (const [name, p] of ref.namedParameters()) {
-      // Step 1 averaged by hand, step 2 by the bucketed reducer; both are the mean loss's gradient.
-      expect(maxAbsDiff(fromRank(0, `grad1.${name}`), grads1.get(name)!), `grad1.${name}`).toBeLessThan(tol);
-      expect(maxAbsDiff(fromRank(0, `grad2.${name}`), p.grad!), `grad2.${name}`).toBeLessThan(tol);
-      expect(maxAbsDiff(fromRank(1, `grad2.${name}`), p.grad!), `grad2.${name}`).toBeLessThan(tol);
-    }
-    for (const [name, b] of ref.namedBuffers()) {
-      expect(maxAbsDiff(fromRank(0, `state1.${name}`), state1.get(name)!), `state1.${name}`).toBeLessThan(tol);
-      expect(maxAbsDiff(fromRank(0, `state2.${name}`), b), `state2.${name}`).toBeLessThan(tol);
-      // Every rank holds bit for bit the same running statistics.
-      expect(Buffer.from(fromRank(1, `state2.${name}`).bytes())).toEqual(Buffer.from(fromRank(0, `state2.${name}`).bytes()));
-    }
-    expect(fromRank(0, 'state2.1.num_batches_tracked').item()).toBe(2);
-    // The running variance is the unbiased one of the whole batch (not of either half).
-    const convOut = torch.noGrad(() => ref.child('0').call(x));
-    const unbiased = convOut.transpose(0, 1).reshape(4, -1).var(1, { correction: 1 });
-    const expectedVar = torch.onesLike(unbiased).mul(0.9 * 0.9).add(unbiased.mul(0.1 * 0.9 + 0.1));
-    expect(maxAbsDiff(fromRank(0, 'state2.1.running_var'), expectedVar)).toBeLessThan(tol);
-    expect(maxAbsDiff(both('y_eval'), yEval)).toBeLessThan(tol);
-  });
+      const tol = 1e-10; // float64: the same maths in another order
+      expect(maxAbsDiff(both('y'), s1.y)).toBeLessThan(tol);
+      // Rank r's input gradient is d(sum of the ranks' losses)/dx_r: world times the mean loss's.
+      expect(maxAbsDiff(both('x_grad').div(world), s1.xg)).toBeLessThan(tol);
+      expect(s1.xg.abs().max().item()).toBeGreaterThan(1e-3); // a gradient worth comparing
+      for (const [name, p] of ref.namedParameters()) {
+        // Step 1 averaged by hand, step 2 by the bucketed reducer; both are the mean loss's gradient.
+        expect(maxAbsDiff(fromRank(0, `grad1.${name}`), grads1.get(name)!), `grad1.${name}`).toBeLessThan(tol);
+        expect(maxAbsDiff(fromRank(0, `grad2.${name}`), p.grad!), `grad2.${name}`).toBeLessThan(tol);
+        expect(maxAbsDiff(fromRank(1, `grad2.${name}`), p.grad!), `grad2.${name}`).toBeLessThan(tol);
+      }
+      for (const [name, b] of ref.namedBuffers()) {
+        expect(maxAbsDiff(fromRank(0, `state1.${name}`), state1.get(name)!), `state1.${name}`).toBeLessThan(tol);
+        expect(maxAbsDiff(fromRank(0, `state2.${name}`), b), `state2.${name}`).toBeLessThan(tol);
+        // Every rank holds bit for bit the same running statistics.
+        expect(Buffer.from(fromRank(1, `state2.${name}`).bytes())).toEqual(
+          Buffer.from(fromRank(0, `state2.${name}`).bytes()),
+        );
+      }
+      expect(fromRank(0, 'state2.1.num_batches_tracked').item()).toBe(2);
+      // The running variance is the unbiased one of the whole batch (not of either half).
+      const convOut = torch.noGrad(() => ref.child('0').call(x));
+      const unbiased = convOut.transpose(0, 1).reshape(4, -1).var(1, { correction: 1 });
+      const expectedVar = torch
+        .onesLike(unbiased)
+        .mul(0.9 * 0.9)
+        .add(unbiased.mul(0.1 * 0.9 + 0.1));
+      expect(maxAbsDiff(fromRank(0, 'state2.1.running_var'), expectedVar)).toBeLessThan(tol);
+      expect(maxAbsDiff(both('y_eval'), yEval)).toBeLessThan(tol);
+    },
+  );
 });
 
 describe('SyncBatchNorm2d in one process', () => {
@@ -180,7 +203,8 @@ describe('SyncBatchNorm2d in one process', () => {
     const a = run(bn);
     const b = run(sync);
     a.forEach((t, i) => expect(Buffer.from(b[i]!.bytes()), `output ${i}`).toEqual(Buffer.from(t.bytes())));
-    for (const [name, t] of bn.stateDict()) expect(Buffer.from(sync.stateDict().get(name)!.bytes()), name).toEqual(Buffer.from(t.bytes()));
+    for (const [name, t] of bn.stateDict())
+      expect(Buffer.from(sync.stateDict().get(name)!.bytes()), name).toEqual(Buffer.from(t.bytes()));
   }
 
   it('with no process group it is BatchNorm2d, bit for bit', () => {
@@ -188,7 +212,13 @@ describe('SyncBatchNorm2d in one process', () => {
   });
 
   it.skipIf(!HAS_GLOO)('with a group of one it is BatchNorm2d, bit for bit', async () => {
-    const pg = ProcessGroup.init({ host: '127.0.0.1', port: await freePort(), rank: 0, worldSize: 1, timeoutMs: 20_000 });
+    const pg = ProcessGroup.init({
+      host: '127.0.0.1',
+      port: await freePort(),
+      rank: 0,
+      worldSize: 1,
+      timeoutMs: 20_000,
+    });
     try {
       compareWithBatchNorm(pg);
     } finally {
@@ -198,10 +228,16 @@ describe('SyncBatchNorm2d in one process', () => {
 
   it('has the state-dict names of BatchNorm2d', () => {
     expect([...new nn.SyncBatchNorm2d(4).stateDict().keys()]).toEqual([...new nn.BatchNorm2d(4).stateDict().keys()]);
-    expect([...new nn.SyncBatchNorm2d(4).stateDict().keys()]).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+    expect([...new nn.SyncBatchNorm2d(4).stateDict().keys()]).toEqual([
+      'weight',
+      'bias',
+      'running_mean',
+      'running_var',
+      'num_batches_tracked',
+    ]);
   });
 
-  it('combines the ranks\' statistics: a peer with the same batch is BatchNorm2d on both copies, an empty peer adds nothing', () => {
+  it("combines the ranks' statistics: a peer with the same batch is BatchNorm2d on both copies, an empty peer adds nothing", () => {
     torch.manualSeed(5);
     const x = torch.randn([2, 4, 3, 3], { dtype: 'float64' }).mul(3).add(5);
     for (const peer of ['same', 'empty'] as const) {
@@ -217,7 +253,8 @@ describe('SyncBatchNorm2d in one process', () => {
       const all = peer === 'same' ? torch.cat([x, x], 0) : x;
       const yRef = refBn.call(all).narrow(0, 0, 2);
       expect(maxAbsDiff(y, yRef), peer).toBeLessThan(1e-12);
-      for (const [name, t] of refBn.stateDict()) expect(maxAbsDiff(sync.stateDict().get(name)!, t), `${peer}: ${name}`).toBeLessThan(1e-12);
+      for (const [name, t] of refBn.stateDict())
+        expect(maxAbsDiff(sync.stateDict().get(name)!, t), `${peer}: ${name}`).toBeLessThan(1e-12);
     }
   });
 
@@ -256,7 +293,14 @@ describe('convertSyncBatchNorm', () => {
       this.conv = this.registerModule('conv', new nn.Conv2d(3, 4, 3, { padding: 1 }));
       this.bn = this.registerModule('bn', new nn.BatchNorm2d(4));
       this.branches.push(this.registerModule('norm', new nn.BatchNorm2d(4)));
-      this.registerModule('tail', new NamedSequential([['act', new nn.ReLU()], ['norm', new nn.BatchNorm2d(4)], ['inorm', new nn.InstanceNorm2d(4)]]));
+      this.registerModule(
+        'tail',
+        new NamedSequential([
+          ['act', new nn.ReLU()],
+          ['norm', new nn.BatchNorm2d(4)],
+          ['inorm', new nn.InstanceNorm2d(4)],
+        ]),
+      );
     }
     forward(x: Tensor): Tensor {
       return this.child('tail').call(this.branches[0]!.call(this.bn.call(this.conv.call(x))));
@@ -277,7 +321,18 @@ describe('convertSyncBatchNorm', () => {
     const modules = new Map(model.namedModules());
     for (const name of bnNames) expect(modules.get(name), name).toBeInstanceOf(nn.SyncBatchNorm2d);
     expect(modules.get('0.tail.inorm')).toBeInstanceOf(nn.InstanceNorm2d);
-    expect([...modules.keys()]).toEqual(['', '0', '0.conv', '0.bn', '0.norm', '0.tail', '0.tail.act', '0.tail.norm', '0.tail.inorm', '1']);
+    expect([...modules.keys()]).toEqual([
+      '',
+      '0',
+      '0.conv',
+      '0.bn',
+      '0.norm',
+      '0.tail',
+      '0.tail.act',
+      '0.tail.norm',
+      '0.tail.inorm',
+      '1',
+    ]);
     // The same tensors under the same names, in the same order.
     expect([...model.stateDict().keys()]).toEqual([...state.keys()]);
     [...model.stateDict().values()].forEach((t, i) => expect(t).toBe(tensorsBefore[i]));

@@ -57,7 +57,17 @@ torch.save({'state_dict': sd, 'epoch': 3, 'arch': 'test'}, 'ckpt.pth')
     const { tensors, metadata } = await torch.loadSafetensors(path.join(dir, 'ckpt.safetensors'));
     expect(metadata).toEqual({ format: 'pt', source: 'ckpt.pth' });
     const get = (k: string): torch.Tensor => tensors.get(k)!;
-    expect([...tensors.keys()].sort()).toEqual(['bn.num_batches_tracked', 'brain', 'bytes', 'empty', 'features.0.bias', 'features.0.weight', 'half', 'mask', 'transposed']);
+    expect([...tensors.keys()].sort()).toEqual([
+      'bn.num_batches_tracked',
+      'brain',
+      'bytes',
+      'empty',
+      'features.0.bias',
+      'features.0.weight',
+      'half',
+      'mask',
+      'transposed',
+    ]);
     expect(get('features.0.weight').dtype).toBe('float32');
     expect(get('features.0.weight').shape).toEqual([2, 3, 4]);
     expect(get('features.0.weight').toArray()).toEqual(Array.from({ length: 24 }, (_, i) => i / 8));
@@ -96,7 +106,9 @@ torch.save({'state_dict': sd, 'epoch': 3, 'arch': 'test'}, 'ckpt.pth')
     python(`import torch; torch.save({'w': torch.ones(3), 'epoch': 3}, 'mixed.pth')`);
     let r = convert('mixed.pth', 'x.safetensors');
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe("to_safetensors: mixed.pth: not a state dict: 1 entries are not named tensors, e.g. 'epoch'");
+    expect(r.stderr.trim()).toBe(
+      "to_safetensors: mixed.pth: not a state dict: 1 entries are not named tensors, e.g. 'epoch'",
+    );
     python(`
 import torch, collections
 class Net(torch.nn.Module):
@@ -106,10 +118,17 @@ torch.save(Net(), 'module.pth')
 `);
     r = convert('module.pth', 'x.safetensors');
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^to_safetensors: module\.pth: cannot read it as a PyTorch state dict with weights_only=True: /);
+    expect(r.stderr).toMatch(
+      /^to_safetensors: module\.pth: cannot read it as a PyTorch state dict with weights_only=True: /,
+    );
     r = convert('nope.pth', 'x.safetensors');
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('to_safetensors: nope.pth: no such file');
-    expect(spawnSync(PYTHON, ['-c', 'import os; print(os.path.exists("x.safetensors"))'], { cwd: dir, encoding: 'utf8' }).stdout.trim()).toBe('False');
+    expect(
+      spawnSync(PYTHON, ['-c', 'import os; print(os.path.exists("x.safetensors"))'], {
+        cwd: dir,
+        encoding: 'utf8',
+      }).stdout.trim(),
+    ).toBe('False');
   });
 });

@@ -30,7 +30,11 @@ interface Reply {
 }
 
 /** One HTTP request with full control of headers and body (a Buffer, or a generator of chunks). */
-function request(method: string, p: string, o: { headers?: Record<string, string>; body?: Buffer | (() => Iterable<Buffer>) } = {}): Promise<Reply> {
+function request(
+  method: string,
+  p: string,
+  o: { headers?: Record<string, string>; body?: Buffer | (() => Iterable<Buffer>) } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${studio.url}${p}`, { method, headers: o.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -61,7 +65,8 @@ function request(method: string, p: string, o: { headers?: Record<string, string
 }
 
 const png = (p: string, body: Buffer) => request('POST', p, { headers: { 'Content-Type': 'image/png' }, body });
-const postJson = (p: string, value: unknown) => request('POST', p, { headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(value)) });
+const postJson = (p: string, value: unknown) =>
+  request('POST', p, { headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(value)) });
 
 async function rgbOf(body: Buffer): Promise<{ width: number; height: number; data: Buffer }> {
   const { data, info } = await sharp(body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -108,7 +113,13 @@ describe('the API answers', () => {
     const r = await request('GET', '/api/run');
     expect(r.status).toBe(200);
     const run = JSON.parse(r.body.toString());
-    expect(run).toMatchObject({ model: 'proposed', width: N, height: N, classes: ['nevus', 'melanoma', 'seborrheic_keratosis'], deterministic: true });
+    expect(run).toMatchObject({
+      model: 'proposed',
+      width: N,
+      height: N,
+      classes: ['nevus', 'melanoma', 'seborrheic_keratosis'],
+      deterministic: true,
+    });
     expect(run.weights.name).toBe('generator.safetensors');
     expect(run.weights.sha256).toBe(reference.weights.sha256);
     expect(run.dataset.count).toBeGreaterThan(0);
@@ -212,7 +223,10 @@ describe('bad requests get a 4xx JSON error and the server stays up', () => {
   const good = () => maskPng(N, N, [8, 8, 24, 24]);
 
   it('wrong content type: 415', async () => {
-    const r = await request('POST', '/api/generate?class=nevus', { headers: { 'Content-Type': 'text/plain' }, body: await good() });
+    const r = await request('POST', '/api/generate?class=nevus', {
+      headers: { 'Content-Type': 'text/plain' },
+      body: await good(),
+    });
     expectJsonError(r, 415, /unsupported Content-Type 'text\/plain'.*image\/png.*application\/json/);
     expectJsonError(await request('POST', '/api/generate?class=nevus', { body: await good() }), 415, /\(none\)/);
     await expectAlive();
@@ -243,34 +257,91 @@ describe('bad requests get a 4xx JSON error and the server stays up', () => {
   });
 
   it('unknown or missing class, bad seed or flag: 400', async () => {
-    expectJsonError(await png('/api/generate?class=basal_cell_carcinoma', await good()), 400, /unknown class 'basal_cell_carcinoma'.*nevus, melanoma, seborrheic_keratosis/);
+    expectJsonError(
+      await png('/api/generate?class=basal_cell_carcinoma', await good()),
+      400,
+      /unknown class 'basal_cell_carcinoma'.*nevus, melanoma, seborrheic_keratosis/,
+    );
     expectJsonError(await png('/api/generate', await good()), 400, /missing 'class'/);
     expectJsonError(await png('/api/generate?class=nevus&seed=-3', await good()), 400, /'seed' must be an integer/);
-    expectJsonError(await png('/api/generate?class=nevus&vary=maybe', await good()), 400, /'vary' must be true or false/);
+    expectJsonError(
+      await png('/api/generate?class=nevus&vary=maybe', await good()),
+      400,
+      /'vary' must be true or false/,
+    );
     await expectAlive();
   });
 
   it('colour, grey-level, empty and oversized masks: 422', async () => {
     const colour = Buffer.alloc(N * N * 3);
     for (let i = 0; i < colour.length; i += 3) colour[i] = 200;
-    expectJsonError(await png('/api/generate?class=nevus', await sharp(colour, { raw: { width: N, height: N, channels: 3 } }).png().toBuffer()), 422, /colour/);
+    expectJsonError(
+      await png(
+        '/api/generate?class=nevus',
+        await sharp(colour, { raw: { width: N, height: N, channels: 3 } })
+          .png()
+          .toBuffer(),
+      ),
+      422,
+      /colour/,
+    );
     const grey = Buffer.alloc(N * N, 100);
-    expectJsonError(await png('/api/generate?class=nevus', await sharp(grey, { raw: { width: N, height: N, channels: 1 } }).png().toBuffer()), 422, /neither near 0 nor near 255/);
+    expectJsonError(
+      await png(
+        '/api/generate?class=nevus',
+        await sharp(grey, { raw: { width: N, height: N, channels: 1 } })
+          .png()
+          .toBuffer(),
+      ),
+      422,
+      /neither near 0 nor near 255/,
+    );
     expectJsonError(await png('/api/generate?class=nevus', await maskPng(N, N, null)), 422, /empty/);
-    expectJsonError(await png('/api/generate?class=nevus', await maskPng(5000, 2, [0, 0, 100, 2])), 422, /5000x2.*at most|from 1x1 to 4096x4096/);
+    expectJsonError(
+      await png('/api/generate?class=nevus', await maskPng(5000, 2, [0, 0, 100, 2])),
+      422,
+      /5000x2.*at most|from 1x1 to 4096x4096/,
+    );
     // A mask whose lesion vanishes when shrunk to the run's size.
-    expectJsonError(await png('/api/generate?class=nevus', await maskPng(320, 320, [0, 0, 1, 1])), 422, /empty at the run's size/);
+    expectJsonError(
+      await png('/api/generate?class=nevus', await maskPng(320, 320, [0, 0, 1, 1])),
+      422,
+      /empty at the run's size/,
+    );
     await expectAlive();
   });
 
   it('bad JSON and bad run-length encodings: 400', async () => {
-    expectJsonError(await request('POST', '/api/generate', { headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{"class": ') }), 400, /not valid JSON/);
+    expectJsonError(
+      await request('POST', '/api/generate', {
+        headers: { 'Content-Type': 'application/json' },
+        body: Buffer.from('{"class": '),
+      }),
+      400,
+      /not valid JSON/,
+    );
     expectJsonError(await postJson('/api/generate', [1, 2]), 400, /JSON object/);
     expectJsonError(await postJson('/api/generate', { class: 'nevus' }), 400, /'rle' is missing/);
-    expectJsonError(await postJson('/api/generate', { class: 'nevus', rle: { width: N, height: N, counts: [10, 10] } }), 400, /add up to 20 pixels/);
-    expectJsonError(await postJson('/api/generate', { class: 'nevus', rle: { width: N, height: N, counts: [N * N, 5] } }), 400, /more than/);
-    expectJsonError(await postJson('/api/generate', { class: 'nevus', rle: { width: N, height: N, counts: [-1, N * N + 1] } }), 400, /not a non-negative integer/);
-    expectJsonError(await postJson('/api/generate', { class: 'nevus', rle: { width: 0.5, height: N, counts: [] } }), 400, /width/);
+    expectJsonError(
+      await postJson('/api/generate', { class: 'nevus', rle: { width: N, height: N, counts: [10, 10] } }),
+      400,
+      /add up to 20 pixels/,
+    );
+    expectJsonError(
+      await postJson('/api/generate', { class: 'nevus', rle: { width: N, height: N, counts: [N * N, 5] } }),
+      400,
+      /more than/,
+    );
+    expectJsonError(
+      await postJson('/api/generate', { class: 'nevus', rle: { width: N, height: N, counts: [-1, N * N + 1] } }),
+      400,
+      /not a non-negative integer/,
+    );
+    expectJsonError(
+      await postJson('/api/generate', { class: 'nevus', rle: { width: 0.5, height: N, counts: [] } }),
+      400,
+      /width/,
+    );
     await expectAlive();
   });
 
@@ -278,10 +349,22 @@ describe('bad requests get a 4xx JSON error and the server stays up', () => {
     expectJsonError(await request('GET', '/api/generate'), 405, /takes POST/);
     expectJsonError(await request('DELETE', '/api/run'), 405, /takes GET/);
     expectJsonError(await request('GET', '/api/nothing'), 404, /no API route/);
-    for (const p of ['/../package.json', '/%2e%2e/package.json', '/..%2f..%2fpackage.json', '/src/main.ts', '/assets/../../package.json', '/.%2e/package.json']) {
+    for (const p of [
+      '/../package.json',
+      '/%2e%2e/package.json',
+      '/..%2f..%2fpackage.json',
+      '/src/main.ts',
+      '/assets/../../package.json',
+      '/.%2e/package.json',
+    ]) {
       expect((await request('GET', p)).status, p).toBe(404);
     }
-    for (const p of ['/api/run/samples/..%2Fconfig.json', '/api/run/samples/%2e%2e%2fconfig.json', '/api/run/samples/config.json', '/api/run/samples/%E0%A4%A']) {
+    for (const p of [
+      '/api/run/samples/..%2Fconfig.json',
+      '/api/run/samples/%2e%2e%2fconfig.json',
+      '/api/run/samples/config.json',
+      '/api/run/samples/%E0%A4%A',
+    ]) {
       expectJsonError(await request('GET', p), 404, /no such sample grid/);
     }
     await expectAlive();
@@ -323,7 +406,9 @@ describe('the bounded queue', () => {
     const q = await InferenceQueue.start({ runDir, device: 'cpu', threads: 1, capacity: 4, maxBatch: 1 });
     try {
       const job = { mask: boxMask([4, 4, 20, 20]), classIndex: 2, seed: 0, vary: false };
-      await expect(q.submit({ ...job, mask: new Uint8Array(10) })).rejects.toThrow(/inference failed: .*mask has 10 pixels/);
+      await expect(q.submit({ ...job, mask: new Uint8Array(10) })).rejects.toThrow(
+        /inference failed: .*mask has 10 pixels/,
+      );
       const before = await q.submit(job);
       // Kill the worker thread as a crash would (the field is private: this is the test's way in).
       await (q as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
@@ -336,14 +421,33 @@ describe('the bounded queue', () => {
   });
 
   it('over HTTP: a burst gets 200s and immediate 503s, every request answered', async () => {
-    const small = await startStudioServer({ runDir, port: 0, bundleDir: path.join(work, 'bundle'), queue: 1, maxBatch: 1 });
+    const small = await startStudioServer({
+      runDir,
+      port: 0,
+      bundleDir: path.join(work, 'bundle'),
+      queue: 1,
+      maxBatch: 1,
+    });
     try {
       const body = await maskPng(N, N, [8, 8, 24, 24]);
       const replies = await Promise.all(
-        Array.from({ length: 40 }, () => fetch(`${small.url}/api/generate?class=nevus`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(body) }).then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), text: r.status === 503 ? await r.text() : (await r.arrayBuffer(), '') }))),
+        Array.from({ length: 40 }, () =>
+          fetch(`${small.url}/api/generate?class=nevus`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'image/png' },
+            body: new Uint8Array(body),
+          }).then(async (r) => ({
+            status: r.status,
+            retry: r.headers.get('retry-after'),
+            text: r.status === 503 ? await r.text() : (await r.arrayBuffer(), ''),
+          })),
+        ),
       );
       const statuses = replies.map((r) => r.status);
-      expect(statuses.every((s) => s === 200 || s === 503), statuses.join(',')).toBe(true);
+      expect(
+        statuses.every((s) => s === 200 || s === 503),
+        statuses.join(','),
+      ).toBe(true);
       expect(statuses).toContain(200);
       expect(statuses).toContain(503);
       const busy = replies.find((r) => r.status === 503)!;
@@ -357,7 +461,11 @@ describe('the bounded queue', () => {
 
 describe('dermosynth serve', () => {
   it('starts, answers, and stops on SIGINT; or says to build the bundle when it is missing', async () => {
-    const child = spawn(process.execPath, [path.join(root, 'bin/dermosynth.mjs'), 'serve', '--run', runDir, '--port', '0'], { cwd: root, env: process.env });
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'bin/dermosynth.mjs'), 'serve', '--run', runDir, '--port', '0'],
+      { cwd: root, env: process.env },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -369,7 +477,8 @@ describe('dermosynth serve', () => {
       return;
     }
     const deadline = Date.now() + 60_000;
-    while (!/dermosynth studio: (http:\S+)\//.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!/dermosynth studio: (http:\S+)\//.test(out) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     const url = /dermosynth studio: (http:\S+)\//.exec(out)?.[1];
     expect(url, err).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${url}/healthz`);
@@ -380,7 +489,11 @@ describe('dermosynth serve', () => {
   });
 
   it('a missing run folder is one clear line', async () => {
-    const child = spawn(process.execPath, [path.join(root, 'bin/dermosynth.mjs'), 'serve', '--run', path.join(work, 'nowhere')], { cwd: root });
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'bin/dermosynth.mjs'), 'serve', '--run', path.join(work, 'nowhere')],
+      { cwd: root },
+    );
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(1);

@@ -11,7 +11,8 @@ import { RUN_SIZE, buildStudio, maskPng, root, trainTinyRun } from './helpers.js
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`studio_e2e: skipped, ${CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)`);
+if (!haveChromium)
+  console.warn(`studio_e2e: skipped, ${CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)`);
 
 let work = '';
 let studio: StudioServer;
@@ -27,7 +28,14 @@ beforeAll(async () => {
   studio = await startStudioServer({ runDir: path.join(work, 'run'), port: 0, bundleDir: path.join(work, 'bundle') });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   // Uncaught errors and console errors (a Content-Security-Policy violation among them) fail the test.
@@ -71,7 +79,9 @@ describe.skipIf(!haveChromium)('the studio in Chromium', () => {
     const caption = await page.textContent('figure.result figcaption');
     expect(caption).toContain('melanoma');
     expect(caption).toContain('seed 7');
-    expect(await page.getAttribute('figure.result a.download', 'download')).toMatch(/^dermosynth-melanoma-seed7-.*\.png$/);
+    expect(await page.getAttribute('figure.result a.download', 'download')).toMatch(
+      /^dermosynth-melanoma-seed7-.*\.png$/,
+    );
     expect(await page.isHidden('#error')).toBe(true);
     expect(await page.isHidden('#progress')).toBe(true);
 
@@ -90,7 +100,11 @@ describe.skipIf(!haveChromium)('the studio in Chromium', () => {
     expect(await page.textContent('#error')).toMatch(/mask is empty/);
 
     // A mask of another size is resized by the server with a notice, and generation works again.
-    await page.setInputFiles('#mask-upload', { name: 'big.png', mimeType: 'image/png', buffer: await maskPng(64, 64, [16, 16, 48, 48]) });
+    await page.setInputFiles('#mask-upload', {
+      name: 'big.png',
+      mimeType: 'image/png',
+      buffer: await maskPng(64, 64, [16, 16, 48, 48]),
+    });
     await page.waitForSelector('#notice:not([hidden])');
     expect(await page.textContent('#notice')).toMatch(/resized/);
     await page.click('#generate');
@@ -114,5 +128,7 @@ async function colourPng(): Promise<Buffer> {
   const sharp = (await import('sharp')).default;
   const px = Buffer.alloc(RUN_SIZE * RUN_SIZE * 3);
   for (let i = 0; i < px.length; i += 3) px[i] = 255; // pure red
-  return sharp(px, { raw: { width: RUN_SIZE, height: RUN_SIZE, channels: 3 } }).png().toBuffer();
+  return sharp(px, { raw: { width: RUN_SIZE, height: RUN_SIZE, channels: 3 } })
+    .png()
+    .toBuffer();
 }

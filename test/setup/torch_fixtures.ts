@@ -31,14 +31,21 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const modules = 'torch, numpy, scipy.linalg';
   if (!pythonHas(modules)) {
     project.provide('torchFixtures', null);
-    project.provide('torchFixturesMissing', `${PYTHON} cannot import ${modules} (apt-get install python3-torch python3-numpy python3-scipy; scripts/setup.sh does)`);
+    project.provide(
+      'torchFixturesMissing',
+      `${PYTHON} cannot import ${modules} (apt-get install python3-torch python3-numpy python3-scipy; scripts/setup.sh does)`,
+    );
     return () => {};
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-torch-fixtures-'));
   const here = path.resolve(import.meta.dirname, '../fixtures');
   // One thread and deterministic algorithms, as the scripts set: the reference of a reduction is
   // then the single-threaded one.
-  for (const script of SCRIPTS) execFileSync(PYTHON, [path.join(here, script), '--out', dir], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  for (const script of SCRIPTS)
+    execFileSync(PYTHON, [path.join(here, script), '--out', dir], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
   project.provide('torchFixtures', dir);
   project.provide('torchFixturesMissing', null);
   return () => rmSync(dir, { recursive: true, force: true });

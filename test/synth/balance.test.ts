@@ -26,6 +26,7 @@ describe('balance', () => {
     expect(parseBalanceTarget('1000')).toEqual({ kind: 'count', count: 1000 });
     expect(parseBalanceTarget('1.0')).toEqual({ kind: 'ratio', ratio: 1 });
     expect(parseBalanceTarget('.5')).toEqual({ kind: 'ratio', ratio: 0.5 });
-    for (const bad of ['', 'many', '-3', '0', '0.0', '1e3', '1,5']) expect(() => parseBalanceTarget(bad), bad).toThrow(/--target/);
+    for (const bad of ['', 'many', '-3', '0', '0.0', '1e3', '1,5'])
+      expect(() => parseBalanceTarget(bad), bad).toThrow(/--target/);
   });
 });

@@ -6,7 +6,8 @@ import { deformMask, DEFAULT_DEFORM, EmptyMaskError } from '../../src/synth/defo
 /** An ellipse (0/255) centred at (cx, cy) with radii rx, ry. */
 function ellipse(w: number, h: number, cx: number, cy: number, rx: number, ry: number): Uint8Array {
   const m = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) m[y * w + x] = 255;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) m[y * w + x] = 255;
   return m;
 }
 

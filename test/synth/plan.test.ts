@@ -8,12 +8,25 @@ const sources: MaskSource[] = [
   ...Array.from({ length: 3 }, (_, i) => ({ id: `ISIC_000010${i}`, file: `/m/1${i}.png`, image: null, diagnosis: 1 })),
   { id: 'ISIC_0000200', file: '/m/20.png', image: null, diagnosis: 2 },
 ];
-const base: PlanRequest = { what: { kind: 'classes', counts: [0, 3, 0] }, maskPool: 'same', deform: false, seed: 0, firstId: 1 };
+const base: PlanRequest = {
+  what: { kind: 'classes', counts: [0, 3, 0] },
+  maskPool: 'same',
+  deform: false,
+  seed: 0,
+  firstId: 1,
+};
 
 describe('makePlan', () => {
   it('numbers ids SYN_ + 7 digits from --first-id, in order', () => {
     const p = makePlan(sources, CLASSES, { ...base, what: { kind: 'classes', counts: [2, 3, 1] }, firstId: 41 });
-    expect(p.map((i) => i.id)).toEqual(['SYN_0000041', 'SYN_0000042', 'SYN_0000043', 'SYN_0000044', 'SYN_0000045', 'SYN_0000046']);
+    expect(p.map((i) => i.id)).toEqual([
+      'SYN_0000041',
+      'SYN_0000042',
+      'SYN_0000043',
+      'SYN_0000044',
+      'SYN_0000045',
+      'SYN_0000046',
+    ]);
     expect(p.map((i) => i.diagnosis)).toEqual([0, 0, 1, 1, 1, 2]);
     for (const i of p) expect(i.id).toMatch(/^SYN_\d{7}$/);
   });
@@ -55,9 +68,13 @@ describe('makePlan', () => {
   });
 
   it('says what to do when there are too few masks, none of a class, or ids would overflow', () => {
-    expect(() => makePlan(sources, CLASSES, { ...base, what: { kind: 'classes', counts: [0, 4, 0] } })).toThrow(/only 3 melanoma source masks.*--deform/);
+    expect(() => makePlan(sources, CLASSES, { ...base, what: { kind: 'classes', counts: [0, 4, 0] } })).toThrow(
+      /only 3 melanoma source masks.*--deform/,
+    );
     expect(() => makePlan(sources.slice(0, 6), CLASSES, base)).toThrow(PlanError);
-    expect(() => makePlan(sources.slice(0, 6), CLASSES, base)).toThrow(/no source mask of diagnosis melanoma.*--mask-pool all/);
+    expect(() => makePlan(sources.slice(0, 6), CLASSES, base)).toThrow(
+      /no source mask of diagnosis melanoma.*--mask-pool all/,
+    );
     expect(() => makePlan(sources, CLASSES, { ...base, firstId: 9_999_998 })).toThrow(/SYN_9999999/);
   });
 });

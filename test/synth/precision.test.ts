@@ -59,66 +59,78 @@ afterAll(() => {
 });
 
 describe('inference precision', () => {
-  it.skipIf(BF16_SKIP_REASON !== null)('synthesize --precision bf16: the same lesions and masks, images within a few levels of fp32, the precision recorded', async () => {
-    const a = path.join(work, 'fp32');
-    const b = path.join(work, 'bf16');
-    let r = synth(a);
-    expect(r.status, r.stderr).toBe(0);
-    r = synth(b, '--precision', 'bf16');
-    expect(r.status, r.stderr).toBe(0);
-    const manifest = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'synthesis.json'), 'utf8')) as { precision: string; planSha256: string };
-    expect(manifest(a).precision).toBe('fp32');
-    expect(manifest(b).precision).toBe('bf16');
-    expect(manifest(b).planSha256).toBe(manifest(a).planSha256);
-    expect(readFileSync(path.join(b, 'provenance.csv'), 'utf8')).toBe(readFileSync(path.join(a, 'provenance.csv'), 'utf8'));
-    const images = readdirSync(path.join(a, 'images')).sort();
-    expect(images).toHaveLength(4);
-    expect(readdirSync(path.join(b, 'images')).sort()).toEqual(images);
-    for (const m of readdirSync(path.join(a, 'masks'))) expect(readFileSync(path.join(b, 'masks', m)).equals(readFileSync(path.join(a, 'masks', m)))).toBe(true);
-    let changed = 0;
-    for (const f of images) {
-      const d = difference(await pixels(path.join(a, 'images', f)), await pixels(path.join(b, 'images', f)));
-      // A few levels of 255 (see the RunGenerator case below for the size of bfloat16's errors).
-      expect(d.max, f).toBeLessThanOrEqual(20);
-      expect(d.mean, f).toBeLessThan(3);
-      if (d.max > 0) changed++;
-    }
-    expect(changed).toBeGreaterThan(0);
-    // Continuing a bf16 synthesis in fp32 would mix precisions in one dataset.
-    r = synth(b, '--resume');
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/precision: before bf16, now fp32/);
-  });
+  it.skipIf(BF16_SKIP_REASON !== null)(
+    'synthesize --precision bf16: the same lesions and masks, images within a few levels of fp32, the precision recorded',
+    async () => {
+      const a = path.join(work, 'fp32');
+      const b = path.join(work, 'bf16');
+      let r = synth(a);
+      expect(r.status, r.stderr).toBe(0);
+      r = synth(b, '--precision', 'bf16');
+      expect(r.status, r.stderr).toBe(0);
+      const manifest = (dir: string) =>
+        JSON.parse(readFileSync(path.join(dir, 'synthesis.json'), 'utf8')) as { precision: string; planSha256: string };
+      expect(manifest(a).precision).toBe('fp32');
+      expect(manifest(b).precision).toBe('bf16');
+      expect(manifest(b).planSha256).toBe(manifest(a).planSha256);
+      expect(readFileSync(path.join(b, 'provenance.csv'), 'utf8')).toBe(
+        readFileSync(path.join(a, 'provenance.csv'), 'utf8'),
+      );
+      const images = readdirSync(path.join(a, 'images')).sort();
+      expect(images).toHaveLength(4);
+      expect(readdirSync(path.join(b, 'images')).sort()).toEqual(images);
+      for (const m of readdirSync(path.join(a, 'masks')))
+        expect(readFileSync(path.join(b, 'masks', m)).equals(readFileSync(path.join(a, 'masks', m)))).toBe(true);
+      let changed = 0;
+      for (const f of images) {
+        const d = difference(await pixels(path.join(a, 'images', f)), await pixels(path.join(b, 'images', f)));
+        // A few levels of 255 (see the RunGenerator case below for the size of bfloat16's errors).
+        expect(d.max, f).toBeLessThanOrEqual(20);
+        expect(d.mean, f).toBeLessThan(3);
+        if (d.max > 0) changed++;
+      }
+      expect(changed).toBeGreaterThan(0);
+      // Continuing a bf16 synthesis in fp32 would mix precisions in one dataset.
+      r = synth(b, '--resume');
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/precision: before bf16, now fp32/);
+    },
+  );
 
-  it.skipIf(BF16_SKIP_REASON !== null)('RunGenerator: float32 images from a bf16 forward, close to fp32; provenance names the precision', async () => {
-    const fp32 = await RunGenerator.load(run);
-    const bf16 = await RunGenerator.load(run, { precision: 'bf16' });
-    try {
-      expect(fp32.provenance.precision).toBe('fp32');
-      expect(bf16.provenance.precision).toBe('bf16');
-      const bytes = [1, 0].map((k) => buildLabelBytes(squareMask(), k, fp32.spec, 32, 32));
-      const labels = torch.fromBytes(Uint8Array.from([...bytes[0]!, ...bytes[1]!]), 'uint8', [2, 1, 32, 32]);
-      const x = fp32.generateImages(labels);
-      const y = bf16.generateImages(labels);
-      expect(x.dtype).toBe('float32');
-      expect(y.dtype).toBe('float32');
-      expect(y.shape).toEqual([2, 3, 32, 32]);
-      // In [-1, 1]. Measured 0.067 at most and 0.009 on average (a few % of the images' mean
-      // magnitude 0.25: bfloat16 convolutions err by ~1% each, and the errors compound over the
-      // layers); a wrong image would be off by ~0.25 on average.
-      const diff = y.sub(x).abs();
-      expect(diff.max().item()).toBeGreaterThan(0);
-      expect(diff.max().item()).toBeLessThan(0.15);
-      expect(diff.mean().item()).toBeLessThan(0.025);
-      // Autocast is off again afterwards.
-      expect(torch.amp.isAutocastEnabled('cpu').enabled).toBe(false);
-      expect(fp32.generateImages(labels).sub(x).abs().max().item()).toBe(0);
-      await expect(RunGenerator.load(run, { precision: 'fp16' })).rejects.toThrow('--precision fp16 needs a CUDA device; use bf16 on CPU');
-    } finally {
-      fp32.dispose();
-      bf16.dispose();
-    }
-  });
+  it.skipIf(BF16_SKIP_REASON !== null)(
+    'RunGenerator: float32 images from a bf16 forward, close to fp32; provenance names the precision',
+    async () => {
+      const fp32 = await RunGenerator.load(run);
+      const bf16 = await RunGenerator.load(run, { precision: 'bf16' });
+      try {
+        expect(fp32.provenance.precision).toBe('fp32');
+        expect(bf16.provenance.precision).toBe('bf16');
+        const bytes = [1, 0].map((k) => buildLabelBytes(squareMask(), k, fp32.spec, 32, 32));
+        const labels = torch.fromBytes(Uint8Array.from([...bytes[0]!, ...bytes[1]!]), 'uint8', [2, 1, 32, 32]);
+        const x = fp32.generateImages(labels);
+        const y = bf16.generateImages(labels);
+        expect(x.dtype).toBe('float32');
+        expect(y.dtype).toBe('float32');
+        expect(y.shape).toEqual([2, 3, 32, 32]);
+        // In [-1, 1]. Measured 0.067 at most and 0.009 on average (a few % of the images' mean
+        // magnitude 0.25: bfloat16 convolutions err by ~1% each, and the errors compound over the
+        // layers); a wrong image would be off by ~0.25 on average.
+        const diff = y.sub(x).abs();
+        expect(diff.max().item()).toBeGreaterThan(0);
+        expect(diff.max().item()).toBeLessThan(0.15);
+        expect(diff.mean().item()).toBeLessThan(0.025);
+        // Autocast is off again afterwards.
+        expect(torch.amp.isAutocastEnabled('cpu').enabled).toBe(false);
+        expect(fp32.generateImages(labels).sub(x).abs().max().item()).toBe(0);
+        await expect(RunGenerator.load(run, { precision: 'fp16' })).rejects.toThrow(
+          '--precision fp16 needs a CUDA device; use bf16 on CPU',
+        );
+      } finally {
+        fp32.dispose();
+        bf16.dispose();
+      }
+    },
+  );
 
   it.skipIf(BF16_SKIP_REASON !== null)("the studio's inference worker runs the precision it is given", async () => {
     const job = { mask: squareMask(), classIndex: 1, seed: 0, vary: false };
@@ -147,10 +159,14 @@ describe('inference precision', () => {
     for (const c of commands) {
       let r = cli(...c, '--precision', 'fp8');
       expect(r.status, c[0]).not.toBe(0);
-      expect(r.stderr, c[0]).toMatch(/option '--precision <p>' argument 'fp8' is invalid. Allowed choices are fp32, bf16, fp16/);
+      expect(r.stderr, c[0]).toMatch(
+        /option '--precision <p>' argument 'fp8' is invalid. Allowed choices are fp32, bf16, fp16/,
+      );
       r = cli(...c, '--precision', 'fp16');
       expect(r.status, c[0]).toBe(1);
-      expect(r.stderr.trim(), c[0]).toBe("dermosynth: --precision fp16 needs a CUDA device; use bf16 on CPU (libtorch's CPU autocast computes in bfloat16 only)");
+      expect(r.stderr.trim(), c[0]).toBe(
+        "dermosynth: --precision fp16 needs a CUDA device; use bf16 on CPU (libtorch's CPU autocast computes in bfloat16 only)",
+      );
     }
   });
 });

@@ -7,7 +7,17 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -76,16 +86,37 @@ describe('models pack', () => {
         model: 'proposed',
         size: [32, 32],
         diagnoses: [...ISIC2017_CLASSES],
-        labelMap: { version: LABEL_MAP_VERSION, channels: ['skin', 'lesion:nevus', 'lesion:melanoma', 'lesion:seborrheic_keratosis'], boundary: 0, frame: false },
-        data: { contentKey: cacheContentKey(cache), cacheKey: cache.manifest.key, train: runConfig.data.train, val: runConfig.data.val, test: runConfig.data.test },
-        source: { run, step: 2, weights: path.join(run, 'generator.safetensors'), weightsSha256: sha256(path.join(run, 'generator.safetensors')) },
+        labelMap: {
+          version: LABEL_MAP_VERSION,
+          channels: ['skin', 'lesion:nevus', 'lesion:melanoma', 'lesion:seborrheic_keratosis'],
+          boundary: 0,
+          frame: false,
+        },
+        data: {
+          contentKey: cacheContentKey(cache),
+          cacheKey: cache.manifest.key,
+          train: runConfig.data.train,
+          val: runConfig.data.val,
+          test: runConfig.data.test,
+        },
+        source: {
+          run,
+          step: 2,
+          weights: path.join(run, 'generator.safetensors'),
+          weightsSha256: sha256(path.join(run, 'generator.safetensors')),
+        },
       });
     } finally {
       cache.close();
     }
     expect(config.run.options).toEqual(runConfig.options);
     const weights = path.join(modelDir, 'generator.safetensors');
-    expect(config.weights).toMatchObject({ file: 'generator.safetensors', dtype: 'float16', sha256: sha256(weights), bytes: statSync(weights).size });
+    expect(config.weights).toMatchObject({
+      file: 'generator.safetensors',
+      dtype: 'float16',
+      sha256: sha256(weights),
+      bytes: statSync(weights).size,
+    });
     expect(config.weights.bytes).toBeLessThanOrEqual(MODEL_WEIGHTS_LIMIT);
 
     const { tensors, metadata } = await torch.loadSafetensors(weights);
@@ -108,7 +139,15 @@ describe('models pack', () => {
       expect([meta.width, meta.height]).toEqual([2 * 32 + 2, 4 * 32 + 3 * 2]);
     }
     const card = readFileSync(path.join(modelDir, 'MODEL_CARD.md'), 'utf8');
-    for (const section of ['## Data and licence', '## Training', '## Validation metrics', '## Samples', '## Failure cases', '## Intended use']) expect(card).toContain(section);
+    for (const section of [
+      '## Data and licence',
+      '## Training',
+      '## Validation metrics',
+      '## Samples',
+      '## Failure cases',
+      '## Intended use',
+    ])
+      expect(card).toContain(section);
     expect(card).toContain('2 steps of 2 planned');
     expect(card).toContain(`on the CPU ${os.cpus()[0]!.model.trim()}`); // the run recorded its machine
     expect(card).toMatch(/procedural sample data/); // not ISIC: no ISIC licence claimed
@@ -117,15 +156,22 @@ describe('models pack', () => {
     expect(card).toContain('![melanoma: label map | generated](grids/melanoma.png)');
   });
 
-  it("the card of ISIC data states the licence, the non-commercial use and the citation", () => {
+  it('the card of ISIC data states the licence, the non-commercial use and the citation', () => {
     const card = modelCard({
-      config, log: { steps: 2, seconds: 3725, skipped: 0, stages: ['joint'] }, metrics: null, grids: {}, maskSource: 'x',
+      config,
+      log: { steps: 2, seconds: 3725, skipped: 0, stages: ['joint'] },
+      metrics: null,
+      grids: {},
+      maskSource: 'x',
       machine: { cpu: null, cores: null, threads: null, device: 'cpu', precision: 'fp32', processes: 1 },
-      dataSource: { root: '/data/isic2017-512', format: 'flat', sample: false }, packedOn: 'Some CPU',
+      dataSource: { root: '/data/isic2017-512', format: 'flat', sample: false },
+      packedOn: 'Some CPU',
     });
     expect(card).toContain('CC-BY-NC 4.0');
     expect(card).toContain('non-commercial research only');
-    expect(card).toContain('Skin Lesion Analysis Toward Melanoma Detection: A Challenge at the 2017 International Symposium on Biomedical Imaging');
+    expect(card).toContain(
+      'Skin Lesion Analysis Toward Melanoma Detection: A Challenge at the 2017 International Symposium on Biomedical Imaging',
+    );
     expect(card).toContain('arXiv:1710.05006');
     expect(card).toContain('Training time: 1 h 2 min');
     expect(card).toContain(`the model was packed on Some CPU: ${TO_WRITE} confirm the training CPU`);
@@ -133,22 +179,34 @@ describe('models pack', () => {
 
   it('refuses a model over the size limit, a bad name and a folder in the way, writing nothing', async () => {
     const out = path.join(work, 'too-big');
-    await expect(packModel({ run, name: 'big', out, limitBytes: 50_000 })).rejects.toThrow(/float16 weights are 0\.08 MB, above the 0\.05 MB a shipped model may have/);
+    await expect(packModel({ run, name: 'big', out, limitBytes: 50_000 })).rejects.toThrow(
+      /float16 weights are 0\.08 MB, above the 0\.05 MB a shipped model may have/,
+    );
     expect(existsSync(path.join(out, 'generator.safetensors'))).toBe(false);
-    await expect(packModel({ run, name: 'Bad Name', out })).rejects.toThrow(/--name 'Bad Name': use lower-case letters/);
-    await expect(packModel({ run, name: 'again', out: modelDir })).rejects.toThrow(/holds the model tiny-32\); choose another --out, or add --overwrite/);
-    await expect(packModel({ run: modelDir, name: 'again', out: path.join(work, 'again') })).rejects.toThrow(/already a packaged model/);
+    await expect(packModel({ run, name: 'Bad Name', out })).rejects.toThrow(
+      /--name 'Bad Name': use lower-case letters/,
+    );
+    await expect(packModel({ run, name: 'again', out: modelDir })).rejects.toThrow(
+      /holds the model tiny-32\); choose another --out, or add --overwrite/,
+    );
+    await expect(packModel({ run: modelDir, name: 'again', out: path.join(work, 'again') })).rejects.toThrow(
+      /already a packaged model/,
+    );
   });
 });
 
 describe('loading a packed model', () => {
-  it('gives the run\'s generator within float16 rounding (exactly its float16 rounding)', async () => {
+  it("gives the run's generator within float16 rounding (exactly its float16 rounding)", async () => {
     const packed = await RunGenerator.load(modelDir);
     const source = await RunGenerator.load(run);
     try {
       expect(packed.pretrained?.name).toBe(NAME);
       expect([packed.width, packed.height, packed.classes]).toEqual([32, 32, [...ISIC2017_CLASSES]]);
-      expect(packed.weights).toEqual({ file: path.join(modelDir, 'generator.safetensors'), sha256: config.weights.sha256, step: 2 });
+      expect(packed.weights).toEqual({
+        file: path.join(modelDir, 'generator.safetensors'),
+        sha256: config.weights.sha256,
+        step: 2,
+      });
       const a = packed.generator.stateDict();
       const b = source.generator.stateDict();
       expect([...a.keys()]).toEqual([...b.keys()]);
@@ -159,7 +217,8 @@ describe('loading a packed model', () => {
         const rounded = torch.tidy(() => b.get(k)!.to('float16').toFloat32Array());
         expect(Array.from(got), k).toEqual(Array.from(rounded));
         // Round to nearest: at most half an ulp, 2^-11 relative for normal halves, 2^-25 absolute below them.
-        for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - orig[i]!), k).toBeLessThanOrEqual(Math.abs(orig[i]!) * 2 ** -11 + 2 ** -25);
+        for (let i = 0; i < got.length; i++)
+          expect(Math.abs(got[i]! - orig[i]!), k).toBeLessThanOrEqual(Math.abs(orig[i]!) * 2 ** -11 + 2 ** -25);
       }
     } finally {
       packed.dispose();
@@ -196,7 +255,9 @@ describe('loading a packed model', () => {
     w[w.length - 1]! ^= 1;
     writeFileSync(path.join(copy, 'generator.safetensors'), w);
     await expect(RunGenerator.load(copy)).rejects.toThrow(/sha256 .* is not the .* that config\.json records/);
-    await expect(RunGenerator.load(modelDir, { weights: path.join(run, 'generator.safetensors') })).rejects.toThrow(/is a packaged model \(tiny-32\) with its own weights; --weights goes with a training run's folder/);
+    await expect(RunGenerator.load(modelDir, { weights: path.join(run, 'generator.safetensors') })).rejects.toThrow(
+      /is a packaged model \(tiny-32\) with its own weights; --weights goes with a training run's folder/,
+    );
   });
 });
 
@@ -205,7 +266,12 @@ describe('dermosynth models', () => {
     let r = cli('models');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^name\s+model\s+size\s+diagnoses\s+weights\s+folder/m);
-    expect(r.stdout).toMatch(new RegExp(`^${NAME}\\s+proposed\\s+32x32\\s+nevus, melanoma, seborrheic_keratosis\\s+0\\.\\d\\d MB\\s+${modelDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^${NAME}\\s+proposed\\s+32x32\\s+nevus, melanoma, seborrheic_keratosis\\s+0\\.\\d\\d MB\\s+${modelDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+        'm',
+      ),
+    );
     expect((await listModels(models)).models.map((m) => m.name)).toEqual([NAME]);
     // The folder's name finds it too.
     expect((await findModel('tiny-proposed-32', models)).name).toBe(NAME);
@@ -219,30 +285,71 @@ describe('--pretrained', () => {
   it('synthesize --pretrained writes images from the packed weights', () => {
     const masks = path.join(work, 'masks');
     mkdirSync(masks);
-    for (const f of readdirSync(path.join(data, 'masks')).slice(0, 3)) copyFileSync(path.join(data, 'masks', f), path.join(masks, f));
+    for (const f of readdirSync(path.join(data, 'masks')).slice(0, 3))
+      copyFileSync(path.join(data, 'masks', f), path.join(masks, f));
     const out = path.join(work, 'syn');
-    const r = cli('synthesize', '--pretrained', NAME, '--masks', masks, '--class', 'melanoma', '--count', '4', '--deform', '--out', out);
+    const r = cli(
+      'synthesize',
+      '--pretrained',
+      NAME,
+      '--masks',
+      masks,
+      '--class',
+      'melanoma',
+      '--count',
+      '4',
+      '--deform',
+      '--out',
+      out,
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain(`using the pretrained model ${NAME}`);
-    expect(readdirSync(path.join(out, 'images')).sort()).toEqual(['SYN_0000001.jpg', 'SYN_0000002.jpg', 'SYN_0000003.jpg', 'SYN_0000004.jpg']);
+    expect(readdirSync(path.join(out, 'images')).sort()).toEqual([
+      'SYN_0000001.jpg',
+      'SYN_0000002.jpg',
+      'SYN_0000003.jpg',
+      'SYN_0000004.jpg',
+    ]);
     const provenance = readFileSync(path.join(out, 'provenance.csv'), 'utf8').trim().split('\n').slice(1);
-    for (const row of provenance) expect(row).toMatch(new RegExp(`,melanoma,.*,proposed,${config.weights.sha256},2,${modelDir}$`));
+    for (const row of provenance)
+      expect(row).toMatch(new RegExp(`,melanoma,.*,proposed,${config.weights.sha256},2,${modelDir}$`));
   });
 
   it('evaluate --pretrained --data DIR --split test writes its report into --out', () => {
     const out = path.join(work, 'eval-tiny');
-    const r = cli('evaluate', '--pretrained', NAME, '--data', data, '--split', 'test', '--out', out, '--aux-epochs', '1');
+    const r = cli(
+      'evaluate',
+      '--pretrained',
+      NAME,
+      '--data',
+      data,
+      '--split',
+      'test',
+      '--out',
+      out,
+      '--aux-epochs',
+      '1',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/proposed on 6 test lesions: .*SSIM/);
-    expect(r.stderr).toMatch(/the data is the one tiny-32 was trained on \(same content key\); its test split was not trained on/);
+    expect(r.stderr).toMatch(
+      /the data is the one tiny-32 was trained on \(same content key\); its test split was not trained on/,
+    );
     const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8'));
-    expect(m).toMatchObject({ run: modelDir, weights: { sha256: config.weights.sha256, step: 2 }, data: { split: 'test', lesions: 6 } });
+    expect(m).toMatchObject({
+      run: modelDir,
+      weights: { sha256: config.weights.sha256, step: 2 },
+      data: { split: 'test', lesions: 6 },
+    });
     expect(existsSync(path.join(out, 'report.html'))).toBe(true);
     expect(existsSync(path.join(modelDir, 'metrics.json'))).toBe(false); // the model folder is left alone
     expect(existsSync(path.join(modelDir, 'eval'))).toBe(false);
 
     // Packed again with metrics measured on the run's weights, the card shows them next to the real images'.
-    writeFileSync(path.join(run, 'metrics.json'), JSON.stringify({ ...m, weights: { ...m.weights, sha256: config.source.weightsSha256 } }));
+    writeFileSync(
+      path.join(run, 'metrics.json'),
+      JSON.stringify({ ...m, weights: { ...m.weights, sha256: config.source.weightsSha256 } }),
+    );
     const again = path.join(work, 'models-metrics', 'tiny');
     const p = cli('models', 'pack', '--run', run, '--name', 'tiny-with-metrics', '--out', again);
     expect(p.status, p.stderr).toBe(0);
@@ -252,7 +359,16 @@ describe('--pretrained', () => {
     expect(existsSync(path.join(again, 'metrics.json'))).toBe(true);
     // Metrics of other weights are left out, and said so.
     writeFileSync(path.join(run, 'metrics.json'), JSON.stringify(m));
-    const p2 = cli('models', 'pack', '--run', run, '--name', 'tiny-other', '--out', path.join(work, 'models-metrics', 'other'));
+    const p2 = cli(
+      'models',
+      'pack',
+      '--run',
+      run,
+      '--name',
+      'tiny-other',
+      '--out',
+      path.join(work, 'models-metrics', 'other'),
+    );
     expect(p2.status, p2.stderr).toBe(0);
     expect(p2.stderr).toMatch(/metrics\.json was measured on other weights .*left out/);
     rmSync(path.join(run, 'metrics.json'));
@@ -266,7 +382,10 @@ describe('--pretrained', () => {
   });
 
   it('serve with neither --run nor --pretrained serves the shipped model and says so', async () => {
-    const child = spawn(process.execPath, [path.join(root, 'bin/dermosynth.mjs'), 'serve', '--port', '0'], { cwd: root, env: env() });
+    const child = spawn(process.execPath, [path.join(root, 'bin/dermosynth.mjs'), 'serve', '--port', '0'], {
+      cwd: root,
+      env: env(),
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -279,12 +398,23 @@ describe('--pretrained', () => {
     }
     try {
       const deadline = Date.now() + 90_000;
-      while (!/dermosynth studio: (http:\S+)\//.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      while (!/dermosynth studio: (http:\S+)\//.test(out) && Date.now() < deadline && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 50));
       const url = /dermosynth studio: (http:\S+)\//.exec(out)?.[1];
       expect(url, err).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect(err).toContain(`no --run or --pretrained given: serving the pretrained model ${NAME} that ships with dermosynth (${modelDir})`);
-      const info = (await (await fetch(`${url}/api/run`)).json()) as { width: number; classes: string[]; weights: { sha256: string; step: number } };
-      expect(info).toMatchObject({ width: 32, classes: [...ISIC2017_CLASSES], weights: { sha256: config.weights.sha256, step: 2 } });
+      expect(err).toContain(
+        `no --run or --pretrained given: serving the pretrained model ${NAME} that ships with dermosynth (${modelDir})`,
+      );
+      const info = (await (await fetch(`${url}/api/run`)).json()) as {
+        width: number;
+        classes: string[];
+        weights: { sha256: string; step: number };
+      };
+      expect(info).toMatchObject({
+        width: 32,
+        classes: [...ISIC2017_CLASSES],
+        weights: { sha256: config.weights.sha256, step: 2 },
+      });
     } finally {
       child.kill('SIGINT');
       await exited;
@@ -299,45 +429,112 @@ describe('--pretrained', () => {
 
   it('a diagnosis the model lacks, an unknown name, or both --run and --pretrained is one clear error', () => {
     const masks = path.join(work, 'masks');
-    let r = cli('synthesize', '--pretrained', NAME, '--masks', masks, '--class', 'BCC', '--count', '1', '--out', path.join(work, 'syn-bcc'));
+    let r = cli(
+      'synthesize',
+      '--pretrained',
+      NAME,
+      '--masks',
+      masks,
+      '--class',
+      'BCC',
+      '--count',
+      '1',
+      '--out',
+      path.join(work, 'syn-bcc'),
+    );
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`dermosynth: --class BCC: the pretrained model ${NAME} is proposed at 32x32 for nevus, melanoma, seborrheic_keratosis; it cannot make that diagnosis`);
-    r = cli('synthesize', '--pretrained', 'isic2017-128', '--masks', masks, '--class', 'melanoma', '--count', '1', '--out', path.join(work, 'syn-x'));
+    expect(r.stderr.trim()).toBe(
+      `dermosynth: --class BCC: the pretrained model ${NAME} is proposed at 32x32 for nevus, melanoma, seborrheic_keratosis; it cannot make that diagnosis`,
+    );
+    r = cli(
+      'synthesize',
+      '--pretrained',
+      'isic2017-128',
+      '--masks',
+      masks,
+      '--class',
+      'melanoma',
+      '--count',
+      '1',
+      '--out',
+      path.join(work, 'syn-x'),
+    );
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`dermosynth: no pretrained model 'isic2017-128': the available models are ${NAME} (in ${models}; 'dermosynth models' lists them)`);
-    r = cli('synthesize', '--pretrained', NAME, '--run', run, '--masks', masks, '--class', 'melanoma', '--count', '1', '--out', path.join(work, 'syn-y'));
-    expect(r.stderr.trim()).toMatch(/^dermosynth: give exactly one of --run DIR \(a training run\) or --pretrained NAME/);
+    expect(r.stderr.trim()).toBe(
+      `dermosynth: no pretrained model 'isic2017-128': the available models are ${NAME} (in ${models}; 'dermosynth models' lists them)`,
+    );
+    r = cli(
+      'synthesize',
+      '--pretrained',
+      NAME,
+      '--run',
+      run,
+      '--masks',
+      masks,
+      '--class',
+      'melanoma',
+      '--count',
+      '1',
+      '--out',
+      path.join(work, 'syn-y'),
+    );
+    expect(r.stderr.trim()).toMatch(
+      /^dermosynth: give exactly one of --run DIR \(a training run\) or --pretrained NAME/,
+    );
     r = cli('evaluate', '--pretrained', NAME);
-    expect(r.stderr.trim()).toMatch(/^dermosynth: --pretrained tiny-32: pass --data DIR .*: a shipped model brings no data$/);
-    r = cliRunner({ env: { ...cliEnv, DERMOSYNTH_MODELS_DIR: path.join(work, 'no-models') } })('serve', '--pretrained', 'isic2017-128');
-    expect(r.stderr.trim()).toMatch(/^dermosynth: no pretrained model 'isic2017-128': no pretrained model ships with this dermosynth yet/);
+    expect(r.stderr.trim()).toMatch(
+      /^dermosynth: --pretrained tiny-32: pass --data DIR .*: a shipped model brings no data$/,
+    );
+    r = cliRunner({ env: { ...cliEnv, DERMOSYNTH_MODELS_DIR: path.join(work, 'no-models') } })(
+      'serve',
+      '--pretrained',
+      'isic2017-128',
+    );
+    expect(r.stderr.trim()).toMatch(
+      /^dermosynth: no pretrained model 'isic2017-128': no pretrained model ships with this dermosynth yet/,
+    );
     expect(existsSync(path.join(work, 'syn-bcc'))).toBe(false);
   });
 });
 
 describe('train --init', () => {
-  it("copies the packed weights into a new generator exactly", async () => {
+  it('copies the packed weights into a new generator exactly', async () => {
     const m = await findModel(NAME, models);
     const packed = await RunGenerator.load(modelDir);
     const { generator } = buildModels('proposed', 4, m.config.run.options.modelOverrides, 'cpu');
     try {
       await initGeneratorFrom(generator, m);
       const want = packed.generator.stateDict();
-      for (const [k, t] of generator.stateDict()) expect(Array.from(t.toFloat32Array()), k).toEqual(Array.from(want.get(k)!.toFloat32Array()));
+      for (const [k, t] of generator.stateDict())
+        expect(Array.from(t.toFloat32Array()), k).toEqual(Array.from(want.get(k)!.toFloat32Array()));
     } finally {
       packed.dispose();
     }
   });
 
-  it('starts from the packed generator, the discriminator fresh, with the model\'s settings', async () => {
+  it("starts from the packed generator, the discriminator fresh, with the model's settings", async () => {
     const out = path.join(work, 'finetune');
     const lr = 1e-7;
     const r = cli('train', '--init', NAME, '--data', data, '--out', out, '--steps', '1', '--lr', String(lr));
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/generator initialised from the pretrained tiny-32 .*; the discriminator starts fresh/);
     const c = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
-    expect(c.options).toMatchObject({ width: 32, height: 32, model: 'proposed', preset: 'cpu', modelOverrides: config.run.options.modelOverrides, globalEpochs: 0, fixGlobalEpochs: 0 });
-    expect(c.init).toEqual({ name: NAME, folder: modelDir, weightsSha256: config.weights.sha256, sourceRun: run, sourceStep: 2 });
+    expect(c.options).toMatchObject({
+      width: 32,
+      height: 32,
+      model: 'proposed',
+      preset: 'cpu',
+      modelOverrides: config.run.options.modelOverrides,
+      globalEpochs: 0,
+      fixGlobalEpochs: 0,
+    });
+    expect(c.init).toEqual({
+      name: NAME,
+      folder: modelDir,
+      weightsSha256: config.weights.sha256,
+      sourceRun: run,
+      sourceStep: 2,
+    });
 
     // After one Adam step each weight has moved by at most lr (the first step is lr * g / (|g| + eps)):
     // the generator from the packed weights, the discriminator from a fresh initialisation with
@@ -350,10 +547,12 @@ describe('train --init', () => {
     try {
       const within = (name: string, got: Float32Array, want: Float32Array) => {
         let worst = 0;
-        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) - Math.abs(want[i]!) * 2 ** -23);
+        for (let i = 0; i < got.length; i++)
+          worst = Math.max(worst, Math.abs(got[i]! - want[i]!) - Math.abs(want[i]!) * 2 ** -23);
         expect(worst, name).toBeLessThanOrEqual(lr * 1.001);
       };
-      for (const [k, t] of packed.generator.stateDict()) within(`G.${k}`, tensors.get(`G.${k}`)!.toFloat32Array(), t.toFloat32Array());
+      for (const [k, t] of packed.generator.stateDict())
+        within(`G.${k}`, tensors.get(`G.${k}`)!.toFloat32Array(), t.toFloat32Array());
       let sourceMoved = 0;
       for (const [k, t] of fresh.discriminator.stateDict()) {
         within(`D.${k}`, tensors.get(`D.${k}`)!.toFloat32Array(), t.toFloat32Array());
@@ -371,7 +570,19 @@ describe('train --init', () => {
   });
 
   it('a size or network the model lacks, --resume, or an unknown name is one clear error', () => {
-    let r = cli('train', '--init', NAME, '--data', data, '--out', path.join(work, 'ft-size'), '--size', '64x64', '--ngf', '16');
+    let r = cli(
+      'train',
+      '--init',
+      NAME,
+      '--data',
+      data,
+      '--out',
+      path.join(work, 'ft-size'),
+      '--size',
+      '64x64',
+      '--ngf',
+      '16',
+    );
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(
       `dermosynth: --init ${NAME}: the model is proposed at 32x32 for nevus, melanoma, seborrheic_keratosis; this run differs in size 64x64 (the model's 32x32); ngf 16 (the model's 8): ` +
@@ -379,52 +590,78 @@ describe('train --init', () => {
     );
     expect(existsSync(path.join(work, 'ft-size'))).toBe(false); // refused before preparing any data
     r = cli('train', '--init', NAME, '--out', path.join(work, 'finetune'), '--resume');
-    expect(r.stderr.trim()).toBe('dermosynth: --init starts a new run from a pretrained generator; --resume continues a run from its own checkpoint: drop --init');
+    expect(r.stderr.trim()).toBe(
+      'dermosynth: --init starts a new run from a pretrained generator; --resume continues a run from its own checkpoint: drop --init',
+    );
     r = cli('train', '--init', 'nope', '--data', data, '--out', path.join(work, 'ft-nope'));
-    expect(r.stderr.trim()).toBe(`dermosynth: no pretrained model 'nope': the available models are ${NAME} (in ${models}; 'dermosynth models' lists them)`);
+    expect(r.stderr.trim()).toBe(
+      `dermosynth: no pretrained model 'nope': the available models are ${NAME} (in ${models}; 'dermosynth models' lists them)`,
+    );
   });
 });
 
 // The model that ships: these run once models/isic2017-proposed-128 exists.
 const REAL = path.join(root, 'models', 'isic2017-proposed-128');
 const haveReal = existsSync(path.join(REAL, 'config.json'));
-describe(haveReal ? 'the shipped isic2017-128' : 'the shipped isic2017-128 (skipped: models/isic2017-proposed-128 does not exist yet; it ships when its training is done)', () => {
-  it.skipIf(!haveReal)('is listed under its name, loads, and its config matches what the issue asks for', async () => {
-    const m = await findModel('isic2017-128', path.join(root, 'models'));
-    expect(m.dir).toBe(REAL);
-    expect(m.config).toMatchObject({ model: 'proposed', size: [128, 128], diagnoses: [...ISIC2017_CLASSES], labelMap: { version: LABEL_MAP_VERSION }, weights: { dtype: 'float16' } });
-    expect(m.config.data.contentKey).toMatch(/^[0-9a-f]{64}$/);
-    expect(m.weightsBytes).toBeLessThanOrEqual(MODEL_WEIGHTS_LIMIT);
-    for (const d of ISIC2017_CLASSES) expect(existsSync(path.join(REAL, 'grids', `${d}.png`)), d).toBe(true);
-    const card = readFileSync(path.join(REAL, 'MODEL_CARD.md'), 'utf8');
-    expect(card, 'MODEL_CARD.md still has sections to write').not.toContain(TO_WRITE);
-    for (const s of ['CC-BY-NC 4.0', 'arXiv:1710.05006', '## Failure cases', '## Intended use', 'Never diagnosis']) expect(card).toContain(s);
-    const gen = await RunGenerator.load(REAL);
-    try {
-      expect([gen.width, gen.height, gen.classes]).toEqual([128, 128, [...ISIC2017_CLASSES]]);
-    } finally {
-      gen.dispose();
-    }
-  });
-
-  it.skipIf(!haveReal)('a fixed melanoma label map: a lesion darker than the skin, 128x128, no checkerboard (energy < 0.01)', async () => {
-    const gen = await RunGenerator.load(REAL);
-    try {
-      const masks = referenceMasks(128, 128);
-      for (const [k, d] of ISIC2017_CLASSES.entries()) {
-        const images = gen.generate(masks.map((mask) => buildLabelBytes(mask, k, gen.spec, 128, 128)));
-        for (const [i, rgb] of images.entries()) {
-          expect(rgb.length).toBe(128 * 128 * 3);
-          const { lesion, skin } = regionMeans(rgb, masks[i]!);
-          for (const v of [...lesion, ...skin]) expect(Number.isFinite(v)).toBe(true);
-          // Real ISIC-2017 images resized to 128x128 measured 3e-8 to 3e-5 (median 1e-6, 40
-          // images): smooth at the pixel scale. 0.01 allows a faint pattern and catches a visible one.
-          expect(checkerboardEnergy(rgb, 128, 128, 3), `${d}, mask ${i}`).toBeLessThan(0.01);
-          if (d === 'melanoma') expect(luminance(lesion), `melanoma, mask ${i}: lesion ${lesion.map((v) => v.toFixed(0))} vs skin ${skin.map((v) => v.toFixed(0))}`).toBeLessThan(luminance(skin));
+describe(
+  haveReal
+    ? 'the shipped isic2017-128'
+    : 'the shipped isic2017-128 (skipped: models/isic2017-proposed-128 does not exist yet; it ships when its training is done)',
+  () => {
+    it.skipIf(!haveReal)(
+      'is listed under its name, loads, and its config matches what the issue asks for',
+      async () => {
+        const m = await findModel('isic2017-128', path.join(root, 'models'));
+        expect(m.dir).toBe(REAL);
+        expect(m.config).toMatchObject({
+          model: 'proposed',
+          size: [128, 128],
+          diagnoses: [...ISIC2017_CLASSES],
+          labelMap: { version: LABEL_MAP_VERSION },
+          weights: { dtype: 'float16' },
+        });
+        expect(m.config.data.contentKey).toMatch(/^[0-9a-f]{64}$/);
+        expect(m.weightsBytes).toBeLessThanOrEqual(MODEL_WEIGHTS_LIMIT);
+        for (const d of ISIC2017_CLASSES) expect(existsSync(path.join(REAL, 'grids', `${d}.png`)), d).toBe(true);
+        const card = readFileSync(path.join(REAL, 'MODEL_CARD.md'), 'utf8');
+        expect(card, 'MODEL_CARD.md still has sections to write').not.toContain(TO_WRITE);
+        for (const s of ['CC-BY-NC 4.0', 'arXiv:1710.05006', '## Failure cases', '## Intended use', 'Never diagnosis'])
+          expect(card).toContain(s);
+        const gen = await RunGenerator.load(REAL);
+        try {
+          expect([gen.width, gen.height, gen.classes]).toEqual([128, 128, [...ISIC2017_CLASSES]]);
+        } finally {
+          gen.dispose();
         }
-      }
-    } finally {
-      gen.dispose();
-    }
-  });
-});
+      },
+    );
+
+    it.skipIf(!haveReal)(
+      'a fixed melanoma label map: a lesion darker than the skin, 128x128, no checkerboard (energy < 0.01)',
+      async () => {
+        const gen = await RunGenerator.load(REAL);
+        try {
+          const masks = referenceMasks(128, 128);
+          for (const [k, d] of ISIC2017_CLASSES.entries()) {
+            const images = gen.generate(masks.map((mask) => buildLabelBytes(mask, k, gen.spec, 128, 128)));
+            for (const [i, rgb] of images.entries()) {
+              expect(rgb.length).toBe(128 * 128 * 3);
+              const { lesion, skin } = regionMeans(rgb, masks[i]!);
+              for (const v of [...lesion, ...skin]) expect(Number.isFinite(v)).toBe(true);
+              // Real ISIC-2017 images resized to 128x128 measured 3e-8 to 3e-5 (median 1e-6, 40
+              // images): smooth at the pixel scale. 0.01 allows a faint pattern and catches a visible one.
+              expect(checkerboardEnergy(rgb, 128, 128, 3), `${d}, mask ${i}`).toBeLessThan(0.01);
+              if (d === 'melanoma')
+                expect(
+                  luminance(lesion),
+                  `melanoma, mask ${i}: lesion ${lesion.map((v) => v.toFixed(0))} vs skin ${skin.map((v) => v.toFixed(0))}`,
+                ).toBeLessThan(luminance(skin));
+            }
+          }
+        } finally {
+          gen.dispose();
+        }
+      },
+    );
+  },
+);

@@ -4,7 +4,16 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -53,7 +62,10 @@ function digest(dir: string): Record<string, string> {
 }
 
 function csvRows(file: string): string[][] {
-  return readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(','));
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(','));
 }
 
 beforeAll(() => {
@@ -91,7 +103,9 @@ describe('synthesize', () => {
     // provenance.csv: one row per lesion naming the source, seed, model and the weights' hash.
     const prov = csvRows(path.join(a, 'provenance.csv'));
     expect(prov[0]).toEqual([...PROVENANCE_COLUMNS]);
-    const sha = createHash('sha256').update(readFileSync(path.join(run, 'generator.safetensors'))).digest('hex');
+    const sha = createHash('sha256')
+      .update(readFileSync(path.join(run, 'generator.safetensors')))
+      .digest('hex');
     const sources = await readDataset(data);
     const byId = new Map(sources.records.map((r) => [r.id, r]));
     expect(prov.slice(1).map((r) => r[0])).toEqual(index.records.map((r) => r.id));
@@ -125,37 +139,80 @@ describe('synthesize', () => {
     mkdirSync(masks);
     const m = new Uint8Array(40 * 30);
     for (let y = 8; y < 22; y++) for (let x = 10; x < 30; x++) m[y * 40 + x] = 255;
-    await sharp(m, { raw: { width: 40, height: 30, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(masks, 'shape_segmentation.png'));
+    await sharp(m, { raw: { width: 40, height: 30, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(path.join(masks, 'shape_segmentation.png'));
     const notices: string[] = [];
     const out = path.join(work, 'from-masks');
-    const r = await synthesize(request(out, { from: { kind: 'masks', dir: masks }, what: { kind: 'class', diagnosis: 'seborrheic_keratosis', count: 3 } }), { onNotice: (n) => notices.push(n) });
+    const r = await synthesize(
+      request(out, {
+        from: { kind: 'masks', dir: masks },
+        what: { kind: 'class', diagnosis: 'seborrheic_keratosis', count: 3 },
+      }),
+      { onNotice: (n) => notices.push(n) },
+    );
     expect(r.total).toBe(3);
-    expect(notices.join('\n')).toMatch(/shape_segmentation\.png is 40x30, not the run's 32x32: masks of other sizes are resized/);
+    expect(notices.join('\n')).toMatch(
+      /shape_segmentation\.png is 40x30, not the run's 32x32: masks of other sizes are resized/,
+    );
     expect(csvRows(path.join(out, 'provenance.csv'))[1]![2]).toBe('shape');
 
-    await sharp(new Uint8Array(32 * 32), { raw: { width: 32, height: 32, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(masks, 'empty.png'));
-    await expect(synthesize(request(path.join(work, 'x-empty'), { from: { kind: 'masks', dir: masks }, deform: false, what: { kind: 'class', diagnosis: 'nevus', count: 2 } }))).rejects.toThrow(
-      /empty\.png: the mask is empty/,
-    );
+    await sharp(new Uint8Array(32 * 32), { raw: { width: 32, height: 32, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(path.join(masks, 'empty.png'));
+    await expect(
+      synthesize(
+        request(path.join(work, 'x-empty'), {
+          from: { kind: 'masks', dir: masks },
+          deform: false,
+          what: { kind: 'class', diagnosis: 'nevus', count: 2 },
+        }),
+      ),
+    ).rejects.toThrow(/empty\.png: the mask is empty/);
   });
 
   it('gives clear errors for a run without weights, an existing output, and impossible requests', async () => {
     const bare = path.join(work, 'bare-run');
     mkdirSync(bare);
     copyFileSync(path.join(run, 'config.json'), path.join(bare, 'config.json'));
-    await expect(synthesize({ ...request(path.join(work, 'x1')), run: bare })).rejects.toThrow(/has no weights yet \(neither generator\.safetensors nor a checkpoint/);
-    await expect(synthesize({ ...request(path.join(work, 'x2')), run: path.join(work, 'nowhere') })).rejects.toThrow(/nowhere: no such run directory/);
-    await expect(synthesize({ ...request(path.join(work, 'x3')), run: data })).rejects.toThrow(/not a training run \(no config\.json\)/);
-    await expect(synthesize(request(path.join(work, 'a')))).rejects.toThrow(/already exists and is not empty; pass --overwrite/);
-    await expect(synthesize(request(data, { mode: 'overwrite' }))).rejects.toThrow(/--overwrite replaces only a synthetic dataset/);
-    expect(existsSync(path.join(data, 'labels.csv')), 'a dataset is never deleted by --overwrite').toBe(true);
-    await expect(synthesize(request(path.join(work, 'x4'), { what: { kind: 'class', diagnosis: 'psoriasis', count: 1 } }))).rejects.toThrow(/'psoriasis' is not one of/);
-    await expect(synthesize(request(path.join(work, 'x5'), { deform: false, what: { kind: 'class', diagnosis: 'melanoma', count: 500 } }))).rejects.toThrow(/add --deform/);
-    await expect(synthesize(request(path.join(work, 'x6'), { from: { kind: 'masks', dir: path.join(work, 'masks') }, what: { kind: 'class', diagnosis: 'as-is', count: 1 } }))).rejects.toThrow(
-      /a folder of masks has none/,
+    await expect(synthesize({ ...request(path.join(work, 'x1')), run: bare })).rejects.toThrow(
+      /has no weights yet \(neither generator\.safetensors nor a checkpoint/,
     );
+    await expect(synthesize({ ...request(path.join(work, 'x2')), run: path.join(work, 'nowhere') })).rejects.toThrow(
+      /nowhere: no such run directory/,
+    );
+    await expect(synthesize({ ...request(path.join(work, 'x3')), run: data })).rejects.toThrow(
+      /not a training run \(no config\.json\)/,
+    );
+    await expect(synthesize(request(path.join(work, 'a')))).rejects.toThrow(
+      /already exists and is not empty; pass --overwrite/,
+    );
+    await expect(synthesize(request(data, { mode: 'overwrite' }))).rejects.toThrow(
+      /--overwrite replaces only a synthetic dataset/,
+    );
+    expect(existsSync(path.join(data, 'labels.csv')), 'a dataset is never deleted by --overwrite').toBe(true);
+    await expect(
+      synthesize(request(path.join(work, 'x4'), { what: { kind: 'class', diagnosis: 'psoriasis', count: 1 } })),
+    ).rejects.toThrow(/'psoriasis' is not one of/);
+    await expect(
+      synthesize(
+        request(path.join(work, 'x5'), { deform: false, what: { kind: 'class', diagnosis: 'melanoma', count: 500 } }),
+      ),
+    ).rejects.toThrow(/add --deform/);
+    await expect(
+      synthesize(
+        request(path.join(work, 'x6'), {
+          from: { kind: 'masks', dir: path.join(work, 'masks') },
+          what: { kind: 'class', diagnosis: 'as-is', count: 1 },
+        }),
+      ),
+    ).rejects.toThrow(/a folder of masks has none/);
     // --overwrite replaces an earlier synthetic dataset.
-    const r = await synthesize(request(path.join(work, 'a'), { mode: 'overwrite', what: { kind: 'class', diagnosis: 'nevus', count: 2 } }));
+    const r = await synthesize(
+      request(path.join(work, 'a'), { mode: 'overwrite', what: { kind: 'class', diagnosis: 'nevus', count: 2 } }),
+    );
     expect(r.total).toBe(2);
     expect(readdirSync(path.join(work, 'a', 'images'))).toHaveLength(2);
   });
@@ -164,7 +221,18 @@ describe('synthesize', () => {
     let r = cli('synthesize', '--run', run, '--out', path.join(work, 'y1'), '--class', 'melanoma', '--count', '2');
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/exactly one of --dataset DIR .* or --masks DIR/);
-    r = cli('synthesize', '--run', run, '--dataset', data, '--out', path.join(work, 'y2'), '--balance', '--target', 'lots');
+    r = cli(
+      'synthesize',
+      '--run',
+      run,
+      '--dataset',
+      data,
+      '--out',
+      path.join(work, 'y2'),
+      '--balance',
+      '--target',
+      'lots',
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/--target/);
     r = cli('synthesize', '--run', run, '--dataset', data, '--out', path.join(work, 'y3'), '--class', 'melanoma');
@@ -173,7 +241,24 @@ describe('synthesize', () => {
   }, 60_000);
 
   it('a run killed mid-way keeps only complete lesions and --resume finishes it exactly', async () => {
-    const args = ['synthesize', '--run', run, '--dataset', data, '--class', 'nevus', '--count', '300', '--deform', '--batch', '2', '--seed', '9', '--format', 'png'];
+    const args = [
+      'synthesize',
+      '--run',
+      run,
+      '--dataset',
+      data,
+      '--class',
+      'nevus',
+      '--count',
+      '300',
+      '--deform',
+      '--batch',
+      '2',
+      '--seed',
+      '9',
+      '--format',
+      'png',
+    ];
     const killed = path.join(work, 'killed');
     const child = spawn(process.execPath, [bin, ...args, '--out', killed], { cwd: root, env, stdio: 'ignore' });
     const prov = path.join(killed, 'provenance.csv');
@@ -197,7 +282,9 @@ describe('synthesize', () => {
     expect(rows.length).toBeLessThan(300);
     for (const [id] of rows) {
       expect(existsSync(path.join(killed, 'images', `${id}.png`))).toBe(true);
-      await sharp(path.join(killed, 'images', `${id}.png`)).raw().toBuffer(); // decodes: complete
+      await sharp(path.join(killed, 'images', `${id}.png`))
+        .raw()
+        .toBuffer(); // decodes: complete
     }
     // --resume with other options is refused; with the same ones it finishes.
     let r = cli(...args, '--out', killed, '--resume', '--seed', '10');
@@ -209,7 +296,9 @@ describe('synthesize', () => {
     const whole = path.join(work, 'whole');
     r = cli(...args, '--out', whole);
     expect(r.status, r.stderr).toBe(0);
-    const ids = csvRows(prov).slice(1).map((row) => row[0]);
+    const ids = csvRows(prov)
+      .slice(1)
+      .map((row) => row[0]);
     expect(new Set(ids).size).toBe(300);
     expect(digest(killed)).toEqual(digest(whole));
     expect(readdirSync(path.join(killed, 'images')).filter((n) => n.startsWith('.'))).toEqual([]);

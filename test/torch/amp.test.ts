@@ -23,7 +23,15 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
  * reduction length and `absOp` the same op on absolute values.
  */
 function expectWithinBf16Bound(y: Tensor, ref: Tensor, absOp: Tensor, n: number): void {
-  const excess = torch.tidy(() => y.float().sub(ref).abs().sub(absOp.mul(n * 2 ** -8)).max().item());
+  const excess = torch.tidy(() =>
+    y
+      .float()
+      .sub(ref)
+      .abs()
+      .sub(absOp.mul(n * 2 ** -8))
+      .max()
+      .item(),
+  );
   expect(excess).toBeLessThanOrEqual(0);
 }
 
@@ -68,12 +76,15 @@ describe.skipIf(BF16_SKIP_REASON !== null)('autocast on the CPU, bf16', () => {
     expectWithinBf16Bound(m!, x.matmul(w.t()), x.abs().matmul(w.abs().t()), 16);
   });
 
-  it('the generators\' upsampling: the sub-pixel transposed convolution runs in bf16; aten conv_transpose2d as PyTorch\'s autocast runs it', () => {
+  it("the generators' upsampling: the sub-pixel transposed convolution runs in bf16; aten conv_transpose2d as PyTorch's autocast runs it", () => {
     const { x } = seeded(3);
     const wt = torch.randn([3, 4, 3, 3]);
     const opts = { stride: 2, padding: 1, outputPadding: 1 };
     const ref = torch.F.convTranspose2d(x, wt, null, opts);
-    const [sub, direct] = torch.autocast('cpu', 'bf16', () => [torch.F.convTranspose2dSubpixel(x, wt, null), torch.F.convTranspose2d(x, wt, null, opts)]);
+    const [sub, direct] = torch.autocast('cpu', 'bf16', () => [
+      torch.F.convTranspose2dSubpixel(x, wt, null),
+      torch.F.convTranspose2d(x, wt, null, opts),
+    ]);
     expect(sub!.dtype).toBe('bfloat16');
     expectWithinBf16Bound(sub!, ref, torch.F.convTranspose2d(x.abs(), wt.abs(), null, opts), 3 * 2 * 2);
     // Whether autocast runs aten's conv_transpose2d in bf16 on the CPU is the libtorch's choice
@@ -102,7 +113,13 @@ print(json.dumps(str(y.dtype).replace('torch.', '')))`)
       const state = amp.isAutocastEnabled('cpu');
       return { before, inner, fp32Inside, after, state };
     });
-    expect(dtypes).toEqual({ before: 'bfloat16', inner: 'bfloat16', fp32Inside: 'bfloat16', after: 'bfloat16', state: { enabled: true, dtype: 'bfloat16' } });
+    expect(dtypes).toEqual({
+      before: 'bfloat16',
+      inner: 'bfloat16',
+      fp32Inside: 'bfloat16',
+      after: 'bfloat16',
+      state: { enabled: true, dtype: 'bfloat16' },
+    });
     expect(amp.isAutocastEnabled('cpu').enabled).toBe(false);
     expect(torch.F.conv2d(x, w).dtype).toBe('float32');
     expect(torch.autocast('cpu', 'fp32', () => torch.F.conv2d(x, w).dtype)).toBe('float32');
@@ -140,7 +157,10 @@ print(json.dumps([[p.grad.double().sum().item(), p.grad.double().abs().sum().ite
     const x = torch.randn([2, 3, 8, 8]);
     const w = torch.randn([4, 3, 3, 3]).mul(0.3).requiresGrad_();
     const b = torch.randn([4]).requiresGrad_();
-    const lw = torch.randn([5, 4 * 8 * 8]).mul(0.05).requiresGrad_();
+    const lw = torch
+      .randn([5, 4 * 8 * 8])
+      .mul(0.05)
+      .requiresGrad_();
     const forward = () => torch.F.linear(torch.F.conv2d(x, w, b, { padding: 1 }).relu().flatten(1), lw);
     const grads = (precision: 'fp32' | 'bf16') => {
       for (const p of [w, b, lw]) p.zeroGrad();
@@ -169,7 +189,9 @@ print(json.dumps([[p.grad.double().sum().item(), p.grad.double().abs().sum().ite
       // cancellation); cos > 0.97 allows an error norm of up to a quarter of the gradient's, a wide
       // margin for cancellation in the weight-gradient sums, while a wrong gradient (another sign,
       // another parameter's) fails it.
-      const cos = torch.tidy(() => g.flatten().mul(ref[i]!.flatten()).sum().item() / (g.norm().item() * ref[i]!.norm().item()));
+      const cos = torch.tidy(
+        () => g.flatten().mul(ref[i]!.flatten()).sum().item() / (g.norm().item() * ref[i]!.norm().item()),
+      );
       expect(cos).toBeGreaterThan(0.97);
       expect(maxAbsDiff(g, ref[i]!)).toBeGreaterThan(0);
     }
@@ -181,7 +203,9 @@ describe('precision names and devices', () => {
     expect(amp.parsePrecision('fp32')).toBe('fp32');
     expect(amp.parsePrecision('bf16', '--precision')).toBe('bf16');
     expect(amp.parsePrecision('fp16')).toBe('fp16');
-    expect(() => amp.parsePrecision('fp8', '--precision')).toThrow("--precision: expected fp32, bf16, fp16 (float32, or autocast to bfloat16 or float16), got 'fp8'");
+    expect(() => amp.parsePrecision('fp8', '--precision')).toThrow(
+      "--precision: expected fp32, bf16, fp16 (float32, or autocast to bfloat16 or float16), got 'fp8'",
+    );
     expect(() => amp.parsePrecision('BF16', 'serve.precision')).toThrow(/^serve\.precision: /);
     expect(amp.autocastDtype('fp32')).toBe(null);
     expect(amp.autocastDtype('bf16')).toBe('bfloat16');
@@ -203,7 +227,7 @@ describe('precision names and devices', () => {
     expect(amp.isAutocastEnabled('cpu').enabled).toBe(false);
   });
 
-  it('accepts every precision on a CUDA device (whether the device exists is checkDevice\'s)', () => {
+  it("accepts every precision on a CUDA device (whether the device exists is checkDevice's)", () => {
     for (const p of ['fp32', 'bf16', 'fp16'] as const) expect(amp.checkPrecision(p, 'cuda:1')).toBe(p);
   });
 });

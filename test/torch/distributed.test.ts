@@ -11,9 +11,16 @@ const root = path.resolve(import.meta.dirname, '../..');
 const WORKER = path.join(root, 'test/torch/fixtures/process_group_worker.ts');
 const haveGloo = distributedBackends().includes('gloo');
 
-function runRank(rank: number, worldSize: number, port: number): Promise<{ code: number | null; out: string; err: string }> {
+function runRank(
+  rank: number,
+  worldSize: number,
+  port: number,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, String(rank), String(worldSize), String(port)], { cwd: root, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, String(rank), String(worldSize), String(port)], {
+      cwd: root,
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -67,10 +74,16 @@ describe.skipIf(!haveGloo)('ProcessGroup (gloo, 2 processes)', () => {
   }, 90_000);
 
   it('bad arguments are clear errors', () => {
-    expect(() => ProcessGroup.init({ host: '127.0.0.1', port: 1, rank: 2, worldSize: 2 })).toThrow(/rank must be an integer in \[0, 2\)/);
-    expect(() => ProcessGroup.init({ host: '127.0.0.1', port: 70000, rank: 0, worldSize: 1 })).toThrow(/port must be an integer in 1\.\.65535/);
+    expect(() => ProcessGroup.init({ host: '127.0.0.1', port: 1, rank: 2, worldSize: 2 })).toThrow(
+      /rank must be an integer in \[0, 2\)/,
+    );
+    expect(() => ProcessGroup.init({ host: '127.0.0.1', port: 70000, rank: 0, worldSize: 1 })).toThrow(
+      /port must be an integer in 1\.\.65535/,
+    );
     if (!distributedBackends().includes('nccl')) {
-      expect(() => ProcessGroup.init({ backend: 'nccl', host: '127.0.0.1', port: 29999, rank: 0, worldSize: 1 })).toThrow(/'nccl' is not in this build.*NCCL needs a CUDA libtorch/);
+      expect(() =>
+        ProcessGroup.init({ backend: 'nccl', host: '127.0.0.1', port: 29999, rank: 0, worldSize: 1 }),
+      ).toThrow(/'nccl' is not in this build.*NCCL needs a CUDA libtorch/);
     }
   });
 

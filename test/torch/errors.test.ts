@@ -23,7 +23,11 @@ interface Case extends Expected {
 }
 
 const i64 = (v: number[]): Tensor => torch.tensor(v, { dtype: 'int64' });
-const torchError = (op: string, message: RegExp): Pick<Expected, 'name' | 'op' | 'message'> => ({ name: 'TorchError', op, message });
+const torchError = (op: string, message: RegExp): Pick<Expected, 'name' | 'op' | 'message'> => ({
+  name: 'TorchError',
+  op,
+  message,
+});
 
 function disposed(shape: number[] = [2]): Tensor {
   const t = torch.ones(shape);
@@ -72,7 +76,10 @@ const cases: Case[] = [
   {
     title: 'add with non-broadcastable shapes',
     run: () => torch.ones([2, 3]).add(torch.ones([4])),
-    ...torchError('aten::add.Tensor', /size of tensor a \(3\) must match the size of tensor b \(4\) at non-singleton dimension 1/),
+    ...torchError(
+      'aten::add.Tensor',
+      /size of tensor a \(3\) must match the size of tensor b \(4\) at non-singleton dimension 1/,
+    ),
   },
   {
     title: 'matmul with inner dimensions that differ',
@@ -142,7 +149,12 @@ const cases: Case[] = [
   },
   {
     title: 'batchNorm with running statistics of the wrong size',
-    run: () => F.batchNorm(torch.ones([2, 4, 2, 2]), { runningMean: torch.zeros([3]), runningVar: torch.ones([3]), training: true }),
+    run: () =>
+      F.batchNorm(torch.ones([2, 4, 2, 2]), {
+        runningMean: torch.zeros([3]),
+        runningVar: torch.ones([3]),
+        training: true,
+      }),
     ...torchError('aten::batch_norm', /running_mean should contain 4 elements not 3/),
   },
   // ---- dtypes ----
@@ -170,7 +182,10 @@ const cases: Case[] = [
     title: 'mm of float32 and float64',
     run: () => torch.ones([2, 2]).mm(torch.ones([2, 2], { dtype: 'float64' })),
     // libtorch 1.13's wording, then 2.x's.
-    ...torchError('aten::mm', /expected scalar type Float but found Double|expected m1 and m2 to have the same dtype, but got: float != double/),
+    ...torchError(
+      'aten::mm',
+      /expected scalar type Float but found Double|expected m1 and m2 to have the same dtype, but got: float != double/,
+    ),
   },
   {
     title: 'mean of an int64 tensor',
@@ -203,7 +218,8 @@ const cases: Case[] = [
     title: 'a Uint16Array without a 16-bit float dtype',
     run: () => torch.tensor(new Uint16Array([1, 2]), { dtype: 'float32' }),
     type: TypeError,
-    message: /a Uint16Array holds raw float16 or bfloat16 bits; pass \{ dtype: 'float16' \} or \{ dtype: 'bfloat16' \}, not 'float32'/,
+    message:
+      /a Uint16Array holds raw float16 or bfloat16 bits; pass \{ dtype: 'float16' \} or \{ dtype: 'bfloat16' \}, not 'float32'/,
   },
   // ---- dims and indices ----
   {
@@ -225,7 +241,10 @@ const cases: Case[] = [
   {
     title: 'sum over an out-of-range dim',
     run: () => torch.ones([2, 2]).sum(5),
-    ...torchError('aten::sum.dim_IntList', /Dimension out of range \(expected to be in range of \[-2, 1\], but got 5\)/),
+    ...torchError(
+      'aten::sum.dim_IntList',
+      /Dimension out of range \(expected to be in range of \[-2, 1\], but got 5\)/,
+    ),
   },
   {
     title: 'mean over an out-of-range negative dim',
@@ -352,7 +371,8 @@ const cases: Case[] = [
     title: 'too many arguments',
     run: () => torch.aten('add.Tensor')([torch.ones([1]).handle, torch.ones([1]).handle, 1, 5]),
     type: TypeError,
-    message: /aten::add\.Tensor: takes 3 arguments, got 4 \(aten::add\.Tensor\(Tensor self, Tensor other, \*, Scalar alpha=1\) -> Tensor\)/,
+    message:
+      /aten::add\.Tensor: takes 3 arguments, got 4 \(aten::add\.Tensor\(Tensor self, Tensor other, \*, Scalar alpha=1\) -> Tensor\)/,
   },
   {
     title: 'a missing required argument',
@@ -525,7 +545,11 @@ const cases: Case[] = [
   },
   {
     title: 'backward with a gradient of the wrong shape',
-    run: () => torch.ones([2], { requiresGrad: true }).mul(2).backward(torch.ones([3])),
+    run: () =>
+      torch
+        .ones([2], { requiresGrad: true })
+        .mul(2)
+        .backward(torch.ones([3])),
     ...torchError('backward', /got \[3\] but expected shape compatible with \[2\]/),
   },
   {
@@ -552,7 +576,10 @@ const cases: Case[] = [
   {
     title: 'an in-place write to an expanded tensor',
     run: () => torch.ones([1]).expand(3).add_(1),
-    ...torchError('aten::add_.Scalar', /more than one element of the written-to tensor refers to a single memory location/),
+    ...torchError(
+      'aten::add_.Scalar',
+      /more than one element of the written-to tensor refers to a single memory location/,
+    ),
   },
   {
     title: 'setting a gradient of the wrong shape via t.grad = ...',
@@ -613,7 +640,10 @@ const cases: Case[] = [
     run: () =>
       torch.readSafetensors(
         safetensorsBytes(
-          { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } },
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+          },
           12,
         ),
         'overlap.safetensors',
@@ -623,7 +653,11 @@ const cases: Case[] = [
   },
   {
     title: 'readSafetensors with offsets that do not match the shape',
-    run: () => torch.readSafetensors(safetensorsBytes({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8), 'span.safetensors'),
+    run: () =>
+      torch.readSafetensors(
+        safetensorsBytes({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8),
+        'span.safetensors',
+      ),
     name: 'SafetensorsError',
     message: /^span\.safetensors: .*tensor 'a' spans 8 bytes but shape \[3\] of float32 needs 12/,
   },
@@ -640,7 +674,11 @@ const cases: Case[] = [
   },
   {
     title: 'readSafetensors with an unsupported dtype',
-    run: () => torch.readSafetensors(safetensorsBytes({ a: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, 8), 'c64.safetensors'),
+    run: () =>
+      torch.readSafetensors(
+        safetensorsBytes({ a: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, 8),
+        'c64.safetensors',
+      ),
     name: 'SafetensorsError',
     message: /^c64\.safetensors: .*tensor 'a' has unsupported dtype "C64"/,
   },
@@ -707,9 +745,18 @@ describe('wrong calls throw clear JavaScript errors', () => {
 
   // Only meaningful on a CPU-only libtorch (or a machine without a GPU).
   it.skipIf(torch.cudaIsAvailable())('CUDA asked for without CUDA (creation, to(), checkDevice, generators)', () => {
-    expectError(() => torch.zeros([1], { device: 'cuda' }), { type: Error, message: /device 'cuda' asked for, but this libtorch has no CUDA/ });
-    expectError(() => torch.ones([1]).to('cuda'), { type: Error, message: /device 'cuda' asked for, but this libtorch has no CUDA/ });
-    expectError(() => torch.checkDevice('cuda'), { type: Error, message: /device 'cuda' asked for, but this libtorch has no CUDA/ });
+    expectError(() => torch.zeros([1], { device: 'cuda' }), {
+      type: Error,
+      message: /device 'cuda' asked for, but this libtorch has no CUDA/,
+    });
+    expectError(() => torch.ones([1]).to('cuda'), {
+      type: Error,
+      message: /device 'cuda' asked for, but this libtorch has no CUDA/,
+    });
+    expectError(() => torch.checkDevice('cuda'), {
+      type: Error,
+      message: /device 'cuda' asked for, but this libtorch has no CUDA/,
+    });
     expectError(() => torch.checkDevice('cuda:1'), { type: Error, message: /no CUDA/ });
     expectError(() => new torch.Generator(0, 'cuda'), { name: 'TorchError', op: 'Generator', message: /CUDA/ });
   });
@@ -749,15 +796,23 @@ it('Generator.manualSeed with a negative seed throws a RangeError', () => {
 afterAll(() => {
   // After all the failures the process still computes, with gradients.
   const x = torch.tensor([1, 2, 3], { requiresGrad: true });
-  const y = F.conv2d(torch.ones([1, 1, 3, 3]), torch.ones([1, 1, 3, 3])).sum().add(x.mul(x).sum());
+  const y = F.conv2d(torch.ones([1, 1, 3, 3]), torch.ones([1, 1, 3, 3]))
+    .sum()
+    .add(x.mul(x).sum());
   y.backward();
-  if (y.item() !== 9 + 14 || x.grad!.toArray().join() !== '2,4,6') throw new Error('the engine no longer works after the error tests');
+  if (y.item() !== 9 + 14 || x.grad!.toArray().join() !== '2,4,6')
+    throw new Error('the engine no longer works after the error tests');
 });
 
 describe('the process still works after every failure', () => {
   it('a normal op succeeds', () => {
     for (const c of cases) caught(c.run);
-    expect(torch.ones([2, 2]).matmul(torch.full([2, 2], 3)).toArray()).toEqual([6, 6, 6, 6]);
+    expect(
+      torch
+        .ones([2, 2])
+        .matmul(torch.full([2, 2], 3))
+        .toArray(),
+    ).toEqual([6, 6, 6, 6]);
     expect(F.conv2d(torch.ones([1, 1, 3, 3]), torch.ones([1, 1, 3, 3])).item()).toBe(9);
   });
 });

@@ -13,7 +13,14 @@ function param(shape: number[], scale = 1): Tensor {
 }
 /** A float64 leaf that requires grad, uniform on [lo, hi). */
 function positive(shape: number[], lo = 0.5, hi = 1.5): Tensor {
-  return torch.noGrad(() => torch.rand(shape, { dtype: 'float64' }).mul(hi - lo).add(lo)).requiresGrad_();
+  return torch
+    .noGrad(() =>
+      torch
+        .rand(shape, { dtype: 'float64' })
+        .mul(hi - lo)
+        .add(lo),
+    )
+    .requiresGrad_();
 }
 /** A float64 constant (no grad). */
 function constant(shape: number[]): Tensor {
@@ -91,7 +98,10 @@ describe('gradcheck helper', () => {
 
 describe('convolutions and linear', () => {
   it('conv2d with stride 2, padding 1 and bias', () => {
-    check((x, w, b) => F.conv2d(x, w, b, { stride: 2, padding: 1 }), [param([2, 3, 5, 5]), param([4, 3, 3, 3]), param([4])]);
+    check(
+      (x, w, b) => F.conv2d(x, w, b, { stride: 2, padding: 1 }),
+      [param([2, 3, 5, 5]), param([4, 3, 3, 3]), param([4])],
+    );
   });
   it('conv2d with dilation 2, groups 2, asymmetric padding and stride', () => {
     check(
@@ -238,7 +248,15 @@ describe('losses', () => {
     const weight = positive([3]).detach();
     check((x) => F.crossEntropy(x, target, { weight }), [param([4, 3], 2)]);
     check((x) => F.crossEntropy(x, target, { labelSmoothing: 0.1, reduction: 'sum' }), [param([4, 3], 2)]);
-    const spatial = torch.tensor([[[0, 1], [2, 0]]], { dtype: 'int64' });
+    const spatial = torch.tensor(
+      [
+        [
+          [0, 1],
+          [2, 0],
+        ],
+      ],
+      { dtype: 'int64' },
+    );
     check((x) => F.crossEntropy(x, spatial), [param([1, 3, 2, 2], 2)]);
   });
 });
@@ -260,7 +278,10 @@ describe('combinators and reductions', () => {
     check((x) => x.mean([-1, -2]), [param([2, 3, 4])]);
   });
   it('where with a fixed condition (tensor and scalar branches)', () => {
-    const cond = torch.tensor([[true, false, true], [false, false, true]]);
+    const cond = torch.tensor([
+      [true, false, true],
+      [false, false, true],
+    ]);
     check((a, b) => torch.where(cond, a, b), [param([2, 3]), param([2, 3])]);
     check((a, b) => torch.where(cond, a, b), [param([1, 3]), param([2, 1])]);
     check((a) => torch.where(cond, a, 0.5), [param([2, 3])]);

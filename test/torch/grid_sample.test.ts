@@ -10,16 +10,35 @@ import { needPython, pythonJson } from '../helpers/python.js';
 const { F } = torch;
 
 const INPUT = [
-  [[0.5, -1.25, 2.0, 0.75], [1.5, -0.5, 0.25, -2.0], [3.0, 1.0, -1.5, 0.125]],
-  [[-0.3, 0.9, 1.7, -2.2], [0.4, -1.1, 2.6, 0.8], [-0.7, 1.3, 0.05, -0.9]],
+  [
+    [0.5, -1.25, 2.0, 0.75],
+    [1.5, -0.5, 0.25, -2.0],
+    [3.0, 1.0, -1.5, 0.125],
+  ],
+  [
+    [-0.3, 0.9, 1.7, -2.2],
+    [0.4, -1.1, 2.6, 0.8],
+    [-0.7, 1.3, 0.05, -0.9],
+  ],
 ];
 const GRID = [
-  [[-0.83, -0.61], [0.12, 0.37], [1.27, -0.44]],
-  [[-1.18, 0.91], [0.58, -1.33], [0.29, 0.71]],
+  [
+    [-0.83, -0.61],
+    [0.12, 0.37],
+    [1.27, -0.44],
+  ],
+  [
+    [-1.18, 0.91],
+    [0.58, -1.33],
+    [0.29, 0.71],
+  ],
 ];
 const MODES = ['bilinear', 'nearest', 'bicubic'] as const;
 const PADDINGS = ['zeros', 'border', 'reflection'] as const;
-const THETA = [[0.9, -0.2, 0.1], [0.3, 1.1, -0.25]];
+const THETA = [
+  [0.9, -0.2, 0.1],
+  [0.3, 1.1, -0.25],
+];
 
 // PyTorch's values, computed on this machine by /usr/bin/python3 (float64 throughout).
 const HAS_TORCH = needPython('grid_sample.test.ts', 'the comparisons with PyTorch', 'torch', 'python3-torch');
@@ -47,7 +66,8 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
-    if (!(Math.abs(a - e) <= tol)) throw new Error(`${what} element ${i}: ${a} != ${e} (tol ${tol}); got [${Array.from(actual).join(', ')}]`);
+    if (!(Math.abs(a - e) <= tol))
+      throw new Error(`${what} element ${i}: ${a} != ${e} (tol ${tol}); got [${Array.from(actual).join(', ')}]`);
   }
 }
 
@@ -70,7 +90,12 @@ describe('gridSample', () => {
             expect(out.dtype).toBe('float64');
             expectClose(out.toArray(), EXPECTED[key]!, 1e-9, key);
             // float32 too, at float32 precision.
-            expectClose(F.gridSample(input('float32'), grid('float32'), { mode, paddingMode, alignCorners }).toArray(), EXPECTED[key]!, 2e-5, key);
+            expectClose(
+              F.gridSample(input('float32'), grid('float32'), { mode, paddingMode, alignCorners }).toArray(),
+              EXPECTED[key]!,
+              2e-5,
+              key,
+            );
           });
         });
       }
@@ -84,7 +109,16 @@ describe('gridSample', () => {
   it('the identity affine grid reproduces the input (bilinear, alignCorners false)', () => {
     torch.tidy(() => {
       const x = torch.randn([2, 3, 5, 7]);
-      const theta = torch.tensor([[[1, 0, 0], [0, 1, 0]], [[1, 0, 0], [0, 1, 0]]]);
+      const theta = torch.tensor([
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+        ],
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+        ],
+      ]);
       const g = F.affineGrid(theta, [2, 3, 5, 7]);
       expect(g.shape).toEqual([2, 5, 7, 2]);
       for (const paddingMode of PADDINGS) {
@@ -100,7 +134,15 @@ describe('gridSample', () => {
   it('samples a different output size than the input', () => {
     torch.tidy(() => {
       const x = torch.randn([1, 2, 4, 4]);
-      const g = F.affineGrid(torch.tensor([[[1, 0, 0], [0, 1, 0]]]), [1, 2, 8, 6]);
+      const g = F.affineGrid(
+        torch.tensor([
+          [
+            [1, 0, 0],
+            [0, 1, 0],
+          ],
+        ]),
+        [1, 2, 8, 6],
+      );
       expect(F.gridSample(x, g).shape).toEqual([1, 2, 8, 6]);
     });
   });
@@ -136,7 +178,9 @@ describe('affineGrid', () => {
       const theta = torch.tensor([THETA]);
       expect(() => F.affineGrid(theta.reshape(2, 3), [1, 1, 2, 3])).toThrow(/theta must be \[N, 2, 3\]/);
       expect(() => F.affineGrid(torch.zeros([1, 3, 3]), [1, 1, 2, 3])).toThrow(/theta must be \[N, 2, 3\]/);
-      expect(() => F.affineGrid(theta, [1, 2, 3] as unknown as [number, number, number, number])).toThrow(/size must be \[N, C, H, W\]/);
+      expect(() => F.affineGrid(theta, [1, 2, 3] as unknown as [number, number, number, number])).toThrow(
+        /size must be \[N, C, H, W\]/,
+      );
       expect(() => F.affineGrid(theta, [2, 1, 2, 3])).toThrow(/size\[0\] \(2\) must equal theta's batch size \(1\)/);
       expect(() => F.affineGrid(theta.to('int64'), [1, 1, 2, 3])).toThrow(/floating point/);
     });

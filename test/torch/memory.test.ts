@@ -316,7 +316,9 @@ describe('training loop leak test', () => {
     // The loop really trains.
     expect(losses[1999]!).toBeLessThan(losses[0]! * 0.8);
     const growth = (rssEnd - rssWarm) / rssWarm;
-    expect(growth, `RSS ${(rssWarm / 2 ** 20).toFixed(1)} MiB -> ${(rssEnd / 2 ** 20).toFixed(1)} MiB`).toBeLessThan(0.05);
+    expect(growth, `RSS ${(rssWarm / 2 ** 20).toFixed(1)} MiB -> ${(rssEnd / 2 ** 20).toFixed(1)} MiB`).toBeLessThan(
+      0.05,
+    );
 
     torch.dispose([params, input, target]);
     expect(torch.liveTensors()).toBe(baseline - 6);

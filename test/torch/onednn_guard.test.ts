@@ -17,7 +17,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** A fresh process loading the addon with its own cache folder: what it chose, and its stderr. */
 function choose(env: NodeJS.ProcessEnv): { choice: typeof ONEDNN; stderr: string } {
   const script = "import('./src/torch/native.ts').then((m) => process.stdout.write(JSON.stringify(m.ONEDNN)))";
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8', env, timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    env,
+    timeout: 120_000,
+  });
   if (r.status !== 0) throw new Error(`the child process failed:\n${r.stderr}`);
   return { choice: JSON.parse(r.stdout) as typeof ONEDNN, stderr: r.stderr };
 }
@@ -43,10 +48,16 @@ describe('the oneDNN guard', () => {
     const xs = Float32Array.from({ length: C * H * W }, (_, i) => Math.sin(i * 0.37 + 0.1));
     const ws = Float32Array.from({ length: C * O * K * K }, (_, i) => Math.cos(i * 0.53 + 0.2) * 0.3);
     const want = new Float64Array(O * (H + K - 1) * (W + K - 1));
-    const OH = H + K - 1, OW = W + K - 1;
-    for (let c = 0; c < C; c++) for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) for (let o = 0; o < O; o++) for (let p = 0; p < K; p++) for (let q = 0; q < K; q++) {
-      want[(o * OH + i + p) * OW + j + q]! += xs[(c * H + i) * W + j]! * ws[((c * O + o) * K + p) * K + q]!;
-    }
+    const OH = H + K - 1,
+      OW = W + K - 1;
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < H; i++)
+        for (let j = 0; j < W; j++)
+          for (let o = 0; o < O; o++)
+            for (let p = 0; p < K; p++)
+              for (let q = 0; q < K; q++) {
+                want[(o * OH + i + p) * OW + j + q]! += xs[(c * H + i) * W + j]! * ws[((c * O + o) * K + p) * K + q]!;
+              }
     const x = tensor(xs, { shape: [1, C, H, W] });
     const w = tensor(ws, { shape: [C, O, K, K] });
     const got = convTranspose2d(x, w).toFloat32Array();
@@ -54,8 +65,14 @@ describe('the oneDNN guard', () => {
     const bound = 36 * 0.3 * 36 * 2 ** -23;
     got.forEach((v, k) => expect(Math.abs(v - want[k]!), `element ${k}`).toBeLessThanOrEqual(bound));
     // And the input gradient path of a 7x7 convolution (oneDNN's backward-data kernel) on a 3-channel input.
-    const xi = tensor(Float32Array.from({ length: 3 * 20 * 20 }, (_, i) => Math.sin(i * 0.11)), { shape: [1, 3, 20, 20] }).requiresGrad_();
-    const wi = tensor(Float32Array.from({ length: 8 * 3 * 49 }, (_, i) => Math.cos(i * 0.07) * 0.1), { shape: [8, 3, 7, 7] });
+    const xi = tensor(
+      Float32Array.from({ length: 3 * 20 * 20 }, (_, i) => Math.sin(i * 0.11)),
+      { shape: [1, 3, 20, 20] },
+    ).requiresGrad_();
+    const wi = tensor(
+      Float32Array.from({ length: 8 * 3 * 49 }, (_, i) => Math.cos(i * 0.07) * 0.1),
+      { shape: [8, 3, 7, 7] },
+    );
     conv2d(xi, wi, null, { padding: 3 }).sum().backward();
     // d/dx of sum(conv(x, w)) at a pixel far from the border is the sum of all the kernel taps of its
     // channel: 392 terms of magnitude <= 0.1, so float32 summation is off by at most 392 * 2^-24 * 39.2.
@@ -81,7 +98,9 @@ describe('the oneDNN guard', () => {
     const tried = first.choice.tried!;
     expect(tried.at(-1)!.failed).toEqual(first.choice.onednn ? [] : tried.at(-1)!.failed);
     for (const t of tried.slice(0, -1)) expect(t.failed.length).toBeGreaterThan(0);
-    expect(first.stderr.includes('computes wrong convolutions')).toBe(first.choice.isa !== null || !first.choice.onednn);
+    expect(first.stderr.includes('computes wrong convolutions')).toBe(
+      first.choice.isa !== null || !first.choice.onednn,
+    );
     const second = choose(cleanEnv(cache));
     expect(second.choice.source).toBe('cached');
     expect(second.choice.isa).toBe(first.choice.isa);

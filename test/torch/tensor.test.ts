@@ -9,7 +9,8 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
-    if (Math.abs(a - e) > tol) throw new Error(`element ${i}: ${a} != ${e} (tol ${tol}); got [${Array.from(actual).join(', ')}]`);
+    if (Math.abs(a - e) > tol)
+      throw new Error(`element ${i}: ${a} != ${e} (tol ${tol}); got [${Array.from(actual).join(', ')}]`);
   }
 }
 
@@ -71,14 +72,20 @@ describe('creation', () => {
   });
 
   it('tensor from nested arrays (numbers -> float32, booleans -> bool, scalars, empty)', () => {
-    const t = torch.tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = torch.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe('float32');
     expect(t.toArray()).toEqual([1, 2, 3, 4, 5, 6]);
     const d = torch.tensor([[[0.1]], [[0.2]]], { dtype: 'float64' });
     expect(d.shape).toEqual([2, 1, 1]);
     expect(d.toArray()).toEqual([0.1, 0.2]);
-    const b = torch.tensor([[true, false], [false, true]]);
+    const b = torch.tensor([
+      [true, false],
+      [false, true],
+    ]);
     expect(b.dtype).toBe('bool');
     expect(Array.from(b.data() as Uint8Array)).toEqual([1, 0, 0, 1]);
     const s = torch.tensor(2.5);
@@ -230,7 +237,11 @@ describe('broadcasting', () => {
 });
 
 describe('reductions', () => {
-  const x = (): Tensor => torch.tensor([[1, 5, 2], [7, 0, 3]]);
+  const x = (): Tensor =>
+    torch.tensor([
+      [1, 5, 2],
+      [7, 0, 3],
+    ]);
   it('sum, mean, max, min over all elements', () => {
     expect(x().sum().item()).toBe(18);
     expect(x().mean().item()).toBe(3);
@@ -265,14 +276,37 @@ describe('reductions', () => {
     expect(v.var().item()).toBeCloseTo(5 / 3, 12);
     expect(v.std().item()).toBeCloseTo(Math.sqrt(5 / 3), 12);
     expect(v.var(undefined, { correction: 0 }).item()).toBeCloseTo(1.25, 12);
-    const rows = torch.tensor([[1, 2], [3, 5]], { dtype: 'float64' });
+    const rows = torch.tensor(
+      [
+        [1, 2],
+        [3, 5],
+      ],
+      { dtype: 'float64' },
+    );
     expectClose(rows.var(1).toArray(), [0.5, 2], 1e-12);
     expect(rows.std(0, { keepdim: true }).shape).toEqual([1, 2]);
     expectClose(rows.std(0).toArray(), [Math.SQRT2, Math.sqrt(4.5)], 1e-12);
   });
   it('norm, logsumexp, all, any', () => {
-    expect(torch.tensor([[3, 4], [0, 0]]).norm().item()).toBe(5);
-    expectClose(torch.tensor([[3, 4], [0, 0]]).norm(1, 1).toArray(), [7, 0]);
+    expect(
+      torch
+        .tensor([
+          [3, 4],
+          [0, 0],
+        ])
+        .norm()
+        .item(),
+    ).toBe(5);
+    expectClose(
+      torch
+        .tensor([
+          [3, 4],
+          [0, 0],
+        ])
+        .norm(1, 1)
+        .toArray(),
+      [7, 0],
+    );
     expect(torch.tensor([0, 0], { dtype: 'float64' }).logsumexp(0).item()).toBeCloseTo(Math.LN2, 12);
     expect(torch.tensor([true, false]).all().item()).toBe(0);
     expect(torch.tensor([true, false]).any().item()).toBe(1);
@@ -297,11 +331,37 @@ describe('indexing', () => {
     expect(grid().narrow(1, 1, 2).toArray()).toEqual([1, 2, 5, 6, 9, 10]);
   });
   it('index with int64 tensors (advanced indexing), indexSelect and gather', () => {
-    expect(grid().index([i64([0, 2]), i64([3, 1])]).toArray()).toEqual([3, 9]);
-    expect(grid().index([null, i64([3, 1])]).toArray()).toEqual([3, 1, 7, 5, 11, 9]);
+    expect(
+      grid()
+        .index([i64([0, 2]), i64([3, 1])])
+        .toArray(),
+    ).toEqual([3, 9]);
+    expect(
+      grid()
+        .index([null, i64([3, 1])])
+        .toArray(),
+    ).toEqual([3, 1, 7, 5, 11, 9]);
     expect(grid().index([i64([2, 2])]).shape).toEqual([2, 4]);
-    expect(grid().indexSelect(1, i64([0, 0, 3])).toArray()).toEqual([0, 0, 3, 4, 4, 7, 8, 8, 11]);
-    expect(torch.tensor([[1, 2], [3, 4]]).gather(1, i64([[0, 0], [1, 0]])).toArray()).toEqual([1, 1, 4, 3]);
+    expect(
+      grid()
+        .indexSelect(1, i64([0, 0, 3]))
+        .toArray(),
+    ).toEqual([0, 0, 3, 4, 4, 7, 8, 8, 11]);
+    expect(
+      torch
+        .tensor([
+          [1, 2],
+          [3, 4],
+        ])
+        .gather(
+          1,
+          i64([
+            [0, 0],
+            [1, 0],
+          ]),
+        )
+        .toArray(),
+    ).toEqual([1, 1, 4, 3]);
   });
   it('indexPut_ overwrites, or accumulates repeated indices', () => {
     const t = torch.zeros([4]);
@@ -320,20 +380,35 @@ describe('indexing', () => {
     expect(t.maskedFill(t.gt(2), -1).toArray()).toEqual([1, 2, -1, -1]);
     expect(t.flip(0).toArray()).toEqual([4, 3, 2, 1]);
     expect(t.split(3).map((p) => p.toArray())).toEqual([[1, 2, 3], [4]]);
-    expect(t.chunk(2).map((p) => p.toArray())).toEqual([[1, 2], [3, 4]]);
+    expect(t.chunk(2).map((p) => p.toArray())).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 });
 
 describe('combining and layout', () => {
   it('cat and stack', () => {
     const a = torch.tensor([[1, 2]]);
-    const b = torch.tensor([[3, 4], [5, 6]]);
+    const b = torch.tensor([
+      [3, 4],
+      [5, 6],
+    ]);
     const c = torch.cat([a, b]);
-    expect([c.shape, c.toArray()]).toEqual([[3, 2], [1, 2, 3, 4, 5, 6]]);
+    expect([c.shape, c.toArray()]).toEqual([
+      [3, 2],
+      [1, 2, 3, 4, 5, 6],
+    ]);
     const d = torch.cat([b, b], 1);
-    expect([d.shape, d.toArray()]).toEqual([[2, 4], [3, 4, 3, 4, 5, 6, 5, 6]]);
+    expect([d.shape, d.toArray()]).toEqual([
+      [2, 4],
+      [3, 4, 3, 4, 5, 6, 5, 6],
+    ]);
     const s = torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])], 1);
-    expect([s.shape, s.toArray()]).toEqual([[2, 2], [1, 3, 2, 4]]);
+    expect([s.shape, s.toArray()]).toEqual([
+      [2, 2],
+      [1, 3, 2, 4],
+    ]);
     expect(torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])]).shape).toEqual([2, 2]);
   });
   it('permute, transpose, t give non-contiguous views; contiguous copies in order', () => {
@@ -378,20 +453,44 @@ describe('combining and layout', () => {
     expect(torch.zeros([1, 3, 1]).squeeze().shape).toEqual([3]);
     expect(torch.zeros([1, 3, 1]).squeeze(0).shape).toEqual([3, 1]);
     expect(torch.zeros([3]).unsqueeze(0).shape).toEqual([1, 3]);
-    expect(torch.tensor([[1], [2]]).expand(2, 3).toArray()).toEqual([1, 1, 1, 2, 2, 2]);
+    expect(
+      torch
+        .tensor([[1], [2]])
+        .expand(2, 3)
+        .toArray(),
+    ).toEqual([1, 1, 1, 2, 2, 2]);
     expect(torch.tensor([1, 2]).repeat(2).toArray()).toEqual([1, 2, 1, 2]);
   });
 });
 
 describe('linear algebra and functional helpers', () => {
   it('matmul and mm against a hand-computed product', () => {
-    const a = torch.tensor([[1, 2], [3, 4]]);
-    const b = torch.tensor([[5, 6], [7, 8]]);
+    const a = torch.tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    const b = torch.tensor([
+      [5, 6],
+      [7, 8],
+    ]);
     expect(a.matmul(b).toArray()).toEqual([19, 22, 43, 50]);
     expect(a.mm(b).toArray()).toEqual([19, 22, 43, 50]);
-    const r = torch.tensor([[1, 0, -1], [2, 1, 0]]).matmul(torch.tensor([[1], [2], [3]]));
-    expect([r.shape, r.toArray()]).toEqual([[2, 1], [-2, 4]]);
-    expect(torch.tensor([[1, 2, 3]]).matmul(torch.tensor([4, 5, 6])).toArray()).toEqual([32]);
+    const r = torch
+      .tensor([
+        [1, 0, -1],
+        [2, 1, 0],
+      ])
+      .matmul(torch.tensor([[1], [2], [3]]));
+    expect([r.shape, r.toArray()]).toEqual([
+      [2, 1],
+      [-2, 4],
+    ]);
+    expect(
+      torch
+        .tensor([[1, 2, 3]])
+        .matmul(torch.tensor([4, 5, 6]))
+        .toArray(),
+    ).toEqual([32]);
     const batched = torch.stack([a, b]).bmm(torch.stack([b, a]));
     expect(batched.toArray()).toEqual([19, 22, 43, 50, 23, 34, 31, 46]);
     expect(torch.F.mv(a, torch.tensor([1, 1])).toArray()).toEqual([3, 7]);
@@ -411,7 +510,9 @@ describe('linear algebra and functional helpers', () => {
     expect(torch.where(c, 9, torch.tensor([4, 5, 6])).toArray()).toEqual([9, 5, 9]);
     expect(torch.where(c, 1.5, -1).toArray()).toEqual([1.5, -1, 1.5]);
     // Broadcasting condition.
-    expect(torch.where(torch.tensor([[true], [false]]), torch.ones([2, 2]), torch.zeros([2])).toArray()).toEqual([1, 1, 0, 0]);
+    expect(torch.where(torch.tensor([[true], [false]]), torch.ones([2, 2]), torch.zeros([2])).toArray()).toEqual([
+      1, 1, 0, 0,
+    ]);
   });
   it('clamp with both bounds, lower only, upper only', () => {
     const t = torch.tensor([-2, 0.5, 3]);
@@ -420,7 +521,13 @@ describe('linear algebra and functional helpers', () => {
     expect(t.clamp(null, 0).toArray()).toEqual([-2, 0, 0]);
   });
   it('eigh against known eigenvalues and eigenvectors', () => {
-    const a = torch.tensor([[2, 1], [1, 2]], { dtype: 'float64' });
+    const a = torch.tensor(
+      [
+        [2, 1],
+        [1, 2],
+      ],
+      { dtype: 'float64' },
+    );
     const { eigenvalues, eigenvectors } = torch.eigh(a);
     expectClose(eigenvalues.toArray(), [1, 3], 1e-12);
     // A v = lambda v for every column.
@@ -429,17 +536,45 @@ describe('linear algebra and functional helpers', () => {
     expectClose(av.toArray(), vl.toArray(), 1e-12);
     // Orthonormal eigenvectors.
     expectClose(eigenvectors.t().matmul(eigenvectors).toArray(), [1, 0, 0, 1], 1e-12);
-    const d = torch.eigh(torch.tensor([[3, 0, 0], [0, 1, 0], [0, 0, 2]], { dtype: 'float64' }));
+    const d = torch.eigh(
+      torch.tensor(
+        [
+          [3, 0, 0],
+          [0, 1, 0],
+          [0, 0, 2],
+        ],
+        { dtype: 'float64' },
+      ),
+    );
     expectClose(d.eigenvalues.toArray(), [1, 2, 3], 1e-12);
     // Only the lower triangle is read by default ('L'); 'U' reads the upper one.
-    const lower = torch.tensor([[1, 100], [2, 1]], { dtype: 'float64' });
+    const lower = torch.tensor(
+      [
+        [1, 100],
+        [2, 1],
+      ],
+      { dtype: 'float64' },
+    );
     expectClose(torch.eigh(lower).eigenvalues.toArray(), [-1, 3], 1e-12);
     expectClose(torch.eigh(lower, 'U').eigenvalues.toArray(), [-99, 101], 1e-9);
   });
   it('softmax and logSoftmax', () => {
-    const s = torch.F.softmax(torch.tensor([[0, 0], [0, Math.log(3)]], { dtype: 'float64' }), 1);
+    const s = torch.F.softmax(
+      torch.tensor(
+        [
+          [0, 0],
+          [0, Math.log(3)],
+        ],
+        { dtype: 'float64' },
+      ),
+      1,
+    );
     expectClose(s.toArray(), [0.5, 0.5, 0.25, 0.75], 1e-12);
-    expectClose(torch.F.logSoftmax(torch.tensor([0, 0], { dtype: 'float64' }), 0).toArray(), [-Math.LN2, -Math.LN2], 1e-12);
+    expectClose(
+      torch.F.logSoftmax(torch.tensor([0, 0], { dtype: 'float64' }), 0).toArray(),
+      [-Math.LN2, -Math.LN2],
+      1e-12,
+    );
   });
 });
 
@@ -557,7 +692,13 @@ describe('threads and build information', () => {
     torch.setNumThreads(1);
     expect(torch.getNumThreads()).toBe(1);
     // Work still runs with one thread.
-    expect(torch.ones([64, 64]).matmul(torch.ones([64, 64])).sum().item()).toBe(64 * 64 * 64);
+    expect(
+      torch
+        .ones([64, 64])
+        .matmul(torch.ones([64, 64]))
+        .sum()
+        .item(),
+    ).toBe(64 * 64 * 64);
     torch.setNumThreads(2);
     expect(torch.getNumThreads()).toBe(2);
     torch.setNumThreads(saved);
@@ -727,7 +868,14 @@ describe('torch.call: any operator by name', () => {
     const b = torch.tensor([2, 20]);
     const mid = torch.call('aten::lerp.Scalar', a, b, 0.5) as Tensor;
     expect(mid.toArray()).toEqual([1, 15]);
-    const [values, indices] = torch.call('aten::max.dim', torch.tensor([[1, 5], [7, 2]]), 1) as [Tensor, Tensor];
+    const [values, indices] = torch.call(
+      'aten::max.dim',
+      torch.tensor([
+        [1, 5],
+        [7, 2],
+      ]),
+      1,
+    ) as [Tensor, Tensor];
     expect(values.toArray()).toEqual([5, 7]);
     expect(indices.toArray()).toEqual([1, 0]);
     expect(torch.call('aten::_version', a)).toBe(0);

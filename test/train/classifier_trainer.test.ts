@@ -10,7 +10,13 @@ import { LesionCache } from '../../src/data/cache.js';
 import { prepareCache } from '../../src/data/prepare.js';
 import { readDataset } from '../../src/data/readers/index.js';
 import { writeSampleDataset } from '../../src/data/sample_dataset.js';
-import { ClassifierTrainer, DEFAULT_CLASSIFIER_OPTIONS, LesionSet, predictProbabilities, type ClassifierTrainOptions } from '../../src/train/classifier_trainer.js';
+import {
+  ClassifierTrainer,
+  DEFAULT_CLASSIFIER_OPTIONS,
+  LesionSet,
+  predictProbabilities,
+  type ClassifierTrainOptions,
+} from '../../src/train/classifier_trainer.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-cls-train-'));
 let cache: LesionCache;
@@ -18,7 +24,13 @@ let cache: LesionCache;
 beforeAll(async () => {
   torch.setNumThreads(1);
   await writeSampleDataset(path.join(root, 'data'), { n: 12, seed: 3, size: 48 });
-  await prepareCache(await readDataset(path.join(root, 'data')), path.join(root, 'cache'), { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 0, frame: false }, workers: 0 });
+  await prepareCache(await readDataset(path.join(root, 'data')), path.join(root, 'cache'), {
+    width: 32,
+    height: 32,
+    fit: 'crop',
+    labelMap: { boundary: 0, frame: false },
+    workers: 0,
+  });
   cache = await LesionCache.open(path.join(root, 'cache'));
 });
 afterAll(() => {
@@ -26,7 +38,15 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const options = (o: Partial<ClassifierTrainOptions>): ClassifierTrainOptions => ({ ...DEFAULT_CLASSIFIER_OPTIONS, model: 'resnet18', batch: 4, lr: 1e-3, weightDecay: 0, augment: 'none', ...o });
+const options = (o: Partial<ClassifierTrainOptions>): ClassifierTrainOptions => ({
+  ...DEFAULT_CLASSIFIER_OPTIONS,
+  model: 'resnet18',
+  batch: 4,
+  lr: 1e-3,
+  weightDecay: 0,
+  augment: 'none',
+  ...o,
+});
 
 describe('ClassifierTrainer', () => {
   it('overfits 12 lesions: the loss falls and the training set is classified correctly', async () => {
@@ -60,7 +80,15 @@ describe('ClassifierTrainer', () => {
 
   it('a stopped run resumed from its checkpoint ends with exactly the same weights', async () => {
     const set = new LesionSet([{ cache }]);
-    const o = options({ model: 'efficientnet_b0', epochs: 2, optimizer: 'sgd', lr: 0.01, augment: 'default', balanced: true, seed: 5 });
+    const o = options({
+      model: 'efficientnet_b0',
+      epochs: 2,
+      optimizer: 'sgd',
+      lr: 0.01,
+      augment: 'default',
+      balanced: true,
+      seed: 5,
+    });
     const full = new ClassifierTrainer(path.join(root, 'full'), o, set);
     await full.start();
     await full.run();
@@ -76,7 +104,11 @@ describe('ClassifierTrainer', () => {
     expect(r2).toEqual({ finished: true, step: 6 });
     const a = full.model.stateDict();
     const b = resumed.model.stateDict();
-    for (const [k, t] of a) expect(torch.tidy(() => t.sub(b.get(k)!).abs().max().item()), k).toBe(0);
+    for (const [k, t] of a)
+      expect(
+        torch.tidy(() => t.sub(b.get(k)!).abs().max().item()),
+        k,
+      ).toBe(0);
     full.dispose();
     resumed.dispose();
   });
@@ -90,7 +122,11 @@ describe('ClassifierTrainer', () => {
     for (let e = 0; e < 200; e++) for (const m of t.epochOrder(e)) counts[set.labels[m]!]!++;
     for (const c of counts) expect(Math.abs(c / 2400 - 1 / 3)).toBeLessThan(0.03);
     t.dispose();
-    expect(() => new ClassifierTrainer(path.join(root, 'x'), options({ batch: 1 }), set)).toThrow(/--batch must be an integer >= 2/);
-    expect(() => new ClassifierTrainer(path.join(root, 'x'), options({ batch: 13 }), set)).toThrow(/12 training lesions, fewer than one batch of 13/);
+    expect(() => new ClassifierTrainer(path.join(root, 'x'), options({ batch: 1 }), set)).toThrow(
+      /--batch must be an integer >= 2/,
+    );
+    expect(() => new ClassifierTrainer(path.join(root, 'x'), options({ batch: 13 }), set)).toThrow(
+      /12 training lesions, fewer than one batch of 13/,
+    );
   });
 });

@@ -41,7 +41,10 @@ function normalisedAwayBiases(): Set<string> {
   const labelChannels = 4; // background + 3 diagnoses (no boundary, no frame)
   const m = buildModels('proposed', labelChannels, { ngf: 8, nDown: 2, nBlocks: 1, ndf: 8, nLayersD: 2 }, 'cpu');
   const out = new Set<string>();
-  for (const [prefix, net] of [['G', m.generator], ['D', m.discriminator]] as const) {
+  for (const [prefix, net] of [
+    ['G', m.generator],
+    ['D', m.discriminator],
+  ] as const) {
     for (const [name, mod] of net.namedModules()) {
       const kids = [...mod.namedChildren()];
       kids.forEach(([k, child], i) => {
@@ -55,7 +58,11 @@ function normalisedAwayBiases(): Set<string> {
   return out;
 }
 
-async function compareCheckpoints(a: string, b: string, steps: number): Promise<{ worst: number; biases: number; compared: number }> {
+async function compareCheckpoints(
+  a: string,
+  b: string,
+  steps: number,
+): Promise<{ worst: number; biases: number; compared: number }> {
   const A = await torch.loadSafetensors(a);
   const B = await torch.loadSafetensors(b);
   const noisy = normalisedAwayBiases();
@@ -98,9 +105,28 @@ function losses(run: string): Record<string, number>[] {
  * Starts a long 2-worker run, sends `signal` to rank 1 once training is under way, and waits for
  * the launcher to exit: its code and stderr, the workers' pids and the seconds since the signal.
  */
-async function troubleRankOne(name: string, timeoutSeconds: number, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string; pids: number[]; seconds: number }> {
+async function troubleRankOne(
+  name: string,
+  timeoutSeconds: number,
+  signal: NodeJS.Signals,
+): Promise<{ code: number | null; stderr: string; pids: number[]; seconds: number }> {
   const out = path.join(work, name);
-  const args = ['train', '--out', out, '--data', data, ...TINY, '--steps', '100000', '--batch', '2', '--nproc', '2', '--dist-timeout', String(timeoutSeconds)];
+  const args = [
+    'train',
+    '--out',
+    out,
+    '--data',
+    data,
+    ...TINY,
+    '--steps',
+    '100000',
+    '--batch',
+    '2',
+    '--nproc',
+    '2',
+    '--dist-timeout',
+    String(timeoutSeconds),
+  ];
   const child = spawn(process.execPath, [bin, ...args], { cwd: root, env });
   let stderr = '';
   let pids: number[] = [];
@@ -137,7 +163,21 @@ afterAll(() => {
 
 describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', () => {
   it('2 processes x 8 steps give the weights of 1 process with the whole batch; a 2-process checkpoint resumes in 1 process', async () => {
-    const common = ['--data', data, ...TINY, '--steps', '8', '--batch', '4', '--augment', 'default', '--checkpoint-every', '4', '--keep-checkpoints', '5'];
+    const common = [
+      '--data',
+      data,
+      ...TINY,
+      '--steps',
+      '8',
+      '--batch',
+      '4',
+      '--augment',
+      'default',
+      '--checkpoint-every',
+      '4',
+      '--keep-checkpoints',
+      '5',
+    ];
     const two = path.join(work, 'two');
     const one = path.join(work, 'one');
     let r = cli('train', '--out', two, ...common, '--nproc', '2');
@@ -157,12 +197,17 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
     const l1 = losses(one);
     expect(l2).toHaveLength(8);
     l2.forEach((step, i) => {
-      for (const [k, v] of Object.entries(step)) expect(Math.abs(v - l1[i]![k]!), `step ${i + 1} ${k}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v)));
+      for (const [k, v] of Object.entries(step))
+        expect(Math.abs(v - l1[i]![k]!), `step ${i + 1} ${k}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v)));
     });
     // Only rank 0 wrote: one log line per step, one set of checkpoints and samples.
     const state = JSON.parse((await torch.loadSafetensors(c2)).metadata['dermosynth.state']!);
     expect(state.processes).toBe(2);
-    expect(JSON.parse(readFileSync(path.join(two, 'config.json'), 'utf8')).runtime).toEqual({ device: 'cpu', precision: 'fp32', processes: 2 });
+    expect(JSON.parse(readFileSync(path.join(two, 'config.json'), 'utf8')).runtime).toEqual({
+      device: 'cpu',
+      precision: 'fp32',
+      processes: 2,
+    });
 
     // Resume the 2-process run from its step-4 checkpoint in 1 process: the same end.
     const resumed = path.join(work, 'resumed');
@@ -181,14 +226,18 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
     const r = await troubleRankOne('killed', 30, 'SIGKILL');
     expect(r.code, r.stderr).toBe(1);
     expect(r.seconds, 'the run ends well within the collective timeout').toBeLessThan(20);
-    expect(r.stderr).toMatch(new RegExp(`worker rank 1 \\(pid ${r.pids[1]}\\) was killed by SIGKILL; stopped the other workers`));
+    expect(r.stderr).toMatch(
+      new RegExp(`worker rank 1 \\(pid ${r.pids[1]}\\) was killed by SIGKILL; stopped the other workers`),
+    );
     for (const pid of r.pids) expect(alive(pid), `worker ${pid} still running`).toBe(false);
   }, 180_000);
 
   it('a worker that stops answering ends the run after --dist-timeout (every collective has one)', async () => {
     const r = await troubleRankOne('stuck', 4, 'SIGSTOP');
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/rank 0: .*(timed out|did not complete).*another worker did not take part within the timeout/);
+    expect(r.stderr).toMatch(
+      /rank 0: .*(timed out|did not complete).*another worker did not take part within the timeout/,
+    );
     // The timeout, then the launcher's grace period for the stopped worker.
     expect(r.seconds).toBeGreaterThan(3.5);
     expect(r.seconds).toBeLessThan(40);
@@ -197,7 +246,27 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
 
   it('SIGINT to the launcher: the workers agree on a step, rank 0 checkpoints, all exit with 130', async () => {
     const out = path.join(work, 'interrupted');
-    const child = spawn(process.execPath, [bin, 'train', '--out', out, '--data', data, ...TINY, '--steps', '100000', '--batch', '2', '--nproc', '2', '--checkpoint-every', '100000'], { cwd: root, env });
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'train',
+        '--out',
+        out,
+        '--data',
+        data,
+        ...TINY,
+        '--steps',
+        '100000',
+        '--batch',
+        '2',
+        '--nproc',
+        '2',
+        '--checkpoint-every',
+        '100000',
+      ],
+      { cwd: root, env },
+    );
     let stderr = '';
     let stdout = '';
     let pids: number[] = [];
@@ -260,7 +329,20 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
   }, 180_000);
 
   it('a global batch that cannot be split, and --node-rank past --nnodes, are clear errors', () => {
-    let r = cli('train', '--out', path.join(work, 'bad1'), '--data', data, ...TINY, '--steps', '2', '--batch', '3', '--nproc', '2');
+    let r = cli(
+      'train',
+      '--out',
+      path.join(work, 'bad1'),
+      '--data',
+      data,
+      ...TINY,
+      '--steps',
+      '2',
+      '--batch',
+      '3',
+      '--nproc',
+      '2',
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/--batch 3 cannot be split evenly over 2 processes/);
     expect(existsSync(path.join(work, 'bad1', 'config.json'))).toBe(false);

@@ -25,7 +25,8 @@ import { describeGradcheck, gradcheck } from '../helpers/gradcheck.js';
 import { TORCH_FIXTURES_MISSING, torchFixture } from '../helpers/torch_fixtures.js';
 
 const { F } = torch;
-if (TORCH_FIXTURES_MISSING) console.warn(`losses.test.ts: the comparisons with PyTorch are skipped: ${TORCH_FIXTURES_MISSING}`);
+if (TORCH_FIXTURES_MISSING)
+  console.warn(`losses.test.ts: the comparisons with PyTorch are skipped: ${TORCH_FIXTURES_MISSING}`);
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 /** The fixture's layout: 2 scales x 4 maps (3 intermediate features, then the prediction). */
@@ -45,7 +46,9 @@ function leafOf(t: Tensor, dtype: 'float64' | 'float32' = 'float64'): Tensor {
   return torch.noGrad(() => t.to({ dtype, copy: true })).requiresGrad_();
 }
 function preds(kind: 'real' | 'fake', dtype: 'float64' | 'float32' = 'float64'): Tensor[][] {
-  return Array.from({ length: SCALES }, (_, i) => Array.from({ length: MAPS }, (_, j) => leafOf(get(`${kind}.${i}.${j}`), dtype)));
+  return Array.from({ length: SCALES }, (_, i) =>
+    Array.from({ length: MAPS }, (_, j) => leafOf(get(`${kind}.${i}.${j}`), dtype)),
+  );
 }
 
 /** |actual - expected| <= tol * max(1, |expected|), elementwise. */
@@ -143,13 +146,18 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null).each(GAN_MODES)('%s matches PyT
     const { total, parts } = losses.generatorLoss({ predFake, predReal, fake, real });
     expectClose(total, get(`${mode}.G_total`), `${mode}.G_total`);
     expect(Object.keys(parts).sort()).toEqual(['G_GAN', 'G_GAN_Feat', 'G_L1', 'G_VGG']);
-    for (const [name, value] of Object.entries(parts)) expectClose(value, get(`${mode}.G_total.${name}`), `${mode} ${name}`);
+    for (const [name, value] of Object.entries(parts))
+      expectClose(value, get(`${mode}.G_total.${name}`), `${mode} ${name}`);
     total.backward();
     expectClose(fake.grad!, get(`${mode}.G_total.grad_img`), `${mode} G total grad image`);
     expect(real.grad).toBeNull();
     for (let i = 0; i < SCALES; i++) {
       for (let j = 0; j < MAPS; j++) {
-        expectClose(predFake[i]![j]!.grad!, get(`${mode}.G_total.grad_fake.${i}.${j}`), `${mode} G total grad fake ${i}.${j}`);
+        expectClose(
+          predFake[i]![j]!.grad!,
+          get(`${mode}.G_total.grad_fake.${i}.${j}`),
+          `${mode} G total grad fake ${i}.${j}`,
+        );
         expect(predReal[i]![j]!.grad, 'the real predictions are detached').toBeNull();
       }
     }
@@ -184,7 +192,8 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('feature matching, VGG and L1 m
     expectClose(loss, get('fm'), 'fm');
     loss.backward();
     for (let i = 0; i < SCALES; i++) {
-      for (let j = 0; j < MAPS - 1; j++) expectClose(fake[i]![j]!.grad!, get(`fm.grad_fake.${i}.${j}`), `fm grad ${i}.${j}`);
+      for (let j = 0; j < MAPS - 1; j++)
+        expectClose(fake[i]![j]!.grad!, get(`fm.grad_fake.${i}.${j}`), `fm grad ${i}.${j}`);
       expect(fake[i]![MAPS - 1]!.grad, 'the prediction is excluded').toBeNull();
       for (const r of real[i]!) expect(r.grad, 'real features are detached').toBeNull();
     }
@@ -197,7 +206,8 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('feature matching, VGG and L1 m
     expectClose(loss, get('fmstd'), 'fmstd');
     loss.backward();
     for (let i = 0; i < SCALES; i++) {
-      for (let j = 0; j < MAPS - 1; j++) expectClose(fake[i]![j]!.grad!, get(`fmstd.grad_fake.${i}.${j}`), `fmstd grad ${i}.${j}`);
+      for (let j = 0; j < MAPS - 1; j++)
+        expectClose(fake[i]![j]!.grad!, get(`fmstd.grad_fake.${i}.${j}`), `fmstd grad ${i}.${j}`);
       expect(fake[i]![MAPS - 1]!.grad, 'the prediction is excluded').toBeNull();
       for (const r of real[i]!) expect(r.grad, 'real features are detached').toBeNull();
     }
@@ -228,14 +238,24 @@ describe.skipIf(TORCH_FIXTURES_MISSING !== null)('feature matching, VGG and L1 m
 
 /** Small random multiscale outputs: 2 scales of [intermediate..., prediction], float64. */
 const SMALL: number[][][] = [
-  [[1, 2, 3, 3], [1, 3, 2, 2], [1, 1, 2, 2]],
-  [[1, 2, 2, 2], [1, 3, 1, 2], [1, 1, 1, 2]],
+  [
+    [1, 2, 3, 3],
+    [1, 3, 2, 2],
+    [1, 1, 2, 2],
+  ],
+  [
+    [1, 2, 2, 2],
+    [1, 3, 1, 2],
+    [1, 1, 1, 2],
+  ],
 ];
 function randomPreds(requiresGrad: boolean, scale = 1.5): Tensor[][] {
-  return SMALL.map((s) => s.map((shape) => {
-    const t = torch.noGrad(() => torch.randn(shape, { dtype: 'float64' }).mul(scale));
-    return requiresGrad ? t.requiresGrad_() : t;
-  }));
+  return SMALL.map((s) =>
+    s.map((shape) => {
+      const t = torch.noGrad(() => torch.randn(shape, { dtype: 'float64' }).mul(scale));
+      return requiresGrad ? t.requiresGrad_() : t;
+    }),
+  );
 }
 function flat(p: Tensor[][]): Tensor[] {
   return p.flat();
@@ -252,7 +272,10 @@ function expectGradOk(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): void {
   const r = gradcheck(fn, inputs);
   expect(r.ok, describeGradcheck(r)).toBe(true);
   expect(r.maxAbsError).toBeLessThan(1e-6);
-  expect(r.analytical.flat().some((g) => Math.abs(g) > 1e-8), 'the gradient is not identically zero').toBe(true);
+  expect(
+    r.analytical.flat().some((g) => Math.abs(g) > 1e-8),
+    'the gradient is not identically zero',
+  ).toBe(true);
   expect(torch.liveTensors()).toBe(before);
 }
 
@@ -324,10 +347,16 @@ describe('feature matching', () => {
     expect(featureMatchingLoss(shifted, a).item()).toBeGreaterThan(1);
     // In GanLosses: its own part, G_GAN_FeatStd, only when its weight is set.
     const b2 = randomPreds(false);
-    const on = new GanLosses({ gan: 'lsgan', featureMatching: 0, featureStd: 2, vgg: 0, l1: 0 }).generatorLoss({ predFake: b2, predReal: a });
+    const on = new GanLosses({ gan: 'lsgan', featureMatching: 0, featureStd: 2, vgg: 0, l1: 0 }).generatorLoss({
+      predFake: b2,
+      predReal: a,
+    });
     expect(on.parts.G_GAN_FeatStd).toBeCloseTo(featureStdLoss(b2, a, 2).item(), 9);
     expect(on.total.item()).toBeCloseTo(on.parts.G_GAN! + on.parts.G_GAN_FeatStd!, 9);
-    const off = new GanLosses({ gan: 'lsgan', featureMatching: 10, vgg: 0, l1: 0 }).generatorLoss({ predFake: b2, predReal: a });
+    const off = new GanLosses({ gan: 'lsgan', featureMatching: 10, vgg: 0, l1: 0 }).generatorLoss({
+      predFake: b2,
+      predReal: a,
+    });
     expect(Object.keys(off.parts)).toEqual(['G_GAN', 'G_GAN_Feat', 'G_VGG', 'G_L1']);
   });
 
@@ -339,7 +368,19 @@ describe('feature matching', () => {
     // One scale, one intermediate map: 4/1 * 1/1 * weight.
     expect(featureMatchingLoss([[f, p]], [[r, p]], 2).item()).toBeCloseTo(4 * 2 * l1, 12);
     // Two scales of two intermediate maps, the same pair everywhere: 4 * (4/2 * 1/2 * w * l1).
-    expect(featureMatchingLoss([[f, f, p], [f, f, p]], [[r, r, p], [r, r, p]], 3).item()).toBeCloseTo(4 * 3 * l1, 12);
+    expect(
+      featureMatchingLoss(
+        [
+          [f, f, p],
+          [f, f, p],
+        ],
+        [
+          [r, r, p],
+          [r, r, p],
+        ],
+        3,
+      ).item(),
+    ).toBeCloseTo(4 * 3 * l1, 12);
     // pix2pixHD's default discriminator (n_layers_D = 3, 5 maps): each intermediate map weighs 1/num_D.
     expect(featureMatchingLoss([[f, f, f, f, p]], [[r, r, r, r, p]], 10).item()).toBeCloseTo(4 * 10 * l1, 12);
   });
@@ -357,7 +398,9 @@ describe('feature matching', () => {
     expect(() => featureMatchingLoss(a, a.slice(0, 1))).toThrow(/2 scales but featsReal has 1/);
     expect(() => featureMatchingLoss(a, [a[0]!, a[1]!.slice(1)])).toThrow(/scale 1 has 3 fake maps but 2 real/);
     expect(() => featureMatchingLoss([[a[0]![0]!]], [[a[0]![0]!]])).toThrow(/at least 2 feature maps/);
-    expect(() => featureMatchingLoss([[a[0]![0]!, a[0]![2]!]], [[a[0]![1]!, a[0]![2]!]])).toThrow(/scale 0 map 0: fake is \[1, 2, 3, 3\] but real is \[1, 3, 2, 2\]/);
+    expect(() => featureMatchingLoss([[a[0]![0]!, a[0]![2]!]], [[a[0]![1]!, a[0]![2]!]])).toThrow(
+      /scale 0 map 0: fake is \[1, 2, 3, 3\] but real is \[1, 3, 2, 2\]/,
+    );
     expect(() => featureMatchingLoss(a, a, -1)).toThrow(RangeError);
   });
 });
@@ -399,7 +442,9 @@ describe('adversarial losses', () => {
 
   it('reject bad arguments', () => {
     const p = randomPreds(false);
-    expect(() => discriminatorLoss('wgan' as GanMode, p, p)).toThrow(/unknown GAN mode 'wgan' \(expected lsgan, hinge, vanilla\)/);
+    expect(() => discriminatorLoss('wgan' as GanMode, p, p)).toThrow(
+      /unknown GAN mode 'wgan' \(expected lsgan, hinge, vanilla\)/,
+    );
     expect(() => discriminatorLoss('lsgan', p, p.slice(0, 1))).toThrow(/predReal has 2 scales but predFake has 1/);
     expect(() => generatorAdversarialLoss('lsgan', [])).toThrow(/one list of feature maps per discriminator scale/);
     expect(() => generatorAdversarialLoss('lsgan', [[]])).toThrow(/scale 0 must be a list of at least 1 feature map/);
@@ -419,7 +464,9 @@ describe('VggPerceptualLoss', () => {
     expect(new VggPerceptualLoss(tinyExtractor, { weight: 1 }).call(fake, real).item()).toBeCloseTo(expected, 12);
     expect(new VggPerceptualLoss(tinyExtractor).call(fake, real).item()).toBeCloseTo(10 * expected, 11);
     const custom = [1, 0, 0, 0, 0];
-    expect(new VggPerceptualLoss(tinyExtractor, { weight: 1, layerWeights: custom }).call(fake, real).item()).toBeCloseTo(perLayer[0]!, 12);
+    expect(
+      new VggPerceptualLoss(tinyExtractor, { weight: 1, layerWeights: custom }).call(fake, real).item(),
+    ).toBeCloseTo(perLayer[0]!, 12);
   });
 
   it('detaches the real features (computed without autograd) and keeps the graph to the fake image', () => {
@@ -444,7 +491,9 @@ describe('VggPerceptualLoss', () => {
     const three: FeatureExtractor = { call: (x) => tinyExtractor.call(x).slice(0, 3) };
     const x = torch.randn([1, 2, 16, 16]);
     expect(() => new VggPerceptualLoss(three).call(x, x)).toThrow(/returned 3 feature maps; expected 5/);
-    expect(() => new VggPerceptualLoss(tinyExtractor).call(x, torch.randn([1, 2, 8, 8]))).toThrow(/fake is \[1, 2, 16, 16\] but real is \[1, 2, 8, 8\]/);
+    expect(() => new VggPerceptualLoss(tinyExtractor).call(x, torch.randn([1, 2, 8, 8]))).toThrow(
+      /fake is \[1, 2, 16, 16\] but real is \[1, 2, 8, 8\]/,
+    );
     expect(() => new VggPerceptualLoss({} as FeatureExtractor)).toThrow(/call\(x\) method/);
   });
 });
@@ -455,8 +504,12 @@ describe('GanLosses', () => {
       /VGG loss weight is 10 but no VGG19 feature extractor was given/,
     );
     expect(() => new GanLosses({ gan: 'lsgan', featureMatching: 10, vgg: 0, l1: 0 })).not.toThrow();
-    expect(() => new GanLosses({ gan: 'lsgan', featureMatching: -1, vgg: 0, l1: 0 })).toThrow(/featureMatching weight must be/);
-    expect(() => new GanLosses({ gan: 'nope' as GanMode, featureMatching: 0, vgg: 0, l1: 0 })).toThrow(/unknown GAN mode/);
+    expect(() => new GanLosses({ gan: 'lsgan', featureMatching: -1, vgg: 0, l1: 0 })).toThrow(
+      /featureMatching weight must be/,
+    );
+    expect(() => new GanLosses({ gan: 'nope' as GanMode, featureMatching: 0, vgg: 0, l1: 0 })).toThrow(
+      /unknown GAN mode/,
+    );
   });
 
   it('reports disabled parts as 0, skips reading them back on request, and checks its inputs', () => {

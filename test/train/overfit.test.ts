@@ -16,8 +16,17 @@ describe('proposed generator', () => {
       const { rgb, mask } = renderSampleLesion(1, 'melanoma', 5, size);
       const labelBytes = buildLabelBytes(mask, 1, spec, size, size);
       const label = torch.keep(oneHotLabels(torch.fromBytes(labelBytes, 'uint8', [1, 1, size, size]), spec));
-      const image = torch.keep(torch.tidy(() => torch.fromBytes(rgb, 'uint8', [1, size, size, 3]).permute(0, 3, 1, 2).to('float32').div(127.5).sub(1)));
-      const { generator } = buildModels('proposed', spec.channels.length, { skip, ngf: 16, nDown: 2, nBlocks: 2 }, 'cpu');
+      const image = torch.keep(
+        torch.tidy(() =>
+          torch.fromBytes(rgb, 'uint8', [1, size, size, 3]).permute(0, 3, 1, 2).to('float32').div(127.5).sub(1),
+        ),
+      );
+      const { generator } = buildModels(
+        'proposed',
+        spec.channels.length,
+        { skip, ngf: 16, nDown: 2, nBlocks: 2 },
+        'cpu',
+      );
       const opt = new nn.optim.Adam(generator.parameters(), { lr: 5e-4, betas: [0.5, 0.999] });
       const first = torch.tidy(() => torch.F.l1Loss(generator.call(label), image).item());
       let last = first;

@@ -9,7 +9,13 @@ import path from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { Segmenter, loadSegmenter, saveSegmenter } from '../../src/models/segmenter.js';
-import { lesionBatchSource, lesionTargets, segmentationLoss, trainSegmenter, trainSegmenterSteps } from '../../src/train/segmenter_trainer.js';
+import {
+  lesionBatchSource,
+  lesionTargets,
+  segmentationLoss,
+  trainSegmenter,
+  trainSegmenterSteps,
+} from '../../src/train/segmenter_trainer.js';
 import { segmentationScores } from '../../src/eval/segmentation.js';
 import { Rng } from '../../src/data/random.js';
 import { LesionCache } from '../../src/data/cache.js';
@@ -56,7 +62,9 @@ describe('Segmenter', () => {
     torch.tidy(() => {
       expect(seg.call(torch.zeros([2, 3, 32, 40])).shape).toEqual([2, 1, 32, 40]);
       expect(seg.predict(torch.zeros([1, 3, 16, 16])).dtype).toBe('bool');
-      expect(() => seg.call(torch.zeros([1, 3, 30, 32]))).toThrow('Segmenter: image sides must be multiples of 8 (depth 3), got 32x30');
+      expect(() => seg.call(torch.zeros([1, 3, 30, 32]))).toThrow(
+        'Segmenter: image sides must be multiples of 8 (depth 3), got 32x30',
+      );
     });
     const names = [...seg.stateDict().keys()];
     expect(names).toContain('inc.block.0.weight');
@@ -114,11 +122,24 @@ describe('trainSegmenter on a prepared cache', () => {
     const data = path.join(work, 'data');
     await writeSampleDataset(data, { n: 12, seed: 3, size: 64 });
     const cacheDir = path.join(work, 'cache');
-    await prepareCache(await readDataset(data), cacheDir, { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 1, frame: false }, workers: 0 });
+    await prepareCache(await readDataset(data), cacheDir, {
+      width: 32,
+      height: 32,
+      fit: 'crop',
+      labelMap: { boundary: 1, frame: false },
+      workers: 0,
+    });
     const cache = await LesionCache.open(cacheDir);
     const out = path.join(work, 'seg.safetensors');
     const steps: number[] = [];
-    const a = await trainSegmenter(cache, { steps: 4, batchSize: 2, seed: 5, model: { base: 4, depth: 2 }, out, onStep: (s) => steps.push(s.step) });
+    const a = await trainSegmenter(cache, {
+      steps: 4,
+      batchSize: 2,
+      seed: 5,
+      model: { base: 4, depth: 2 },
+      out,
+      onStep: (s) => steps.push(s.step),
+    });
     expect(steps).toEqual([1, 2, 3, 4]);
     expect(a.log.every((e) => Number.isFinite(e.loss) && e.dice > 0 && e.dice <= 1)).toBe(true);
     expect(a.model.training).toBe(false);
@@ -128,12 +149,23 @@ describe('trainSegmenter on a prepared cache', () => {
     expect(loaded.config).toEqual({ base: 4, depth: 2 });
     torch.tidy(() => {
       const x = torch.rand([1, 3, 32, 32]).mul(2).sub(1);
-      expect(loaded.call(x).sub(torch.inferenceMode(() => a.model.eval().call(x))).abs().max().item()).toBe(0);
+      expect(
+        loaded
+          .call(x)
+          .sub(torch.inferenceMode(() => a.model.eval().call(x)))
+          .abs()
+          .max()
+          .item(),
+      ).toBe(0);
     });
-    await expect(trainSegmenter(cache, { steps: 1, batchSize: 500 })).rejects.toThrow(/trainSegmenter: batchSize 500 is larger than the \d+ real training lesions/);
+    await expect(trainSegmenter(cache, { steps: 1, batchSize: 500 })).rejects.toThrow(
+      /trainSegmenter: batchSize 500 is larger than the \d+ real training lesions/,
+    );
     await saveSegmenter(out, a.model);
     await torch.saveSafetensors(path.join(work, 'plain.safetensors'), a.model.stateDict());
-    await expect(loadSegmenter(path.join(work, 'plain.safetensors'))).rejects.toThrow('has no segmenter config in its metadata');
+    await expect(loadSegmenter(path.join(work, 'plain.safetensors'))).rejects.toThrow(
+      'has no segmenter config in its metadata',
+    );
     cache.close();
   });
 
@@ -148,7 +180,10 @@ describe('trainSegmenter on a prepared cache', () => {
       if (i < 4) {
         const syn = `SYN_000000${i + 1}`;
         await fs.rename(path.join(data, 'images', `${id}.jpg`), path.join(data, 'images', `${syn}.jpg`));
-        await fs.rename(path.join(data, 'masks', `${id}_segmentation.png`), path.join(data, 'masks', `${syn}_segmentation.png`));
+        await fs.rename(
+          path.join(data, 'masks', `${id}_segmentation.png`),
+          path.join(data, 'masks', `${syn}_segmentation.png`),
+        );
         labels[i + 1] = labels[i + 1]!.replace(id, syn);
         split.push(`${syn},train`);
       } else {
@@ -158,10 +193,18 @@ describe('trainSegmenter on a prepared cache', () => {
     await fs.writeFile(path.join(data, 'labels.csv'), `${labels.join('\n')}\n`);
     await fs.writeFile(path.join(data, 'split.csv'), `${split.join('\n')}\n`);
     const cacheDir = path.join(work, 'cache-syn');
-    await prepareCache(await readDataset(data), cacheDir, { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 0, frame: false }, workers: 0 });
+    await prepareCache(await readDataset(data), cacheDir, {
+      width: 32,
+      height: 32,
+      fit: 'crop',
+      labelMap: { boundary: 0, frame: false },
+      workers: 0,
+    });
     const cache = await LesionCache.open(cacheDir);
     expect(cache.indices('train').length).toBe(5);
-    await expect(trainSegmenter(cache, { steps: 1, batchSize: 2 })).rejects.toThrow(/batchSize 2 is larger than the 1 real training lesions/);
+    await expect(trainSegmenter(cache, { steps: 1, batchSize: 2 })).rejects.toThrow(
+      /batchSize 2 is larger than the 1 real training lesions/,
+    );
     // Every batch holds the one real training lesion only, with its mask as the target.
     const real = cache.indices('train').find((i) => cache.records[i]!.id === 'SAMPLE_0004')!;
     const img = new Uint8Array(3 * 32 * 32);

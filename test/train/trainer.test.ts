@@ -27,9 +27,21 @@ beforeAll(async () => {
   await writeSampleDataset(path.join(work, 'data'), { n: 12, seed: 1, size: 64 });
   cacheDir = path.join(work, 'cache');
   const index = await readDataset(path.join(work, 'data'));
-  await prepareCache(index, cacheDir, { width: 32, height: 32, fit: 'crop', labelMap: { boundary: 1, frame: false }, workers: 0 });
+  await prepareCache(index, cacheDir, {
+    width: 32,
+    height: 32,
+    fit: 'crop',
+    labelMap: { boundary: 1, frame: false },
+    workers: 0,
+  });
   cache64 = path.join(work, 'cache64');
-  await prepareCache(index, cache64, { width: 64, height: 64, fit: 'crop', labelMap: { boundary: 1, frame: false }, workers: 0 });
+  await prepareCache(index, cache64, {
+    width: 64,
+    height: 64,
+    fit: 'crop',
+    labelMap: { boundary: 1, frame: false },
+    workers: 0,
+  });
 });
 
 afterAll(() => {
@@ -61,7 +73,10 @@ async function newTrainer(dir: string, o: TrainOptions, runtime: TrainRuntime = 
 
 function weights(t: Trainer): Map<string, Float64Array> {
   const out = new Map<string, Float64Array>();
-  for (const [prefix, m] of [['G', t.models.generator], ['D', t.models.discriminator]] as const) {
+  for (const [prefix, m] of [
+    ['G', t.models.generator],
+    ['D', t.models.discriminator],
+  ] as const) {
     for (const [k, v] of m.stateDict()) out.set(`${prefix}.${k}`, v.to('float64').data() as Float64Array);
   }
   return out;
@@ -80,9 +95,36 @@ function expectSameWeights(a: Map<string, Float64Array>, b: Map<string, Float64A
 describe('resume', () => {
   for (const [name, extra, stopAt] of [
     ['proposed, strong augmentation, stopped mid-epoch', {}, 3],
-    ['proposed with a local enhancer, stopped in the global stage', { modelOverrides: { ngf: 8, nDown: 1, nBlocks: 1, numLocalEnhancers: 1, nBlocksLocal: 1, ndf: 8, numD: 1, nLayersD: 2 }, steps: 12, globalEpochs: 1, fixGlobalEpochs: 1 }, 2],
+    [
+      'proposed with a local enhancer, stopped in the global stage',
+      {
+        modelOverrides: {
+          ngf: 8,
+          nDown: 1,
+          nBlocks: 1,
+          numLocalEnhancers: 1,
+          nBlocksLocal: 1,
+          ndf: 8,
+          numD: 1,
+          nLayersD: 2,
+        },
+        steps: 12,
+        globalEpochs: 1,
+        fixGlobalEpochs: 1,
+      },
+      2,
+    ],
     // numDowns 6 has one decoder block with dropout, whose masks come from the torch RNG.
-    ['pix2pix (dropout draws from the torch RNG)', { model: 'pix2pix' as const, width: 64, height: 64, modelOverrides: { ngf: 4, numDowns: 6, ndf: 4, nLayersD: 2 } }, 5],
+    [
+      'pix2pix (dropout draws from the torch RNG)',
+      {
+        model: 'pix2pix' as const,
+        width: 64,
+        height: 64,
+        modelOverrides: { ngf: 4, numDowns: 6, ndf: 4, nLayersD: 2 },
+      },
+      5,
+    ],
   ] as [string, Partial<TrainOptions>, number][]) {
     it(`an interrupted run ends with the weights of an uninterrupted one: ${name}`, async () => {
       const o = options(extra);
@@ -182,11 +224,16 @@ describe('non-finite losses', () => {
 });
 
 function log(dir: string): { losses: Record<string, number>; lossScale?: number; skipped?: string }[] {
-  return readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 function flatWeights(t: Trainer): Float64Array[] {
-  return [...t.models.generator.stateDict().values(), ...t.models.discriminator.stateDict().values()].map((v) => v.to('float64').data() as Float64Array);
+  return [...t.models.generator.stateDict().values(), ...t.models.discriminator.stateDict().values()].map(
+    (v) => v.to('float64').data() as Float64Array,
+  );
 }
 
 describe.skipIf(BF16_SKIP_REASON !== null)('bf16 autocast (CPU)', () => {
@@ -258,6 +305,8 @@ describe('dynamic loss scaling', () => {
   }, 60_000);
 
   it('fp16 on a CPU is refused with a clear error', async () => {
-    await expect(newTrainer(path.join(work, 'fp16'), options(), { precision: 'fp16' })).rejects.toThrow(/fp16 needs a CUDA device; use bf16/);
+    await expect(newTrainer(path.join(work, 'fp16'), options(), { precision: 'fp16' })).rejects.toThrow(
+      /fp16 needs a CUDA device; use bf16/,
+    );
   });
 });

@@ -11,10 +11,15 @@ export const MASK_SUFFIX = '_segmentation.png';
 
 export async function listDir(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name).sort();
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((d) => d.isFile() || d.isSymbolicLink())
+      .map((d) => d.name)
+      .sort();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(`${dir}: cannot list the folder (${code === 'ENOENT' ? 'it does not exist' : code ?? (e as Error).message})`);
+    throw new DataError(
+      `${dir}: cannot list the folder (${code === 'ENOENT' ? 'it does not exist' : (code ?? (e as Error).message)})`,
+    );
   }
 }
 
@@ -49,20 +54,35 @@ export async function exists(p: string): Promise<boolean> {
  * expected there but are not lesion images (ISIC's superpixels and metadata); other unknown files
  * become warnings, and two images with one id an error.
  */
-export async function listImages(dir: string, problems: Problem[], ignore: (name: string) => boolean = () => false): Promise<Map<string, string>> {
+export async function listImages(
+  dir: string,
+  problems: Problem[],
+  ignore: (name: string) => boolean = () => false,
+): Promise<Map<string, string>> {
   const byId = new Map<string, string>();
   for (const name of await listDir(dir)) {
     if (name.startsWith('.') || ignore(name)) continue;
     const ext = path.extname(name).toLowerCase();
     const file = path.join(dir, name);
     if (!IMAGE_EXTENSIONS.includes(ext)) {
-      problems.push({ severity: 'warning', kind: 'unknown-file', file, message: `not an image (${IMAGE_EXTENSIONS.join(', ')}); ignored` });
+      problems.push({
+        severity: 'warning',
+        kind: 'unknown-file',
+        file,
+        message: `not an image (${IMAGE_EXTENSIONS.join(', ')}); ignored`,
+      });
       continue;
     }
     const id = name.slice(0, -ext.length);
     const other = byId.get(id);
     if (other) {
-      problems.push({ severity: 'error', kind: 'duplicate-id', id, file, message: `two images for one id (also ${other}); keep one` });
+      problems.push({
+        severity: 'error',
+        kind: 'duplicate-id',
+        id,
+        file,
+        message: `two images for one id (also ${other}); keep one`,
+      });
       continue;
     }
     byId.set(id, file);
@@ -71,13 +91,22 @@ export async function listImages(dir: string, problems: Problem[], ignore: (name
 }
 
 /** Mask files `<id>_segmentation.png` of a folder by id; anything else is a warning. */
-export async function listMasks(dir: string, problems: Problem[], ignore: (name: string) => boolean = () => false): Promise<Map<string, string>> {
+export async function listMasks(
+  dir: string,
+  problems: Problem[],
+  ignore: (name: string) => boolean = () => false,
+): Promise<Map<string, string>> {
   const byId = new Map<string, string>();
   for (const name of await listDir(dir)) {
     if (name.startsWith('.') || ignore(name)) continue;
     const file = path.join(dir, name);
     if (!name.endsWith(MASK_SUFFIX)) {
-      problems.push({ severity: 'warning', kind: 'unknown-file', file, message: `not a mask named <id>${MASK_SUFFIX}; ignored` });
+      problems.push({
+        severity: 'warning',
+        kind: 'unknown-file',
+        file,
+        message: `not a mask named <id>${MASK_SUFFIX}; ignored`,
+      });
       continue;
     }
     byId.set(name.slice(0, -MASK_SUFFIX.length), file);
@@ -109,9 +138,21 @@ export function assemble(part: Part, problems: Problem[]): LesionRecord[] {
     const mask = part.masks.get(id) ?? null;
     if (!image) {
       const where = row ? `${row.file}:${row.line}` : part.labelsFile;
-      problems.push({ severity: 'error', kind: 'missing-image', id, file: where, message: 'a label row without an image; add the image or delete the row' });
+      problems.push({
+        severity: 'error',
+        kind: 'missing-image',
+        id,
+        file: where,
+        message: 'a label row without an image; add the image or delete the row',
+      });
     } else if (!row && !part.badLabels.has(id)) {
-      problems.push({ severity: 'error', kind: 'missing-label', id, file: image, message: `an image without a row in ${part.labelsFile}; add the row or remove the image` });
+      problems.push({
+        severity: 'error',
+        kind: 'missing-label',
+        id,
+        file: image,
+        message: `an image without a row in ${part.labelsFile}; add the row or remove the image`,
+      });
     }
     if (image && !mask) {
       problems.push({
@@ -126,7 +167,13 @@ export function assemble(part: Part, problems: Problem[]): LesionRecord[] {
   }
   for (const [id, file] of part.masks) {
     if (!part.images.has(id) && !part.labels.has(id)) {
-      problems.push({ severity: 'warning', kind: 'orphan-mask', id, file, message: 'a mask without an image or label; ignored' });
+      problems.push({
+        severity: 'warning',
+        kind: 'orphan-mask',
+        id,
+        file,
+        message: 'a mask without an image or label; ignored',
+      });
     }
   }
   return records;

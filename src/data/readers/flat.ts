@@ -19,7 +19,8 @@ export const SOURCE_FILE = 'source.csv';
 
 export const flatReader: DatasetReader = {
   name: 'flat',
-  description: 'a flat layout: images/<id>.jpg, masks/<id>_segmentation.png, labels.csv (image_id,melanoma,seborrheic_keratosis, or image_id,diagnosis with the order in classes.txt), optional split.csv (image_id,isic2017_split), optional source.csv (image_id,...,lesion_id: the images of one lesion)',
+  description:
+    'a flat layout: images/<id>.jpg, masks/<id>_segmentation.png, labels.csv (image_id,melanoma,seborrheic_keratosis, or image_id,diagnosis with the order in classes.txt), optional split.csv (image_id,isic2017_split), optional source.csv (image_id,...,lesion_id: the images of one lesion)',
   async detect(dir) {
     return (await exists(path.join(dir, 'images'))) && (await exists(path.join(dir, 'labels.csv')));
   },
@@ -30,16 +31,32 @@ export const flatReader: DatasetReader = {
     const masksDir = path.join(root, 'masks');
     const labelsFile = path.join(root, 'labels.csv');
     const images = await listImages(imagesDir, problems);
-    if (images.size === 0) throw new DataError(`${imagesDir}: the folder holds no images (${'.jpg, .png'}); put the lesion images there`, problems);
+    if (images.size === 0)
+      throw new DataError(
+        `${imagesDir}: the folder holds no images (${'.jpg, .png'}); put the lesion images there`,
+        problems,
+      );
     let masks = new Map<string, string>();
     if (await exists(masksDir)) masks = await listMasks(masksDir, problems);
-    else problems.push({ severity: 'error', kind: 'missing-folder', file: masksDir, message: 'the masks folder is missing; add masks/<id>_segmentation.png for every image' });
+    else
+      problems.push({
+        severity: 'error',
+        kind: 'missing-folder',
+        file: masksDir,
+        message: 'the masks folder is missing; add masks/<id>_segmentation.png for every image',
+      });
     const labels = new Map<string, LabelRow>();
     const badLabels = new Set<string>();
     let classes: string[] = [...ISIC2017_CLASSES];
     if (await isNamedLabels(labelsFile)) {
       const order = path.join(root, CLASSES_FILE);
-      classes = await readNamedLabels(labelsFile, (await exists(order)) ? await readClassesFile(order) : null, labels, problems, badLabels);
+      classes = await readNamedLabels(
+        labelsFile,
+        (await exists(order)) ? await readClassesFile(order) : null,
+        labels,
+        problems,
+        badLabels,
+      );
     } else {
       await readIsic2017Labels(labelsFile, labels, problems, badLabels);
     }
@@ -51,7 +68,14 @@ export const flatReader: DatasetReader = {
       for (const r of records) {
         const s = splits.get(r.id);
         if (s) r.split = s;
-        else if (r.image && !rejected.has(r.id)) problems.push({ severity: 'error', kind: 'missing-split', id: r.id, file: splitFile, message: 'no row in split.csv; add one (train, val or test) or delete split.csv to split by diagnosis' });
+        else if (r.image && !rejected.has(r.id))
+          problems.push({
+            severity: 'error',
+            kind: 'missing-split',
+            id: r.id,
+            file: splitFile,
+            message: 'no row in split.csv; add one (train, val or test) or delete split.csv to split by diagnosis',
+          });
       }
       const known = new Set(records.map((r) => r.id));
       const extra = [...splits.keys()].filter((id) => !known.has(id));
@@ -70,7 +94,13 @@ export const flatReader: DatasetReader = {
       for (const r of records) if (lesions.has(r.id)) r.group = lesions.get(r.id);
       const known = new Set(records.map((r) => r.id));
       const extra = [...lesions.keys()].filter((id) => !known.has(id));
-      if (extra.length > 0) problems.push({ severity: 'warning', kind: 'orphan-source-row', file: sourceFile, message: `${extra.length} rows with a lesion_id name images that are not in the dataset (${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}); ignored` });
+      if (extra.length > 0)
+        problems.push({
+          severity: 'warning',
+          kind: 'orphan-source-row',
+          file: sourceFile,
+          message: `${extra.length} rows with a lesion_id name images that are not in the dataset (${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}); ignored`,
+        });
     }
     return { root, format: 'flat', classes, records, problems } satisfies DatasetIndex;
   },
@@ -81,18 +111,31 @@ async function readSplitCsv(file: string, problems: Problem[], rejected: Set<str
   const t = parseCsv(await readFile(file, 'utf8'), file);
   const idCol = requireColumn(t, 'image_id');
   const col = t.header.includes('isic2017_split') ? t.header.indexOf('isic2017_split') : t.header.indexOf('split');
-  if (col < 0) throw new CsvError(file, 1, `missing column 'isic2017_split' (or 'split'); the header is: ${t.header.join(',')}`);
+  if (col < 0)
+    throw new CsvError(file, 1, `missing column 'isic2017_split' (or 'split'); the header is: ${t.header.join(',')}`);
   const out = new Map<string, Split>();
   for (const { line, cells } of t.rows) {
     const id = cells[idCol]!.trim();
     const s = parseSplit(cells[col]!);
     if (!s) {
-      problems.push({ severity: 'error', kind: 'bad-csv', id, file: `${file}:${line}`, message: `unknown split '${cells[col]}'; use train, val or test` });
+      problems.push({
+        severity: 'error',
+        kind: 'bad-csv',
+        id,
+        file: `${file}:${line}`,
+        message: `unknown split '${cells[col]}'; use train, val or test`,
+      });
       rejected.add(id);
       continue;
     }
     if (out.has(id)) {
-      problems.push({ severity: 'error', kind: 'duplicate-id', id, file: `${file}:${line}`, message: 'duplicate split row; keep one per image' });
+      problems.push({
+        severity: 'error',
+        kind: 'duplicate-id',
+        id,
+        file: `${file}:${line}`,
+        message: 'duplicate split row; keep one per image',
+      });
       out.delete(id);
       rejected.add(id);
       continue;
@@ -113,7 +156,13 @@ async function readLesionIds(file: string, problems: Problem[]): Promise<Map<str
   for (const { line, cells } of t.rows) {
     const id = cells[idCol]!.trim();
     if (lines.has(id)) {
-      problems.push({ severity: 'error', kind: 'duplicate-id', id, file: `${file}:${line}`, message: `a second row for ${id} (the first is line ${lines.get(id)}); keep one` });
+      problems.push({
+        severity: 'error',
+        kind: 'duplicate-id',
+        id,
+        file: `${file}:${line}`,
+        message: `a second row for ${id} (the first is line ${lines.get(id)}); keep one`,
+      });
       continue;
     }
     lines.set(id, line);

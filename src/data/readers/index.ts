@@ -12,7 +12,14 @@ import { isic2020Reader } from './isic2020.js';
 import { ph2Reader } from './ph2.js';
 
 /** Known layouts, tried in order. */
-export const READERS: DatasetReader[] = [isic2017Reader, isic2018Reader, isic2019Reader, isic2020Reader, ph2Reader, flatReader];
+export const READERS: DatasetReader[] = [
+  isic2017Reader,
+  isic2018Reader,
+  isic2019Reader,
+  isic2020Reader,
+  ph2Reader,
+  flatReader,
+];
 
 /**
  * Reads a dataset folder with the first reader that recognises it (or the one named), its
@@ -29,7 +36,9 @@ async function readUnmapped(dir: string, format?: string): Promise<DatasetIndex>
   try {
     st = await stat(root);
   } catch {
-    throw new DataError(`${dir}: no such folder; give a dataset folder (or run 'dermosynth data sample --out ${dir}' for sample data)`);
+    throw new DataError(
+      `${dir}: no such folder; give a dataset folder (or run 'dermosynth data sample --out ${dir}' for sample data)`,
+    );
   }
   if (!st.isDirectory()) throw new DataError(`${dir}: not a folder; give a dataset folder`);
   if (format !== undefined) {
@@ -38,5 +47,7 @@ async function readUnmapped(dir: string, format?: string): Promise<DatasetIndex>
     return r.read(root);
   }
   for (const r of READERS) if (await r.detect(root)) return r.read(root);
-  throw new DataError(`${dir}: not a dataset folder this version understands. Expected one of:\n${READERS.map((r) => `  - ${r.name}: ${r.description}`).join('\n')}`);
+  throw new DataError(
+    `${dir}: not a dataset folder this version understands. Expected one of:\n${READERS.map((r) => `  - ${r.name}: ${r.description}`).join('\n')}`,
+  );
 }

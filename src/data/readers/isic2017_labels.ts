@@ -20,12 +20,21 @@ export interface LabelRow {
  * left out of `into`; their ids go to `rejected` (already reported: the image does not also count
  * as one without a label row). A CsvError is thrown when the file itself is unusable.
  */
-export async function readIsic2017Labels(file: string, into: Map<string, LabelRow>, problems: Problem[], rejected: Set<string>): Promise<void> {
+export async function readIsic2017Labels(
+  file: string,
+  into: Map<string, LabelRow>,
+  problems: Problem[],
+  rejected: Set<string>,
+): Promise<void> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new CsvError(file, 0, `cannot read the labels file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new CsvError(
+      file,
+      0,
+      `cannot read the labels file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   const t = parseCsv(text, file);
   const idCol = requireColumn(t, 'image_id');
@@ -53,7 +62,13 @@ export async function readIsic2017Labels(file: string, into: Map<string, LabelRo
       continue;
     }
     if (mel === 1 && sk === 1) {
-      problems.push({ severity: 'error', kind: 'label-conflict', id, file: where, message: 'melanoma=1 and seborrheic_keratosis=1 together; a lesion has one diagnosis, fix the row' });
+      problems.push({
+        severity: 'error',
+        kind: 'label-conflict',
+        id,
+        file: where,
+        message: 'melanoma=1 and seborrheic_keratosis=1 together; a lesion has one diagnosis, fix the row',
+      });
       into.delete(id);
       rejected.add(id);
       continue;

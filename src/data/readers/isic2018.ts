@@ -31,20 +31,39 @@ const PARTS: { name: string; split: Split }[] = [
 ];
 const TRAINING_IMAGE_DIRS = [/^HAM10000_images(_part_\d+)?$/, /^ISIC2018_Task1-2_Training_Input$/];
 const inputDir = (part: string) => new RegExp(`^ISIC2018_Task3_${part}_Input$`);
-const MASK_DIRS = [/^HAM10000_segmentations_lesion_tschandl$/, /^ISIC2018_Task1_(Training|Validation|Test)_GroundTruth$/];
+const MASK_DIRS = [
+  /^HAM10000_segmentations_lesion_tschandl$/,
+  /^ISIC2018_Task1_(Training|Validation|Test)_GroundTruth$/,
+];
 const METADATA = 'HAM10000_metadata.csv';
 const oneHotCsv = (part: string) => new RegExp(`^ISIC2018_Task3_${part}_GroundTruth\\.csv$`);
 const groupingsCsv = (part: string) => new RegExp(`^ISIC2018_Task3_${part}_LesionGroupings\\.csv$`);
 
-async function readMetadata(file: string, split: Split | null, out: Map<string, IdRow>, problems: Problem[], rejected: Set<string>): Promise<void> {
+async function readMetadata(
+  file: string,
+  split: Split | null,
+  out: Map<string, IdRow>,
+  problems: Problem[],
+  rejected: Set<string>,
+): Promise<void> {
   const t = parseCsv(await readFile(file, 'utf8'), file);
-  const [idCol, lesionCol, dxCol] = ['image_id', 'lesion_id', 'dx'].map((c) => requireColumn(t, c)) as [number, number, number];
+  const [idCol, lesionCol, dxCol] = ['image_id', 'lesion_id', 'dx'].map((c) => requireColumn(t, c)) as [
+    number,
+    number,
+    number,
+  ];
   for (const { line, cells } of t.rows) {
     const id = cells[idCol]!.trim();
     const where = `${file}:${line}`;
     const label = ISIC2018_CLASSES.indexOf(cells[dxCol]!.trim().toUpperCase() as (typeof ISIC2018_CLASSES)[number]);
     if (label < 0) {
-      problems.push({ severity: 'error', kind: 'bad-csv', id, file: where, message: `unknown dx "${cells[dxCol]}"; HAM10000 uses ${ISIC2018_CLASSES.map((c) => c.toLowerCase()).join(', ')}` });
+      problems.push({
+        severity: 'error',
+        kind: 'bad-csv',
+        id,
+        file: where,
+        message: `unknown dx "${cells[dxCol]}"; HAM10000 uses ${ISIC2018_CLASSES.map((c) => c.toLowerCase()).join(', ')}`,
+      });
       rejected.add(id);
       continue;
     }
@@ -53,7 +72,14 @@ async function readMetadata(file: string, split: Split | null, out: Map<string, 
 }
 
 /** Reads one part's labels (the training part's may be HAM10000's metadata); returns the files read. */
-async function readPart(root: string, part: (typeof PARTS)[number], split: Split | null, rows: Map<string, IdRow>, problems: Problem[], rejected: Set<string>): Promise<string[]> {
+async function readPart(
+  root: string,
+  part: (typeof PARTS)[number],
+  split: Split | null,
+  rows: Map<string, IdRow>,
+  problems: Problem[],
+  rejected: Set<string>,
+): Promise<string[]> {
   const metadata = path.join(root, METADATA);
   if (part.split === 'train' && (await exists(metadata))) {
     await readMetadata(metadata, split, rows, problems, rejected);
@@ -73,7 +99,9 @@ async function readPart(root: string, part: (typeof PARTS)[number], split: Split
  */
 function checkGroupSplits(records: LesionRecord[], rows: Map<string, IdRow>, problems: Problem[]): void {
   const order = (r: LesionRecord) => SPLITS.indexOf(r.split!);
-  const grouped = records.filter((r) => r.group !== undefined && r.split !== null).sort((a, b) => order(a) - order(b) || (a.id < b.id ? -1 : 1));
+  const grouped = records
+    .filter((r) => r.group !== undefined && r.split !== null)
+    .sort((a, b) => order(a) - order(b) || (a.id < b.id ? -1 : 1));
   const first = new Map<string, { split: Split; id: string; where: string }>();
   for (const r of grouped) {
     const row = rows.get(r.id)!;
@@ -81,7 +109,13 @@ function checkGroupSplits(records: LesionRecord[], rows: Map<string, IdRow>, pro
     const f = first.get(r.group!);
     if (!f) first.set(r.group!, { split: r.split!, id: r.id, where });
     else if (f.split !== r.split) {
-      problems.push({ severity: 'error', kind: 'split-conflict', id: r.id, file: where, message: `lesion ${r.group} is also in the ${f.split} split (${f.id}, ${f.where}); one lesion's images belong to one split: correct the lesion_id or remove the image` });
+      problems.push({
+        severity: 'error',
+        kind: 'split-conflict',
+        id: r.id,
+        file: where,
+        message: `lesion ${r.group} is also in the ${f.split} split (${f.id}, ${f.where}); one lesion's images belong to one split: correct the lesion_id or remove the image`,
+      });
     }
   }
 }
@@ -103,11 +137,19 @@ export const isic2018Reader: DatasetReader = {
     let official = false;
     for (const p of PARTS.slice(1)) if ((await findFiles(root, oneHotCsv(p.name), false)).length > 0) official = true;
     const labelsFiles: string[] = [];
-    for (const p of PARTS) labelsFiles.push(...(await readPart(root, p, official ? p.split : null, rows, problems, rejected)));
-    if (labelsFiles.length === 0) throw new DataError(`${root}: no ${METADATA} or ISIC2018_Task3_{Training,Validation,Test}_GroundTruth.csv; unpack the ground-truth zips here`);
+    for (const p of PARTS)
+      labelsFiles.push(...(await readPart(root, p, official ? p.split : null, rows, problems, rejected)));
+    if (labelsFiles.length === 0)
+      throw new DataError(
+        `${root}: no ${METADATA} or ISIC2018_Task3_{Training,Validation,Test}_GroundTruth.csv; unpack the ground-truth zips here`,
+      );
     const imageDirs = [...TRAINING_IMAGE_DIRS, ...PARTS.map((p) => inputDir(p.name))];
     const images = await imagesOf((await Promise.all(imageDirs.map((t) => findFiles(root, t, true)))).flat(), problems);
-    if (images.size === 0) throw new DataError(`${root}: no ISIC_*.jpg images in HAM10000_images_part_1/_2 or ISIC2018_Task3_Training_Input; unpack the image zips here`, problems);
+    if (images.size === 0)
+      throw new DataError(
+        `${root}: no ISIC_*.jpg images in HAM10000_images_part_1/_2 or ISIC2018_Task3_Training_Input; unpack the image zips here`,
+        problems,
+      );
     const masks = new Map<string, string>();
     const maskDirs = (await Promise.all(MASK_DIRS.map((t) => findFiles(root, t, true)))).flat();
     for (const d of maskDirs) for (const [id, file] of await listMasks(d, problems)) masks.set(id, file);
@@ -118,9 +160,13 @@ export const isic2018Reader: DatasetReader = {
         split === null || split === 'train'
           ? (maskDirs[0] ?? path.join(root, 'HAM10000_segmentations_lesion_tschandl'))
           : (maskDirs.find((d) => path.basename(d) === task1(split)) ?? path.join(root, task1(split))),
-      message: 'the segmentation mask is missing (HAM10000_segmentations_lesion_tschandl has one for every HAM10000 training image, ISIC2018_Task1_*_GroundTruth for the Task 1 images); add it or remove the image',
+      message:
+        'the segmentation mask is missing (HAM10000_segmentations_lesion_tschandl has one for every HAM10000 training image, ISIC2018_Task1_*_GroundTruth for the Task 1 images); add it or remove the image',
     };
-    const records = joinRows({ images, rows, rejected, labelsFile: labelsFiles.join(' or '), masks, maskHint }, problems);
+    const records = joinRows(
+      { images, rows, rejected, labelsFile: labelsFiles.join(' or '), masks, maskHint },
+      problems,
+    );
     if (official) checkGroupSplits(records, rows, problems);
     return { root, format: 'isic2018', classes: [...ISIC2018_CLASSES], records, problems } satisfies DatasetIndex;
   },

@@ -32,13 +32,27 @@ export const isic2019Reader: DatasetReader = {
     const rejected = new Set<string>();
     const rows = new Map<string, IdRow>();
     const labelsFile = (await findFiles(root, GROUND_TRUTH, false))[0];
-    if (!labelsFile) throw new DataError(`${root}: no ISIC_2019_Training_GroundTruth.csv; download it from https://challenge.isic-archive.com/data/ into this folder`);
+    if (!labelsFile)
+      throw new DataError(
+        `${root}: no ISIC_2019_Training_GroundTruth.csv; download it from https://challenge.isic-archive.com/data/ into this folder`,
+      );
     await readOneHot(labelsFile, ISIC2019_CLASSES, null, rows, problems, rejected);
     const metadata = (await findFiles(root, METADATA, false))[0];
     if (metadata) await readLesionIds(metadata, rows);
     const images = await imagesOf(await findFiles(root, IMAGES, true), problems);
-    if (images.size === 0) throw new DataError(`${root}: no ISIC_*.jpg images in ISIC_2019_Training_Input; unpack ISIC_2019_Training_Input.zip here`, problems);
+    if (images.size === 0)
+      throw new DataError(
+        `${root}: no ISIC_*.jpg images in ISIC_2019_Training_Input; unpack ISIC_2019_Training_Input.zip here`,
+        problems,
+      );
     const records = joinRows({ images, rows, rejected, labelsFile, masks: null }, problems);
-    return { root, format: 'isic2019', classes: [...ISIC2019_CLASSES], records, problems, masks: false } satisfies DatasetIndex;
+    return {
+      root,
+      format: 'isic2019',
+      classes: [...ISIC2019_CLASSES],
+      records,
+      problems,
+      masks: false,
+    } satisfies DatasetIndex;
   },
 };

@@ -20,7 +20,12 @@ const IMAGES = /^train$/;
 const GROUND_TRUTH = /^ISIC_2020_Training_GroundTruth(_v2)?\.csv$/;
 const DUPLICATES = /^ISIC_2020_Training_Duplicates\.csv$/;
 
-async function readGroundTruth(file: string, rows: Map<string, IdRow>, problems: Problem[], rejected: Set<string>): Promise<void> {
+async function readGroundTruth(
+  file: string,
+  rows: Map<string, IdRow>,
+  problems: Problem[],
+  rejected: Set<string>,
+): Promise<void> {
   const t = parseCsv(await readFile(file, 'utf8'), file);
   const idCol = requireColumn(t, 'image_name');
   const targetCol = requireColumn(t, 'target');
@@ -30,7 +35,13 @@ async function readGroundTruth(file: string, rows: Map<string, IdRow>, problems:
     const where = `${file}:${line}`;
     const target = cells[targetCol]!.trim();
     if (target !== '0' && target !== '1') {
-      problems.push({ severity: 'error', kind: 'bad-csv', id, file: where, message: `target is "${target}"; ISIC 2020 uses 0 (benign) or 1 (melanoma)` });
+      problems.push({
+        severity: 'error',
+        kind: 'bad-csv',
+        id,
+        file: where,
+        message: `target is "${target}"; ISIC 2020 uses 0 (benign) or 1 (melanoma)`,
+      });
       rejected.add(id);
       continue;
     }
@@ -40,7 +51,12 @@ async function readGroundTruth(file: string, rows: Map<string, IdRow>, problems:
 }
 
 /** Leaves out the second image of each listed duplicate pair, with a warning naming the line. */
-async function dropDuplicates(file: string, rows: Map<string, IdRow>, images: Map<string, string>, problems: Problem[]): Promise<void> {
+async function dropDuplicates(
+  file: string,
+  rows: Map<string, IdRow>,
+  images: Map<string, string>,
+  problems: Problem[],
+): Promise<void> {
   const t = parseCsv(await readFile(file, 'utf8'), file);
   const firstCol = requireColumn(t, 'image_name_1');
   const secondCol = requireColumn(t, 'image_name_2');
@@ -49,7 +65,13 @@ async function dropDuplicates(file: string, rows: Map<string, IdRow>, images: Ma
     if (!rows.has(second) && !images.has(second)) continue;
     rows.delete(second);
     images.delete(second);
-    problems.push({ severity: 'warning', kind: 'duplicate-image', id: second, file: `${file}:${line}`, message: `the same lesion image as ${first} (ISIC's list of duplicates); left out` });
+    problems.push({
+      severity: 'warning',
+      kind: 'duplicate-image',
+      id: second,
+      file: `${file}:${line}`,
+      message: `the same lesion image as ${first} (ISIC's list of duplicates); left out`,
+    });
   }
 }
 
@@ -67,14 +89,35 @@ export const isic2020Reader: DatasetReader = {
     const truths = await findFiles(root, GROUND_TRUTH, false);
     // The _v2 file (with lesion_id) when there are both; the other is named in a warning.
     const labelsFile = truths.find((f) => f.endsWith('_v2.csv')) ?? truths[0];
-    if (!labelsFile) throw new DataError(`${root}: no ISIC_2020_Training_GroundTruth.csv; download it from https://challenge.isic-archive.com/data/ into this folder`);
-    for (const f of truths) if (f !== labelsFile) problems.push({ severity: 'warning', kind: 'unused-file', file: f, message: `not read: ${path.basename(labelsFile)} is used (it adds lesion_id)` });
+    if (!labelsFile)
+      throw new DataError(
+        `${root}: no ISIC_2020_Training_GroundTruth.csv; download it from https://challenge.isic-archive.com/data/ into this folder`,
+      );
+    for (const f of truths)
+      if (f !== labelsFile)
+        problems.push({
+          severity: 'warning',
+          kind: 'unused-file',
+          file: f,
+          message: `not read: ${path.basename(labelsFile)} is used (it adds lesion_id)`,
+        });
     await readGroundTruth(labelsFile, rows, problems, rejected);
     const images = await imagesOf(await findFiles(root, IMAGES, true), problems);
-    if (images.size === 0) throw new DataError(`${root}: no ISIC_*.jpg images in train/ or jpeg/train/; unpack ISIC_2020_Training_JPEG.zip here`, problems);
+    if (images.size === 0)
+      throw new DataError(
+        `${root}: no ISIC_*.jpg images in train/ or jpeg/train/; unpack ISIC_2020_Training_JPEG.zip here`,
+        problems,
+      );
     const duplicates = (await findFiles(root, DUPLICATES, false))[0];
     if (duplicates) await dropDuplicates(duplicates, rows, images, problems);
     const records = joinRows({ images, rows, rejected, labelsFile, masks: null }, problems);
-    return { root, format: 'isic2020', classes: [...ISIC2020_CLASSES], records, problems, masks: false } satisfies DatasetIndex;
+    return {
+      root,
+      format: 'isic2020',
+      classes: [...ISIC2020_CLASSES],
+      records,
+      problems,
+      masks: false,
+    } satisfies DatasetIndex;
   },
 };

@@ -19,13 +19,21 @@ export interface IdRow {
 }
 
 /** Adds a good row, or, when its id already has one, reports both as a duplicate and keeps neither. */
-export function keepRow(out: Map<string, IdRow>, id: string, row: IdRow, problems: Problem[], rejected: Set<string>): void {
+export function keepRow(
+  out: Map<string, IdRow>,
+  id: string,
+  row: IdRow,
+  problems: Problem[],
+  rejected: Set<string>,
+): void {
   const first = out.get(id);
   if (!first && !rejected.has(id)) {
     out.set(id, row);
     return;
   }
-  const what = first ? `a second row for ${id} (the first is ${first.where})` : `another row for ${id}, whose earlier row was rejected`;
+  const what = first
+    ? `a second row for ${id} (the first is ${first.where})`
+    : `another row for ${id}, whose earlier row was rejected`;
   problems.push({ severity: 'error', kind: 'duplicate-id', id, file: row.where, message: `${what}; keep one` });
   out.delete(id);
   rejected.add(id);
@@ -51,7 +59,14 @@ export async function imagesOf(dirs: string[], problems: Problem[]): Promise<Map
   for (const d of dirs) {
     // ISIC's image folders also hold ATTRIBUTION.txt, LICENSE.txt and metadata: not lesions.
     for (const [id, file] of await listImages(d, problems, (n) => !n.startsWith('ISIC_'))) {
-      if (images.has(id)) problems.push({ severity: 'error', kind: 'duplicate-id', id, file, message: `two images for one id (also ${images.get(id)}); keep one` });
+      if (images.has(id))
+        problems.push({
+          severity: 'error',
+          kind: 'duplicate-id',
+          id,
+          file,
+          message: `two images for one id (also ${images.get(id)}); keep one`,
+        });
       else images.set(id, file);
     }
   }
@@ -76,14 +91,42 @@ export function joinRows(j: Join, problems: Problem[]): LesionRecord[] {
     const image = j.images.get(id) ?? null;
     const row = j.rows.get(id);
     const mask = j.masks?.get(id) ?? null;
-    if (!image) problems.push({ severity: 'error', kind: 'missing-image', id, file: row!.where, message: 'a label row without an image; add the image or delete the row' });
-    else if (!row && !j.rejected.has(id)) problems.push({ severity: 'error', kind: 'missing-label', id, file: image, message: `an image without a row in ${j.labelsFile}; add the row or remove the image` });
+    if (!image)
+      problems.push({
+        severity: 'error',
+        kind: 'missing-image',
+        id,
+        file: row!.where,
+        message: 'a label row without an image; add the image or delete the row',
+      });
+    else if (!row && !j.rejected.has(id))
+      problems.push({
+        severity: 'error',
+        kind: 'missing-label',
+        id,
+        file: image,
+        message: `an image without a row in ${j.labelsFile}; add the row or remove the image`,
+      });
     if (image && j.masks && !mask) {
       const dir = j.maskHint?.dir(row?.split ?? null) ?? path.dirname(image);
       const message = j.maskHint?.message ?? 'the segmentation mask is missing; add it or remove the image';
-      problems.push({ severity: 'error', kind: 'missing-mask', id, file: path.join(dir, `${id}${MASK_SUFFIX}`), message });
+      problems.push({
+        severity: 'error',
+        kind: 'missing-mask',
+        id,
+        file: path.join(dir, `${id}${MASK_SUFFIX}`),
+        message,
+      });
     }
-    records.push({ id, image, mask, label: row?.label ?? null, split: row?.split ?? null, synthetic: isSyntheticId(id), group: row?.group ?? undefined });
+    records.push({
+      id,
+      image,
+      mask,
+      label: row?.label ?? null,
+      split: row?.split ?? null,
+      synthetic: isSyntheticId(id),
+      group: row?.group ?? undefined,
+    });
   }
   return records;
 }

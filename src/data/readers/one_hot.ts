@@ -28,8 +28,19 @@ export async function readOneHot(
     const bad = values.findIndex((v) => v !== 0 && v !== 1);
     const ones = values.flatMap((v, k) => (v === 1 ? [k] : []));
     if (bad >= 0 || ones.length !== 1) {
-      const what = bad >= 0 ? `${classes[bad]} is "${cells[cols[bad]!]}" (0 or 1)` : ones.length === 0 ? 'no diagnosis is 1' : `${ones.map((k) => classes[k]).join(' and ')} are ${ones.length === 2 ? 'both' : 'all'} 1`;
-      problems.push({ severity: 'error', kind: 'bad-csv', id, file: where, message: `${what}; a one-hot row has exactly one 1` });
+      const what =
+        bad >= 0
+          ? `${classes[bad]} is "${cells[cols[bad]!]}" (0 or 1)`
+          : ones.length === 0
+            ? 'no diagnosis is 1'
+            : `${ones.map((k) => classes[k]).join(' and ')} are ${ones.length === 2 ? 'both' : 'all'} 1`;
+      problems.push({
+        severity: 'error',
+        kind: 'bad-csv',
+        id,
+        file: where,
+        message: `${what}; a one-hot row has exactly one 1`,
+      });
       rejected.add(id);
       continue;
     }

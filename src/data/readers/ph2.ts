@@ -27,13 +27,19 @@ export function parsePh2Table(text: string, file: string, problems: Problem[]): 
   const out = new Map<string, Ph2Label>();
   // The header: the first line naming both columns. Rows keep their empty cells between
   // separators, so a column's index is the same in the header and in every row.
-  let nameAt = -1, dxAt = -1, headerLine = 0;
+  let nameAt = -1,
+    dxAt = -1,
+    headerLine = 0;
   for (let i = 0; i < lines.length && headerLine === 0; i++) {
     const cells = splitKeep(lines[i]!).map((c) => c.trim().toLowerCase());
-    const n = cells.indexOf('name'), d = cells.indexOf('clinical diagnosis');
+    const n = cells.indexOf('name'),
+      d = cells.indexOf('clinical diagnosis');
     if (n >= 0 && d >= 0) [nameAt, dxAt, headerLine] = [n, d, i + 1];
   }
-  if (headerLine === 0) throw new DataError(`${file}: no header row naming "Name" and "Clinical Diagnosis"; this is not PH2's PH2_dataset.txt (or it was edited: restore the original)`);
+  if (headerLine === 0)
+    throw new DataError(
+      `${file}: no header row naming "Name" and "Clinical Diagnosis"; this is not PH2's PH2_dataset.txt (or it was edited: restore the original)`,
+    );
   for (let i = headerLine; i < lines.length; i++) {
     const raw = lines[i]!;
     if (raw.trim() === '') continue;
@@ -41,16 +47,33 @@ export function parsePh2Table(text: string, file: string, problems: Problem[]): 
     const cells = splitKeep(raw);
     const name = (cells[nameAt] ?? '').trim();
     if (!/^IMD\d+$/.test(name)) {
-      problems.push({ severity: 'warning', kind: 'not-a-lesion-row', file: where, message: `not a lesion row (no IMD name in the "Name" column): "${raw.trim().slice(0, 60)}"; skipped` });
+      problems.push({
+        severity: 'warning',
+        kind: 'not-a-lesion-row',
+        file: where,
+        message: `not a lesion row (no IMD name in the "Name" column): "${raw.trim().slice(0, 60)}"; skipped`,
+      });
       continue;
     }
     const dx = (cells[dxAt] ?? '').trim();
     if (!/^[012]$/.test(dx)) {
-      problems.push({ severity: 'error', kind: 'bad-csv', id: name, file: where, message: `Clinical Diagnosis is "${dx}"; PH2 uses 0 (common nevus), 1 (atypical nevus) or 2 (melanoma)` });
+      problems.push({
+        severity: 'error',
+        kind: 'bad-csv',
+        id: name,
+        file: where,
+        message: `Clinical Diagnosis is "${dx}"; PH2 uses 0 (common nevus), 1 (atypical nevus) or 2 (melanoma)`,
+      });
       continue;
     }
     if (out.has(name)) {
-      problems.push({ severity: 'error', kind: 'duplicate-id', id: name, file: where, message: `a second row for ${name} (the first is ${out.get(name)!.where}); keep one` });
+      problems.push({
+        severity: 'error',
+        kind: 'duplicate-id',
+        id: name,
+        file: where,
+        message: `a second row for ${name} (the first is ${out.get(name)!.where}); keep one`,
+      });
       continue;
     }
     out.set(name, { label: Number(dx), where });
@@ -64,7 +87,9 @@ async function readLabels(root: string, problems: Problem[]): Promise<{ file: st
   const xlsx = path.join(root, XLSX);
   if (await exists(txt)) return { file: txt, labels: parsePh2Table(await readFile(txt, 'latin1'), txt, problems) };
   if (await exists(xlsx)) return { file: xlsx, labels: await readPh2Xlsx(xlsx, problems) };
-  throw new DataError(`${root}: PH2's diagnosis file is missing: neither ${TABLE} nor ${XLSX} is there; both come with the dataset, next to "${IMAGES_DIR}": restore one`);
+  throw new DataError(
+    `${root}: PH2's diagnosis file is missing: neither ${TABLE} nor ${XLSX} is there; both come with the dataset, next to "${IMAGES_DIR}": restore one`,
+  );
 }
 
 /** Cells between separators (tabs or "||"), keeping empty ones, without the empty cell before a leading separator. */
@@ -85,23 +110,62 @@ export const ph2Reader: DatasetReader = {
     const problems: Problem[] = [];
     const imagesRoot = path.join(root, IMAGES_DIR);
     const { file: tableFile, labels } = await readLabels(root, problems);
-    const folders = (await readdir(imagesRoot, { withFileTypes: true })).filter((d) => d.isDirectory() && /^IMD\d+$/.test(d.name)).map((d) => d.name).sort();
-    if (folders.length === 0) throw new DataError(`${imagesRoot}: no IMDxxx lesion folders; is this PH2's "${IMAGES_DIR}" folder?`, problems);
+    const folders = (await readdir(imagesRoot, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && /^IMD\d+$/.test(d.name))
+      .map((d) => d.name)
+      .sort();
+    if (folders.length === 0)
+      throw new DataError(`${imagesRoot}: no IMDxxx lesion folders; is this PH2's "${IMAGES_DIR}" folder?`, problems);
     const records: LesionRecord[] = [];
     for (const id of folders) {
       const image = path.join(imagesRoot, id, `${id}_Dermoscopic_Image`, `${id}.bmp`);
       const mask = path.join(imagesRoot, id, `${id}_lesion`, `${id}_lesion.bmp`);
       const hasImage = await exists(image);
       const hasMask = await exists(mask);
-      if (!hasImage) problems.push({ severity: 'error', kind: 'missing-image', id, file: image, message: 'the dermoscopic image is missing; restore it or remove the lesion folder' });
-      if (!hasMask) problems.push({ severity: 'error', kind: 'missing-mask', id, file: mask, message: 'the lesion mask is missing; restore it or remove the lesion folder' });
+      if (!hasImage)
+        problems.push({
+          severity: 'error',
+          kind: 'missing-image',
+          id,
+          file: image,
+          message: 'the dermoscopic image is missing; restore it or remove the lesion folder',
+        });
+      if (!hasMask)
+        problems.push({
+          severity: 'error',
+          kind: 'missing-mask',
+          id,
+          file: mask,
+          message: 'the lesion mask is missing; restore it or remove the lesion folder',
+        });
       const row = labels.get(id);
-      if (!row) problems.push({ severity: 'error', kind: 'missing-label', id, file: tableFile, message: `no row for ${id} in ${path.basename(tableFile)}; add its Clinical Diagnosis or remove the lesion folder` });
-      records.push({ id, image: hasImage ? image : null, mask: hasMask ? mask : null, label: row?.label ?? null, split: null, synthetic: isSyntheticId(id) });
+      if (!row)
+        problems.push({
+          severity: 'error',
+          kind: 'missing-label',
+          id,
+          file: tableFile,
+          message: `no row for ${id} in ${path.basename(tableFile)}; add its Clinical Diagnosis or remove the lesion folder`,
+        });
+      records.push({
+        id,
+        image: hasImage ? image : null,
+        mask: hasMask ? mask : null,
+        label: row?.label ?? null,
+        split: null,
+        synthetic: isSyntheticId(id),
+      });
     }
     const have = new Set(folders);
     for (const [id, row] of labels) {
-      if (!have.has(id)) problems.push({ severity: 'error', kind: 'missing-image', id, file: row.where, message: `a row without a lesion folder "${IMAGES_DIR}/${id}"; restore the folder or delete the row` });
+      if (!have.has(id))
+        problems.push({
+          severity: 'error',
+          kind: 'missing-image',
+          id,
+          file: row.where,
+          message: `a row without a lesion folder "${IMAGES_DIR}/${id}"; restore the folder or delete the row`,
+        });
     }
     return { root, format: 'ph2', classes: [...PH2_CLASSES], records, problems } satisfies DatasetIndex;
   },

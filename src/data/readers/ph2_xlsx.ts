@@ -31,14 +31,25 @@ function findHeader(rows: SheetRow[]): { nameAt: number; dxAt: number[]; last: n
 export async function readPh2Xlsx(file: string, problems: Problem[]): Promise<Map<string, Ph2Label>> {
   const rows = await readFirstSheet(file);
   const header = findHeader(rows);
-  if (!header) throw new DataError(`${file}: no header row naming "Image Name" and the "Common Nevus", "Atypical Nevus" and "Melanoma" columns; this is not PH2's PH2_dataset.xlsx (or it was edited: restore the original)`);
+  if (!header)
+    throw new DataError(
+      `${file}: no header row naming "Image Name" and the "Common Nevus", "Atypical Nevus" and "Melanoma" columns; this is not PH2's PH2_dataset.xlsx (or it was edited: restore the original)`,
+    );
   const out = new Map<string, Ph2Label>();
   for (const { row, cells } of rows.slice(header.last + 1)) {
     if (cells.every((c) => c.trim() === '')) continue;
     const where = `${file}:${row}`;
     const name = (cells[header.nameAt] ?? '').trim();
     if (!/^IMD\d+$/.test(name)) {
-      problems.push({ severity: 'warning', kind: 'not-a-lesion-row', file: where, message: `not a lesion row (no IMD name in the "Image Name" column): "${cells.filter((c) => c.trim() !== '').join(' ').slice(0, 60)}"; skipped` });
+      problems.push({
+        severity: 'warning',
+        kind: 'not-a-lesion-row',
+        file: where,
+        message: `not a lesion row (no IMD name in the "Image Name" column): "${cells
+          .filter((c) => c.trim() !== '')
+          .join(' ')
+          .slice(0, 60)}"; skipped`,
+      });
       continue;
     }
     const marks = header.dxAt.map((k) => (cells[k] ?? '').trim().toUpperCase());
@@ -46,12 +57,29 @@ export async function readPh2Xlsx(file: string, problems: Problem[]): Promise<Ma
     const marked = marks.flatMap((m, k) => (m === 'X' ? [k] : []));
     if (odd >= 0 || marked.length !== 1) {
       const names = marked.map((k) => `"${DIAGNOSES[k]}"`).join(' and ');
-      const what = odd >= 0 ? `"${DIAGNOSES[odd]}" holds "${cells[header.dxAt[odd]!]!.trim()}"` : marked.length === 0 ? 'no clinical diagnosis is marked' : `${names} are ${marked.length === 2 ? 'both' : 'all'} marked`;
-      problems.push({ severity: 'error', kind: 'bad-csv', id: name, file: where, message: `${what}; PH2 marks one of Common Nevus, Atypical Nevus or Melanoma with an X` });
+      const what =
+        odd >= 0
+          ? `"${DIAGNOSES[odd]}" holds "${cells[header.dxAt[odd]!]!.trim()}"`
+          : marked.length === 0
+            ? 'no clinical diagnosis is marked'
+            : `${names} are ${marked.length === 2 ? 'both' : 'all'} marked`;
+      problems.push({
+        severity: 'error',
+        kind: 'bad-csv',
+        id: name,
+        file: where,
+        message: `${what}; PH2 marks one of Common Nevus, Atypical Nevus or Melanoma with an X`,
+      });
       continue;
     }
     if (out.has(name)) {
-      problems.push({ severity: 'error', kind: 'duplicate-id', id: name, file: where, message: `a second row for ${name} (the first is ${out.get(name)!.where}); keep one` });
+      problems.push({
+        severity: 'error',
+        kind: 'duplicate-id',
+        id: name,
+        file: where,
+        message: `a second row for ${name} (the first is ${out.get(name)!.where}); keep one`,
+      });
       continue;
     }
     out.set(name, { label: marked[0]!, where });

@@ -31,11 +31,26 @@ export abstract class ImageClassifier extends nn.Module<[Tensor], Tensor> {
   constructor(o: ClassifierOptions) {
     super();
     this.numClasses = o.numClasses ?? 3;
-    if (!Number.isInteger(this.numClasses) || this.numClasses < 1) throw new RangeError(`classifier: numClasses must be a positive integer, got ${this.numClasses}`);
+    if (!Number.isInteger(this.numClasses) || this.numClasses < 1)
+      throw new RangeError(`classifier: numClasses must be a positive integer, got ${this.numClasses}`);
     this.normalizeInput = o.normalizeInput ?? true;
     // Not persistent: the state dict stays torchvision's.
-    this.registerBuffer('input_scale', tensor(Float32Array.from(IMAGENET_STD, (s) => 0.5 / s), { shape: [1, 3, 1, 1] }), false);
-    this.registerBuffer('input_shift', tensor(Float32Array.from(IMAGENET_MEAN, (m, i) => (0.5 - m) / IMAGENET_STD[i]!), { shape: [1, 3, 1, 1] }), false);
+    this.registerBuffer(
+      'input_scale',
+      tensor(
+        Float32Array.from(IMAGENET_STD, (s) => 0.5 / s),
+        { shape: [1, 3, 1, 1] },
+      ),
+      false,
+    );
+    this.registerBuffer(
+      'input_shift',
+      tensor(
+        Float32Array.from(IMAGENET_MEAN, (m, i) => (0.5 - m) / IMAGENET_STD[i]!),
+        { shape: [1, 3, 1, 1] },
+      ),
+      false,
+    );
   }
 
   /** The network up to and including global average pooling: normalised images -> [N, featureDim]. */
@@ -45,8 +60,12 @@ export abstract class ImageClassifier extends nn.Module<[Tensor], Tensor> {
 
   /** [N, 3, H, W] in [-1, 1] -> the pooled penultimate features [N, featureDim]. */
   features(x: Tensor): Tensor {
-    if (x.ndim !== 4 || x.shape[1] !== 3) throw new TypeError(`${this.arch}: expected images [N, 3, H, W], got [${x.shape.join(', ')}]`);
-    if (x.shape[2]! < 32 || x.shape[3]! < 32) throw new RangeError(`${this.arch}: images must be at least 32x32 (five stride-2 stages), got ${x.shape[3]}x${x.shape[2]}`);
+    if (x.ndim !== 4 || x.shape[1] !== 3)
+      throw new TypeError(`${this.arch}: expected images [N, 3, H, W], got [${x.shape.join(', ')}]`);
+    if (x.shape[2]! < 32 || x.shape[3]! < 32)
+      throw new RangeError(
+        `${this.arch}: images must be at least 32x32 (five stride-2 stages), got ${x.shape[3]}x${x.shape[2]}`,
+      );
     if (!this.normalizeInput) return this.pooledFeatures(x);
     const scaled = x.mul(this.buffer('input_scale')!);
     const h = scaled.add_(this.buffer('input_shift')!);
@@ -76,7 +95,12 @@ export function convBnAct(
   o: { stride?: number; groups?: number; act?: 'relu' | 'silu' | null } = {},
 ): nn.Sequential {
   const layers: nn.Module[] = [
-    new nn.Conv2d(inC, outC, kernel, { stride: o.stride ?? 1, padding: (kernel - 1) / 2, groups: o.groups ?? 1, bias: false }),
+    new nn.Conv2d(inC, outC, kernel, {
+      stride: o.stride ?? 1,
+      padding: (kernel - 1) / 2,
+      groups: o.groups ?? 1,
+      bias: false,
+    }),
     new nn.BatchNorm2d(outC),
   ];
   const act = o.act === undefined ? 'relu' : o.act;

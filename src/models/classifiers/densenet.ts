@@ -40,7 +40,9 @@ class DenseBlock extends nn.Module {
   readonly denseLayers: DenseLayer[];
   constructor(numLayers: number, inC: number, growth: number, bnSize: number) {
     super();
-    this.denseLayers = Array.from({ length: numLayers }, (_, i) => this.registerModule(`denselayer${i + 1}`, new DenseLayer(inC + i * growth, growth, bnSize)));
+    this.denseLayers = Array.from({ length: numLayers }, (_, i) =>
+      this.registerModule(`denselayer${i + 1}`, new DenseLayer(inC + i * growth, growth, bnSize)),
+    );
   }
   forward(x: Tensor): Tensor {
     const feats: Tensor[] = [x];

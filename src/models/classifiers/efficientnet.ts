@@ -98,12 +98,16 @@ export class EfficientNet extends ImageClassifier {
     const stages: nn.Module[] = [convBnAct(3, 32, 3, { stride: 2, act: 'silu' })];
     for (const [expand, kernel, stride, inC, outC, n] of B0_STAGES) {
       const blocks: nn.Module[] = [];
-      for (let b = 0; b < n; b++) blocks.push(new MBConv(b === 0 ? inC : outC, outC, expand, kernel, b === 0 ? stride : 1, (sd * id++) / total));
+      for (let b = 0; b < n; b++)
+        blocks.push(new MBConv(b === 0 ? inC : outC, outC, expand, kernel, b === 0 ? stride : 1, (sd * id++) / total));
       stages.push(new nn.Sequential(...blocks));
     }
     stages.push(convBnAct(320, 1280, 1, { act: 'silu' }));
     this.features_ = this.registerModule('features', new nn.Sequential(...stages));
-    this.classifier = this.registerModule('classifier', new nn.Sequential(new nn.Dropout(o.dropout ?? 0.2), new nn.Linear(1280, this.numClasses)));
+    this.classifier = this.registerModule(
+      'classifier',
+      new nn.Sequential(new nn.Dropout(o.dropout ?? 0.2), new nn.Linear(1280, this.numClasses)),
+    );
     for (const [, m] of this.namedModules()) {
       if (m instanceof nn.Conv2d) {
         nn.init.kaimingNormal_(m.param('weight'), { mode: 'fan_out' });

@@ -31,7 +31,8 @@ export function isClassifierName(name: string): name is ClassifierName {
 }
 
 export function checkClassifierName(name: string): ClassifierName {
-  if (!isClassifierName(name)) throw new RangeError(`unknown classifier '${name}'; choose one of ${CLASSIFIER_NAMES.join(', ')}`);
+  if (!isClassifierName(name))
+    throw new RangeError(`unknown classifier '${name}'; choose one of ${CLASSIFIER_NAMES.join(', ')}`);
   return name;
 }
 

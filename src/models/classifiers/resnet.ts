@@ -57,7 +57,10 @@ class Bottleneck extends nn.Module {
   }
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const [conv, bn] of [[this.conv1, this.bn1], [this.conv2, this.bn2]] as const) {
+    for (const [conv, bn] of [
+      [this.conv1, this.bn1],
+      [this.conv2, this.bn2],
+    ] as const) {
       const c = conv.call(h);
       if (h !== x) h.dispose();
       h = bn.call(c).relu_();
@@ -100,7 +103,10 @@ export class ResNet extends ImageClassifier {
       const blocks: nn.Module[] = [];
       for (let b = 0; b < n; b++) {
         const s = b === 0 ? stride : 1;
-        const down = b === 0 && (s !== 1 || inC !== out) ? new nn.Sequential(new nn.Conv2d(inC, out, 1, { stride: s, bias: false }), new nn.BatchNorm2d(out)) : null;
+        const down =
+          b === 0 && (s !== 1 || inC !== out)
+            ? new nn.Sequential(new nn.Conv2d(inC, out, 1, { stride: s, bias: false }), new nn.BatchNorm2d(out))
+            : null;
         blocks.push(new block(inC, width, s, down));
         inC = out;
       }

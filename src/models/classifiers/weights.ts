@@ -18,7 +18,8 @@ export interface LoadWeightsResult {
   notices: string[];
 }
 
-const LEGACY_DENSENET = /^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$/;
+const LEGACY_DENSENET =
+  /^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$/;
 
 export async function loadClassifierWeights(model: ImageClassifier, file: string): Promise<LoadWeightsResult> {
   const { tensors } = await loadSafetensors(file);
@@ -33,7 +34,10 @@ export async function loadClassifierWeights(model: ImageClassifier, file: string
       tensors.set(`${m[1]}${m[2]}`, t);
       renamed++;
     }
-    if (renamed) notices.push(`${file}: renamed ${renamed} DenseNet keys of the pre-0.4 form ('norm.1' -> 'norm1'), as torchvision does`);
+    if (renamed)
+      notices.push(
+        `${file}: renamed ${renamed} DenseNet keys of the pre-0.4 form ('norm.1' -> 'norm1'), as torchvision does`,
+      );
 
     const own = model.stateDict();
     const headKeys = [...own.keys()].filter((k) => k.startsWith(`${model.headPrefix}.`));

@@ -12,7 +12,10 @@ export class ReLU extends Module {
   }
 }
 export class LeakyReLU extends Module {
-  constructor(readonly negativeSlope = 0.01, readonly o: { inplace?: boolean } = {}) {
+  constructor(
+    readonly negativeSlope = 0.01,
+    readonly o: { inplace?: boolean } = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

@@ -37,13 +37,21 @@ function registerConvParameters(
   transposed: boolean,
 ): void {
   const groups = o.groups ?? 1;
-  for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels], ['groups', groups]] as const) {
+  for (const [name, v] of [
+    ['inChannels', inChannels],
+    ['outChannels', outChannels],
+    ['groups', groups],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${layer}: ${name} must be a positive integer, got ${v}`);
   }
   if (inChannels % groups || outChannels % groups) {
-    throw new RangeError(`${layer}: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`);
+    throw new RangeError(
+      `${layer}: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`,
+    );
   }
-  const weight = transposed ? [inChannels, outChannels / groups, ...kernelSize] : [outChannels, inChannels / groups, ...kernelSize];
+  const weight = transposed
+    ? [inChannels, outChannels / groups, ...kernelSize]
+    : [outChannels, inChannels / groups, ...kernelSize];
   m.registerParameter('weight', empty(weight));
   m.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
   resetParameters(m);
@@ -66,11 +74,20 @@ export class Conv2d extends Module {
     const o = this.options;
     const mode = o.paddingMode ?? 'zeros';
     if (mode === 'zeros') {
-      return F.conv2d(x, this.param('weight'), this.optionalParam('bias'), { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups });
+      return F.conv2d(x, this.param('weight'), this.optionalParam('bias'), {
+        stride: o.stride,
+        padding: o.padding,
+        dilation: o.dilation,
+        groups: o.groups,
+      });
     }
     const [ph, pw] = pair(o.padding ?? 0);
     const padded = F.pad(x, [pw, pw, ph, ph], mode === 'reflect' ? 'reflect' : 'replicate');
-    const y = F.conv2d(padded, this.param('weight'), this.optionalParam('bias'), { stride: o.stride, dilation: o.dilation, groups: o.groups });
+    const y = F.conv2d(padded, this.param('weight'), this.optionalParam('bias'), {
+      stride: o.stride,
+      dilation: o.dilation,
+      groups: o.groups,
+    });
     padded.dispose();
     return y;
   }
@@ -116,15 +133,26 @@ export class ConvTranspose2d extends Module {
     const is = (v: number | [number, number] | undefined, want: number, fallback: number): boolean =>
       (v === undefined ? fallback : typeof v === 'number' ? v : v[0] === v[1] ? v[0] : -1) === want;
     return (
-      o.subpixel !== false && this.kernelSize[0] === 3 && this.kernelSize[1] === 3 && is(o.stride, 2, 1) && is(o.padding, 1, 0) &&
-      is(o.outputPadding, 1, 0) && is(o.dilation, 1, 1) && (o.groups ?? 1) === 1
+      o.subpixel !== false &&
+      this.kernelSize[0] === 3 &&
+      this.kernelSize[1] === 3 &&
+      is(o.stride, 2, 1) &&
+      is(o.padding, 1, 0) &&
+      is(o.outputPadding, 1, 0) &&
+      is(o.dilation, 1, 1) &&
+      (o.groups ?? 1) === 1
     );
   }
   forward(x: Tensor): Tensor {
     const o = this.options;
-    if (this.usesSubpixel && subpixelPays(x, this.inChannels, this.outChannels)) return F.convTranspose2dSubpixel(x, this.param('weight'), this.optionalParam('bias'));
+    if (this.usesSubpixel && subpixelPays(x, this.inChannels, this.outChannels))
+      return F.convTranspose2dSubpixel(x, this.param('weight'), this.optionalParam('bias'));
     return F.convTranspose2d(x, this.param('weight'), this.optionalParam('bias'), {
-      stride: o.stride, padding: o.padding, outputPadding: o.outputPadding, dilation: o.dilation, groups: o.groups,
+      stride: o.stride,
+      padding: o.padding,
+      outputPadding: o.outputPadding,
+      dilation: o.dilation,
+      groups: o.groups,
     });
   }
 }

@@ -14,9 +14,14 @@ abstract class RunningStatsNorm extends Module {
   readonly eps: number;
   readonly momentum: number;
   readonly trackRunningStats: boolean;
-  constructor(readonly numFeatures: number, o: NormOptions, defaults: { affine: boolean; track: boolean }) {
+  constructor(
+    readonly numFeatures: number,
+    o: NormOptions,
+    defaults: { affine: boolean; track: boolean },
+  ) {
     super();
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`${new.target.name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    if (!Number.isInteger(numFeatures) || numFeatures < 1)
+      throw new RangeError(`${new.target.name}: numFeatures must be a positive integer, got ${numFeatures}`);
     this.eps = o.eps ?? 1e-5;
     this.momentum = o.momentum ?? 0.1;
     this.trackRunningStats = o.trackRunningStats ?? defaults.track;
@@ -31,7 +36,9 @@ abstract class RunningStatsNorm extends Module {
   }
   protected checkInput(x: Tensor): void {
     if (x.ndim !== 4 || x.shape[1] !== this.numFeatures) {
-      throw new TypeError(`${this.constructor.name}(${this.numFeatures}): expected input [N, ${this.numFeatures}, H, W], got [${x.shape.join(', ')}]`);
+      throw new TypeError(
+        `${this.constructor.name}(${this.numFeatures}): expected input [N, ${this.numFeatures}, H, W], got [${x.shape.join(', ')}]`,
+      );
     }
   }
   protected countBatch(): void {
@@ -49,9 +56,13 @@ export class InstanceNorm2d extends RunningStatsNorm {
     this.checkInput(x);
     const useInputStats = this.training || !this.trackRunningStats;
     return F.instanceNorm(x, {
-      weight: this.optionalParam('weight'), bias: this.optionalParam('bias'),
-      runningMean: this.buffer('running_mean'), runningVar: this.buffer('running_var'),
-      useInputStats, momentum: this.momentum, eps: this.eps,
+      weight: this.optionalParam('weight'),
+      bias: this.optionalParam('bias'),
+      runningMean: this.buffer('running_mean'),
+      runningVar: this.buffer('running_var'),
+      useInputStats,
+      momentum: this.momentum,
+      eps: this.eps,
     });
   }
 }
@@ -66,24 +77,36 @@ export class BatchNorm2d extends RunningStatsNorm {
     const useBatchStats = this.training || !this.trackRunningStats;
     if (this.training && this.trackRunningStats) this.countBatch();
     return F.batchNorm(x, {
-      weight: this.optionalParam('weight'), bias: this.optionalParam('bias'),
+      weight: this.optionalParam('weight'),
+      bias: this.optionalParam('bias'),
       runningMean: this.training || this.trackRunningStats ? this.buffer('running_mean') : null,
       runningVar: this.training || this.trackRunningStats ? this.buffer('running_var') : null,
-      training: useBatchStats, momentum: this.momentum, eps: this.eps,
+      training: useBatchStats,
+      momentum: this.momentum,
+      eps: this.eps,
     });
   }
 }
 
 export class GroupNorm extends Module {
   static initKind = 'norm' as const;
-  constructor(readonly numGroups: number, readonly numChannels: number, readonly o: { eps?: number; affine?: boolean } = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    readonly o: { eps?: number; affine?: boolean } = {},
+  ) {
     super();
-    if (numChannels % numGroups) throw new RangeError(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
+    if (numChannels % numGroups)
+      throw new RangeError(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
     const affine = o.affine ?? true;
     this.registerParameter('weight', affine ? ones([numChannels]) : null);
     this.registerParameter('bias', affine ? zeros([numChannels]) : null);
   }
   forward(x: Tensor): Tensor {
-    return F.groupNorm(x, this.numGroups, { weight: this.optionalParam('weight'), bias: this.optionalParam('bias'), eps: this.o.eps });
+    return F.groupNorm(x, this.numGroups, {
+      weight: this.optionalParam('weight'),
+      bias: this.optionalParam('bias'),
+      eps: this.o.eps,
+    });
   }
 }

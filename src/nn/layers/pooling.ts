@@ -5,7 +5,10 @@ import { Module } from '../module.js';
 type Pair = number | [number, number];
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -13,7 +16,10 @@ export class AvgPool2d extends Module {
   }
 }
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly o: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly o: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -31,7 +37,10 @@ export class AdaptiveAvgPool2d extends Module {
 }
 /** Flattens dimensions startDim..endDim into one, as `nn.Flatten` (default: all but the batch). */
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

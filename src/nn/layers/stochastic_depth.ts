@@ -9,7 +9,8 @@ export type StochasticDepthMode = 'row' | 'batch';
 
 export function stochasticDepth(x: Tensor, p: number, mode: StochasticDepthMode, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`stochasticDepth: p must be in [0, 1], got ${p}`);
-  if (mode !== 'row' && mode !== 'batch') throw new RangeError(`stochasticDepth: mode must be 'row' or 'batch', got '${String(mode)}'`);
+  if (mode !== 'row' && mode !== 'batch')
+    throw new RangeError(`stochasticDepth: mode must be 'row' or 'batch', got '${String(mode)}'`);
   if (!training || p === 0) return x;
   const survival = 1 - p;
   const shape = mode === 'row' ? [x.shape[0]!, ...x.shape.slice(1).map(() => 1)] : x.shape.map(() => 1);
@@ -21,7 +22,10 @@ export function stochasticDepth(x: Tensor, p: number, mode: StochasticDepthMode,
 }
 
 export class StochasticDepth extends Module {
-  constructor(readonly p: number, readonly mode: StochasticDepthMode = 'row') {
+  constructor(
+    readonly p: number,
+    readonly mode: StochasticDepthMode = 'row',
+  ) {
     super();
     if (!(p >= 0 && p <= 1)) throw new RangeError(`StochasticDepth: p must be in [0, 1], got ${p}`);
   }

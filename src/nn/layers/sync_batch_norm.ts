@@ -43,10 +43,16 @@ export class SyncBatchNorm2d extends BatchNorm2d {
     const weight = bn.optionalParam('weight');
     const bias = bn.optionalParam('bias');
     if ((weight === null) !== (bias === null)) {
-      throw new TypeError(`SyncBatchNorm2d.fromBatchNorm: the BatchNorm2d(${bn.numFeatures}) has ${weight ? 'a weight but no bias' : 'a bias but no weight'}; it must have both or neither`);
+      throw new TypeError(
+        `SyncBatchNorm2d.fromBatchNorm: the BatchNorm2d(${bn.numFeatures}) has ${weight ? 'a weight but no bias' : 'a bias but no weight'}; it must have both or neither`,
+      );
     }
     const sync = new SyncBatchNorm2d(bn.numFeatures, {
-      eps: bn.eps, momentum: bn.momentum, affine: weight !== null, trackRunningStats: bn.trackRunningStats, processGroup,
+      eps: bn.eps,
+      momentum: bn.momentum,
+      affine: weight !== null,
+      trackRunningStats: bn.trackRunningStats,
+      processGroup,
     });
     // Registering under the same names drops the fresh tensors the constructor made.
     if (weight && bias) {
@@ -56,7 +62,10 @@ export class SyncBatchNorm2d extends BatchNorm2d {
     if (bn.trackRunningStats) {
       for (const name of ['running_mean', 'running_var', 'num_batches_tracked']) {
         const b = bn.buffer(name);
-        if (!b) throw new TypeError(`SyncBatchNorm2d.fromBatchNorm: the BatchNorm2d(${bn.numFeatures}) tracks running stats but has no '${name}' buffer`);
+        if (!b)
+          throw new TypeError(
+            `SyncBatchNorm2d.fromBatchNorm: the BatchNorm2d(${bn.numFeatures}) tracks running stats but has no '${name}' buffer`,
+          );
         sync.registerBuffer(name, b);
       }
     }
@@ -90,7 +99,9 @@ export class SyncBatchNorm2d extends BatchNorm2d {
       const counts = gathered.select(1, 0); // no gradient needed: counts are not functions of x
       const N = counts.sum().item();
       if (N <= 1) {
-        throw new RangeError(`SyncBatchNorm2d(${C}): training needs more than 1 value per channel over all ${R} ranks, got ${N} (input [${x.shape.join(', ')}] on rank ${pg.rank})`);
+        throw new RangeError(
+          `SyncBatchNorm2d(${C}): training needs more than 1 value per channel over all ${R} ranks, got ${N} (input [${x.shape.join(', ')}] on rank ${pg.rank})`,
+        );
       }
       const means = table.narrow(1, 1, C); // [R, C]
       const m2s = table.narrow(1, 1 + C, C);
@@ -112,7 +123,13 @@ export class SyncBatchNorm2d extends BatchNorm2d {
         noGrad(() => {
           const m = this.momentum;
           runningMean.mul_(1 - m).add_(gMean.detach().to(runningMean.dtype), m);
-          runningVar.mul_(1 - m).add_(gM2.detach().div(N - 1).to(runningVar.dtype), m); // unbiased, as PyTorch
+          runningVar.mul_(1 - m).add_(
+            gM2
+              .detach()
+              .div(N - 1)
+              .to(runningVar.dtype),
+            m,
+          ); // unbiased, as PyTorch
         });
       }
       return y;
@@ -137,7 +154,8 @@ export class SyncBatchNorm2d extends BatchNorm2d {
 export function convertSyncBatchNorm(module: BatchNorm2d, processGroup: ProcessGroup | null): SyncBatchNorm2d;
 export function convertSyncBatchNorm<M extends Module<any, any>>(module: M, processGroup: ProcessGroup | null): M;
 export function convertSyncBatchNorm(module: Module<any, any>, processGroup: ProcessGroup | null): Module<any, any> {
-  if (module instanceof BatchNorm2d && !(module instanceof SyncBatchNorm2d)) return SyncBatchNorm2d.fromBatchNorm(module, processGroup);
+  if (module instanceof BatchNorm2d && !(module instanceof SyncBatchNorm2d))
+    return SyncBatchNorm2d.fromBatchNorm(module, processGroup);
   if (module instanceof SyncBatchNorm2d) {
     module.processGroup = processGroup;
     return module;

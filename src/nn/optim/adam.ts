@@ -14,7 +14,8 @@ export class Adam extends Optimizer<AdamOptions> {
   constructor(params: ConstructorParameters<typeof Optimizer<AdamOptions>>[0], o: Partial<AdamOptions> = {}) {
     const opts: AdamOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...o };
     if (!(opts.lr >= 0)) throw new RangeError(`Adam: invalid learning rate ${opts.lr}`);
-    if (!opts.betas.every((b) => b >= 0 && b < 1)) throw new RangeError(`Adam: betas must be in [0, 1), got [${opts.betas}]`);
+    if (!opts.betas.every((b) => b >= 0 && b < 1))
+      throw new RangeError(`Adam: betas must be in [0, 1), got [${opts.betas}]`);
     if (!(opts.eps >= 0)) throw new RangeError(`Adam: invalid eps ${opts.eps}`);
     super(params, opts);
   }

@@ -43,11 +43,22 @@ export class GradScaler {
   private readonly perOptimizer = new Map<AnyOptimizer, OptimizerStage>();
 
   constructor(o: Partial<GradScalerOptions> = {}) {
-    const opts: GradScalerOptions = { initScale: 2 ** 16, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000, enabled: true, ...o };
-    if (!(opts.initScale > 0) || !Number.isFinite(Math.fround(opts.initScale))) throw new RangeError(`GradScaler: initScale must be a positive float32 number, got ${opts.initScale}`);
-    if (!(opts.growthFactor > 1)) throw new RangeError(`GradScaler: growthFactor must be > 1, got ${opts.growthFactor}`);
-    if (!(opts.backoffFactor > 0 && opts.backoffFactor < 1)) throw new RangeError(`GradScaler: backoffFactor must be in (0, 1), got ${opts.backoffFactor}`);
-    if (!Number.isInteger(opts.growthInterval) || opts.growthInterval < 1) throw new RangeError(`GradScaler: growthInterval must be a positive integer, got ${opts.growthInterval}`);
+    const opts: GradScalerOptions = {
+      initScale: 2 ** 16,
+      growthFactor: 2,
+      backoffFactor: 0.5,
+      growthInterval: 2000,
+      enabled: true,
+      ...o,
+    };
+    if (!(opts.initScale > 0) || !Number.isFinite(Math.fround(opts.initScale)))
+      throw new RangeError(`GradScaler: initScale must be a positive float32 number, got ${opts.initScale}`);
+    if (!(opts.growthFactor > 1))
+      throw new RangeError(`GradScaler: growthFactor must be > 1, got ${opts.growthFactor}`);
+    if (!(opts.backoffFactor > 0 && opts.backoffFactor < 1))
+      throw new RangeError(`GradScaler: backoffFactor must be in (0, 1), got ${opts.backoffFactor}`);
+    if (!Number.isInteger(opts.growthInterval) || opts.growthInterval < 1)
+      throw new RangeError(`GradScaler: growthInterval must be a positive integer, got ${opts.growthInterval}`);
     this.options = Object.freeze(opts);
     // PyTorch keeps the scale in a float32 tensor: every value here is rounded as it would be.
     this.scaleValue = Math.fround(opts.initScale);
@@ -86,8 +97,10 @@ export class GradScaler {
   unscale(optimizer: AnyOptimizer): void {
     if (!this.enabled) return;
     const stage = this.perOptimizer.get(optimizer);
-    if (stage?.stage === 'unscaled') throw new Error('GradScaler.unscale: already called on this optimizer since the last update()');
-    if (stage?.stage === 'stepped') throw new Error('GradScaler.unscale: called after step() on this optimizer; call update() first');
+    if (stage?.stage === 'unscaled')
+      throw new Error('GradScaler.unscale: already called on this optimizer since the last update()');
+    if (stage?.stage === 'stepped')
+      throw new Error('GradScaler.unscale: called after step() on this optimizer; call update() first');
     // As PyTorch: the reciprocal is taken in double precision, then rounded to float32.
     const invScale = Math.fround(1 / this.scaleValue);
     const foundInf = noGrad(() =>
@@ -98,16 +111,23 @@ export class GradScaler {
             const g = p.grad;
             if (!g) continue;
             if (g.dtype === 'float16') {
-              throw new TypeError(`GradScaler.unscale: a parameter's gradient is float16 (${p.toString()}); keep parameters in float32 (autocast casts them per op)`);
+              throw new TypeError(
+                `GradScaler.unscale: a parameter's gradient is float16 (${p.toString()}); keep parameters in float32 (autocast casts them per op)`,
+              );
             }
             grads.push(g);
           }
         }
         if (grads.length === 0) {
-          throw new Error('GradScaler.unscale: none of the optimizer\'s parameters has a gradient; call backward on scaler.scale(loss) first');
+          throw new Error(
+            "GradScaler.unscale: none of the optimizer's parameters has a gradient; call backward on scaler.scale(loss) first",
+          );
         }
         // Checked before unscaling, as PyTorch (a tiny scale's large reciprocal must not overflow the check).
-        const finite = stack(grads.map((g) => (call('aten::isfinite', g) as Tensor).all())).all().item() === 1;
+        const finite =
+          stack(grads.map((g) => (call('aten::isfinite', g) as Tensor).all()))
+            .all()
+            .item() === 1;
         for (const g of grads) g.mul_(invScale);
         return !finite;
       }),
@@ -124,7 +144,8 @@ export class GradScaler {
       optimizer.step();
       return true;
     }
-    if (this.perOptimizer.get(optimizer)?.stage === 'stepped') throw new Error('GradScaler.step: already called on this optimizer since the last update()');
+    if (this.perOptimizer.get(optimizer)?.stage === 'stepped')
+      throw new Error('GradScaler.step: already called on this optimizer since the last update()');
     if (!this.perOptimizer.has(optimizer)) this.unscale(optimizer);
     const state = this.perOptimizer.get(optimizer)!;
     const stepped = !state.foundInf;
@@ -142,10 +163,14 @@ export class GradScaler {
   update(newScale?: number): void {
     if (!this.enabled) return;
     if (newScale !== undefined) {
-      if (!(newScale > 0) || !Number.isFinite(Math.fround(newScale))) throw new RangeError(`GradScaler.update: newScale must be a positive float32 number, got ${newScale}`);
+      if (!(newScale > 0) || !Number.isFinite(Math.fround(newScale)))
+        throw new RangeError(`GradScaler.update: newScale must be a positive float32 number, got ${newScale}`);
       this.scaleValue = Math.fround(newScale);
     } else {
-      if (this.perOptimizer.size === 0) throw new Error('GradScaler.update: no optimizer was unscaled or stepped since the last update(); call step(optimizer) first');
+      if (this.perOptimizer.size === 0)
+        throw new Error(
+          'GradScaler.update: no optimizer was unscaled or stepped since the last update(); call step(optimizer) first',
+        );
       const foundInf = [...this.perOptimizer.values()].some((s) => s.foundInf);
       if (foundInf) {
         this.scaleValue = Math.fround(this.scaleValue * this.options.backoffFactor);
@@ -174,10 +199,14 @@ export class GradScaler {
     const scale = (s as Partial<GradScalerState> | null)?.scale;
     const tracker = (s as Partial<GradScalerState> | null)?.growthTracker;
     if (typeof scale !== 'number' || !(scale > 0) || !Number.isFinite(Math.fround(scale))) {
-      throw new RangeError(`GradScaler.loadStateDict: scale must be a positive float32 number, got ${JSON.stringify(scale)}`);
+      throw new RangeError(
+        `GradScaler.loadStateDict: scale must be a positive float32 number, got ${JSON.stringify(scale)}`,
+      );
     }
     if (typeof tracker !== 'number' || !Number.isInteger(tracker) || tracker < 0) {
-      throw new RangeError(`GradScaler.loadStateDict: growthTracker must be an integer >= 0, got ${JSON.stringify(tracker)}`);
+      throw new RangeError(
+        `GradScaler.loadStateDict: growthTracker must be an integer >= 0, got ${JSON.stringify(tracker)}`,
+      );
     }
     this.scaleValue = Math.fround(scale);
     this.growthTracker = tracker;

@@ -31,7 +31,8 @@ export abstract class LRScheduler {
     return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
   }
   loadStateDict(s: { lastEpoch: number; baseLrs: number[] }): void {
-    if (s.baseLrs.length !== this.baseLrs.length) throw new Error(`loading scheduler state: ${s.baseLrs.length} groups saved, ${this.baseLrs.length} present`);
+    if (s.baseLrs.length !== this.baseLrs.length)
+      throw new Error(`loading scheduler state: ${s.baseLrs.length} groups saved, ${this.baseLrs.length} present`);
     this.lastEpoch = s.lastEpoch;
     s.baseLrs.forEach((lr, i) => (this.baseLrs[i] = lr));
     this.apply();
@@ -43,8 +44,13 @@ export abstract class LRScheduler {
  * `decay` epochs (lr = lr0 * (1 - (epoch - constant) / decay)).
  */
 export class LinearDecayLR extends LRScheduler {
-  constructor(optimizer: Optimizer<{ lr: number }>, readonly constant: number, readonly decay: number) {
-    if (!(constant >= 0) || !(decay >= 0)) throw new RangeError(`LinearDecayLR: epoch counts must be >= 0, got ${constant} and ${decay}`);
+  constructor(
+    optimizer: Optimizer<{ lr: number }>,
+    readonly constant: number,
+    readonly decay: number,
+  ) {
+    if (!(constant >= 0) || !(decay >= 0))
+      throw new RangeError(`LinearDecayLR: epoch counts must be >= 0, got ${constant} and ${decay}`);
     super(optimizer);
   }
   factor(epoch: number): number {
@@ -56,7 +62,11 @@ export class LinearDecayLR extends LRScheduler {
 
 /** Multiplies the rate by gamma every stepSize epochs, as torch.optim.lr_scheduler.StepLR. */
 export class StepLR extends LRScheduler {
-  constructor(optimizer: Optimizer<{ lr: number }>, readonly stepSize: number, readonly gamma = 0.1) {
+  constructor(
+    optimizer: Optimizer<{ lr: number }>,
+    readonly stepSize: number,
+    readonly gamma = 0.1,
+  ) {
     if (!(stepSize >= 1)) throw new RangeError(`StepLR: stepSize must be >= 1, got ${stepSize}`);
     super(optimizer);
   }
@@ -67,7 +77,11 @@ export class StepLR extends LRScheduler {
 
 /** Cosine annealing from the initial rate to etaMin over tMax epochs (closed form). */
 export class CosineAnnealingLR extends LRScheduler {
-  constructor(optimizer: Optimizer<{ lr: number }>, readonly tMax: number, readonly etaMinFactor = 0) {
+  constructor(
+    optimizer: Optimizer<{ lr: number }>,
+    readonly tMax: number,
+    readonly etaMinFactor = 0,
+  ) {
     if (!(tMax >= 1)) throw new RangeError(`CosineAnnealingLR: tMax must be >= 1, got ${tMax}`);
     super(optimizer);
   }

@@ -21,14 +21,16 @@ export abstract class Optimizer<H extends { lr: number }> {
   protected readonly steps = new Map<number, number>();
 
   constructor(params: Tensor[] | { params: Tensor[]; hyper?: Partial<H> }[], defaults: H) {
-    const groups = Array.isArray(params) && params.length > 0 && !('params' in (params[0] as object))
-      ? [{ params: params as Tensor[] }]
-      : (params as { params: Tensor[]; hyper?: Partial<H> }[]);
+    const groups =
+      Array.isArray(params) && params.length > 0 && !('params' in (params[0] as object))
+        ? [{ params: params as Tensor[] }]
+        : (params as { params: Tensor[]; hyper?: Partial<H> }[]);
     this.groups = groups.map((g) => ({ params: [...g.params], hyper: { ...defaults, ...(g.hyper ?? {}) } }));
     const seen = new Set<Tensor>();
     for (const p of this.groups.flatMap((g) => g.params)) {
       if (seen.has(p)) throw new Error(`${this.constructor.name}: a parameter appears twice`);
-      if (!p.requiresGrad) throw new Error(`${this.constructor.name}: a parameter does not require grad (${p.toString()})`);
+      if (!p.requiresGrad)
+        throw new Error(`${this.constructor.name}: a parameter does not require grad (${p.toString()})`);
       seen.add(p);
     }
     if (seen.size === 0) throw new Error(`${this.constructor.name}: no parameters to optimise`);
@@ -93,8 +95,12 @@ export abstract class Optimizer<H extends { lr: number }> {
   /** Restores a state saved by `stateDict` (values are copied; shapes must match the parameters). */
   loadStateDict(saved: OptimizerState): void {
     const { config } = saved;
-    if (config.kind !== this.constructor.name) throw new Error(`loading optimizer state: saved by ${config.kind}, loading into ${this.constructor.name}`);
-    if (config.groups.length !== this.groups.length || config.groups.some((g, i) => g.size !== this.groups[i]!.params.length)) {
+    if (config.kind !== this.constructor.name)
+      throw new Error(`loading optimizer state: saved by ${config.kind}, loading into ${this.constructor.name}`);
+    if (
+      config.groups.length !== this.groups.length ||
+      config.groups.some((g, i) => g.size !== this.groups[i]!.params.length)
+    ) {
       throw new Error(
         `loading ${config.kind} state: saved parameter groups [${config.groups.map((g) => g.size)}] differ from [${this.groups.map((g) => g.params.length)}]`,
       );
@@ -106,7 +112,10 @@ export abstract class Optimizer<H extends { lr: number }> {
       const index = m ? Number(m[1]) : -1;
       if (!m || index >= params.length) throw new Error(`loading ${config.kind} state: unexpected tensor '${key}'`);
       const p = params[index]!;
-      if (t.shape.join(',') !== p.shape.join(',')) throw new Error(`loading ${config.kind} state: '${key}' has shape [${t.shape}], parameter ${index} has [${p.shape}]`);
+      if (t.shape.join(',') !== p.shape.join(','))
+        throw new Error(
+          `loading ${config.kind} state: '${key}' has shape [${t.shape}], parameter ${index} has [${p.shape}]`,
+        );
       if (!incoming.has(index)) incoming.set(index, new Map());
       incoming.get(index)!.set(m[2]!, t);
     }
@@ -115,7 +124,8 @@ export abstract class Optimizer<H extends { lr: number }> {
     noGrad(() => {
       for (const [index, slots] of incoming) {
         const s = this.stateOf(index);
-        for (const [name, t] of slots) s.set(name, keep(t.to({ dtype: params[index]!.dtype, device: params[index]!.device, copy: true })));
+        for (const [name, t] of slots)
+          s.set(name, keep(t.to({ dtype: params[index]!.dtype, device: params[index]!.device, copy: true })));
       }
     });
     config.groups.forEach((g, i) => Object.assign(this.groups[i]!.hyper, g.hyper));

@@ -14,7 +14,8 @@ export class SGD extends Optimizer<SGDOptions> {
   constructor(params: ConstructorParameters<typeof Optimizer<SGDOptions>>[0], o: Partial<SGDOptions> & { lr: number }) {
     const opts: SGDOptions = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...o };
     if (!(opts.lr >= 0)) throw new RangeError(`SGD: invalid learning rate ${opts.lr}`);
-    if (opts.nesterov && (opts.momentum <= 0 || opts.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum needs momentum > 0 and no dampening');
+    if (opts.nesterov && (opts.momentum <= 0 || opts.dampening !== 0))
+      throw new RangeError('SGD: Nesterov momentum needs momentum > 0 and no dampening');
     super(params, opts);
   }
 

@@ -19,12 +19,19 @@ async function writeDataset({ state: s, ui, paths }: StageContext<'data'>): Prom
   const st = s.settings;
   await rm(paths.data, { recursive: true, force: true });
   if (s.request.data === null) {
-    ui.say(`writing the sample dataset: ${st.sampleLesions} lesions at ${Math.max(st.width, st.height)}x${Math.max(st.width, st.height)} -> ${paths.data}`);
+    ui.say(
+      `writing the sample dataset: ${st.sampleLesions} lesions at ${Math.max(st.width, st.height)}x${Math.max(st.width, st.height)} -> ${paths.data}`,
+    );
     await writeSampleDataset(paths.data, { n: st.sampleLesions, seed: 0, size: Math.max(st.width, st.height, 32) });
   } else {
-    ui.say(`linking ${s.request.data}'s lesions${st.maxTrain === null ? '' : ` (at most ${st.maxTrain} training lesions)`} -> ${paths.data}`);
+    ui.say(
+      `linking ${s.request.data}'s lesions${st.maxTrain === null ? '' : ` (at most ${st.maxTrain} training lesions)`} -> ${paths.data}`,
+    );
     const w = await writeLinkedSubset(s.request.data, paths.data, st.maxTrain);
-    if (w.leftOut > 0) ui.say(`${w.leftOut} lesion(s) of ${s.request.data} have no image, mask or label: left out (see 'dermosynth data inspect')`);
+    if (w.leftOut > 0)
+      ui.say(
+        `${w.leftOut} lesion(s) of ${s.request.data} have no image, mask or label: left out (see 'dermosynth data inspect')`,
+      );
   }
 }
 
@@ -51,7 +58,12 @@ async function testSet({ paths }: StageContext<'data'>, cache: LesionCache): Pro
 }
 
 function countsLine(counts: SplitCounts): string {
-  const line = (sp: Split) => `${sp} ${Object.values(counts[sp]).reduce((a, b) => a + b, 0)} (${Object.entries(counts[sp]).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'})`;
+  const line = (sp: Split) =>
+    `${sp} ${Object.values(counts[sp]).reduce((a, b) => a + b, 0)} (${
+      Object.entries(counts[sp])
+        .map(([c, n]) => `${c} ${n}`)
+        .join(', ') || 'none'
+    })`;
   return `lesions: ${(['train', 'val', 'test'] as const).map(line).join('; ')}`;
 }
 
@@ -59,7 +71,9 @@ export const dataStage: StageRunner<'data'> = async (c) => {
   const { state: s, record: rec, ui, paths } = c;
   await writeDataset(c);
   const bars = prepareBars(ui);
-  const cache = await openTrainingData(paths.run, ganTrainOptions(s, null), (p) => bars.update(p)).finally(() => bars.stop());
+  const cache = await openTrainingData(paths.run, ganTrainOptions(s, null), (p) => bars.update(p)).finally(() =>
+    bars.stop(),
+  );
   try {
     const counts = cacheCounts(cache);
     rec.detail.counts = counts;

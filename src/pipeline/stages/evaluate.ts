@@ -44,12 +44,24 @@ function evaluationBars(ui: DemoUI): { hooks: EvaluateHooks; stop(): void } {
 export const evaluateStage: StageRunner<'evaluate'> = async ({ state: s, record: rec, ui, paths }) => {
   const { epochs, secondsPerEpoch } = auxEpochs(s);
   rec.detail.auxEpochs = epochs;
-  ui.say(`auxiliary classifier and segmenter: ${epochs} epoch(s) on the ${trainLesions(s)} real training lesions (about ${formatSeconds(epochs * secondsPerEpoch)}), then the val split`);
+  ui.say(
+    `auxiliary classifier and segmenter: ${epochs} epoch(s) on the ${trainLesions(s)} real training lesions (about ${formatSeconds(epochs * secondsPerEpoch)}), then the val split`,
+  );
   const bars = evaluationBars(ui);
   const m = await evaluate(
     {
-      run: paths.run, data: null, split: 'val', inceptionWeights: null, lpips: null, device: 'cpu', batch: 16, maxImages: null,
-      auxEpochs: epochs, auxDir: null, seed: 0, gridExamples: s.settings.gridExamples,
+      run: paths.run,
+      data: null,
+      split: 'val',
+      inceptionWeights: null,
+      lpips: null,
+      device: 'cpu',
+      batch: 16,
+      maxImages: null,
+      auxEpochs: epochs,
+      auxDir: null,
+      seed: 0,
+      gridExamples: s.settings.gridExamples,
     },
     bars.hooks,
   ).finally(() => bars.stop());

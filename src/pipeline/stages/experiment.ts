@@ -47,12 +47,17 @@ function experimentBars(ui: DemoUI, stop: () => boolean): { hooks: ExperimentHoo
 export const experimentStage: StageRunner<'experiment'> = async (c) => {
   const { record: rec, ui, stop, paths } = c;
   const o = experimentOptions(c.state, await plannedEpochs(c));
-  ui.say(`resnet18 from scratch, ${o.epochs} epoch(s) per arm at ${o.width}x${o.height}, batch ${o.batch}: real only, then real + synthetic`);
+  ui.say(
+    `resnet18 from scratch, ${o.epochs} epoch(s) per arm at ${o.width}x${o.height}, batch ${o.batch}: real only, then real + synthetic`,
+  );
   const bars = experimentBars(ui, stop);
   const results = await runAugmentExperiment(o, bars.hooks).finally(() => bars.stop());
   if (!results) return false;
   await removeFinishedCheckpoints(path.join(paths.experiment, 'runs'));
   const t = Object.values(results.models[0]!.tests)[0]!;
-  rec.detail.meanAuc = { real: t.arms.real.pooled.mean.auc, 'real+synthetic': t.arms['real+synthetic'].pooled.mean.auc };
+  rec.detail.meanAuc = {
+    real: t.arms.real.pooled.mean.auc,
+    'real+synthetic': t.arms['real+synthetic'].pooled.mean.auc,
+  };
   return true;
 };

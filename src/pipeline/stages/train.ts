@@ -45,16 +45,26 @@ class StepClock {
 }
 
 /** Puts the plan's schedule in the run's config.json (what synthesize and evaluate read) and resumes from the newest checkpoint. */
-async function resumeSession({ ui, paths }: StageContext<'train'>, trainer: Trainer, plan: TrainPlan | null): Promise<number> {
+async function resumeSession(
+  { ui, paths }: StageContext<'train'>,
+  trainer: Trainer,
+  plan: TrainPlan | null,
+): Promise<number> {
   const run = runPaths(paths.run);
-  if (plan && (await readRunConfig(run.config))?.options.steps !== plan.steps) await writeRunConfig(run.config, trainer.runConfig());
+  if (plan && (await readRunConfig(run.config))?.options.steps !== plan.steps)
+    await writeRunConfig(run.config, trainer.runConfig());
   const start = await trainer.resume();
   if (start > 0) ui.say(`resuming the training at step ${start}${plan ? ` of ${trainer.totalSteps}` : ''}`);
   return start;
 }
 
 /** Why the session should stop now, if it should (a re-plan point checked is counted in the record). */
-function stopReason({ state: s, record: rec }: StageContext<'train'>, plan: TrainPlan | null, stepsThisSession: number, clock: StepClock): StopWhy | null {
+function stopReason(
+  { state: s, record: rec }: StageContext<'train'>,
+  plan: TrainPlan | null,
+  stepsThisSession: number,
+  clock: StepClock,
+): StopWhy | null {
   if (!plan) return stepsThisSession >= s.settings.calibrationSteps ? 'measured' : null;
   if (s.settings.fixedSteps !== null) return null;
   if (clock.seconds > s.budgets.train * 1.1) return 'time';
@@ -65,30 +75,54 @@ function stopReason({ state: s, record: rec }: StageContext<'train'>, plan: Trai
 }
 
 /** Records a new plan: the first, from the measured steps, or a re-plan replacing `old`. */
-async function adoptPlan({ state: s, record: rec, ui }: StageContext<'train'>, old: TrainPlan | null, next: TrainPlan, measured: number): Promise<void> {
+async function adoptPlan(
+  { state: s, record: rec, ui }: StageContext<'train'>,
+  old: TrainPlan | null,
+  next: TrainPlan,
+  measured: number,
+): Promise<void> {
   if (old) {
     rec.detail.replans = [...(rec.detail.replans ?? []), old];
-    ui.say(`the step time changed: ${next.secondsPerStep.toFixed(3)} s now, ${old.secondsPerStep.toFixed(3)} s planned; re-planned from ${old.steps} to ${next.steps} steps`);
+    ui.say(
+      `the step time changed: ${next.secondsPerStep.toFixed(3)} s now, ${old.secondsPerStep.toFixed(3)} s planned; re-planned from ${old.steps} to ${next.steps} steps`,
+    );
   } else {
-    ui.say(`${next.secondsPerStep.toFixed(3)} s per step (median of ${measured}): ${next.steps} steps (${next.epochs} epochs at lr 2e-4, then ${next.decayEpochs} decaying to 0; ${next.stepsPerEpoch} steps per epoch)`);
+    ui.say(
+      `${next.secondsPerStep.toFixed(3)} s per step (median of ${measured}): ${next.steps} steps (${next.epochs} epochs at lr 2e-4, then ${next.decayEpochs} decaying to 0; ${next.stepsPerEpoch} steps per epoch)`,
+    );
   }
   rec.detail.plan = next;
   await saveDemoState(s);
 }
 
 /** Records what a session did and decides what comes next: train again with a new plan, or the stage finished or stopped. */
-async function endSession(c: StageContext<'train'>, plan: TrainPlan | null, r: TrainerResult, clock: StepClock, why: StopWhy | null, stepsPerEpoch: number): Promise<SessionEnd> {
+async function endSession(
+  c: StageContext<'train'>,
+  plan: TrainPlan | null,
+  r: TrainerResult,
+  clock: StepClock,
+  why: StopWhy | null,
+  stepsPerEpoch: number,
+): Promise<SessionEnd> {
   const { state: s, record: rec, ui, paths } = c;
   rec.detail.trainSeconds = Number(clock.seconds.toFixed(1));
   rec.detail.steps = r.step;
   if (clock.durations.length > 0) rec.detail.recentSecondsPerStep = recentStepSeconds(clock.durations);
   if (why === 'measured' || why === 'replan') {
-    await adoptPlan(c, why === 'replan' ? plan : null, planSteps(s, r.step, clock.seconds, recentStepSeconds(clock.durations), stepsPerEpoch), clock.durations.length);
+    await adoptPlan(
+      c,
+      why === 'replan' ? plan : null,
+      planSteps(s, r.step, clock.seconds, recentStepSeconds(clock.durations), stepsPerEpoch),
+      clock.durations.length,
+    );
     return 'planned';
   }
   if (!plan || (!r.finished && why !== 'time')) return 'stopped';
   rec.detail.stoppedOnTime = why === 'time';
-  if (why === 'time') ui.say(`stopped on the time budget at step ${r.step} of ${r.totalSteps} (the steps took longer than measured); the newest checkpoint is the generator`);
+  if (why === 'time')
+    ui.say(
+      `stopped on the time budget at step ${r.step} of ${r.totalSteps} (the steps took longer than measured); the newest checkpoint is the generator`,
+    );
   rec.detail.weights = path.relative(paths.out, r.finished ? r.generatorFile! : r.lastCheckpoint!);
   return 'finished';
 }
@@ -104,21 +138,32 @@ async function trainSession(c: StageContext<'train'>, notices: (m: string) => vo
     const start = await resumeSession(c, trainer, plan);
     const clock = new StepClock(start);
     const session: { why: StopWhy | null } = { why: null };
-    const bar = plan ? ui.progress('training', trainer.totalSteps, 'steps') : ui.progress('measuring', s.settings.calibrationSteps, 'steps');
+    const bar = plan
+      ? ui.progress('training', trainer.totalSteps, 'steps')
+      : ui.progress('measuring', s.settings.calibrationSteps, 'steps');
     bar.update(plan ? start : 0);
-    const r = await trainer.run({
-      onStep: (x) => {
-        clock.onStep(x.step, x.seconds);
-        if (plan) bar.update(x.step, x.totalSteps, Object.entries(x.losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' '));
-        else bar.update(x.step - start);
-      },
-      onNotice: notices,
-      shouldStop: () => {
-        if (c.stop()) return true;
-        session.why = stopReason(c, plan, trainer.currentStep - start, clock) ?? session.why;
-        return session.why !== null;
-      },
-    }).finally(() => bar.stop());
+    const r = await trainer
+      .run({
+        onStep: (x) => {
+          clock.onStep(x.step, x.seconds);
+          if (plan)
+            bar.update(
+              x.step,
+              x.totalSteps,
+              Object.entries(x.losses)
+                .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+                .join(' '),
+            );
+          else bar.update(x.step - start);
+        },
+        onNotice: notices,
+        shouldStop: () => {
+          if (c.stop()) return true;
+          session.why = stopReason(c, plan, trainer.currentStep - start, clock) ?? session.why;
+          return session.why !== null;
+        },
+      })
+      .finally(() => bar.stop());
     return await endSession(c, plan, r, clock, session.why, trainer.stepsPerEpoch);
   } finally {
     trainer.dispose();
