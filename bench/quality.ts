@@ -1,52 +1,49 @@
-// npm run bench:quality [-- --minutes 10 --size 128 --models proposed,pix2pixhd,pix2pix,spade
-//                           --seed 0 --out results.json --out-dir grids/ --vgg-weights vgg19.safetensors]
+// npm run bench:quality [-- --size 64 --models proposed,pix2pixhd,pix2pix,spade --seeds 0,1,2 --steps 3000
+//                          --long-steps 12000 --long-seeds 0 --eval-every 1500 --upsample deconv
+//                          --jobs 2 --dir .bench-cache/quality-64-deconv --aux-epochs 30]
 //
-// Image quality per model for the same wall-clock training budget, on the real ISIC-2017 images
-// (../shared/data/isic2017-512, official split: 1,800 train, 121 val lesions):
-//  1. prepares the cache once at --size (default 128x128; reused from .bench-cache/ next time);
-//  2. trains each model with its 'cpu' preset (src/models/registry.ts CPU_DEFAULTS), batch 1,
-//     the same seed and otherwise the training defaults (DEFAULT_TRAIN_OPTIONS: Adam 2e-4,
-//     betas 0.5/0.999, 'default' augmentation) on the train split for --minutes of training
-//     steps (default 10), stopped by Trainer.run's shouldStop so every model gets the same
-//     wall-clock; the VGG perceptual loss is off unless --vgg-weights is given;
-//  3. evaluates each trained generator (eval mode, no grad) on every val lesion: L1 (mean
-//     absolute error on the [0, 1] scale) and SSIM (src/eval/ssim.ts, skimage's Gaussian SSIM)
-//     of the generated image against the real one, mean ± sample std over the lesions;
-//     As a reference point it also scores the per-pixel mean train image given for every lesion
-//     (a generator that ignores its label): smooth skin makes SSIM high even for that;
-//  4. prints one table (steps reached, seconds per training step: mean, and median which is
-//     robust to the first step's warm-up and to load spikes; L1; SSIM), writes it as JSON to
-//     --out FILE, and with --out-dir writes a sample grid (label | real | generated, the first
-//     four val lesions) per model and for the baseline.
-// The machine's load average is printed: other processes on the same cores slow the steps down
-// and so lower the steps each model reaches in the budget.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// The honest comparison of the four generators for the same training budgets, on the real ISIC-2017
+// images (../shared/data/isic2017-512, official split: 1,800 train, 121 val lesions):
+//  1. prepares the cache once at --size (reused from DIR/cache next time);
+//  2. trains every model with its 'cpu' preset, batch 1, no VGG loss and otherwise the training
+//     defaults, through the CLI (`dermosynth train`), for --steps with each of --seeds and for
+//     --long-steps with each of --long-seeds, --jobs processes at a time with cores/jobs threads
+//     each; a checkpoint every --eval-every steps;
+//  3. evaluates every checkpoint and every final generator on the val split (`dermosynth evaluate`,
+//     the auxiliary networks trained once into DIR/aux until their real-val scores stop improving);
+//  4. writes DIR/quality.md (tables of the means and spreads over seeds at each budget, with the
+//     real images' ceilings, and where the proposed generator does not win), DIR/quality.json and
+//     one curve per metric against steps in DIR/curves/.
+// Everything is resumable: run it again and finished trainings and evaluations are reused,
+// unfinished trainings resume from their last checkpoint. Each budget is a run of its own: the
+// learning rate decays to zero over the budget, so the 12,000-step run's checkpoint at step 3,000 is
+// not a 3,000-step run (the curves show both).
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import * as torch from '../src/torch/index.js';
-import type { Tensor } from '../src/torch/index.js';
-import { LesionCache } from '../src/data/cache.js';
-import { DataLoader, disposeBatch } from '../src/data/loader.js';
-import { prepareCache } from '../src/data/prepare.js';
-import { readDataset } from '../src/data/readers/index.js';
-import { checkModelName, loadVgg19 } from '../src/models/registry.js';
-import type { ModelName } from '../src/models/types.js';
-import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions } from '../src/train/options.js';
-import { writeSampleGrid } from '../src/train/sample_grid.js';
-import { Trainer, runPaths } from '../src/train/trainer.js';
-import { l1Distance, ssim, toUnitRange } from '../src/eval/ssim.js';
+import { pool } from '../src/data/pool.js';
+import { classAbbreviation } from '../src/data/diagnosis.js';
+import type { Metrics } from '../src/eval/evaluate.js';
+import { plotLines } from '../src/eval/plot.js';
+import { metricColumns, type MetricColumn } from '../src/eval/run_report.js';
+import { checkModelName } from '../src/models/registry.js';
 
 const { values: args } = parseArgs({
   options: {
-    minutes: { type: 'string', default: '10' },
-    size: { type: 'string', default: '128' },
+    size: { type: 'string', default: '64' },
     models: { type: 'string', default: 'proposed,pix2pixhd,pix2pix,spade' },
-    seed: { type: 'string', default: '0' },
-    out: { type: 'string' },
-    'out-dir': { type: 'string' },
-    'vgg-weights': { type: 'string' },
-    'eval-batch': { type: 'string', default: '8' },
+    seeds: { type: 'string', default: '0,1,2' },
+    steps: { type: 'string', default: '3000' },
+    'long-steps': { type: 'string', default: '12000' },
+    'long-seeds': { type: 'string', default: '0' },
+    'eval-every': { type: 'string', default: '1500' },
+    upsample: { type: 'string' },
+    jobs: { type: 'string', default: '2' },
+    dir: { type: 'string' },
+    'aux-epochs': { type: 'string', default: '30' },
+    'dry-run': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -55,19 +52,36 @@ function fail(message: string): never {
   console.error(`bench:quality: ${message}`);
   process.exit(2);
 }
-const minutes = Number(args.minutes);
-if (!(Number.isFinite(minutes) && minutes > 0)) fail(`--minutes must be a positive number, got ${args.minutes}`);
-const size = Number(args.size);
-if (!Number.isInteger(size) || size < 16) fail(`--size must be an integer >= 16, got ${args.size}`);
-const seed = Number(args.seed);
-if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${args.seed}`);
-const evalBatch = Number(args['eval-batch']);
-if (!Number.isInteger(evalBatch) || evalBatch < 1)
-  fail(`--eval-batch must be a positive integer, got ${args['eval-batch']}`);
+function int(name: keyof typeof args, min: number): number {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, got ${String(args[name])}`);
+  return v;
+}
+function intList(name: keyof typeof args, min: number): number[] {
+  const text = String(args[name]).trim();
+  if (text === '') return [];
+  const v = text.split(',').map((s) => Number(s.trim()));
+  if (v.some((n) => !Number.isInteger(n) || n < min))
+    fail(`--${name}: expected comma-separated integers >= ${min}, got ${text}`);
+  return v;
+}
+
+const size = int('size', 16);
+const steps = int('steps', 1);
+const longSteps = int('long-steps', 0);
+const evalEvery = int('eval-every', 1);
+const jobs = int('jobs', 1);
+const auxEpochs = int('aux-epochs', 1);
+const seeds = intList('seeds', 0);
+const longSeeds = longSteps > 0 ? intList('long-seeds', 0) : [];
+const upsample = args.upsample ?? null;
+if (upsample !== null && upsample !== 'deconv' && upsample !== 'resize')
+  fail(`--upsample must be deconv or resize, got ${upsample}`);
 const models = args.models
   .split(',')
   .map((m) => m.trim())
   .filter((m) => m.length > 0);
+if (models.length === 0) fail('--models lists no model');
 for (const m of models) {
   try {
     checkModelName(m);
@@ -75,352 +89,326 @@ for (const m of models) {
     fail((e as Error).message);
   }
 }
-if (models.length === 0) fail('--models lists no model');
+if (seeds.length === 0 && longSeeds.length === 0) fail('no runs: --seeds and --long-seeds are both empty');
 
-const root = path.resolve(import.meta.dirname, '../../shared/data/isic2017-512');
+const repo = path.resolve(import.meta.dirname, '..');
+const root = path.resolve(repo, '../shared/data/isic2017-512');
 if (!existsSync(root)) {
   console.log(`bench:quality: ${root} is missing; this benchmark needs the shared ISIC-2017 data`);
   process.exit(0);
 }
-const repo = path.resolve(import.meta.dirname, '..');
-const cacheDir = path.join(repo, '.bench-cache', `isic2017-512-${size}`);
-const outDir = args['out-dir'] === undefined ? null : path.resolve(args['out-dir']);
-const budgetS = minutes * 60;
-const D = DEFAULT_TRAIN_OPTIONS;
-const load = (): string =>
+const dir = path.resolve(args.dir ?? path.join(repo, '.bench-cache', `quality-${size}-${upsample ?? 'default'}`));
+const cacheDir = path.join(dir, 'cache');
+const auxDir = path.join(dir, 'aux');
+const cli = path.join(repo, 'bin', 'dermosynth.mjs');
+const threads = Math.max(1, Math.floor(os.availableParallelism() / jobs));
+const load = () =>
   os
     .loadavg()
     .map((v) => v.toFixed(2))
     .join(' ');
 
+/** The models --upsample applies to (SPADE's generator resizes already). */
+const UPSAMPLING_MODELS = new Set(['proposed', 'pix2pixhd', 'pix2pix']);
+
+interface Run {
+  name: string;
+  model: string;
+  seed: number;
+  steps: number;
+  dir: string;
+}
+const runs: Run[] = [];
+for (const model of models) {
+  for (const seed of seeds) runs.push({ name: `${model}-s${seed}-${steps}`, model, seed, steps, dir: '' });
+  for (const seed of longSeeds)
+    runs.push({ name: `${model}-s${seed}-${longSteps}`, model, seed, steps: longSteps, dir: '' });
+}
+for (const r of runs) r.dir = path.join(dir, 'runs', r.name);
+
 console.log(
-  `bench:quality: ${models.join(', ')} at ${size}x${size}, 'cpu' presets, batch 1, seed ${seed}, ${minutes} min of training each; ` +
-    `${os.availableParallelism()} cores, ${torch.getNumThreads()} torch threads, load average ${load()}`,
+  `bench:quality: ${models.join(', ')} at ${size}x${size}, 'cpu' presets, batch 1, no VGG, upsampling ${upsample ?? "each model's default"}; ` +
+    `${steps} steps x seeds ${seeds.join(',') || '-'}${longSeeds.length ? `, ${longSteps} steps x seeds ${longSeeds.join(',')}` : ''}; ` +
+    `${jobs} job(s) of ${threads} thread(s) on ${os.availableParallelism()} cores, load average ${load()}\n  -> ${dir}`,
 );
 
-// ---- 1. the cache -------------------------------------------------------------------------------
-{
-  const t0 = performance.now();
-  const index = await readDataset(root);
-  let last = 0;
-  const result = await prepareCache(index, cacheDir, {
-    width: size,
-    height: size,
-    fit: D.fit,
-    labelMap: { boundary: D.boundary, frame: D.frame },
-    skipBad: true,
-    onProgress: (p) => {
-      const now = performance.now();
-      if (p.phase === 'decode' && p.total > 0 && (now - last > 15_000 || p.done === p.total)) {
-        last = now;
-        console.error(`  preparing ${p.done}/${p.total} lesions`);
-      }
-    },
+/** Runs the CLI with its output appended to `log`; resolves on exit 0, rejects naming the log otherwise. */
+function dermosynth(cliArgs: string[], log: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  if (args['dry-run']) {
+    console.log(`  (dry run) dermosynth ${cliArgs.join(' ')}`);
+    return Promise.resolve();
+  }
+  mkdirSync(path.dirname(log), { recursive: true });
+  return new Promise((resolve, reject) => {
+    const out = openSync(log, 'a');
+    const child = spawn(process.execPath, [cli, ...cliArgs], {
+      cwd: repo,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out); // the child holds its own copy
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`dermosynth ${cliArgs[0]} failed (${signal ?? `exit ${code}`}); see ${log}`));
+    });
   });
-  const n = (s: string) => result.manifest.records.filter((r) => r.split === s).length;
-  console.log(
-    `cache ${path.relative(repo, cacheDir)}: ${result.manifest.records.length} lesions (train ${n('train')}, val ${n('val')}), ` +
-      `${result.decoded} decoded, ${result.reused} reused, ${((performance.now() - t0) / 1000).toFixed(1)} s` +
-      (result.errors.length > 0 ? `, ${result.errors.length} skipped (see ${result.skippedFile})` : ''),
+}
+
+// ---- 1. the cache ---------------------------------------------------------------------------------
+if (!existsSync(path.join(cacheDir, 'cache.json'))) {
+  console.log(`preparing ${root} at ${size}x${size} -> ${cacheDir}`);
+  await dermosynth(
+    ['data', 'prepare', root, '--size', `${size}x${size}`, '--out', cacheDir],
+    path.join(dir, 'prepare.log'),
   );
 }
 
-const vgg = args['vgg-weights'] ? await loadVgg19(path.resolve(args['vgg-weights'])) : null;
-if (outDir) mkdirSync(outDir, { recursive: true });
-const work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-bench-quality-'));
+// ---- 2. training ----------------------------------------------------------------------------------
+const t0 = performance.now();
+const elapsed = () => `${((performance.now() - t0) / 60_000).toFixed(1)} min`;
+const toTrain = runs.filter((r) => !existsSync(path.join(r.dir, 'generator.safetensors')));
+console.log(`\ntraining: ${toTrain.length} of ${runs.length} runs to do`);
+let trained = 0;
+await pool(toTrain, jobs, async (r) => {
+  const resume = existsSync(path.join(r.dir, 'config.json'));
+  const flags = resume
+    ? ['train', '--out', r.dir, '--resume']
+    : [
+        'train',
+        '--out',
+        r.dir,
+        '--data',
+        cacheDir,
+        '--model',
+        r.model,
+        '--preset',
+        'cpu',
+        '--size',
+        `${size}x${size}`,
+        '--steps',
+        String(r.steps),
+        '--seed',
+        String(r.seed),
+        '--checkpoint-every',
+        String(evalEvery),
+        '--keep-checkpoints',
+        '1000',
+        '--sample-every',
+        String(evalEvery),
+        ...(upsample !== null && UPSAMPLING_MODELS.has(r.model) ? ['--upsample', upsample] : []),
+      ];
+  const s0 = performance.now();
+  console.log(`  ${resume ? 'resuming' : 'training'} ${r.name} (${elapsed()})`);
+  await dermosynth(flags, `${r.dir}.train.log`, { OMP_NUM_THREADS: String(threads) });
+  trained++;
+  console.log(
+    `  done ${r.name}: ${((performance.now() - s0) / 1000).toFixed(0)} s [${trained}/${toTrain.length}] load ${load()}`,
+  );
+});
 
-interface Stats {
+// ---- 3. evaluation --------------------------------------------------------------------------------
+interface Point {
+  run: Run;
+  step: number;
+  weights: string | null;
+  out: string;
+}
+function checkpointsOf(r: Run): { step: number; file: string }[] {
+  const d = path.join(r.dir, 'checkpoints');
+  if (!existsSync(d)) return [];
+  return readdirSync(d)
+    .map((f) => ({ f, m: /^step-(\d+)\.safetensors$/.exec(f) }))
+    .filter((x) => x.m !== null)
+    .map((x) => ({ step: Number(x.m![1]), file: path.join(d, x.f) }))
+    .filter((c) => c.step < r.steps)
+    .sort((a, b) => a.step - b.step);
+}
+const points: Point[] = runs.flatMap((r) => [
+  ...checkpointsOf(r).map((c) => ({
+    run: r,
+    step: c.step,
+    weights: c.file,
+    out: path.join(r.dir, `eval-step-${c.step}`),
+  })),
+  { run: r, step: r.steps, weights: null, out: r.dir },
+]);
+const toEval = points.filter((p) => !existsSync(path.join(p.out, 'metrics.json')));
+console.log(`\nevaluating: ${toEval.length} of ${points.length} generators on the val split (${elapsed()})`);
+const evalFlags = (p: Point) => [
+  'evaluate',
+  '--run',
+  p.run.dir,
+  ...(p.weights ? ['--weights', p.weights, '--out', p.out] : []),
+  '--split',
+  'val',
+  '--aux-dir',
+  auxDir,
+  '--aux-epochs',
+  String(auxEpochs),
+];
+let evaluated = 0;
+const evaluateOne = async (p: Point) => {
+  await dermosynth(evalFlags(p), path.join(p.run.dir, `eval-step-${p.step}.log`), { OMP_NUM_THREADS: String(threads) });
+  evaluated++;
+  if (evaluated % 5 === 0 || evaluated === toEval.length)
+    console.log(`  ${evaluated}/${toEval.length} evaluated (${elapsed()})`);
+};
+// The first evaluation trains the auxiliary networks (all the cores), the rest reuse them.
+if (toEval.length > 0) {
+  const first = toEval[0]!;
+  await dermosynth(evalFlags(first), path.join(first.run.dir, `eval-step-${first.step}.log`));
+  evaluated++;
+  await pool(toEval.slice(1), jobs, evaluateOne);
+}
+if (args['dry-run']) process.exit(0);
+
+// ---- 4. tables and curves -------------------------------------------------------------------------
+const metricsOf = (p: Point) => JSON.parse(readFileSync(path.join(p.out, 'metrics.json'), 'utf8')) as Metrics;
+const finals = points.filter((p) => p.weights === null).map((p) => ({ p, m: metricsOf(p) }));
+const anyMetrics = finals[0]!.m;
+const classes = Object.keys(anyMetrics.data.perClass);
+const columns = metricColumns(classes).filter((c) => finals.some(({ m }) => c.value(m.metrics) !== null));
+
+interface Summary {
   mean: number;
   std: number;
+  n: number;
 }
-interface Evaluation {
-  lesions: number;
-  l1: Stats;
-  ssim: Stats;
-  seconds: number;
-  sampleGrid: string | null;
+function summary(v: number[]): Summary {
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+  return { mean, std, n: v.length };
+}
+const digits = (c: MetricColumn) => (/KID|checkerboard/.test(c.name) ? 4 : /FID|PSNR/.test(c.name) ? 2 : 3);
+const fmt = (c: MetricColumn, s: Summary) =>
+  s.n > 1 ? `${s.mean.toFixed(digits(c))} ± ${s.std.toFixed(digits(c))}` : s.mean.toFixed(digits(c));
+
+/** The real images' ceilings of the columns that have one (Dice, checkerboard, class AUCs). */
+function ceiling(c: MetricColumn, m: Metrics['metrics']): number | null {
+  if (c.name === 'Dice') return m.dice?.real ?? null;
+  if (c.name === 'IoU') return m.iou?.real ?? null;
+  if (c.name === 'checkerboard') return m.checkerboard?.real.mean ?? null;
+  const cls = classes.find((k) => c.name.startsWith(classAbbreviation(k)));
+  return cls ? (m.classAuc?.[cls]?.real ?? null) : null;
 }
 
-/**
- * L1 and SSIM of `predict`'s images against the real ones over every val lesion, each on the
- * [0, 1] scale; with --out-dir, a grid of the first four as OUT_DIR/<name>.png.
- */
-async function evaluate(name: string, predict: (label: Tensor) => Tensor): Promise<Evaluation> {
-  const e0 = performance.now();
-  const cache = await LesionCache.open(cacheDir);
-  const loader = new DataLoader(cache, {
-    batchSize: evalBatch,
-    split: 'val',
-    shuffle: false,
-    dropLast: false,
-    augment: 'none',
+const budgets = [...new Set(runs.map((r) => r.steps))].sort((a, b) => a - b);
+const md: string[] = [];
+const json: Record<string, unknown> = {
+  benchmark: 'quality',
+  created: new Date().toISOString(),
+  data: root,
+  size,
+  upsample,
+  preset: 'cpu',
+  batch: 1,
+  vggLoss: false,
+  jobs,
+  threads,
+  cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+  budgets: {} as Record<string, unknown>,
+};
+md.push(
+  `# bench:quality: the four generators for the same budgets`,
+  '',
+  `ISIC-2017 (\`../shared/data/isic2017-512\`) at ${size}x${size}: trained on the train split, ` +
+    `evaluated on the ${anyMetrics.data.lesions} val lesions with \`dermosynth evaluate\` (auxiliary networks trained once on the real train split; ` +
+    `their own scores on the real val images are the "real" ceilings below). 'cpu' presets, batch 1, no VGG loss, upsampling ${upsample ?? "each model's default"}. ` +
+    `Means ± sample standard deviations over seeds; ↓ lower is better, ↑ higher is better; the best mean of each column in bold.`,
+  '',
+);
+for (const budget of budgets) {
+  const rows = models.map((model) => {
+    const ms = finals.filter(({ p }) => p.run.model === model && p.run.steps === budget).map(({ m }) => m.metrics);
+    return { model, ms, cells: columns.map((c) => summary(ms.map((m) => c.value(m)!).filter((v) => v !== null))) };
   });
-  const l1s: number[] = [];
-  const ssims: number[] = [];
-  let sampleGrid: string | null = null;
-  try {
-    for (const batch of loader.epoch()) {
-      try {
-        const fake = torch.tidy(() => torch.noGrad(() => predict(batch.label)));
-        const [l1, s] = torch.tidy(() => {
-          const f = toUnitRange(fake);
-          const r = toUnitRange(batch.image);
-          return [l1Distance(f, r).toArray(), ssim(f, r).toArray()];
-        });
-        l1s.push(...l1);
-        ssims.push(...s);
-        if (outDir && sampleGrid === null) {
-          sampleGrid = path.join(outDir, `${name}.png`);
-          const k = Math.min(4, batch.ids.length);
-          const cols = {
-            labelBytes: batch.labelBytes.slice(0, 0, k),
-            real: batch.image.slice(0, 0, k),
-            fake: fake.slice(0, 0, k),
-          };
-          await writeSampleGrid(sampleGrid, cols, cache.spec).finally(() => torch.dispose(cols));
-        }
-        fake.dispose();
-      } finally {
-        disposeBatch(batch);
-      }
-    }
-  } finally {
-    cache.close();
+  const present = rows.filter((r) => r.ms.length > 0);
+  if (present.length === 0) continue;
+  const best = columns.map((c, k) => {
+    const vals = present.map((r) => r.cells[k]!.mean);
+    return c.better === 'lower' ? Math.min(...vals) : Math.max(...vals);
+  });
+  const seedsHere = [...new Set(finals.filter(({ p }) => p.run.steps === budget).map(({ p }) => p.run.seed))];
+  md.push(`## ${budget.toLocaleString('en-US')} steps (seeds ${seedsHere.join(', ')})`, '');
+  md.push(`| model | ${columns.map((c) => `${c.name} ${c.better === 'lower' ? '↓' : '↑'}`).join(' | ')} |`);
+  md.push(`|---|${columns.map(() => '---').join('|')}|`);
+  for (const r of present) {
+    const cells = r.cells.map((s, k) =>
+      s.mean === best[k] && present.length > 1 ? `**${fmt(columns[k]!, s)}**` : fmt(columns[k]!, s),
+    );
+    md.push(`| ${r.model} | ${cells.join(' | ')} |`);
   }
-  return {
-    lesions: ssims.length,
-    l1: stats(l1s),
-    ssim: stats(ssims),
-    seconds: (performance.now() - e0) / 1000,
-    sampleGrid,
+  const ceilings = columns.map((c) => {
+    const v = ceiling(c, present[0]!.ms[0]!);
+    return v === null ? '' : v.toFixed(digits(c));
+  });
+  md.push(`| *real images* | ${ceilings.join(' | ')} |`, '');
+  const proposed = present.find((r) => r.model === 'proposed');
+  if (proposed && present.length > 1) {
+    const lost = columns
+      .map((c, k) => ({ c, k }))
+      .filter(({ k }) => proposed.cells[k]!.mean !== best[k])
+      .map(({ c, k }) => {
+        const winner = present.find((r) => r.cells[k]!.mean === best[k])!;
+        const overlap =
+          proposed.cells[k]!.n > 1 && winner.cells[k]!.n > 1
+            ? Math.abs(proposed.cells[k]!.mean - winner.cells[k]!.mean) <= proposed.cells[k]!.std + winner.cells[k]!.std
+            : null;
+        return `${c.name} (${winner.model} ${fmt(c, winner.cells[k]!)} against ${fmt(c, proposed.cells[k]!)}${overlap === true ? ', within one standard deviation of each other' : overlap === false ? ', further apart than their spreads' : ''})`;
+      });
+    md.push(
+      lost.length === 0
+        ? `At ${budget.toLocaleString('en-US')} steps the proposed generator has the best mean in every column.`
+        : `At ${budget.toLocaleString('en-US')} steps the proposed generator does **not** win on: ${lost.join('; ')}.`,
+      '',
+    );
+  }
+  (json.budgets as Record<string, unknown>)[budget] = {
+    seeds: seedsHere,
+    columns: columns.map((c) => c.name),
+    rows: present.map((r) => ({ model: r.model, cells: r.cells })),
+    ceilings,
   };
 }
 
-/** The per-pixel mean of the train images ([1, 3, H, W] in [-1, 1]): what a generator that ignores its label would best output for L1-like losses. */
-async function meanTrainImage(): Promise<Tensor> {
-  const cache = await LesionCache.open(cacheDir);
-  try {
-    const loader = new DataLoader(cache, {
-      batchSize: 32,
-      split: 'train',
-      shuffle: false,
-      dropLast: false,
-      augment: 'none',
-    });
-    let sum = torch.zeros([1, 3, size, size], { dtype: 'float64' });
-    let n = 0;
-    for (const batch of loader.epoch()) {
-      const next = torch.tidy(() => sum.add(batch.image.to('float64').sum(0, true)));
-      sum.dispose();
-      sum = next;
-      n += batch.ids.length;
-      disposeBatch(batch);
-    }
-    const mean = torch.tidy(() => sum.div(n).to('float32'));
-    sum.dispose();
-    return mean;
-  } finally {
-    cache.close();
-  }
-}
-
-interface ModelResult {
-  model: ModelName;
-  preset: 'cpu';
-  generatorParameters: number;
-  discriminatorParameters: number;
-  vggLoss: boolean;
-  steps: number;
-  epochs: number;
-  /** Seconds of the training steps alone (Trainer's own clock), per step: the mean, and the median (robust to the first step's warm-up and to load spikes). */
-  secondsPerStep: number;
-  medianSecondsPerStep: number;
-  /** Wall-clock of Trainer.run, including the stop checkpoint. */
-  trainWallSeconds: number;
-  valLesions: number;
-  l1: Stats;
-  ssim: Stats;
-  evalSeconds: number;
-  loadBefore: number[];
-  loadAfter: number[];
-  sampleGrid: string | null;
-}
-
-function median(v: number[]): number {
-  if (v.length === 0) return NaN;
-  const sorted = [...v].sort((a, b) => a - b);
-  const m = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
-}
-
-function stats(v: number[]): Stats {
-  const mean = v.reduce((s, x) => s + x, 0) / v.length;
-  const std = v.length > 1 ? Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / (v.length - 1)) : 0;
-  return { mean, std };
-}
-
-async function benchModel(model: ModelName): Promise<ModelResult> {
-  const loadBefore = os.loadavg();
-  const options = parseTrainOptions({
-    ...D,
-    data: cacheDir,
-    model,
-    preset: 'cpu',
-    width: size,
-    height: size,
-    batch: 1,
-    seed,
-    vggWeights: args['vgg-weights'] ? path.resolve(args['vgg-weights']) : null,
-    // No periodic checkpoints or grids inside the budget (a stopped run still saves one checkpoint).
-    checkpointEvery: 1_000_000_000,
-    sampleEvery: 1_000_000_000,
-    keepCheckpoints: 1,
-  });
-  const paths = runPaths(path.join(work, model));
-  const notices: string[] = [];
-  const trainer = new Trainer(paths, options, await LesionCache.open(cacheDir), vgg, {
-    onNotice: (m) => notices.push(m),
-  });
-  const g = trainer.models.generator;
-  console.log(
-    `\n${model}: G ${(g.numParameters() / 1e6).toFixed(2)}M, D ${(trainer.models.discriminator.numParameters() / 1e6).toFixed(2)}M parameters, ` +
-      `${trainer.stepsPerEpoch} steps per epoch${notices.length > 0 ? `; ${notices.join('; ')}` : ''}`,
-  );
-  let lastReport = performance.now();
-  let trainSeconds = 0;
-  const stepSeconds: number[] = [];
-  const t0 = performance.now();
-  const result = await trainer.run({
-    onStep: (s) => {
-      stepSeconds.push(s.seconds - trainSeconds);
-      trainSeconds = s.seconds;
-      const now = performance.now();
-      if (now - lastReport > 30_000) {
-        lastReport = now;
-        console.error(
-          `  ${model}: step ${s.step}, ${((now - t0) / 1000).toFixed(0)} s, ${Object.entries(s.losses)
-            .map(([k, v]) => `${k} ${v.toFixed(3)}`)
-            .join(' ')}`,
-        );
+// Curves: each metric against steps, one line per model and budget (mean over its seeds).
+const curvesDir = path.join(dir, 'curves');
+mkdirSync(curvesDir, { recursive: true });
+const all = points.map((p) => ({ p, m: metricsOf(p) }));
+md.push('## Curves', '');
+for (const c of columns) {
+  const series = models.flatMap((model) =>
+    budgets.map((budget) => {
+      const byStep = new Map<number, number[]>();
+      for (const { p, m } of all) {
+        if (p.run.model !== model || p.run.steps !== budget) continue;
+        const v = c.value(m.metrics);
+        if (v === null || !Number.isFinite(v)) continue;
+        byStep.set(p.step, [...(byStep.get(p.step) ?? []), v]);
       }
+      const pts = [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([x, v]) => ({ x, y: summary(v).mean }));
+      return { name: budgets.length > 1 ? `${model} (${budget} steps)` : model, points: pts };
+    }),
+  );
+  const file = c.name.replace(/[^A-Za-z0-9-]+/g, '_');
+  await plotLines(
+    series.filter((s) => s.points.length > 0),
+    path.join(curvesDir, file),
+    {
+      title: `${c.name} on the val split (${c.better} is better)`,
+      xTitle: 'training step',
+      yTitle: c.name,
+      width: 420,
+      height: 260,
+      points: true,
+      scale: 2,
     },
-    shouldStop: () => (performance.now() - t0) / 1000 >= budgetS,
-  });
-  const trainWallSeconds = (performance.now() - t0) / 1000;
-
-  // ---- evaluation on the val split ----
-  g.eval();
-  let ev: Evaluation;
-  try {
-    ev = await evaluate(model, (label) => g.call(label));
-  } finally {
-    g.train();
-    trainer.dispose();
-  }
-  const out: ModelResult = {
-    model,
-    preset: 'cpu',
-    generatorParameters: g.numParameters(),
-    discriminatorParameters: trainer.models.discriminator.numParameters(),
-    vggLoss: trainer.losses.config.vgg > 0,
-    steps: result.step,
-    epochs: result.step / trainer.stepsPerEpoch,
-    secondsPerStep: trainSeconds / Math.max(1, result.step),
-    medianSecondsPerStep: median(stepSeconds),
-    trainWallSeconds,
-    valLesions: ev.lesions,
-    l1: ev.l1,
-    ssim: ev.ssim,
-    evalSeconds: ev.seconds,
-    loadBefore,
-    loadAfter: os.loadavg(),
-    sampleGrid: ev.sampleGrid,
-  };
-  console.log(
-    `  ${model}: ${out.steps} steps (${out.epochs.toFixed(2)} epochs) in ${trainWallSeconds.toFixed(0)} s, ${out.secondsPerStep.toFixed(3)} s/step (median ${out.medianSecondsPerStep.toFixed(3)}); ` +
-      `val L1 ${out.l1.mean.toFixed(4)}, SSIM ${out.ssim.mean.toFixed(4)} over ${out.valLesions} lesions (${out.evalSeconds.toFixed(1)} s); load ${load()}`,
   );
-  return out;
+  md.push(`![${c.name}](curves/${file}.png)`);
 }
-
-// A reference point for the numbers: every val lesion 'generated' as the mean train image.
-const meanImage = await meanTrainImage();
-const baseline = await evaluate('mean-train-image', (label) =>
-  meanImage.expand(label.shape[0]!, 3, size, size).contiguous(),
-);
-meanImage.dispose();
-console.log(
-  `\nbaseline, the mean train image for every lesion: val L1 ${baseline.l1.mean.toFixed(4)}, SSIM ${baseline.ssim.mean.toFixed(4)}`,
-);
-
-const results: ModelResult[] = [];
-try {
-  for (const m of models) results.push(await benchModel(m as ModelName));
-} finally {
-  rmSync(work, { recursive: true, force: true });
-}
-
-// ---- the table -------------------------------------------------------------------------------
-const pm = (s: Stats, digits: number) => `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
-const header = [
-  'model',
-  'preset',
-  'G params',
-  'steps',
-  'epochs',
-  's/step',
-  'median',
-  'val L1 [0,1]',
-  'val SSIM',
-  'load before/after',
-];
-const rows = results.map((r) => [
-  r.model,
-  r.preset,
-  `${(r.generatorParameters / 1e6).toFixed(2)}M`,
-  String(r.steps),
-  r.epochs.toFixed(2),
-  r.secondsPerStep.toFixed(3),
-  r.medianSecondsPerStep.toFixed(3),
-  pm(r.l1, 4),
-  pm(r.ssim, 4),
-  `${r.loadBefore[0]!.toFixed(2)}/${r.loadAfter[0]!.toFixed(2)}`,
-]);
-rows.push(['(mean train image)', '-', '-', '-', '-', '-', '-', pm(baseline.l1, 4), pm(baseline.ssim, 4), '-']);
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) =>
-  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-const valN = baseline.lesions;
-const vggNote = vgg ? 'VGG loss on' : 'VGG loss off (no --vgg-weights)';
-console.log(
-  `\nImage quality after ${minutes} min of training per model (${size}x${size}, 'cpu' presets, batch 1, seed ${seed}, ${vggNote}; ` +
-    `val: ${valN} lesions, mean ± std; L1 on [0, 1], SSIM: Gaussian 11x11, sigma 1.5, skimage's definition)`,
-);
-console.log(line(header));
-console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-for (const r of rows) console.log(line(r));
-if (outDir) console.log(`sample grids (label | real | generated): ${outDir}`);
-
-if (args.out) {
-  const file = path.resolve(args.out);
-  mkdirSync(path.dirname(file), { recursive: true });
-  const json = {
-    benchmark: 'quality',
-    created: new Date().toISOString(),
-    data: root,
-    cache: cacheDir,
-    size,
-    minutes,
-    seed,
-    batch: 1,
-    preset: 'cpu',
-    vggLoss: vgg !== null,
-    cores: os.availableParallelism(),
-    torchThreads: torch.getNumThreads(),
-    table: { header, rows },
-    results,
-    baseline: { name: 'mean train image', ...baseline },
-  };
-  writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
-  console.log(`results: ${file}`);
-}
+md.push('');
+writeFileSync(path.join(dir, 'quality.md'), md.join('\n') + '\n');
+writeFileSync(path.join(dir, 'quality.json'), JSON.stringify(json, null, 2) + '\n');
+console.log(`\n${md.filter((l) => !l.startsWith('![')).join('\n')}`);
+console.log(`tables: ${path.join(dir, 'quality.md')}, curves: ${curvesDir} (${elapsed()})`);

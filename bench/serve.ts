@@ -1,4 +1,4 @@
-// npm run bench:serve [-- --run RUN --requests 50 --rounds 5 --queue 16 --threads N]
+// npm run bench:serve [-- --run RUN --requests 50 --rounds 5 --queue 16 --threads N --browser-iters 10]
 //
 // The studio's server under a burst: `dermosynth serve` runs as a child process; each round fires
 // `--requests` generate requests at once (64x64 masks, a different lesion and diagnosis each) and
@@ -6,13 +6,25 @@
 // the 200s and of the 503s, and the server's RSS; the RSS after the first round against the last
 // shows whether memory stays flat. Without --run, a 64x64 run of the proposed model (cpu preset,
 // 2 steps: the weights do not matter for speed) is trained once into .bench-cache/serve-run.
+//
+// Then the browser against the server on the same model, size, mask and diagnosis: the run's
+// static studio (`dermosynth studio build`, from a fresh build of studio/) in headless Chromium
+// (/usr/bin/chromium, no GPU: onnxruntime-web's WebAssembly backend, one thread) generates
+// `--browser-iters` images one after another, and the server answers as many requests one after
+// another; each side's generation time is its own measure of the same work (label map, generator,
+// output; the page's dermosynthStudio.last.inferenceMs, the server's X-Dermosynth-Inference-Ms),
+// after one warm-up each. Prints both medians and the ratio browser / server. `--browser-iters 0`
+// skips it.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { build } from 'vite';
-import { arg } from './args.js';
+import { buildStaticSite } from '../src/serve/static_site.js';
+import { CHROMIUM, launchChromium } from '../test/serve/helpers.js';
+import { startSiteServer } from '../test/serve/site_server.js';
+import { arg, intArg } from './args.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin/dermosynth.mjs');
@@ -21,6 +33,7 @@ const requests = Number(arg('requests', '50'));
 const rounds = Number(arg('rounds', '5'));
 const queue = arg('queue', '16');
 const threads = arg('threads', '');
+const browserIters = intArg('browser-iters', 10, 0);
 let runDir = arg('run', '');
 
 if (!runDir) {
@@ -151,7 +164,84 @@ try {
   console.log(
     `server RSS: ${rssStart.toFixed(1)} MiB after warm-up, ${rss[0]!.toFixed(1)} after round 1, ${rss[rss.length - 1]!.toFixed(1)} after round ${rounds}: growth after round 1 ${(growth * 100).toFixed(1)}%`,
   );
+  if (browserIters > 0) await browserAgainstServer();
 } finally {
   server.kill('SIGINT');
   await new Promise((r) => server.on('exit', r));
+}
+
+function median(xs: number[]): number {
+  return quantile(xs, 0.5);
+}
+
+/** The same generation in headless Chromium (static studio, WebAssembly) and by the server, one at a time. */
+async function browserAgainstServer(): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    console.log(`browser vs server: skipped, ${CHROMIUM} is missing`);
+    return;
+  }
+  const work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-bench-static-'));
+  const browser = await launchChromium();
+  try {
+    await build({
+      root: path.join(root, 'studio'),
+      logLevel: 'warn',
+      build: { outDir: path.join(work, 'bundle'), emptyOutDir: true },
+    });
+    await buildStaticSite({
+      runDir,
+      out: path.join(work, 'site'),
+      bundleDir: path.join(work, 'bundle'),
+      masks: 0,
+      samples: 0,
+    });
+    const site = await startSiteServer(path.join(work, 'site'));
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${site.url}/`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 300_000 });
+      const backend = await page.getAttribute('body', 'data-backend');
+      if (backend !== 'wasm') throw new Error(`bench:serve: the page runs on ${backend}, not WebAssembly`);
+      await page.setInputFiles('#mask-upload', { name: 'mask.png', mimeType: 'image/png', buffer: bodies[0]! });
+      await page.waitForFunction(() => /^Lesion/.test(document.querySelector('#mask-hint')?.textContent ?? ''));
+      await page.selectOption('#class-select', classes[0]!);
+      const browserMs: number[] = [];
+      for (let i = 0; i <= browserIters; i++) {
+        await page.click('#generate');
+        await page.waitForFunction((k) => document.querySelectorAll('figure.result').length === k, i + 1, {
+          timeout: 300_000,
+        });
+        const ms = await page.evaluate(
+          () =>
+            (window as unknown as { dermosynthStudio: { last: { inferenceMs: number } } }).dermosynthStudio.last
+              .inferenceMs,
+        );
+        if (i > 0) browserMs.push(ms); // the first is the warm-up
+      }
+      if (errors.length) throw new Error(`bench:serve: the page failed: ${errors.join('; ')}`);
+      const serverMs: number[] = [];
+      for (let i = 0; i <= browserIters; i++) {
+        const r = await fetch(`${url}/api/generate?class=${classes[0]}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'image/png' },
+          body: new Uint8Array(bodies[0]!),
+        });
+        await r.arrayBuffer();
+        if (r.status !== 200) throw new Error(`bench:serve: the server answered ${r.status}`);
+        if (i > 0) serverMs.push(Number(r.headers.get('X-Dermosynth-Inference-Ms')));
+      }
+      const b = median(browserMs);
+      const s = median(serverMs);
+      console.log(
+        `browser vs server, ${model} ${W}x${H}, one image at a time, median of ${browserIters}: browser (onnxruntime-web WebAssembly, 1 thread, headless Chromium) ${b.toFixed(1)} ms, server (libtorch, ${threads || 'default'} threads) ${s.toFixed(1)} ms; ratio browser/server ${(b / s).toFixed(2)}`,
+      );
+    } finally {
+      await site.close();
+    }
+  } finally {
+    await browser.close();
+    rmSync(work, { recursive: true, force: true });
+  }
 }

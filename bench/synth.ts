@@ -32,8 +32,8 @@ import { ISIC2017_CLASSES } from '../src/data/diagnosis.js';
 import { readDataset } from '../src/data/readers/index.js';
 import { writeSampleDataset } from '../src/data/sample_dataset.js';
 import { buildGenerator } from '../src/models/registry.js';
-import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions } from '../src/train/options.js';
-import { RUN_CONFIG_VERSION, writeRunConfig } from '../src/train/run_config.js';
+import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions } from '../src/run/options.js';
+import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, writeRunConfig } from '../src/run/config.js';
 import { imagesToRgb } from '../src/train/sample_grid.js';
 import { RunGenerator } from '../src/synth/run_generator.js';
 import { arg, intListArg } from './args.js';
@@ -90,7 +90,7 @@ async function makeRun(s: number, weights: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   await copyFile(weights, path.join(dir, 'generator.safetensors'));
   await writeRunConfig(path.join(dir, 'config.json'), {
-    format: 'dermosynth-run',
+    format: RUN_CONFIG_FORMAT,
     version: RUN_CONFIG_VERSION,
     created: new Date().toISOString(),
     options,

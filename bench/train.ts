@@ -37,8 +37,9 @@ import { disposeBatch } from '../src/data/loader.js';
 import { prepareCache } from '../src/data/prepare.js';
 import { readDataset } from '../src/data/readers/index.js';
 import { writeSampleDataset } from '../src/data/sample_dataset.js';
-import { Trainer, runPaths } from '../src/train/trainer.js';
-import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions, type TrainOptions } from '../src/train/options.js';
+import { Trainer } from '../src/train/trainer.js';
+import { runPaths } from '../src/run/layout.js';
+import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions, type TrainOptions } from '../src/run/options.js';
 import { arg, intArg } from './args.js';
 
 const size = intArg('size', 256, 16);

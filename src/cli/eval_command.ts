@@ -36,8 +36,12 @@ export function evaluateCommand(): Command {
       "a pretrained model that ships with dermosynth instead of --run ('dermosynth models'); needs --data",
     )
     .option(
+      '--weights <file>',
+      "with --run: one of the run's checkpoints (RUN/checkpoints/step-N.safetensors) instead of its final generator, e.g. to follow the val metrics along a training run",
+    )
+    .option(
       '--out <dir>',
-      'with --pretrained: where metrics.json, report.html, report.md and eval/ go (default eval-NAME)',
+      'with --pretrained or --weights: where metrics.json, report.html, report.md and eval/ go (default eval-NAME, or RUN/eval-step-N)',
     )
     .option(
       '--data <dir>',
@@ -99,6 +103,10 @@ export function evaluateCommand(): Command {
         throw new RangeError(
           "give exactly one of --run DIR (a training run) or --pretrained NAME (a shipped model: 'dermosynth models' lists them)",
         );
+      if (o.weights !== undefined && o.pretrained !== undefined)
+        throw new RangeError(
+          '--weights goes with --run (a checkpoint of a training run); a shipped model has its own weights',
+        );
       let run: string;
       let out: string;
       let model: Awaited<ReturnType<typeof findModel>> | null = null;
@@ -113,10 +121,17 @@ export function evaluateCommand(): Command {
         out = path.resolve(o.out === undefined ? `eval-${model.name}` : String(o.out));
         console.error(`evaluating the pretrained model ${model.name} (${model.dir}) -> ${out}`);
       } else {
-        if (o.out !== undefined)
-          throw new RangeError("--out goes with --pretrained: a run's evaluation is written into the run folder");
         run = path.resolve(String(o.run));
-        out = run;
+        if (o.weights !== undefined) {
+          const stem = path.basename(String(o.weights)).replace(/\.safetensors$/, '');
+          out = path.resolve(o.out === undefined ? path.join(run, `eval-${stem}`) : String(o.out));
+        } else {
+          if (o.out !== undefined)
+            throw new RangeError(
+              "--out goes with --pretrained or --weights: a run's evaluation of its final generator is written into the run folder",
+            );
+          out = run;
+        }
       }
       const precision = amp.checkPrecision(o.precision as Precision, o.device as Device);
       const notice = (m: string) => process.stderr.write(`${m}\n`);
@@ -128,6 +143,7 @@ export function evaluateCommand(): Command {
           {
             run,
             out,
+            weights: o.weights === undefined ? null : path.resolve(String(o.weights)),
             data: o.data === undefined ? null : path.resolve(String(o.data)),
             split: o.split as Split,
             inceptionWeights: o.inceptionWeights === undefined ? null : path.resolve(String(o.inceptionWeights)),

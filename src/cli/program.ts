@@ -10,6 +10,7 @@ import { synthCommand } from './synth_command.js';
 import { compareCommand, evaluateCommand } from './eval_command.js';
 import { exportCommand } from './export_command.js';
 import { modelsCommand } from './models_command.js';
+import { studioCommand } from './studio_command.js';
 
 export function buildProgram(): Command {
   const program = new Command('dermosynth')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     demoCommand(),
     exportCommand(),
     modelsCommand(),
+    studioCommand(),
   ])
     program.addCommand(c);
   return program;

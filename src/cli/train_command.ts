@@ -17,10 +17,11 @@ import {
   differingOptions,
   parseTrainOptions,
   type TrainOptions,
-} from '../train/options.js';
-import { readRunConfig, writeRunConfig } from '../train/run_config.js';
-import { Trainer, runPaths, type TrainHooks, type TrainRuntime } from '../train/trainer.js';
-import { listCheckpoints } from '../train/checkpoint.js';
+} from '../run/options.js';
+import { readRunConfig, writeRunConfig } from '../run/config.js';
+import { runPaths } from '../run/layout.js';
+import { latestCheckpoint } from '../run/checkpoints.js';
+import { Trainer, type TrainHooks, type TrainRuntime } from '../train/trainer.js';
 import {
   findModel,
   initDefaults,
@@ -629,7 +630,7 @@ async function launch(
     rankZeroEnv: o.rankZeroEnv,
   });
   if (result.failure) {
-    const last = o.nodeRank === 0 ? (await listCheckpoints(runPaths(o.out).checkpoints))[0] : undefined;
+    const last = o.nodeRank === 0 ? await latestCheckpoint(runPaths(o.out).checkpoints) : null;
     process.exitCode = result.exitCode;
     throw new WorkerFailure(
       `${result.failure}.${last ? ` The last checkpoint is ${last.file} (step ${last.step}); continue with: dermosynth train --out ${o.out} --resume --nproc N` : ''}`,

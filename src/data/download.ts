@@ -9,7 +9,7 @@
 //     .downloads/            archives while they download (`<name>.part`) and `<name>.done` markers
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_file.js';
 import { extractZip } from './unzip.js';
 
 export const ISIC2017_BASE_URL = 'https://isic-challenge-data.s3.amazonaws.com/2017/';
@@ -532,7 +532,7 @@ export async function downloadIsic2017(outDir: string, o: DownloadIsic2017Option
       roots,
       completedAt: new Date().toISOString(),
     };
-    await writeFileAtomic(markerFile, Buffer.from(`${JSON.stringify(done, null, 2)}\n`));
+    await writeJsonAtomic(markerFile, done);
     if (!o.keepArchives) await fsp.rm(archive, { force: true });
     emit({ phase: 'done', done: dl.bytes, total: dl.bytes, unit: 'bytes', resumed: dl.resumed });
     report.files.push({

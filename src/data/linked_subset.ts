@@ -3,7 +3,7 @@
 // stratified pick. The demo's pipeline needs ISIC-2017's diagnoses, so the subset refuses others.
 import { copyFile, link, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import type { LesionRecord, Split } from './dataset.js';
 import { ISIC2017_CLASSES } from './diagnosis.js';
 import { LABELS_HEADER, labelsRow, maskFileName } from './flat_writer.js';

@@ -18,7 +18,7 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { applyClassMap, readClassMap, type ClassMap } from './class_map.js';
 import { parseCsv } from './csv.js';
 import type { DatasetIndex, LesionRecord, Split } from './dataset.js';

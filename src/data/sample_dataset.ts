@@ -53,7 +53,7 @@ import { LABELS_HEADER, encodeMaskPng, encodeRgb, labelsRow, maskFileName } from
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Rng } from './random.js';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 
 /** The sample's classes are ISIC-2017's, in the same order (class i is index i % 3). */
 export const SAMPLE_CLASSES = ISIC2017_CLASSES;

@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic_file.js';
 import { LesionCache, MANIFEST_FILE } from '../data/cache.js';
 import { classIndexMap, readClassMap, type ClassMap } from '../data/class_map.js';
 import { isSyntheticId, refuseSynthetic, type Split } from '../data/dataset.js';
@@ -39,10 +39,10 @@ import {
   type ImageClassifier,
 } from '../models/classifiers/index.js';
 import * as nn from '../nn/index.js';
+import { LesionSet } from '../data/lesion_set.js';
 import {
   ClassifierTrainer,
   DEFAULT_CLASSIFIER_OPTIONS,
-  LesionSet,
   predictProbabilities,
   type ClassifierHooks,
   type ClassifierTrainOptions,
@@ -262,7 +262,7 @@ async function readJson<T>(file: string): Promise<T | null> {
 
 async function writeJson(file: string, value: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`));
+  await writeJsonAtomic(file, value);
 }
 
 export function runDir(out: string, model: ClassifierName, seed: number, arm: Arm): string {

@@ -16,16 +16,13 @@ import path from 'node:path';
 import * as torch from '../torch/index.js';
 import * as nn from '../nn/index.js';
 import type { LesionCache } from '../data/cache.js';
+import { lesionTargets } from '../data/label_map.js';
+import { LesionSet } from '../data/lesion_set.js';
 import { buildClassifier, type ClassifierName, type ImageClassifier } from '../models/classifiers/index.js';
 import { loadSegmenter, saveSegmenter, Segmenter } from '../models/segmenter.js';
-import { writeFileAtomic } from '../torch/atomic_file.js';
-import {
-  ClassifierTrainer,
-  DEFAULT_CLASSIFIER_OPTIONS,
-  LesionSet,
-  predictProbabilities,
-} from '../train/classifier_trainer.js';
-import { lesionBatchSource, lesionTargets, trainSegmenterSteps } from '../train/segmenter_trainer.js';
+import { writeJsonAtomic } from '../util/atomic_file.js';
+import { ClassifierTrainer, DEFAULT_CLASSIFIER_OPTIONS, predictProbabilities } from '../train/classifier_trainer.js';
+import { lesionBatchSource, trainSegmenterSteps } from '../train/segmenter_trainer.js';
 import { rocAuc } from './auc.js';
 import { defaultTasks, scorableTasks } from './augment_results.js';
 import { segmentationScores } from './segmentation.js';
@@ -111,7 +108,7 @@ async function earlyStopped(
       }
     }
     t.done = epoch >= cap || (v !== null && epoch - t.bestEpoch >= patience);
-    await writeFileAtomic(file, new TextEncoder().encode(`${JSON.stringify(t, null, 2)}\n`));
+    await writeJsonAtomic(file, t);
   }
   return t;
 }

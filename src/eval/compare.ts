@@ -4,7 +4,7 @@
 // their numbers are not comparable.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import type { Metrics } from './evaluate.js';
 import { metricTableBlock, readMetrics } from './run_report.js';
 import { toHtml, toMarkdown, type Block } from './report_document.js';

@@ -22,6 +22,8 @@ import { F, type Device, type Precision, type Tensor } from '../torch/index.js';
 import { LesionCache, MANIFEST_FILE } from '../data/cache.js';
 import { isSyntheticId, type Split } from '../data/dataset.js';
 import { classAbbreviation } from '../data/diagnosis.js';
+import { lesionTargets } from '../data/label_map.js';
+import { LesionSet } from '../data/lesion_set.js';
 import { prepareCache, type PrepareProgress } from '../data/prepare.js';
 import { DataError } from '../data/problems.js';
 import { readDataset } from '../data/readers/index.js';
@@ -29,12 +31,10 @@ import { loadInceptionV3, type InceptionV3 } from '../models/inception_v3.js';
 import { loadLpips, type Lpips } from '../models/lpips.js';
 import type { ImageClassifier } from '../models/classifiers/index.js';
 import type { Segmenter } from '../models/segmenter.js';
-import { lesionTargets } from '../train/segmenter_trainer.js';
-import { LesionSet } from '../train/classifier_trainer.js';
 import { noMasksMessage } from '../train/training_data.js';
 import { writeSampleGrid } from '../train/sample_grid.js';
 import { RunGenerator, type GeneratorProvenance } from '../synth/run_generator.js';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { rocAuc, rocCurve } from './auc.js';
 import { checkerboardEnergy } from './checkerboard.js';
 import { plotRocCurves } from './plot.js';
@@ -60,6 +60,8 @@ export const METRICS_VERSION = 1;
 export interface EvaluateOptions {
   /** A training run folder, or a packaged model folder (models/NAME). */
   run: string;
+  /** One of the run's checkpoints (or a generator safetensors) instead of its final weights. */
+  weights?: string | null;
   /** Where metrics.json, the grids, charts and eval/ go; absent or null: the run folder. */
   out?: string | null;
   /** A dataset folder or a prepared cache; null: the run's own training cache. */
@@ -218,7 +220,11 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
     notes.push(m);
     notice(m);
   };
-  const gen = await RunGenerator.load(o.run, { device: o.device, precision: o.precision });
+  const gen = await RunGenerator.load(o.run, {
+    device: o.device,
+    precision: o.precision,
+    ...(o.weights ? { weights: o.weights } : {}),
+  });
   const outDir = o.out ?? o.run;
   await mkdir(path.join(outDir, 'eval'), { recursive: true });
   const cache = await evaluationCache(gen, o.data, outDir, hooks.onPrepare).catch((e: unknown) => {

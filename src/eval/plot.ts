@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import type { RocPoint } from './auc.js';
 
 export interface ChartSize {
@@ -123,7 +123,7 @@ export interface LineSeries {
 /** Several named series of (x, y) points (e.g. loss per step), optionally with a log y axis. */
 export function lineChartSpec(
   series: readonly LineSeries[],
-  o: ChartSize & { title?: string; xTitle?: string; yTitle?: string; logY?: boolean } = {},
+  o: ChartSize & { title?: string; xTitle?: string; yTitle?: string; logY?: boolean; points?: boolean } = {},
 ): TopLevelSpec {
   if (series.length === 0) throw new RangeError('lineChartSpec: no series to plot');
   const values = series.flatMap((s) =>
@@ -138,7 +138,8 @@ export function lineChartSpec(
     height: o.height ?? 300,
     background: 'white',
     data: { values },
-    mark: { type: 'line', strokeWidth: 1.5 },
+    // points: a dot on every value, so that a series of one value shows too.
+    mark: { type: 'line', strokeWidth: 1.5, ...(o.points ? { point: true } : {}) },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: o.xTitle ?? 'x' },
       y: {
@@ -171,7 +172,14 @@ export function plotRocCurves(
 export function plotLines(
   series: readonly LineSeries[],
   base: string,
-  o: ChartSize & { title?: string; xTitle?: string; yTitle?: string; logY?: boolean; scale?: number } = {},
+  o: ChartSize & {
+    title?: string;
+    xTitle?: string;
+    yTitle?: string;
+    logY?: boolean;
+    points?: boolean;
+    scale?: number;
+  } = {},
 ): Promise<RenderedChart> {
   return renderChart(lineChartSpec(series, o), base, { scale: o.scale });
 }

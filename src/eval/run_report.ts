@@ -3,10 +3,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { classAbbreviation } from '../data/diagnosis.js';
-import { TrainLog, type LogEntry } from '../train/train_log.js';
-import { runPaths } from '../train/trainer.js';
+import { runPaths } from '../run/layout.js';
+import { TrainLog, type LogEntry } from '../run/log.js';
 import { METRICS_FILE, METRICS_VERSION, type MeanStd, type Metrics } from './evaluate.js';
 import { plotLines, type LineSeries } from './plot.js';
 import { toHtml, toMarkdown, type Block } from './report_document.js';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { RunGenerator } from '../synth/run_generator.js';
 import { ExportError } from './onnx_emit.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './onnx_graph.js';

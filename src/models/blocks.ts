@@ -105,22 +105,8 @@ export class ResnetBlock extends nn.Module {
     );
   }
   forward(x: Tensor): Tensor {
-    const y = this.convBlock.call(x);
-    const out = x.add(y);
-    y.dispose();
-    return out;
+    return x.add(this.convBlock.call(x));
   }
-}
-
-/** Runs modules in order, disposing each intermediate (the input is left to the caller). */
-export function runAll(modules: readonly nn.Module[], x: Tensor): Tensor {
-  let h = x;
-  for (const m of modules) {
-    const next = m.call(h);
-    if (h !== x && next !== h) h.dispose();
-    h = next;
-  }
-  return h;
 }
 
 /** Channels a layer reading combine(decoder, encoder) takes, for decoder features of `channels`. */

@@ -32,7 +32,7 @@
 //   const net = await loadInceptionV3('inception.safetensors');   // frozen, eval mode
 //   const { pool3, logits } = torch.inferenceMode(() => net.call(images01));  // [B, 2048], [B, 1008]
 //   const f = net.features(images01);                              // pool3 only
-import { F, loadSafetensors, noGrad, type Tensor } from '../torch/index.js';
+import { F, loadSafetensors, noGrad, tidy, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
 
 export const INCEPTION_SIZE = 299;
@@ -74,28 +74,18 @@ export class BasicConv2d extends nn.Module {
     this.bn = this.registerModule('bn', new nn.BatchNorm2d(outC, { eps: 0.001 }));
   }
   forward(x: Tensor): Tensor {
-    const c = this.conv.call(x);
-    const b = this.bn.call(c);
-    c.dispose();
-    return b.relu_();
+    return this.bn.call(this.conv.call(x)).relu_();
   }
 }
 
-/** Runs `steps` in turn from x, freeing each intermediate (not x). */
+/** Runs `steps` in turn from x (each intermediate freed once the next step has read it). */
 function chain(x: Tensor, ...steps: nn.Module[]): Tensor {
-  let h = x;
-  for (const s of steps) {
-    const next = s.call(h);
-    if (h !== x) h.dispose();
-    h = next;
-  }
-  return h;
+  return nn.runLayers(x, steps);
 }
 
+/** The branches concatenated along channels (the block's scope frees them when it returns). */
 function catFree(parts: Tensor[]): Tensor {
-  const out = F.cat(parts, 1);
-  for (const p of parts) p.dispose();
-  return out;
+  return F.cat(parts, 1);
 }
 
 /** The pooling branch's 3x3 stride-1 pool of the FID blocks. */
@@ -119,9 +109,7 @@ export class FidInceptionA extends nn.Module {
   }
   forward(x: Tensor): Tensor {
     const m = (n: string): nn.Module => this.child(n);
-    const pooled = fidPool(x, 'avg');
-    const pool = chain(pooled, m('branch_pool'));
-    pooled.dispose();
+    const pool = chain(fidPool(x, 'avg'), m('branch_pool'));
     return catFree([
       chain(x, m('branch1x1')),
       chain(x, m('branch5x5_1'), m('branch5x5_2')),
@@ -168,9 +156,7 @@ export class FidInceptionC extends nn.Module {
   }
   forward(x: Tensor): Tensor {
     const m = (n: string): nn.Module => this.child(n);
-    const pooled = fidPool(x, 'avg');
-    const pool = chain(pooled, m('branch_pool'));
-    pooled.dispose();
+    const pool = chain(fidPool(x, 'avg'), m('branch_pool'));
     return catFree([
       chain(x, m('branch1x1')),
       chain(x, m('branch7x7_1'), m('branch7x7_2'), m('branch7x7_3')),
@@ -226,13 +212,9 @@ export class FidInceptionE extends nn.Module {
     const m = (n: string): nn.Module => this.child(n);
     const b3 = chain(x, m('branch3x3_1'));
     const b3split = catFree([chain(b3, m('branch3x3_2a')), chain(b3, m('branch3x3_2b'))]);
-    b3.dispose();
     const d = chain(x, m('branch3x3dbl_1'), m('branch3x3dbl_2'));
     const dsplit = catFree([chain(d, m('branch3x3dbl_3a')), chain(d, m('branch3x3dbl_3b'))]);
-    d.dispose();
-    const pooled = fidPool(x, this.pool);
-    const pool = chain(pooled, m('branch_pool'));
-    pooled.dispose();
+    const pool = chain(fidPool(x, this.pool), m('branch_pool'));
     return catFree([chain(x, m('branch1x1')), b3split, dsplit, pool]);
   }
 }
@@ -306,6 +288,13 @@ export class InceptionV3 extends nn.Module<[Tensor], InceptionOutputs> {
     if (x.ndim !== 4 || x.shape[1] !== 3)
       throw new TypeError(`InceptionV3: expected images [B, 3, H, W] in [0, 1], got shape [${x.shape.join(', ')}]`);
     const [h, w] = [x.shape[2]!, x.shape[3]!];
+    if (this.resize === 'none' && (h !== INCEPTION_SIZE || w !== INCEPTION_SIZE)) {
+      throw new RangeError(`InceptionV3: resize 'none' needs 299x299 images, got ${w}x${h}; use another resize mode`);
+    }
+    return tidy(() => this.resized(x).mul(2).sub_(1));
+  }
+
+  private resized(x: Tensor): Tensor {
     const size: [number, number] = [INCEPTION_SIZE, INCEPTION_SIZE];
     let r: Tensor;
     switch (this.resize) {
@@ -319,33 +308,20 @@ export class InceptionV3 extends nn.Module<[Tensor], InceptionOutputs> {
         r = F.interpolate(x, { size, mode: 'bilinear', alignCorners: false });
         break;
       case 'none':
-        if (h !== INCEPTION_SIZE || w !== INCEPTION_SIZE) {
-          throw new RangeError(
-            `InceptionV3: resize 'none' needs 299x299 images, got ${w}x${h}; use another resize mode`,
-          );
-        }
         r = x;
         break;
     }
-    const out = r.mul(2).sub_(1);
-    if (r !== x) r.dispose();
-    return out;
+    return r;
   }
 
   /** The 2048-d pool3 features of images in [0, 1], [B, 2048]. */
   features(x: Tensor): Tensor {
-    const input = this.preprocess(x);
-    let h = input;
-    for (const name of STAGES) {
-      const next =
-        name === 'pool1' || name === 'pool2' ? F.maxPool2d(h, 3, { stride: 2 }) : this.child<nn.Module>(name).call(h);
-      h.dispose();
-      h = next;
-    }
-    const pooled = h.mean([2, 3]);
-    h.dispose();
-    return pooled;
+    this.stages ??= STAGES.map((name) =>
+      name === 'pool1' || name === 'pool2' ? new nn.MaxPool2d(3, { stride: 2 }) : this.child<nn.Module>(name),
+    );
+    return tidy(() => nn.runLayers(this.preprocess(x), this.stages!).mean([2, 3]));
   }
+  private stages: nn.Module[] | undefined;
 
   /** The 1008 logits from pool3 features [B, 2048] (with fc.bias only when logitsBias). */
   logitsFromPool3(pool3: Tensor): Tensor {

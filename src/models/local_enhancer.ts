@@ -9,7 +9,7 @@
 // With skips, `up` reads combine(blocks output, f1) and the head combine(up output, f0), as in
 // the global generator. The input pyramid is made by average pooling (3x3, stride 2, padding 1,
 // padding not counted), as pix2pixHD.
-import { F, type Tensor } from '../torch/index.js';
+import { F, release, tidy, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
 import { checkPositiveInt, combineSkip, convNorm, ResnetBlock, skipWidth, upsampleLayers } from './blocks.js';
 import { applyHead, GlobalGenerator, GlobalTrunk } from './global_generator.js';
@@ -84,22 +84,15 @@ export class LocalEnhancer extends nn.Module<[Tensor, Tensor], Tensor> {
   forward(label: Tensor, coarser: Tensor): Tensor {
     const skipping = this.skip !== 'none';
     const f0 = this.front.call(label);
-    const f1 = this.down.call(f0);
-    const keepF0 = skipping && this.head !== null;
-    if (!keepF0) f0.dispose();
-    const summed = f1.add(coarser);
-    if (!skipping) f1.dispose();
-    const r = this.blocks.call(summed);
-    if (r !== summed) summed.dispose();
-    const upInput = skipping ? combineSkip(this.skip, r, f1) : r;
-    if (upInput !== r) {
-      r.dispose();
-      f1.dispose();
-    }
-    const d = this.up.call(upInput);
-    upInput.dispose();
+    // The half-resolution part in a scope of its own: only the upsampled features outlive it.
+    const d = tidy(() => {
+      const f1 = this.down.call(f0);
+      const r = this.blocks.call(f1.add(coarser));
+      return this.up.call(skipping ? combineSkip(this.skip, r, f1) : r);
+    });
     if (!this.head) return d;
-    return applyHead(this.head, this.skip, { decoded: d, shallow: keepF0 ? f0 : null });
+    if (!skipping) release(f0);
+    return applyHead(this.head, this.skip, { decoded: d, shallow: skipping ? f0 : null });
   }
 }
 
@@ -182,11 +175,8 @@ export class LocalEnhancerGenerator extends nn.Module implements CoarseToFine {
     }
     let h = this.trunk.call(pyramid[this.numLocalEnhancers]!);
     this.enhancers.forEach((enhancer, i) => {
-      const next = enhancer.call(pyramid[this.numLocalEnhancers - 1 - i]!, h);
-      h.dispose();
-      h = next;
+      h = enhancer.call(pyramid[this.numLocalEnhancers - 1 - i]!, h);
     });
-    for (const p of pyramid) if (p !== x) p.dispose();
     return h;
   }
 

@@ -30,13 +30,8 @@ export class MultiscaleDiscriminator extends nn.Module<[Tensor], Tensor[][]> {
     let h = x;
     this.scales.forEach((d, i) => {
       out.push(d.call(h));
-      if (i < this.scales.length - 1) {
-        const next = downsampleScale(h);
-        if (h !== x) h.dispose();
-        h = next;
-      }
+      if (i < this.scales.length - 1) h = downsampleScale(h);
     });
-    if (h !== x) h.dispose();
     return out;
   }
 }

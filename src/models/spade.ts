@@ -2,7 +2,7 @@
 // structure of NVlabs/SPADE (models/networks/normalization.py and architecture.py). Module and
 // parameter names are SPADE's (param_free_norm, mlp_shared, mlp_gamma, mlp_beta; conv_0, conv_1,
 // conv_s, norm_0, norm_1, norm_s; spectral norm's weight_orig, weight_u, weight_v).
-import { F, type Tensor } from '../torch/index.js';
+import { F, release, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
 import { checkPositiveInt } from './blocks.js';
 
@@ -64,21 +64,12 @@ export class SPADE extends nn.Module<[Tensor, Tensor], Tensor> {
 
   forward(x: Tensor, seg: Tensor): Tensor {
     const normalized = this.paramFreeNorm.call(x);
-    const s = segmapLike(seg, x);
-    const actv = this.mlpShared.call(s);
-    if (s !== seg) s.dispose();
+    const actv = this.mlpShared.call(segmapLike(seg, x));
     const gamma = this.mlpGamma.call(actv);
     const beta = this.mlpBeta.call(actv);
-    actv.dispose();
-    const scale = gamma.add(1);
-    gamma.dispose();
-    const scaled = normalized.mul(scale);
-    normalized.dispose();
-    scale.dispose();
-    const out = scaled.add(beta);
-    scaled.dispose();
-    beta.dispose();
-    return out;
+    release(actv); // the widest tensor here (the hidden channels)
+    // normalized * (1 + gamma) + beta, in place on fresh tensors (no autograd input is overwritten).
+    return normalized.mul(gamma.add_(1)).add_(beta);
   }
 }
 
@@ -124,22 +115,20 @@ export class SPADEResnetBlock extends nn.Module<[Tensor, Tensor], Tensor> {
   }
 
   forward(x: Tensor, seg: Tensor): Tensor {
+    // Each normalised tensor is released once its convolution has read it: at the finest scale
+    // they are the largest tensors of the block.
     let shortcut = x;
     if (this.convS && this.normS) {
       const n = this.normS.call(x, seg);
       shortcut = this.convS.call(n);
-      n.dispose();
+      release(n);
     }
     const n0 = F.leakyRelu_(this.norm0.call(x, seg), 0.2);
     const d0 = this.conv0.call(n0);
-    n0.dispose();
+    release(n0);
     const n1 = F.leakyRelu_(this.norm1.call(d0, seg), 0.2);
-    d0.dispose();
     const d1 = this.conv1.call(n1);
-    n1.dispose();
-    const out = shortcut.add(d1);
-    d1.dispose();
-    if (shortcut !== x) shortcut.dispose();
-    return out;
+    release(n1);
+    return shortcut.add(d1);
   }
 }

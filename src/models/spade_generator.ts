@@ -6,7 +6,7 @@
 //   up, up_2 (2 ngf), up, up_3 (ngf), conv_img
 // 'more' adds an upsampling between G_middle_0 and G_middle_1 (u = 6); 'most' also adds up, up_4
 // (ngf / 2) at the end (u = 7). Names are SPADE's.
-import { F, type Tensor } from '../torch/index.js';
+import { F, release, type Tensor } from '../torch/index.js';
 import * as nn from '../nn/index.js';
 import { checkPositiveInt } from './blocks.js';
 import { segmapLike, SPADEResnetBlock, type SpadeResnetBlockOptions } from './spade.js';
@@ -76,12 +76,11 @@ export class SPADEGenerator extends nn.Module {
       if (!s) resized.set(x.shape[2]!, (s = segmapLike(seg, x)));
       return s;
     };
-    const small = F.interpolate(seg, { size: [H / f, W / f], mode: 'nearest' });
-    let x = this.fc.call(small);
-    small.dispose();
+    let x = this.fc.call(F.interpolate(seg, { size: [H / f, W / f], mode: 'nearest' }));
+    // A chain of stages at growing resolutions: each output is released once the next is made.
     const step = (fn: (x: Tensor) => Tensor): void => {
       const next = fn(x);
-      x.dispose();
+      release(x);
       x = next;
     };
     const run = (name: string): void => step((h) => this.blocks.get(name)!.call(h, segAt(h)));
@@ -99,7 +98,6 @@ export class SPADEGenerator extends nn.Module {
       up();
       run('up_4');
     }
-    for (const s of resized.values()) if (s !== seg) s.dispose();
     F.leakyRelu_(x, 0.2);
     step((h) => this.convImg.call(h));
     step((h) => h.tanh());

@@ -70,14 +70,8 @@ export class UnetSkipBlock extends nn.Module {
     // The block's input (the outer block's features) is activated in place, as in pix2pix.
     const a = this.position === 'outermost' ? x : F.leakyRelu_(x, 0.2);
     const h = this.down.call(a);
-    const inner = this.submodule ? this.submodule.call(h) : h;
-    if (inner !== h) h.dispose();
-    const u = this.up.call(inner);
-    inner.dispose();
-    if (this.position === 'outermost') return u;
-    const out = F.cat([a, u], 1);
-    u.dispose();
-    return out;
+    const u = this.up.call(this.submodule ? this.submodule.call(h) : h);
+    return this.position === 'outermost' ? u : F.cat([a, u], 1);
   }
 }
 

@@ -92,21 +92,15 @@ export class Vgg19 extends nn.Module<[Tensor], Tensor[]> {
         `Vgg19: images must be at least 16x16 (relu5_1 follows four 2x2 max pools), got ${x.shape[3]}x${x.shape[2]}`,
       );
     }
-    let h = x;
-    if (this.normalizeInput) {
-      const scaled = x.mul(this.buffer('input_scale')!);
-      h = scaled.add(this.buffer('input_shift')!);
-      scaled.dispose();
-    }
+    const h = this.normalizeInput ? x.mul(this.buffer('input_scale')!).add_(this.buffer('input_shift')!) : x;
     const out: Tensor[] = [];
     const last = VGG19_FEATURE_LAYERS[VGG19_FEATURE_LAYERS.length - 1];
     const keepAt = new Set<number>(VGG19_FEATURE_LAYERS);
-    for (let i = 0; i <= last; i++) {
-      const next = this.features.layers[i]!.call(h);
-      if (h !== x && next !== h && !out.includes(h)) h.dispose();
-      h = next;
-      if (keepAt.has(i)) out.push(h);
-    }
+    nn.runLayers(h, this.features.layers.slice(0, last + 1), (y, i) => {
+      if (!keepAt.has(i)) return false;
+      out.push(y);
+      return true;
+    });
     return out;
   }
 }

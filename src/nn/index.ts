@@ -8,7 +8,7 @@ export { ReLU, LeakyReLU, Tanh, Sigmoid, SiLU, GELU, Identity, Dropout } from '.
 export { ReflectionPad2d, ReplicationPad2d, ZeroPad2d } from './layers/padding.js';
 export { AvgPool2d, MaxPool2d, AdaptiveAvgPool2d, Flatten, Upsample } from './layers/pooling.js';
 export { StochasticDepth, stochasticDepth } from './layers/stochastic_depth.js';
-export { Sequential } from './layers/container.js';
+export { Sequential, runLayers } from './layers/container.js';
 export { spectralNorm, type SpectralNormOptions } from './spectral_norm.js';
 export * as init from './init.js';
 export { initWeights, type InitScheme } from './init.js';

@@ -2,6 +2,7 @@
 // PyTorch's dotted names, train/eval, device moves, state dicts, and parametrizations (used by
 // spectral norm) that recompute a parameter from others before each call.
 import { Tensor, isDevice, isFloating, keep, noGrad, type Device, type DType } from '../torch/index.js';
+import { closeScope, openScope } from '../torch/scope.js';
 
 /** Computes a tensor (e.g. a normalised weight) from the module's own parameters and buffers. */
 export interface Parametrization {
@@ -18,14 +19,32 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   abstract forward(...input: In): Out;
 
-  /** Runs the module: parametrizations first, then `forward`. */
+  /**
+   * Runs the module, parametrizations first, then `forward`, as a scope: every tensor made inside
+   * is freed when it returns, except what `forward` returns (a tensor, or arrays, plain objects
+   * and Maps of tensors). Inputs, parameters and buffers are not the call's to free. Autograd is
+   * unaffected: the graph holds its own references to the tensors it saved for backward.
+   */
   call(...input: In): Out {
+    openScope();
+    let out: Out;
+    try {
+      if (this.parametrizations.size !== 0) this.computeParametrizations();
+      out = this.forward(...input);
+    } catch (err) {
+      closeScope();
+      throw err;
+    }
+    closeScope(out);
+    return out;
+  }
+
+  private computeParametrizations(): void {
     for (const entry of this.parametrizations.values()) {
       if (this.parametrizationsFrozen && entry.value) continue;
       entry.value?.dispose();
       entry.value = keep(entry.p.compute(this));
     }
-    return this.forward(...input);
   }
 
   // ---- registration -------------------------------------------------------------------------

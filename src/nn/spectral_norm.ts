@@ -21,13 +21,11 @@ class SpectralNorm implements Parametrization {
     readonly dim: number,
   ) {}
 
-  /** The weight as a matrix with the output dimension first. */
+  /** The weight as a matrix with the output dimension first (inside a scope: it makes a view). */
   matrix(w: Tensor): Tensor {
     const perm = [this.dim, ...w.shape.map((_, i) => i).filter((i) => i !== this.dim)];
     const moved = this.dim === 0 ? w : w.permute(...perm);
-    const m = moved.reshape(moved.shape[0]!, -1);
-    if (moved !== w) moved.dispose();
-    return m;
+    return moved.reshape(moved.shape[0]!, -1);
   }
 
   compute(module: Module<any, any>): Tensor {

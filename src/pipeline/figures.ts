@@ -3,7 +3,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { parseCsv, requireColumn } from '../data/csv.js';
 import { ISIC2017_CLASSES } from '../data/diagnosis.js';
 import { maskFileName } from '../data/flat_writer.js';

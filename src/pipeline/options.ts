@@ -3,7 +3,7 @@
 // and the experiment's (the experiment stage runs it, the report prints the command).
 import path from 'node:path';
 import type { AugmentExperimentOptions } from '../eval/augment_experiment.js';
-import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions, type TrainOptions } from '../train/options.js';
+import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions, type TrainOptions } from '../run/options.js';
 import type { TrainPlan } from './stage_results.js';
 import { demoPaths, stageResult, type DemoState } from './state.js';
 

@@ -6,14 +6,14 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { classAbbreviation } from '../data/diagnosis.js';
 import type { ExperimentResults } from '../eval/augment_experiment.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { metricColumns, metricTableBlock, readMetrics } from '../eval/run_report.js';
 import { toHtml, toMarkdown, type Block } from '../eval/report_document.js';
-import { readRunConfig, type RunConfig } from '../train/run_config.js';
-import { runPaths } from '../train/trainer.js';
+import { readRunConfig, type RunConfig } from '../run/config.js';
+import { runPaths } from '../run/layout.js';
 import { formatSeconds } from './format_seconds.js';
 import { reproduceBlocks, targetArg, type CommandLineWriter } from './reproduce.js';
 import { STAGES, type SplitCounts, type StageResults } from './stage_results.js';
@@ -176,6 +176,31 @@ function gridSection({ s, p, metrics }: ReportInputs): Block[] {
       src: link(p.out, path.join(p.run, src)),
       alt: `${c.replace('_', ' ')}: label | real | generated`,
       width: 3 * 3 * s.settings.width,
+    })),
+  ];
+}
+
+/** The shipped reference model's images beside the demo's, on the same val label maps. */
+function referenceSection({ r }: ReportInputs): Block[] {
+  const ref = r.evaluate.reference;
+  if (ref === undefined) return [];
+  const head: Block = { kind: 'heading', level: 2, text: 'The reference model on the same label maps' };
+  if (ref.model === null) return [head, { kind: 'paragraph', text: `Not shown: ${ref.reason}.` }];
+  const trained = ref.steps === null ? '' : ` (${ref.steps.toLocaleString('en-US')} training steps)`;
+  return [
+    head,
+    {
+      kind: 'paragraph',
+      text:
+        `What hours of training give: \`${ref.model}\`${trained}, the model that ships with dermosynth (\`dermosynth models\`; its MODEL_CARD.md says how it was trained and where it fails), ` +
+        `given the val label maps of the grids above, enlarged to its ${ref.size.join('x')}. Each row: the label map, the real image, the demo's generator (${ref.demoSize.join('x')}, minutes of training) and the reference model. ` +
+        `Use it without training: \`dermosynth synthesize --pretrained ${ref.model} ...\`, or fine-tune it on your data with \`dermosynth train --init ${ref.model}\`.`,
+    },
+    ...Object.entries(ref.figures).map(([c, src]): Block => ({
+      kind: 'image',
+      src,
+      alt: `${c.replace('_', ' ')}: label | real | demo | ${ref.model}`,
+      width: Math.min(1000, 4 * ref.size[0] + 6),
     })),
   ];
 }
@@ -344,6 +369,7 @@ export async function writeDemoReport(
     ...overview(x),
     ...planTable(x),
     ...gridSection(x),
+    ...referenceSection(x),
     ...syntheticSection(x),
     ...(await trainingSection(x)),
     ...metricsSection(x),

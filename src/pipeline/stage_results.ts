@@ -60,10 +60,26 @@ export interface SynthesizeResult {
   figures: Record<string, SyntheticFigure>;
 }
 
+/** The reference model beside the demo's generator on the same val label maps (reference_figures.ts). */
+export type ReferenceResult =
+  | {
+      model: string;
+      /** The reference model's [width, height], and the demo's. */
+      size: [number, number];
+      demoSize: [number, number];
+      /** The training step its weights come from (null: the run's final generator). */
+      steps: number | null;
+      /** One figure per diagnosis, relative to OUT: label | real | demo | reference rows. */
+      figures: Record<string, string>;
+    }
+  | { model: null; reason: string };
+
 export interface EvaluateResult {
   auxEpochs: number;
   /** The run's own report, relative to OUT. */
   runReport: string;
+  /** Absent in a state written before the reference figures existed. */
+  reference?: ReferenceResult;
 }
 
 export interface ExperimentResult {

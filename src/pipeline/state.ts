@@ -2,7 +2,7 @@
 // record. Versioned; every change is written atomically, so a killed demo continues from it.
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeJsonAtomic } from '../util/atomic_file.js';
 import type { DemoRequest, DemoSettings } from './settings.js';
 import type { DemoStages, StageName, StageResults } from './stage_results.js';
 
@@ -61,7 +61,7 @@ export async function readDemoState(out: string): Promise<DemoState | null> {
 
 export async function saveDemoState(s: DemoState): Promise<void> {
   await mkdir(s.request.out, { recursive: true });
-  await writeFileAtomic(demoPaths(s.request.out).state, new TextEncoder().encode(JSON.stringify(s, null, 2) + '\n'));
+  await writeJsonAtomic(demoPaths(s.request.out).state, s);
 }
 
 /** A finished stage's result (the stages run in order: a later stage reads only finished ones). */

@@ -6,9 +6,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { LesionCache, MANIFEST_FILE, recordLayout } from '../data/cache.js';
 import { CLASS_BITS } from '../data/label_map.js';
-import { readRunConfig } from '../train/run_config.js';
+import { readRunConfig } from '../run/config.js';
 import { readModelConfig } from '../synth/model_folder.js';
-import { runPaths } from '../train/trainer.js';
+import { runPaths } from '../run/layout.js';
 
 export interface DatasetLesion {
   index: number;

@@ -3,10 +3,9 @@
 // name asked for is one of the names listed from samples/ now: request strings never become paths.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runPaths, type RunPaths } from '../train/trainer.js';
-import type { LogEntry } from '../train/train_log.js';
+import { runPaths, SAMPLE_GRID_NAME, type RunPaths } from '../run/layout.js';
+import { readLogSoFar, type LogEntry } from '../run/log.js';
 
-const SAMPLE_NAME = /^step-\d{1,12}\.png$/;
 /** Points per loss curve at most (bucket means). */
 const CURVE_POINTS = 200;
 
@@ -44,7 +43,7 @@ export class RunFiles {
     } catch {
       return [];
     }
-    return names.filter((n) => SAMPLE_NAME.test(n)).sort((a, b) => stepOf(b) - stepOf(a));
+    return names.filter((n) => SAMPLE_GRID_NAME.test(n)).sort((a, b) => stepOf(b) - stepOf(a));
   }
 
   /** A sample grid's PNG bytes when `name` is in the current listing; null otherwise. */
@@ -60,22 +59,8 @@ export class RunFiles {
 
   /** The loss log summarised; null when the run has no log yet. Lines cut by a kill are ignored. */
   async logSummary(): Promise<LogSummary | null> {
-    let text: string;
-    try {
-      text = await readFile(this.paths.log, 'utf8');
-    } catch {
-      return null;
-    }
-    const entries: LogEntry[] = [];
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        entries.push(JSON.parse(line) as LogEntry);
-      } catch {
-        // a partial last line
-      }
-    }
-    return summarise(entries);
+    const entries = await readLogSoFar(this.paths.log);
+    return entries && summarise(entries);
   }
 
   /** metrics.json parsed, or null when absent or unreadable. */

@@ -75,4 +75,9 @@ export class StaticBundle {
   get size(): number {
     return this.files.size;
   }
+
+  /** Every file by its URL path (the static site copies them). */
+  entries(): IterableIterator<[string, StaticFile]> {
+    return this.files.entries();
+  }
 }

@@ -8,7 +8,7 @@
 // is at least 1/2 (c: the source lesion's centroid, c': the new centre, d: the elastic field).
 // Since |d| <= alpha everywhere, the lesion lies within its rotated, scaled bounding box grown by
 // alpha, which is what the scale cap and the translation keep inside the frame.
-import { MASK_THRESHOLD } from '../data/label_map.js';
+import { MASK_THRESHOLD } from '../data/label_bytes.js';
 import { Rng } from '../data/random.js';
 
 export interface DeformOptions {

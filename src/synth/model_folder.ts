@@ -19,8 +19,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODEL_NAMES } from '../models/types.js';
-import type { RunConfig } from '../train/run_config.js';
-import { parseTrainOptions } from '../train/options.js';
+import { RUN_CONFIG_FORMAT, type RunConfig } from '../run/config.js';
+import { parseTrainOptions } from '../run/options.js';
 
 export const MODEL_FORMAT = 'dermosynth-model';
 export const MODEL_VERSION = 1;
@@ -105,7 +105,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig | null> 
     );
   }
   const run = r.data.run as unknown as RunConfig;
-  if (run.format !== 'dermosynth-run' || !run.options || !run.data)
+  if (run.format !== RUN_CONFIG_FORMAT || !run.options || !run.data)
     throw new RangeError(`${file}: its 'run' is not a dermosynth run config`);
   return { ...r.data, run: { ...run, options: parseTrainOptions(run.options) } };
 }

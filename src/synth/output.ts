@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { parseCsv, requireColumn } from '../data/csv.js';
 import {
   CLASSES_FILE,

@@ -10,14 +10,14 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { LesionCache, MANIFEST_FILE, recordLayout, type CacheManifest } from '../data/cache.js';
 import { BOUNDARY_BIT, CLASS_BITS, buildLabelBytes } from '../data/label_map.js';
 import { colouriseLabels } from '../data/label_preview.js';
 import { cacheContentKey } from '../eval/aux_networks.js';
 import { METRICS_FILE, type Metrics } from '../eval/evaluate.js';
-import { TrainLog, type LogEntry } from '../train/train_log.js';
-import { runPaths } from '../train/trainer.js';
+import { runPaths } from '../run/layout.js';
+import { TrainLog, type LogEntry } from '../run/log.js';
 import { modelCard, type CardFacts } from './model_card.js';
 import {
   MODEL_CARD_FILE,

@@ -11,9 +11,9 @@ import type { Device, Precision, Tensor } from '../torch/index.js';
 import { labelMapSpec, oneHotLabels, type LabelMapSpec } from '../data/label_map.js';
 import { buildGenerator } from '../models/registry.js';
 import type { GeneratorModule, ModelName } from '../models/types.js';
-import { listCheckpoints } from '../train/checkpoint.js';
-import { readRunConfig, type RunConfig } from '../train/run_config.js';
-import { runPaths } from '../train/trainer.js';
+import { checkpointStep, latestCheckpoint } from '../run/checkpoints.js';
+import { readRunConfig, type RunConfig } from '../run/config.js';
+import { runPaths } from '../run/layout.js';
 import { imagesToRgb } from '../train/sample_grid.js';
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, readModelConfig, type ModelConfig } from './model_folder.js';
 
@@ -290,12 +290,11 @@ async function findWeights(dir: string, explicit: string | undefined): Promise<R
   if (explicit) {
     if (!existsSync(explicit)) throw new RunError(`${explicit}: no such weights file`);
     file = explicit;
-    const m = /step-(\d{8})\.safetensors$/.exec(path.basename(explicit));
-    if (m) step = Number(m[1]);
+    step = checkpointStep(explicit);
   } else if (existsSync(paths.generator)) {
     file = paths.generator;
   } else {
-    const newest = (await listCheckpoints(paths.checkpoints))[0];
+    const newest = await latestCheckpoint(paths.checkpoints);
     if (!newest) {
       throw new RunError(
         `${dir}: the run has no weights yet (neither generator.safetensors nor a checkpoint in checkpoints/); train it first, or let it reach its first checkpoint`,

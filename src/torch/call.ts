@@ -1,5 +1,6 @@
 // Any ATen operator by name with Tensors in and out: `torch.call('aten::lerp.Scalar', a, b, 0.5)`.
 // Arguments follow the operator's schema (`torch.schemaOf`); results are converted by its return types.
+// The operators dermosynth uses are typed in `torch.ops` (generated/aten.ts); this is the way to any other.
 import { native, type NativeArg, type NativeResult } from './native.js';
 import { opId } from './ops.js';
 import { Tensor } from './tensor.js';

@@ -1,8 +1,8 @@
 // Tensor creation: constants, ranges, random tensors and tensors from JavaScript data.
 import { native } from './native.js';
-import { aten } from './ops.js';
+import * as aten from './generated/aten.js';
 import { dtypeCode, dtypeOfTypedArray, ELEMENT_SIZE, type DType } from './dtype.js';
-import { Tensor, wrap, type Device, type Shape } from './tensor.js';
+import { Tensor, type Device, type Shape } from './tensor.js';
 import type { Generator } from './random.js';
 import { checkDevice } from './device.js';
 
@@ -16,25 +16,6 @@ export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
 
-const A = {
-  zeros: aten('zeros'),
-  ones: aten('ones'),
-  full: aten('full'),
-  empty: aten('empty.memory_format'),
-  arange: aten('arange.start_step'),
-  linspace: aten('linspace'),
-  eye: aten('eye'),
-  rand: aten('rand.generator'),
-  randn: aten('randn.generator'),
-  randint: aten('randint.low_generator'),
-  randperm: aten('randperm.generator'),
-  zerosLike: aten('zeros_like'),
-  onesLike: aten('ones_like'),
-  fullLike: aten('full_like'),
-  randnLike: aten('randn_like'),
-  randLike: aten('rand_like'),
-};
-
 function checkShape(shape: Shape, fn: string): number[] {
   if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
     throw new TypeError(`${fn}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
@@ -47,42 +28,47 @@ function finish(t: Tensor, o: CreateOptions): Tensor {
   return t;
 }
 
-function dev(o: CreateOptions): Device | null {
-  return o.device === undefined ? null : checkDevice(o.device);
-}
-
-function dt(o: CreateOptions, fallback: DType | null = 'float32'): number | null {
-  const d = o.dtype ?? fallback;
-  return d === null ? null : dtypeCode(d);
+/**
+ * The options as the generated operators take them (dtype, device, generator: the same names), after
+ * checking the device. An omitted dtype is libtorch's default: float32, int64 for randint and
+ * randperm, the input's for the `*Like` functions, and from the values for arange (and full, but see there).
+ */
+function opts<T extends CreateOptions>(o: T): T {
+  if (o.device !== undefined) checkDevice(o.device);
+  return o;
 }
 
 export function zeros(shape: Shape, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.zeros([checkShape(shape, 'zeros'), dt(o), null, dev(o), null])), o);
+  return finish(aten.zeros(checkShape(shape, 'zeros'), opts(o)), o);
 }
 export function ones(shape: Shape, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.ones([checkShape(shape, 'ones'), dt(o), null, dev(o), null])), o);
+  return finish(aten.ones(checkShape(shape, 'ones'), opts(o)), o);
 }
 export function full(shape: Shape, value: number, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.full([checkShape(shape, 'full'), value, dt(o), null, dev(o), null])), o);
+  // libtorch's full infers int64 or bool from the value without a dtype; PyTorch's default is float32 here.
+  return finish(
+    aten.full(checkShape(shape, 'full'), value, { dtype: o.dtype ?? 'float32', device: opts(o).device }),
+    o,
+  );
 }
 /** Uninitialised memory (fastest; fill it before reading). */
 export function empty(shape: Shape, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.empty([checkShape(shape, 'empty'), dt(o), null, dev(o), null, null])), o);
+  return finish(aten.emptyMemoryFormat(checkShape(shape, 'empty'), opts(o)), o);
 }
 export function zerosLike(t: Tensor, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.zerosLike([t.handle, dt(o, null), null, dev(o), null, null])), o);
+  return finish(aten.zerosLike(t, opts(o)), o);
 }
 export function onesLike(t: Tensor, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.onesLike([t.handle, dt(o, null), null, dev(o), null, null])), o);
+  return finish(aten.onesLike(t, opts(o)), o);
 }
 export function fullLike(t: Tensor, value: number, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.fullLike([t.handle, value, dt(o, null), null, dev(o), null, null])), o);
+  return finish(aten.fullLike(t, value, opts(o)), o);
 }
 export function randnLike(t: Tensor, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.randnLike([t.handle, dt(o, null), null, dev(o), null, null])), o);
+  return finish(aten.randnLike(t, opts(o)), o);
 }
 export function randLike(t: Tensor, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.randLike([t.handle, dt(o, null), null, dev(o), null, null])), o);
+  return finish(aten.randLike(t, opts(o)), o);
 }
 
 /**
@@ -91,41 +77,30 @@ export function randLike(t: Tensor, o: CreateOptions = {}): Tensor {
  */
 export function arange(start: number, end?: number, step = 1, o: CreateOptions = {}): Tensor {
   const [s, e] = end === undefined ? [0, start] : [start, end];
-  return finish(wrap(A.arange([s, e, step, dt(o, null), null, dev(o), null])), o);
+  return finish(aten.arangeStartStep(s, e, step, opts(o)), o);
 }
 export function linspace(start: number, end: number, steps: number, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.linspace([start, end, steps, dt(o), null, dev(o), null])), o);
+  return finish(aten.linspace(start, end, steps, opts(o)), o);
 }
 export function eye(n: number, o: CreateOptions = {}): Tensor {
-  return finish(wrap(A.eye([n, dt(o), null, dev(o), null])), o);
+  return finish(aten.eye(n, opts(o)), o);
 }
 
 /** Uniform on [0, 1). */
 export function rand(shape: Shape, o: RandomOptions = {}): Tensor {
-  return finish(wrap(A.rand([checkShape(shape, 'rand'), o.generator?.handle ?? null, dt(o), null, dev(o), null])), o);
+  return finish(aten.randGenerator(checkShape(shape, 'rand'), opts(o)), o);
 }
 /** Standard normal. */
 export function randn(shape: Shape, o: RandomOptions = {}): Tensor {
-  return finish(wrap(A.randn([checkShape(shape, 'randn'), o.generator?.handle ?? null, dt(o), null, dev(o), null])), o);
+  return finish(aten.randnGenerator(checkShape(shape, 'randn'), opts(o)), o);
 }
 /** Integers uniform on [low, high); int64 by default. */
 export function randint(low: number, high: number, shape: Shape, o: RandomOptions = {}): Tensor {
-  return wrap(
-    A.randint([
-      low,
-      high,
-      checkShape(shape, 'randint'),
-      o.generator?.handle ?? null,
-      dt(o, 'int64'),
-      null,
-      dev(o),
-      null,
-    ]),
-  );
+  return aten.randintLowGenerator(low, high, checkShape(shape, 'randint'), opts(o));
 }
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, o: RandomOptions = {}): Tensor {
-  return wrap(A.randperm([n, o.generator?.handle ?? null, dt(o, 'int64'), null, dev(o), null]));
+  return aten.randpermGenerator(n, opts(o));
 }
 
 type Nested = number | boolean | Nested[];

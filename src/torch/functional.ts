@@ -1,71 +1,22 @@
 // Neural-network operators as functions, as `torch.nn.functional`: convolutions, normalisation,
-// padding, pooling, resampling, activations, losses, and the tensor combinators they need.
-import { aten, REDUCTION, type Reduction } from './ops.js';
-import { Tensor, wrap, wrapList, type TensorOrScalar } from './tensor.js';
+// padding, pooling, resampling, activations, losses, and the tensor combinators they need. Each is
+// the generated operator (generated/aten.ts) with PyTorch's name and options, checked arguments and
+// the choice of overload; what ATen has no one operator for (pad modes, interpolate, normalize) is
+// composed here.
+import { REDUCTION, type Reduction } from './ops.js';
+import * as aten from './generated/aten.js';
+import type { Tensor, TensorOrScalar } from './tensor.js';
 import { keep, tidy } from './scope.js';
 import { tensor, zeros } from './creation.js';
 import { isFloating, type DType } from './dtype.js';
 
 type Pair = number | [number, number];
 
-const A = {
-  conv2d: aten('conv2d'),
-  convTranspose2d: aten('conv_transpose2d.input'),
-  linear: aten('linear'),
-  instanceNorm: aten('instance_norm'),
-  batchNorm: aten('batch_norm'),
-  groupNorm: aten('group_norm'),
-  layerNorm: aten('layer_norm'),
-  reflectionPad1d: aten('reflection_pad1d'),
-  reflectionPad2d: aten('reflection_pad2d'),
-  replicationPad1d: aten('replication_pad1d'),
-  replicationPad2d: aten('replication_pad2d'),
-  constantPad: aten('constant_pad_nd'),
-  avgPool2d: aten('avg_pool2d'),
-  maxPool2d: aten('max_pool2d'),
-  adaptiveAvgPool2d: aten('adaptive_avg_pool2d'),
-  nearest2d: aten('upsample_nearest2d.vec'),
-  bilinear2d: aten('upsample_bilinear2d.vec'),
-  bilinear2dAA: aten('_upsample_bilinear2d_aa.vec'),
-  bicubic2d: aten('upsample_bicubic2d.vec'),
-  bicubic2dAA: aten('_upsample_bicubic2d_aa.vec'),
-  affineGrid: aten('affine_grid_generator'),
-  gridSampler: aten('grid_sampler'),
-  leakyRelu: aten('leaky_relu'),
-  leakyRelu_: aten('leaky_relu_'),
-  softplus: aten('softplus'),
-  gelu: aten('gelu'),
-  elu: aten('elu'),
-  softmax: aten('softmax.int'),
-  logSoftmax: aten('log_softmax.int'),
-  dropout: aten('dropout'),
-  mse: aten('mse_loss'),
-  l1: aten('l1_loss'),
-  bceLogits: aten('binary_cross_entropy_with_logits'),
-  crossEntropy: aten('cross_entropy_loss'),
-  oneHot: aten('one_hot'),
-  cat: aten('cat'),
-  stack: aten('stack'),
-  where: aten('where.self'),
-  whereScalarOther: aten('where.ScalarOther'),
-  whereScalarSelf: aten('where.ScalarSelf'),
-  whereScalar: aten('where.Scalar'),
-  eigh: aten('linalg_eigh'),
-  mv: aten('mv'),
-  dot: aten('dot'),
-  normalize: aten('linalg_vector_norm'),
-  clampMin: aten('clamp_min'),
-  pixelShuffle: aten('pixel_shuffle'),
-  indexSelect: aten('index_select'),
-  silu: aten('silu'),
-  silu_: aten('silu_'),
-};
-
-function pair(x: Pair, name: string): [number, number] {
-  const p = typeof x === 'number' ? [x, x] : x;
-  if (p.length !== 2 || !p.every((v) => Number.isInteger(v)))
+/** Checks an integer or a pair of integers; passed on as is (the addon repeats a single integer, as PyTorch). */
+function pair<P extends Pair>(x: P, name: string): P {
+  if (typeof x === 'number' ? !Number.isInteger(x) : x.length !== 2 || !x.every((v) => Number.isInteger(v)))
     throw new TypeError(`${name} must be an integer or a pair of integers`);
-  return p as [number, number];
+  return x;
 }
 
 // ---- convolution and linear --------------------------------------------------------------------
@@ -79,16 +30,14 @@ export interface Conv2dOptions {
 
 /** 2-D convolution: input [N, Cin, H, W], weight [Cout, Cin/groups, kH, kW]. */
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
-  return wrap(
-    A.conv2d([
-      input.handle,
-      weight.handle,
-      bias?.handle ?? null,
-      pair(o.stride ?? 1, 'stride'),
-      pair(o.padding ?? 0, 'padding'),
-      pair(o.dilation ?? 1, 'dilation'),
-      o.groups ?? 1,
-    ]),
+  return aten.conv2d(
+    input,
+    weight,
+    bias,
+    pair(o.stride ?? 1, 'stride'),
+    pair(o.padding ?? 0, 'padding'),
+    pair(o.dilation ?? 1, 'dilation'),
+    o.groups,
   );
 }
 
@@ -103,17 +52,15 @@ export function convTranspose2d(
   bias: Tensor | null = null,
   o: ConvTranspose2dOptions = {},
 ): Tensor {
-  return wrap(
-    A.convTranspose2d([
-      input.handle,
-      weight.handle,
-      bias?.handle ?? null,
-      pair(o.stride ?? 1, 'stride'),
-      pair(o.padding ?? 0, 'padding'),
-      pair(o.outputPadding ?? 0, 'outputPadding'),
-      o.groups ?? 1,
-      pair(o.dilation ?? 1, 'dilation'),
-    ]),
+  return aten.convTranspose2dInput(
+    input,
+    weight,
+    bias,
+    pair(o.stride ?? 1, 'stride'),
+    pair(o.padding ?? 0, 'padding'),
+    pair(o.outputPadding ?? 0, 'outputPadding'),
+    o.groups,
+    pair(o.dilation ?? 1, 'dilation'),
   );
 }
 
@@ -153,7 +100,8 @@ export function convTranspose2dSubpixel(input: Tensor, weight: Tensor, bias: Ten
       [weight.reshape(cin, cout, 9), zeros([cin, cout, 1], { dtype: weight.dtype, device: weight.device })],
       2,
     );
-    const k = wrap(A.indexSelect([taps.handle, 2, idx.handle]))
+    const k = aten
+      .indexSelect(taps, 2, idx)
       .reshape(cin, cout, 2, 2, 2, 2)
       .permute(1, 2, 3, 0, 4, 5)
       .reshape(cout * 4, cin, 2, 2);
@@ -164,13 +112,13 @@ export function convTranspose2dSubpixel(input: Tensor, weight: Tensor, bias: Ten
           .reshape(cout * 4)
       : null;
     const y = conv2d(pad(input, [0, 1, 0, 1]), k, b4);
-    return wrap(A.pixelShuffle([y.handle, 2]));
+    return aten.pixelShuffle(y, 2);
   });
 }
 
 /** y = x W^T + b, weight [out, in]. */
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  return wrap(A.linear([input.handle, weight.handle, bias?.handle ?? null]));
+  return aten.linear(input, weight, bias);
 }
 
 // ---- normalisation ----------------------------------------------------------------------------
@@ -186,35 +134,31 @@ export interface NormOptions {
 
 /** Instance norm over each sample and channel; running stats only when given and not using input stats. */
 export function instanceNorm(input: Tensor, o: NormOptions & { useInputStats?: boolean } = {}): Tensor {
-  return wrap(
-    A.instanceNorm([
-      input.handle,
-      o.weight?.handle ?? null,
-      o.bias?.handle ?? null,
-      o.runningMean?.handle ?? null,
-      o.runningVar?.handle ?? null,
-      o.useInputStats ?? true,
-      o.momentum ?? 0.1,
-      o.eps ?? 1e-5,
-      true,
-    ]),
+  return aten.instanceNorm(
+    input,
+    o.weight ?? null,
+    o.bias ?? null,
+    o.runningMean ?? null,
+    o.runningVar ?? null,
+    o.useInputStats ?? true,
+    o.momentum ?? 0.1,
+    o.eps ?? 1e-5,
+    true,
   );
 }
 
 /** Batch norm; in training mode it updates the running statistics in place. */
 export function batchNorm(input: Tensor, o: NormOptions & { training?: boolean } = {}): Tensor {
-  return wrap(
-    A.batchNorm([
-      input.handle,
-      o.weight?.handle ?? null,
-      o.bias?.handle ?? null,
-      o.runningMean?.handle ?? null,
-      o.runningVar?.handle ?? null,
-      o.training ?? false,
-      o.momentum ?? 0.1,
-      o.eps ?? 1e-5,
-      true,
-    ]),
+  return aten.batchNorm(
+    input,
+    o.weight ?? null,
+    o.bias ?? null,
+    o.runningMean ?? null,
+    o.runningVar ?? null,
+    o.training ?? false,
+    o.momentum ?? 0.1,
+    o.eps ?? 1e-5,
+    true,
   );
 }
 
@@ -223,9 +167,7 @@ export function groupNorm(
   numGroups: number,
   o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {},
 ): Tensor {
-  return wrap(
-    A.groupNorm([input.handle, numGroups, o.weight?.handle ?? null, o.bias?.handle ?? null, o.eps ?? 1e-5, true]),
-  );
+  return aten.groupNorm(input, numGroups, o.weight, o.bias, o.eps ?? 1e-5);
 }
 
 export function layerNorm(
@@ -233,9 +175,7 @@ export function layerNorm(
   normalizedShape: number[],
   o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {},
 ): Tensor {
-  return wrap(
-    A.layerNorm([input.handle, normalizedShape, o.weight?.handle ?? null, o.bias?.handle ?? null, o.eps ?? 1e-5, true]),
-  );
+  return aten.layerNorm(input, normalizedShape, o.weight, o.bias, o.eps ?? 1e-5);
 }
 
 // ---- padding, pooling, resampling -------------------------------------------------------------
@@ -244,13 +184,13 @@ export type PadMode = 'constant' | 'reflect' | 'replicate';
 
 /** Pads the last dimensions: [left, right] or [left, right, top, bottom], as `F.pad`. */
 export function pad(input: Tensor, padding: number[], mode: PadMode = 'constant', value = 0): Tensor {
-  if (mode === 'constant') return wrap(A.constantPad([input.handle, padding, value]));
+  if (mode === 'constant') return aten.constantPadNd(input, padding, value);
   if (padding.length !== 2 && padding.length !== 4) {
     throw new TypeError(`pad: mode '${mode}' takes 2 or 4 padding sizes, got ${padding.length}`);
   }
   const two = padding.length === 4;
-  if (mode === 'reflect') return wrap((two ? A.reflectionPad2d : A.reflectionPad1d)([input.handle, padding]));
-  if (mode === 'replicate') return wrap((two ? A.replicationPad2d : A.replicationPad1d)([input.handle, padding]));
+  if (mode === 'reflect') return two ? aten.reflectionPad2d(input, padding) : aten.reflectionPad1d(input, padding);
+  if (mode === 'replicate') return two ? aten.replicationPad2d(input, padding) : aten.replicationPad1d(input, padding);
   throw new TypeError(`pad: unknown mode '${String(mode)}' (constant, reflect or replicate)`);
 }
 
@@ -265,34 +205,29 @@ export function avgPool2d(
   kernelSize: Pair,
   o: PoolOptions & { countIncludePad?: boolean } = {},
 ): Tensor {
-  return wrap(
-    A.avgPool2d([
-      input.handle,
-      pair(kernelSize, 'kernelSize'),
-      o.stride === undefined ? [] : pair(o.stride, 'stride'),
-      pair(o.padding ?? 0, 'padding'),
-      o.ceilMode ?? false,
-      o.countIncludePad ?? true,
-      null,
-    ]),
+  return aten.avgPool2d(
+    input,
+    pair(kernelSize, 'kernelSize'),
+    o.stride === undefined ? [] : pair(o.stride, 'stride'),
+    pair(o.padding ?? 0, 'padding'),
+    o.ceilMode ?? false,
+    o.countIncludePad ?? true,
   );
 }
 
 export function maxPool2d(input: Tensor, kernelSize: Pair, o: PoolOptions & { dilation?: Pair } = {}): Tensor {
-  return wrap(
-    A.maxPool2d([
-      input.handle,
-      pair(kernelSize, 'kernelSize'),
-      o.stride === undefined ? [] : pair(o.stride, 'stride'),
-      pair(o.padding ?? 0, 'padding'),
-      pair(o.dilation ?? 1, 'dilation'),
-      o.ceilMode ?? false,
-    ]),
+  return aten.maxPool2d(
+    input,
+    pair(kernelSize, 'kernelSize'),
+    o.stride === undefined ? [] : pair(o.stride, 'stride'),
+    pair(o.padding ?? 0, 'padding'),
+    pair(o.dilation ?? 1, 'dilation'),
+    o.ceilMode ?? false,
   );
 }
 
 export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
-  return wrap(A.adaptiveAvgPool2d([input.handle, pair(outputSize, 'outputSize')]));
+  return aten.adaptiveAvgPool2d(input, pair(outputSize, 'outputSize'));
 }
 
 export interface InterpolateOptions {
@@ -322,11 +257,21 @@ export function interpolate(input: Tensor, o: InterpolateOptions): Tensor {
   const mode = o.mode ?? 'nearest';
   switch (mode) {
     case 'nearest':
-      return wrap(A.nearest2d([input.handle, size, scales]));
+      return aten.upsampleNearest2dVec(input, size, scales);
     case 'bilinear':
-      return wrap((o.antialias ? A.bilinear2dAA : A.bilinear2d)([input.handle, size, o.alignCorners ?? false, scales]));
+      return (o.antialias ? aten._upsampleBilinear2dAaVec : aten.upsampleBilinear2dVec)(
+        input,
+        size,
+        o.alignCorners ?? false,
+        scales,
+      );
     case 'bicubic':
-      return wrap((o.antialias ? A.bicubic2dAA : A.bicubic2d)([input.handle, size, o.alignCorners ?? false, scales]));
+      return (o.antialias ? aten._upsampleBicubic2dAaVec : aten.upsampleBicubic2dVec)(
+        input,
+        size,
+        o.alignCorners ?? false,
+        scales,
+      );
     case 'area': {
       const out = size ?? [Math.floor(input.shape[2]! * scales![0]!), Math.floor(input.shape[3]! * scales![1]!)];
       return adaptiveAvgPool2d(input, out as [number, number]);
@@ -351,7 +296,7 @@ export function affineGrid(theta: Tensor, size: [number, number, number, number]
   if (size[0] !== ts[0])
     throw new TypeError(`affineGrid: size[0] (${size[0]}) must equal theta's batch size (${ts[0]})`);
   if (!isFloating(theta.dtype)) throw new TypeError(`affineGrid: theta must be floating point, got ${theta.dtype}`);
-  return wrap(A.affineGrid([theta.handle, size, alignCorners]));
+  return aten.affineGridGenerator(theta, size, alignCorners);
 }
 
 /** grid_sampler's interpolation and padding codes (as PyTorch's GridSamplerInterpolation and GridSamplerPadding). */
@@ -390,7 +335,7 @@ export function gridSample(input: Tensor, grid: Tensor, o: GridSampleOptions = {
   const padding = GRID_SAMPLE_PADDING[o.paddingMode ?? 'zeros'];
   if (padding === undefined)
     throw new TypeError(`gridSample: unknown paddingMode '${String(o.paddingMode)}' (zeros, border or reflection)`);
-  return wrap(A.gridSampler([input.handle, grid.handle, mode, padding, o.alignCorners ?? false]));
+  return aten.gridSampler(input, grid, mode, padding, o.alignCorners ?? false);
 }
 
 // ---- activations ------------------------------------------------------------------------------
@@ -399,12 +344,11 @@ export function relu(x: Tensor): Tensor {
   return x.relu();
 }
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
-  return wrap(A.leakyRelu([x.handle, negativeSlope]));
+  return aten.leakyRelu(x, negativeSlope);
 }
 /** In place: overwrites x (allowed where autograd does not need x, e.g. after a norm or conv). */
 export function leakyRelu_(x: Tensor, negativeSlope = 0.01): Tensor {
-  A.leakyRelu_([x.handle, negativeSlope], true);
-  return x;
+  return aten.leakyRelu_(x, negativeSlope);
 }
 export function tanh(x: Tensor): Tensor {
   return x.tanh();
@@ -413,56 +357,47 @@ export function sigmoid(x: Tensor): Tensor {
   return x.sigmoid();
 }
 export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
-  return wrap(A.softplus([x.handle, beta, threshold]));
+  return aten.softplus(x, beta, threshold);
 }
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  return wrap(A.gelu([x.handle, approximate]));
+  return approximate === 'none' ? aten.gelu(x) : aten.gelu(x, { approximate });
 }
 export function elu(x: Tensor, alpha = 1): Tensor {
-  return wrap(A.elu([x.handle, alpha, 1, 1]));
+  return aten.elu(x, alpha);
 }
 /** x * sigmoid(x) (swish), as `F.silu`. */
 export function silu(x: Tensor): Tensor {
-  return wrap(A.silu([x.handle]));
+  return aten.silu(x);
 }
 /** In place (where autograd does not need x itself, e.g. right after a batch norm). */
 export function silu_(x: Tensor): Tensor {
-  A.silu_([x.handle], true);
-  return x;
+  return aten.silu_(x);
 }
 export function softmax(x: Tensor, dim: number): Tensor {
-  return wrap(A.softmax([x.handle, dim, null]));
+  return aten.softmaxInt(x, dim);
 }
 export function logSoftmax(x: Tensor, dim: number): Tensor {
-  return wrap(A.logSoftmax([x.handle, dim, null]));
+  return aten.logSoftmaxInt(x, dim);
 }
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
-  return wrap(A.dropout([x.handle, p, training]));
+  return aten.dropout(x, p, training);
 }
 
 // ---- losses -----------------------------------------------------------------------------------
 
 export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  return wrap(A.mse([input.handle, target.handle, REDUCTION[reduction]]));
+  return aten.mseLoss(input, target, REDUCTION[reduction]);
 }
 export function l1Loss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  return wrap(A.l1([input.handle, target.handle, REDUCTION[reduction]]));
+  return aten.l1Loss(input, target, REDUCTION[reduction]);
 }
 export function binaryCrossEntropyWithLogits(
   input: Tensor,
   target: Tensor,
   o: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {},
 ): Tensor {
-  return wrap(
-    A.bceLogits([
-      input.handle,
-      target.handle,
-      o.weight?.handle ?? null,
-      o.posWeight?.handle ?? null,
-      REDUCTION[o.reduction ?? 'mean'],
-    ]),
-  );
+  return aten.binaryCrossEntropyWithLogits(input, target, o.weight, o.posWeight, REDUCTION[o.reduction ?? 'mean']);
 }
 /** Cross entropy from logits [N, C, ...] and class indices (int64) or class probabilities. */
 export function crossEntropy(
@@ -470,15 +405,13 @@ export function crossEntropy(
   target: Tensor,
   o: { weight?: Tensor; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number } = {},
 ): Tensor {
-  return wrap(
-    A.crossEntropy([
-      input.handle,
-      target.handle,
-      o.weight?.handle ?? null,
-      REDUCTION[o.reduction ?? 'mean'],
-      o.ignoreIndex ?? -100,
-      o.labelSmoothing ?? 0,
-    ]),
+  return aten.crossEntropyLoss(
+    input,
+    target,
+    o.weight,
+    REDUCTION[o.reduction ?? 'mean'],
+    o.ignoreIndex ?? -100,
+    o.labelSmoothing ?? 0,
   );
 }
 
@@ -486,25 +419,23 @@ export function crossEntropy(
 
 /** One-hot encoding of int64 class indices: [...] -> [..., numClasses] (int64, or `dtype`). */
 export function oneHot(indices: Tensor, numClasses = -1, dtype?: DType): Tensor {
-  const out = wrap(A.oneHot([indices.handle, numClasses]));
+  const out = aten.oneHot(indices, numClasses);
   if (!dtype || dtype === 'int64') return out;
   const converted = out.to(dtype);
   out.dispose();
   return converted;
 }
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(A.cat([tensors.map((t) => t.handle), dim]));
+  return aten.cat(tensors, dim);
 }
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(A.stack([tensors.map((t) => t.handle), dim]));
+  return aten.stack(tensors, dim);
 }
 /** Elementwise choice: condition ? x : y (each may be a number). */
 export function where(condition: Tensor, x: TensorOrScalar, y: TensorOrScalar): Tensor {
-  const c = condition.handle;
-  if (typeof x === 'number' && typeof y === 'number') return wrap(A.whereScalar([c, x, y]));
-  if (typeof x === 'number') return wrap(A.whereScalarSelf([c, x, (y as Tensor).handle]));
-  if (typeof y === 'number') return wrap(A.whereScalarOther([c, x.handle, y]));
-  return wrap(A.where([c, x.handle, y.handle]));
+  if (typeof x === 'number')
+    return typeof y === 'number' ? aten.whereScalar(condition, x, y) : aten.whereScalarSelf(condition, x, y);
+  return typeof y === 'number' ? aten.whereScalarOther(condition, x, y) : aten.whereSelf(condition, x, y);
 }
 export function clamp(x: Tensor, min: number | null, max: number | null = null): Tensor {
   return x.clamp(min, max);
@@ -514,20 +445,20 @@ export function clamp(x: Tensor, min: number | null, max: number | null = null):
 
 /** Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices, as `torch.linalg.eigh`. */
 export function eigh(x: Tensor, uplo: 'L' | 'U' = 'L'): { eigenvalues: Tensor; eigenvectors: Tensor } {
-  const [eigenvalues, eigenvectors] = wrapList(A.eigh([x.handle, uplo]));
-  return { eigenvalues: eigenvalues!, eigenvectors: eigenvectors! };
+  const [eigenvalues, eigenvectors] = aten.linalgEigh(x, uplo);
+  return { eigenvalues, eigenvectors };
 }
 /** Matrix-vector product. */
 export function mv(m: Tensor, v: Tensor): Tensor {
-  return wrap(A.mv([m.handle, v.handle]));
+  return aten.mv(m, v);
 }
 export function dot(a: Tensor, b: Tensor): Tensor {
-  return wrap(A.dot([a.handle, b.handle]));
+  return aten.dot(a, b);
 }
 /** x / max(||x||_p, eps) along `dim`, as `F.normalize`. */
 export function normalize(x: Tensor, dim = 1, p = 2, eps = 1e-12): Tensor {
-  const n = wrap(A.normalize([x.handle, p, [dim], true, null]));
-  const d = wrap(A.clampMin([n.handle, eps]));
+  const n = aten.linalgVectorNorm(x, p, dim, true);
+  const d = aten.clampMin(n, eps);
   n.dispose();
   const e = d.expandAs(x);
   d.dispose();

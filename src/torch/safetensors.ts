@@ -2,7 +2,7 @@
 // TypeScript: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
 // shape and byte range, then the raw little-endian data. Nothing is ever executed or unpickled.
 import fs from 'node:fs/promises';
-import { writeFileAtomic } from './atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { ELEMENT_SIZE, type DType } from './dtype.js';
 import { fromBytes } from './creation.js';
 import { Tensor } from './tensor.js';

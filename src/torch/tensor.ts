@@ -1,8 +1,12 @@
 // The Tensor class: a typed handle to a libtorch tensor, with PyTorch's method names in camelCase.
-// Every method is one boxed operator call; in-place methods end in `_` and return `this`.
-import { native, type NativeArg, type NativeResult, type TensorHandle } from './native.js';
-import { aten, MEMORY_FORMAT, type MemoryFormat } from './ops.js';
-import { dtypeCode, dtypeName, typedArrayFor, type AnyTypedArray, type DType } from './dtype.js';
+// Every method is one call of the generated operator layer (generated/aten.ts), choosing the
+// overload (Tensor or Scalar) as PyTorch does; in-place methods end in `_` and return `this`.
+import { native, type NativeResult, type TensorHandle } from './native.js';
+import type { MemoryFormat } from './ops.js';
+import * as aten from './generated/aten.js';
+import { registerTensor } from './bind.js';
+import { dtypeName, typedArrayFor, type AnyTypedArray, type DType } from './dtype.js';
+import type { Generator } from './random.js';
 import { SCOPED, track } from './scope.js';
 import { checkDevice, cudaIsAvailable, DeviceError, isDevice, type Device } from './device.js';
 
@@ -11,138 +15,14 @@ export type { Device };
 export type Shape = readonly number[];
 export type TensorOrScalar = Tensor | number;
 
-const A = {
-  add: aten('add.Tensor'),
-  addS: aten('add.Scalar'),
-  add_: aten('add_.Tensor'),
-  addS_: aten('add_.Scalar'),
-  sub: aten('sub.Tensor'),
-  subS: aten('sub.Scalar'),
-  sub_: aten('sub_.Tensor'),
-  subS_: aten('sub_.Scalar'),
-  mul: aten('mul.Tensor'),
-  mulS: aten('mul.Scalar'),
-  mul_: aten('mul_.Tensor'),
-  mulS_: aten('mul_.Scalar'),
-  div: aten('div.Tensor'),
-  divS: aten('div.Scalar'),
-  div_: aten('div_.Tensor'),
-  divS_: aten('div_.Scalar'),
-  pow: aten('pow.Tensor_Tensor'),
-  powS: aten('pow.Tensor_Scalar'),
-  rsub: aten('rsub.Scalar'),
-  neg: aten('neg'),
-  abs: aten('abs'),
-  exp: aten('exp'),
-  log: aten('log'),
-  sqrt: aten('sqrt'),
-  rsqrt: aten('rsqrt'),
-  sin: aten('sin'),
-  cos: aten('cos'),
-  sign: aten('sign'),
-  floor: aten('floor'),
-  ceil: aten('ceil'),
-  round: aten('round'),
-  reciprocal: aten('reciprocal'),
-  square: aten('square'),
-  tanh: aten('tanh'),
-  sigmoid: aten('sigmoid'),
-  relu: aten('relu'),
-  relu_: aten('relu_'),
-  log1p: aten('log1p'),
-  maximum: aten('maximum'),
-  minimum: aten('minimum'),
-  eq: aten('eq.Tensor'),
-  eqS: aten('eq.Scalar'),
-  ne: aten('ne.Tensor'),
-  neS: aten('ne.Scalar'),
-  lt: aten('lt.Tensor'),
-  ltS: aten('lt.Scalar'),
-  le: aten('le.Tensor'),
-  leS: aten('le.Scalar'),
-  gt: aten('gt.Tensor'),
-  gtS: aten('gt.Scalar'),
-  ge: aten('ge.Tensor'),
-  geS: aten('ge.Scalar'),
-  logicalNot: aten('logical_not'),
-  logicalAnd: aten('logical_and'),
-  logicalOr: aten('logical_or'),
-  clamp: aten('clamp'),
-  clamp_: aten('clamp_'),
-  lerp_: aten('lerp_.Scalar'),
-  addcmul_: aten('addcmul_'),
-  addcdiv_: aten('addcdiv_'),
-  sqrt_: aten('sqrt_'),
-  copy_: aten('copy_'),
-  zero_: aten('zero_'),
-  fill_: aten('fill_.Scalar'),
-  normal_: aten('normal_'),
-  uniform_: aten('uniform_'),
-  sum: aten('sum'),
-  sumDim: aten('sum.dim_IntList'),
-  mean: aten('mean'),
-  meanDim: aten('mean.dim'),
-  prod: aten('prod'),
-  max: aten('max'),
-  maxDim: aten('max.dim'),
-  min: aten('min'),
-  minDim: aten('min.dim'),
-  argmax: aten('argmax'),
-  argmin: aten('argmin'),
-  var: aten('var.correction'),
-  std: aten('std.correction'),
-  norm: aten('norm.ScalarOpt_dim'),
-  logsumexp: aten('logsumexp'),
-  all: aten('all'),
-  any: aten('any'),
-  matmul: aten('matmul'),
-  mm: aten('mm'),
-  bmm: aten('bmm'),
-  reshape: aten('reshape'),
-  view: aten('view'),
-  permute: aten('permute'),
-  transpose: aten('transpose.int'),
-  flatten: aten('flatten.using_ints'),
-  squeeze: aten('squeeze'),
-  squeezeDim: aten('squeeze.dim'),
-  unsqueeze: aten('unsqueeze'),
-  expand: aten('expand'),
-  repeat: aten('repeat'),
-  narrow: aten('narrow'),
-  slice: aten('slice.Tensor'),
-  select: aten('select.int'),
-  indexSelect: aten('index_select'),
-  index: aten('index.Tensor'),
-  indexPut_: aten('index_put_'),
-  gather: aten('gather'),
-  flip: aten('flip'),
-  rot90: aten('rot90'),
-  split: aten('split.Tensor'),
-  chunk: aten('chunk'),
-  maskedFill: aten('masked_fill.Scalar'),
-  contiguous: aten('contiguous'),
-  clone: aten('clone'),
-  detach: aten('detach'),
-  to: aten('to.dtype_layout'),
-  t: aten('t'),
-  diagonal: aten('diagonal'),
-  pinMemory: aten('pin_memory'),
-  isPinned: aten('is_pinned'),
-};
+/** The memory-format option of contiguous and clone, made once (no object per call). */
+const MEMORY_FORMAT_OPTION = {
+  contiguous: { memoryFormat: 'contiguous' },
+  preserve: { memoryFormat: 'preserve' },
+  channelsLast: { memoryFormat: 'channelsLast' },
+} as const satisfies Record<MemoryFormat, { memoryFormat: MemoryFormat }>;
 
 /** Wraps a native tensor result (a handle) as a Tensor, tracked by the current scope. */
-export function wrap(result: NativeResult): Tensor {
-  if (typeof result !== 'number') {
-    throw new TypeError(`expected a tensor result, got ${Array.isArray(result) ? 'a list' : String(result)}`);
-  }
-  return new Tensor(result);
-}
-
-export function wrapList(result: NativeResult): Tensor[] {
-  if (!Array.isArray(result)) throw new TypeError('expected a list of tensors');
-  return result.map((r) => wrap(r));
-}
-
 export class Tensor {
   /** The native handle; pass it to `aten(...)` calls. */
   readonly handle: TensorHandle;
@@ -247,7 +127,7 @@ export class Tensor {
     );
   }
   detach(): Tensor {
-    return wrap(A.detach([this.handle]));
+    return aten.detach(this);
   }
 
   // ---- data out -------------------------------------------------------------------------------
@@ -297,18 +177,7 @@ export class Tensor {
     const o =
       typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
     if (o.device !== undefined) checkDevice(o.device);
-    return wrap(
-      A.to([
-        this.handle,
-        o.dtype === undefined ? null : dtypeCode(o.dtype),
-        null,
-        o.device ?? null,
-        null,
-        o.nonBlocking ?? false,
-        o.copy ?? false,
-        o.memoryFormat === undefined ? null : MEMORY_FORMAT[o.memoryFormat],
-      ]),
-    );
+    return aten.toDtypeLayout(this, o);
   }
   float(): Tensor {
     return this.to('float32');
@@ -334,339 +203,316 @@ export class Tensor {
     }
     if (this.device !== 'cpu')
       throw new TypeError(`pinMemory: only CPU tensors can be pinned, this one is on ${this.device}`);
-    return wrap(A.pinMemory([this.handle, null]));
+    return aten.pinMemory(this);
   }
   /** Whether the tensor lives in pinned host memory. */
   isPinned(): boolean {
-    return A.isPinned([this.handle, null]) === true;
+    return aten.isPinned(this);
   }
   contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
-    return wrap(A.contiguous([this.handle, MEMORY_FORMAT[memoryFormat]]));
+    return aten.contiguous(this, MEMORY_FORMAT_OPTION[memoryFormat]);
   }
   clone(memoryFormat: MemoryFormat = 'preserve'): Tensor {
-    return wrap(A.clone([this.handle, MEMORY_FORMAT[memoryFormat]]));
+    return aten.clone(this, MEMORY_FORMAT_OPTION[memoryFormat]);
   }
 
   // ---- elementwise math (broadcasting) ------------------------------------------------------
+  // alpha is a keyword-only argument of the Tensor overloads: an options object only when it is not 1.
   add(other: TensorOrScalar, alpha = 1): Tensor {
-    return wrap(
-      typeof other === 'number' ? A.addS([this.handle, other, alpha]) : A.add([this.handle, other.handle, alpha]),
-    );
+    if (typeof other === 'number') return aten.addScalar(this, other, alpha);
+    return alpha === 1 ? aten.addTensor(this, other) : aten.addTensor(this, other, { alpha });
   }
   sub(other: TensorOrScalar, alpha = 1): Tensor {
-    return wrap(
-      typeof other === 'number' ? A.subS([this.handle, other, alpha]) : A.sub([this.handle, other.handle, alpha]),
-    );
+    if (typeof other === 'number') return aten.subScalar(this, other, alpha);
+    return alpha === 1 ? aten.subTensor(this, other) : aten.subTensor(this, other, { alpha });
   }
   /** `scalar - this`. */
   rsub(scalar: number): Tensor {
-    return wrap(A.rsub([this.handle, scalar, 1]));
+    return aten.rsubScalar(this, scalar);
   }
   mul(other: TensorOrScalar): Tensor {
-    return wrap(typeof other === 'number' ? A.mulS([this.handle, other]) : A.mul([this.handle, other.handle]));
+    return typeof other === 'number' ? aten.mulScalar(this, other) : aten.mulTensor(this, other);
   }
   div(other: TensorOrScalar): Tensor {
-    return wrap(typeof other === 'number' ? A.divS([this.handle, other]) : A.div([this.handle, other.handle]));
+    return typeof other === 'number' ? aten.divScalar(this, other) : aten.divTensor(this, other);
   }
   pow(exponent: TensorOrScalar): Tensor {
-    return wrap(typeof exponent === 'number' ? A.powS([this.handle, exponent]) : A.pow([this.handle, exponent.handle]));
+    return typeof exponent === 'number' ? aten.powTensorScalar(this, exponent) : aten.powTensorTensor(this, exponent);
   }
   maximum(other: Tensor): Tensor {
-    return wrap(A.maximum([this.handle, other.handle]));
+    return aten.maximum(this, other);
   }
   minimum(other: Tensor): Tensor {
-    return wrap(A.minimum([this.handle, other.handle]));
+    return aten.minimum(this, other);
   }
   neg(): Tensor {
-    return wrap(A.neg([this.handle]));
+    return aten.neg(this);
   }
   abs(): Tensor {
-    return wrap(A.abs([this.handle]));
+    return aten.abs(this);
   }
   exp(): Tensor {
-    return wrap(A.exp([this.handle]));
+    return aten.exp(this);
   }
   log(): Tensor {
-    return wrap(A.log([this.handle]));
+    return aten.log(this);
   }
   log1p(): Tensor {
-    return wrap(A.log1p([this.handle]));
+    return aten.log1p(this);
   }
   sqrt(): Tensor {
-    return wrap(A.sqrt([this.handle]));
+    return aten.sqrt(this);
   }
   rsqrt(): Tensor {
-    return wrap(A.rsqrt([this.handle]));
+    return aten.rsqrt(this);
   }
   square(): Tensor {
-    return wrap(A.square([this.handle]));
+    return aten.square(this);
   }
   sin(): Tensor {
-    return wrap(A.sin([this.handle]));
+    return aten.sin(this);
   }
   cos(): Tensor {
-    return wrap(A.cos([this.handle]));
+    return aten.cos(this);
   }
   sign(): Tensor {
-    return wrap(A.sign([this.handle]));
+    return aten.sign(this);
   }
   floor(): Tensor {
-    return wrap(A.floor([this.handle]));
+    return aten.floor(this);
   }
   ceil(): Tensor {
-    return wrap(A.ceil([this.handle]));
+    return aten.ceil(this);
   }
   round(): Tensor {
-    return wrap(A.round([this.handle]));
+    return aten.round(this);
   }
   reciprocal(): Tensor {
-    return wrap(A.reciprocal([this.handle]));
+    return aten.reciprocal(this);
   }
   tanh(): Tensor {
-    return wrap(A.tanh([this.handle]));
+    return aten.tanh(this);
   }
   sigmoid(): Tensor {
-    return wrap(A.sigmoid([this.handle]));
+    return aten.sigmoid(this);
   }
   relu(): Tensor {
-    return wrap(A.relu([this.handle]));
+    return aten.relu(this);
   }
   clamp(min: number | null, max: number | null = null): Tensor {
-    return wrap(A.clamp([this.handle, min, max]));
+    return aten.clamp(this, min, max);
   }
 
   // ---- comparison and logic -----------------------------------------------------------------
   eq(o: TensorOrScalar): Tensor {
-    return wrap(typeof o === 'number' ? A.eqS([this.handle, o]) : A.eq([this.handle, o.handle]));
+    return typeof o === 'number' ? aten.eqScalar(this, o) : aten.eqTensor(this, o);
   }
   ne(o: TensorOrScalar): Tensor {
-    return wrap(typeof o === 'number' ? A.neS([this.handle, o]) : A.ne([this.handle, o.handle]));
+    return typeof o === 'number' ? aten.neScalar(this, o) : aten.neTensor(this, o);
   }
   lt(o: TensorOrScalar): Tensor {
-    return wrap(typeof o === 'number' ? A.ltS([this.handle, o]) : A.lt([this.handle, o.handle]));
+    return typeof o === 'number' ? aten.ltScalar(this, o) : aten.ltTensor(this, o);
   }
   le(o: TensorOrScalar): Tensor {
-    return wrap(typeof o === 'number' ? A.leS([this.handle, o]) : A.le([this.handle, o.handle]));
+    return typeof o === 'number' ? aten.leScalar(this, o) : aten.leTensor(this, o);
   }
   gt(o: TensorOrScalar): Tensor {
-    return wrap(typeof o === 'number' ? A.gtS([this.handle, o]) : A.gt([this.handle, o.handle]));
+    return typeof o === 'number' ? aten.gtScalar(this, o) : aten.gtTensor(this, o);
   }
   ge(o: TensorOrScalar): Tensor {
-    return wrap(typeof o === 'number' ? A.geS([this.handle, o]) : A.ge([this.handle, o.handle]));
+    return typeof o === 'number' ? aten.geScalar(this, o) : aten.geTensor(this, o);
   }
   logicalNot(): Tensor {
-    return wrap(A.logicalNot([this.handle]));
+    return aten.logicalNot(this);
   }
   logicalAnd(o: Tensor): Tensor {
-    return wrap(A.logicalAnd([this.handle, o.handle]));
+    return aten.logicalAnd(this, o);
   }
   logicalOr(o: Tensor): Tensor {
-    return wrap(A.logicalOr([this.handle, o.handle]));
+    return aten.logicalOr(this, o);
   }
   maskedFill(mask: Tensor, value: number): Tensor {
-    return wrap(A.maskedFill([this.handle, mask.handle, value]));
+    return aten.maskedFillScalar(this, mask, value);
   }
 
   // ---- in place (optimizers, initialisers) ---------------------------------------------------
   add_(other: TensorOrScalar, alpha = 1): this {
-    if (typeof other === 'number') A.addS_([this.handle, other, alpha], true);
-    else A.add_([this.handle, other.handle, alpha], true);
-    return this;
+    if (typeof other === 'number') return aten.addScalar_(this, other, alpha);
+    return alpha === 1 ? aten.addTensor_(this, other) : aten.addTensor_(this, other, { alpha });
   }
   sub_(other: TensorOrScalar, alpha = 1): this {
-    if (typeof other === 'number') A.subS_([this.handle, other, alpha], true);
-    else A.sub_([this.handle, other.handle, alpha], true);
-    return this;
+    if (typeof other === 'number') return aten.subScalar_(this, other, alpha);
+    return alpha === 1 ? aten.subTensor_(this, other) : aten.subTensor_(this, other, { alpha });
   }
   mul_(other: TensorOrScalar): this {
-    if (typeof other === 'number') A.mulS_([this.handle, other], true);
-    else A.mul_([this.handle, other.handle], true);
-    return this;
+    return typeof other === 'number' ? aten.mulScalar_(this, other) : aten.mulTensor_(this, other);
   }
   div_(other: TensorOrScalar): this {
-    if (typeof other === 'number') A.divS_([this.handle, other], true);
-    else A.div_([this.handle, other.handle], true);
-    return this;
+    return typeof other === 'number' ? aten.divScalar_(this, other) : aten.divTensor_(this, other);
   }
   /** this += value * t1 * t2 */
   addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
-    A.addcmul_([this.handle, t1.handle, t2.handle, value], true);
-    return this;
+    return value === 1 ? aten.addcmul_(this, t1, t2) : aten.addcmul_(this, t1, t2, { value });
   }
   /** this += value * t1 / t2 */
   addcdiv_(t1: Tensor, t2: Tensor, value = 1): this {
-    A.addcdiv_([this.handle, t1.handle, t2.handle, value], true);
-    return this;
+    return value === 1 ? aten.addcdiv_(this, t1, t2) : aten.addcdiv_(this, t1, t2, { value });
   }
   /** this += weight * (end - this) */
   lerp_(end: Tensor, weight: number): this {
-    A.lerp_([this.handle, end.handle, weight], true);
-    return this;
+    return aten.lerpScalar_(this, end, weight);
   }
   relu_(): this {
-    A.relu_([this.handle], true);
-    return this;
+    return aten.relu_(this);
   }
   sqrt_(): this {
-    A.sqrt_([this.handle], true);
-    return this;
+    return aten.sqrt_(this);
   }
   clamp_(min: number | null, max: number | null = null): this {
-    A.clamp_([this.handle, min, max], true);
-    return this;
+    return aten.clamp_(this, min, max);
   }
   copy_(src: Tensor): this {
-    A.copy_([this.handle, src.handle, false], true);
-    return this;
+    return aten.copy_(this, src);
   }
   zero_(): this {
-    A.zero_([this.handle], true);
-    return this;
+    return aten.zero_(this);
   }
   fill_(value: number): this {
-    A.fill_([this.handle, value], true);
-    return this;
+    return aten.fillScalar_(this, value);
   }
-  normal_(mean = 0, std = 1, generator?: { handle: NativeArg }): this {
-    A.normal_([this.handle, mean, std, generator?.handle ?? null], true);
-    return this;
+  normal_(mean = 0, std = 1, generator?: Generator): this {
+    return generator ? aten.normal_(this, mean, std, { generator }) : aten.normal_(this, mean, std);
   }
-  uniform_(from = 0, to = 1, generator?: { handle: NativeArg }): this {
-    A.uniform_([this.handle, from, to, generator?.handle ?? null], true);
-    return this;
+  uniform_(from = 0, to = 1, generator?: Generator): this {
+    return generator ? aten.uniform_(this, from, to, { generator }) : aten.uniform_(this, from, to);
   }
 
   // ---- reductions ---------------------------------------------------------------------------
   sum(dim?: number | number[], keepdim = false): Tensor {
-    return wrap(dim === undefined ? A.sum([this.handle, null]) : A.sumDim([this.handle, dims(dim), keepdim, null]));
+    return dim === undefined ? aten.sum(this) : aten.sumDimIntList(this, dim, keepdim);
   }
   mean(dim?: number | number[], keepdim = false): Tensor {
-    return wrap(dim === undefined ? A.mean([this.handle, null]) : A.meanDim([this.handle, dims(dim), keepdim, null]));
+    return dim === undefined ? aten.mean(this) : aten.meanDim(this, dim, keepdim);
   }
   prod(): Tensor {
-    return wrap(A.prod([this.handle, null]));
+    return aten.prod(this);
   }
-  /** Unbiased (correction 1) by default, as PyTorch. */
+  /** Unbiased (correction 1, libtorch's default) by default, as PyTorch. */
   var(dim?: number | number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return wrap(
-      A.var([this.handle, dim === undefined ? null : dims(dim), opts.correction ?? 1, opts.keepdim ?? false]),
-    );
+    return aten.varCorrection(this, dim ?? null, opts);
   }
   std(dim?: number | number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return wrap(
-      A.std([this.handle, dim === undefined ? null : dims(dim), opts.correction ?? 1, opts.keepdim ?? false]),
-    );
+    return aten.stdCorrection(this, dim ?? null, opts);
   }
   norm(p = 2, dim?: number | number[], keepdim = false): Tensor {
-    return wrap(A.norm([this.handle, p, dim === undefined ? [] : dims(dim), keepdim]));
+    return aten.normScalarOptDim(this, p, dim ?? [], keepdim);
   }
   logsumexp(dim: number | number[], keepdim = false): Tensor {
-    return wrap(A.logsumexp([this.handle, dims(dim), keepdim]));
+    return aten.logsumexp(this, dim, keepdim);
   }
   max(): Tensor {
-    return wrap(A.max([this.handle]));
+    return aten.max(this);
   }
   min(): Tensor {
-    return wrap(A.min([this.handle]));
+    return aten.min(this);
   }
   /** Values and indices of the maximum along `dim`. */
   maxDim(dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
-    const [values, indices] = wrapList(A.maxDim([this.handle, dim, keepdim]));
-    return { values: values!, indices: indices! };
+    const [values, indices] = aten.maxDim(this, dim, keepdim);
+    return { values, indices };
   }
   minDim(dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
-    const [values, indices] = wrapList(A.minDim([this.handle, dim, keepdim]));
-    return { values: values!, indices: indices! };
+    const [values, indices] = aten.minDim(this, dim, keepdim);
+    return { values, indices };
   }
   argmax(dim?: number, keepdim = false): Tensor {
-    return wrap(A.argmax([this.handle, dim ?? null, keepdim]));
+    return aten.argmax(this, dim, keepdim);
   }
   argmin(dim?: number, keepdim = false): Tensor {
-    return wrap(A.argmin([this.handle, dim ?? null, keepdim]));
+    return aten.argmin(this, dim, keepdim);
   }
   all(): Tensor {
-    return wrap(A.all([this.handle]));
+    return aten.all(this);
   }
   any(): Tensor {
-    return wrap(A.any([this.handle]));
+    return aten.any(this);
   }
 
   // ---- linear algebra ----------------------------------------------------------------------
   matmul(other: Tensor): Tensor {
-    return wrap(A.matmul([this.handle, other.handle]));
+    return aten.matmul(this, other);
   }
   mm(other: Tensor): Tensor {
-    return wrap(A.mm([this.handle, other.handle]));
+    return aten.mm(this, other);
   }
   bmm(other: Tensor): Tensor {
-    return wrap(A.bmm([this.handle, other.handle]));
+    return aten.bmm(this, other);
   }
   /** Transpose of a matrix. */
   t(): Tensor {
-    return wrap(A.t([this.handle]));
+    return aten.t(this);
   }
   diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
-    return wrap(A.diagonal([this.handle, offset, dim1, dim2]));
+    return aten.diagonal(this, offset, dim1, dim2);
   }
 
   // ---- shape, indexing, slicing ------------------------------------------------------------
   reshape(...shape: number[]): Tensor {
-    return wrap(A.reshape([this.handle, shape]));
+    return aten.reshape(this, shape);
   }
   view(...shape: number[]): Tensor {
-    return wrap(A.view([this.handle, shape]));
+    return aten.view(this, shape);
   }
   permute(...dims: number[]): Tensor {
-    return wrap(A.permute([this.handle, dims]));
+    return aten.permute(this, dims);
   }
   transpose(dim0: number, dim1: number): Tensor {
-    return wrap(A.transpose([this.handle, dim0, dim1]));
+    return aten.transposeInt(this, dim0, dim1);
   }
   flatten(startDim = 0, endDim = -1): Tensor {
-    return wrap(A.flatten([this.handle, startDim, endDim]));
+    return aten.flattenUsingInts(this, startDim, endDim);
   }
   squeeze(dim?: number): Tensor {
-    return wrap(dim === undefined ? A.squeeze([this.handle]) : A.squeezeDim([this.handle, dim]));
+    return dim === undefined ? aten.squeeze(this) : aten.squeezeDim(this, dim);
   }
   unsqueeze(dim: number): Tensor {
-    return wrap(A.unsqueeze([this.handle, dim]));
+    return aten.unsqueeze(this, dim);
   }
   expand(...shape: number[]): Tensor {
-    return wrap(A.expand([this.handle, shape, false]));
+    return aten.expand(this, shape);
   }
   expandAs(other: Tensor): Tensor {
     return this.expand(...other.shape);
   }
   repeat(...repeats: number[]): Tensor {
-    return wrap(A.repeat([this.handle, repeats]));
+    return aten.repeat(this, repeats);
   }
   narrow(dim: number, start: number, length: number): Tensor {
-    return wrap(A.narrow([this.handle, dim, start, length]));
+    return aten.narrow(this, dim, start, length);
   }
   /** Python's `t[..., start:end:step, ...]` along one dimension (a view). */
   slice(dim: number, start: number | null = null, end: number | null = null, step = 1): Tensor {
-    return wrap(A.slice([this.handle, dim, start, end, step]));
+    return aten.sliceTensor(this, dim, start, end, step);
   }
   /** Python's `t[..., i, ...]` along one dimension (a view without that dimension). */
   select(dim: number, index: number): Tensor {
-    return wrap(A.select([this.handle, dim, index]));
+    return aten.selectInt(this, dim, index);
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(A.indexSelect([this.handle, dim, index.handle]));
+    return aten.indexSelect(this, dim, index);
   }
   /** Advanced indexing: `t[i0, i1, ...]` with index tensors (null keeps a dimension whole). */
   index(indices: (Tensor | null)[]): Tensor {
-    return wrap(A.index([this.handle, indices.map((i) => i?.handle ?? null)]));
+    return aten.indexTensor(this, indices);
   }
   indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate = false): this {
-    A.indexPut_([this.handle, indices.map((i) => i?.handle ?? null), values.handle, accumulate], true);
-    return this;
+    return aten.indexPut_(this, indices, values, accumulate);
   }
   gather(dim: number, index: Tensor): Tensor {
-    return wrap(A.gather([this.handle, dim, index.handle, false]));
+    return aten.gather(this, dim, index);
   }
   flip(...dims: number[]): Tensor {
-    return wrap(A.flip([this.handle, dims]));
+    return aten.flip(this, dims);
   }
   /** Rotates by k quarter turns in the plane of `dims`, from the first towards the second, as `torch.rot90`. */
   rot90(k = 1, dims: [number, number] = [0, 1]): Tensor {
@@ -679,17 +525,17 @@ export class Tensor {
     ) {
       throw new TypeError(`rot90: dims must be two different dimensions of a ${n}-D tensor, got [${dims.join(', ')}]`);
     }
-    return wrap(A.rot90([this.handle, k, dims]));
+    return aten.rot90(this, k, dims);
   }
   split(size: number, dim = 0): Tensor[] {
-    return wrapList(A.split([this.handle, size, dim]));
+    return aten.splitTensor(this, size, dim);
   }
   chunk(chunks: number, dim = 0): Tensor[] {
-    return wrapList(A.chunk([this.handle, chunks, dim]));
+    return aten.chunk(this, chunks, dim);
   }
 }
 (Tensor.prototype as unknown as Record<symbol, boolean>)[SCOPED] = true;
 
-function dims(d: number | number[]): number[] {
-  return typeof d === 'number' ? [d] : d;
-}
+// The generated operators wrap their results through bind.ts, which holds no runtime import of this
+// module (no import cycle): it is handed the constructor here, once.
+registerTensor((handle) => new Tensor(handle));

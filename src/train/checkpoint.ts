@@ -1,17 +1,18 @@
 // Checkpoints: one safetensors file per step holding both networks, both optimizers and the RNG,
 // with the rest of the training state as JSON metadata. Written atomically; the last K are kept.
+// File names and finding a folder's checkpoints: src/run/checkpoints.ts.
 //
 // Tensors: <module>.<param> for each module (G and D, PyTorch names: load them in Python with
 // load_state_dict; Gglobal for a coarse-to-fine generator's stand-alone global generator),
 // <optimizer>.state.<i>.<slot> (optG, optD: Adam moments), rng.cpu (the CPU generator state).
 // Metadata 'dermosynth.state': TrainState as JSON.
-import { readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { OptimizerState } from '../nn/optim/optimizer.js';
 import type { LoaderState } from '../data/loader.js';
+import { checkpointFile, listCheckpoints } from '../run/checkpoints.js';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -36,27 +37,6 @@ export interface Checkpointable {
   modules: Record<string, Module<any, any>>;
   /** Optimizers by tensor-name prefix (e.g. optG, optD). */
   optimizers: Record<string, { stateDict(): OptimizerState; loadStateDict(s: OptimizerState): void }>;
-}
-
-const NAME = /^step-(\d{8})\.safetensors$/;
-
-export function checkpointFile(dir: string, step: number): string {
-  return path.join(dir, `step-${String(step).padStart(8, '0')}.safetensors`);
-}
-
-/** Checkpoint files of a folder, newest (highest step) first. */
-export async function listCheckpoints(dir: string): Promise<{ step: number; file: string }[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .map((n) => NAME.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ step: Number(m[1]), file: path.join(dir, m[0]) }))
-    .sort((a, b) => b.step - a.step);
 }
 
 /** Every module's state dict under its prefix: `G.front.1.weight`, `D.scale0...`. */

@@ -1,6 +1,6 @@
 // Sample grids: one row per example, label | real | generated, written as PNG for people to look at.
 import sharp from 'sharp';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { colouriseLabels } from '../data/label_preview.js';

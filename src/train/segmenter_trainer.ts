@@ -19,7 +19,7 @@ import * as nn from '../nn/index.js';
 import type { LesionCache } from '../data/cache.js';
 import { isSyntheticId } from '../data/dataset.js';
 import { DataLoader, disposeBatch } from '../data/loader.js';
-import { CLASS_BITS } from '../data/label_map.js';
+import { lesionTargets } from '../data/label_map.js';
 import { Segmenter, saveSegmenter, type SegmenterConfig } from '../models/segmenter.js';
 
 export interface SegmenterTrainOptions {
@@ -53,14 +53,6 @@ export interface SegmenterStep {
 export interface SegmenterTrainResult {
   model: Segmenter;
   log: SegmenterStep[];
-}
-
-/** Lesion targets float32 [B, 1, H, W] (1 where the label class is 1..numDiagnoses) from label bytes uint8 [B, 1, H, W]. */
-export function lesionTargets(labelBytes: Tensor, numDiagnoses: number): Tensor {
-  return torch.tidy(() => {
-    const cls = torch.call('aten::bitwise_and.Scalar', labelBytes, CLASS_BITS) as Tensor;
-    return cls.ge(1).logicalAnd(cls.le(numDiagnoses)).to('float32');
-  });
 }
 
 /** BCE-with-logits + diceWeight (1 - soft Dice per image, averaged): { loss (a tensor), bce, dice }. */

@@ -15,8 +15,12 @@ import type { GradientReducer } from '../torch/distributed.js';
 import type { LesionCache } from '../data/cache.js';
 import { DataLoader, disposeBatch, type Batch } from '../data/loader.js';
 import { buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '../models/registry.js';
+import { latestCheckpoint } from '../run/checkpoints.js';
+import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, type RunConfig } from '../run/config.js';
+import { sampleGridFile, type RunPaths } from '../run/layout.js';
+import { TrainLog, type LogEntry } from '../run/log.js';
+import type { TrainOptions } from '../run/options.js';
 import {
-  listCheckpoints,
   loadModuleTensors,
   moduleTensors,
   restoreCheckpoint,
@@ -26,10 +30,7 @@ import {
 } from './checkpoint.js';
 import { anyRank, meanOverRanks, shareFromRankZero, type DataParallel, type SharedState } from './data_parallel.js';
 import { GanLosses } from './losses.js';
-import type { TrainOptions } from './options.js';
-import { RUN_CONFIG_VERSION, type RunConfig } from './run_config.js';
 import { writeSampleGrid } from './sample_grid.js';
-import { TrainLog, type LogEntry } from './train_log.js';
 
 export type Stage = 'global' | 'local' | 'joint';
 
@@ -78,26 +79,6 @@ export interface TrainResult {
   finished: boolean;
   lastCheckpoint: string | null;
   generatorFile: string | null;
-}
-
-export interface RunPaths {
-  dir: string;
-  config: string;
-  log: string;
-  checkpoints: string;
-  samples: string;
-  generator: string;
-}
-
-export function runPaths(dir: string): RunPaths {
-  return {
-    dir,
-    config: path.join(dir, 'config.json'),
-    log: path.join(dir, 'log.jsonl'),
-    checkpoints: path.join(dir, 'checkpoints'),
-    samples: path.join(dir, 'samples'),
-    generator: path.join(dir, 'generator.safetensors'),
-  };
 }
 
 export class Trainer {
@@ -223,7 +204,7 @@ export class Trainer {
     const nets = this.checkpointable();
     let read: (SharedState & { file: string }) | null = null;
     if (this.isMain) {
-      const newest = (await listCheckpoints(this.paths.checkpoints))[0];
+      const newest = await latestCheckpoint(this.paths.checkpoints);
       if (newest) read = { ...(await torch.loadSafetensors(newest.file)), file: newest.file };
     }
     let state: TrainState | null = null;
@@ -285,7 +266,7 @@ export class Trainer {
     const m = this.models;
     const cache = this.cache;
     return {
-      format: 'dermosynth-run',
+      format: RUN_CONFIG_FORMAT,
       version: RUN_CONFIG_VERSION,
       created: new Date().toISOString(),
       options: this.options,
@@ -591,7 +572,7 @@ export class Trainer {
     );
     try {
       await writeSampleGrid(
-        path.join(this.paths.samples, `step-${String(this.step).padStart(8, '0')}.png`),
+        sampleGridFile(this.paths, this.step),
         { labelBytes: b.labelBytes, real: b.image, fake },
         this.cache.spec,
       );

@@ -7,7 +7,7 @@ import { prepareCache, type PrepareProgress } from '../data/prepare.js';
 import { readDataset } from '../data/readers/index.js';
 import { writeSampleDataset } from '../data/sample_dataset.js';
 import { DataError } from '../data/problems.js';
-import type { TrainOptions } from './options.js';
+import type { TrainOptions } from '../run/options.js';
 
 export const SAMPLE_LESIONS = 60;
 

@@ -1,6 +1,9 @@
 // The studio page: loads the run, wires the mask editor, the controls, generation with progress and
-// errors, the history and the run tab.
-import { api, ApiError, type RunInfo } from './api.js';
+// errors, the history and the run tab. The same page is served by `dermosynth serve` (the server API
+// generates) and written as a static site by `dermosynth studio build`, whose index.html carries
+// <meta name="dermosynth-backend" content="static">: the generator then runs in the browser
+// (static_backend.ts, loaded only then).
+import { api, ApiError, type Backend, type RunInfo } from './api.js';
 import { History } from './history.js';
 import { MaskEditor, type Tool } from './mask_editor.js';
 import { showRun } from './run_tab.js';
@@ -48,17 +51,31 @@ function label(name: string): string {
   return name.replace(/_/g, ' ');
 }
 
+async function selectBackend(): Promise<Backend> {
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="dermosynth-backend"]');
+  if (meta?.content === 'static') return (await import('./static_backend.js')).createStaticBackend();
+  return api;
+}
+
 async function main(): Promise<void> {
   let run: RunInfo;
+  let backend: Backend;
   try {
-    run = await api.run();
+    backend = await selectBackend();
+    run = await backend.run();
   } catch (e) {
     ui.summary.textContent = `could not load the run: ${(e as Error).message}`;
     ui.generate.disabled = true;
     return;
   }
   document.body.dataset.ready = 'true';
+  document.body.dataset.backend = backend.kind;
   ui.summary.textContent = `${run.model} · ${run.width}x${run.height} · weights ${run.weights.name}${run.weights.step !== null ? ` (step ${run.weights.step})` : ''} · sha256 ${run.weights.sha256.slice(0, 12)} · ${run.device}`;
+  if (run.licence) {
+    // The static site says what the model's training data allows (ISIC: CC-BY-NC 4.0), as its .onnx metadata does.
+    ui.summary.title = `training data licence: ${run.licence.licence}; ${run.licence.attribution}`;
+    if (/^CC-/.test(run.licence.licence)) ui.summary.textContent += ` · trained on ${run.licence.licence} data`;
+  }
 
   const editor = new MaskEditor(ui.canvas, run.width, run.height);
   ui.size.max = String(Math.max(8, Math.round(Math.min(run.width, run.height) / 3)));
@@ -104,14 +121,14 @@ async function main(): Promise<void> {
     if (!file) return;
     showError(null);
     try {
-      const { png, notice } = await api.normaliseMask(file);
+      const { png, notice } = await backend.normaliseMask(file);
       await editor.load(png);
       showNotice(notice);
     } catch (e) {
       showError(`upload: ${(e as Error).message}`);
     }
   });
-  api.dataset().then(
+  backend.dataset().then(
     ({ lesions, unavailable }) => {
       if (lesions.length === 0) {
         ui.dataset.disabled = true;
@@ -126,7 +143,7 @@ async function main(): Promise<void> {
         if (!ui.dataset.value || !lesion) return;
         showError(null);
         try {
-          await editor.load(await api.datasetMask(index));
+          await editor.load(await backend.datasetMask(index));
           if (run.classes.includes(lesion.diagnosis)) ui.classSelect.value = lesion.diagnosis;
           showNotice(`mask of ${lesion.id} (${label(lesion.diagnosis)}, ${lesion.split} split)`);
         } catch (e) {
@@ -162,7 +179,12 @@ async function main(): Promise<void> {
     const timer = setInterval(tick, 100);
     const thumb = editor.toDataUrl();
     try {
-      const r = await api.generate({ class: ui.classSelect.value, seed, vary: ui.vary.checked, rle: editor.toRle() });
+      const r = await backend.generate({
+        class: ui.classSelect.value,
+        seed,
+        vary: ui.vary.checked,
+        rle: editor.toRle(),
+      });
       history.add({ ...r, maskThumb: thumb }, run.width, run.height);
       showNotice(r.notice);
     } catch (e) {
@@ -185,7 +207,7 @@ async function main(): Promise<void> {
       $('panel-run').hidden = tab.dataset.tab !== 'run';
       if (tab.dataset.tab === 'run' && !runShown) {
         runShown = true;
-        void showRun($('metrics'), $('losses'), $('samples'));
+        void showRun(backend, $('metrics'), $('losses'), $('samples'));
       }
     });
   }

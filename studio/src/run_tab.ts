@@ -1,8 +1,9 @@
 // The run tab: metrics.json when the run has one, the loss log summarised (a table and a curve
 // per loss) and the sample grids, newest first.
-import { api, type LogSummary, type LossSummary } from './api.js';
+import type { Backend, LogSummary, LossSummary } from './api.js';
 
 export async function showRun(
+  api: Backend,
   metricsRoot: HTMLElement,
   lossesRoot: HTMLElement,
   samplesRoot: HTMLElement,

@@ -12,8 +12,9 @@ import { DataLoader, disposeBatch } from '../../src/data/loader.js';
 import { prepareCache } from '../../src/data/prepare.js';
 import { readDataset } from '../../src/data/readers/index.js';
 import { writeSampleDataset } from '../../src/data/sample_dataset.js';
-import { Trainer, runPaths, type TrainRuntime } from '../../src/train/trainer.js';
-import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options.js';
+import { Trainer, type TrainRuntime } from '../../src/train/trainer.js';
+import { runPaths } from '../../src/run/layout.js';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/run/options.js';
 import { CUDA, GPU, TF32 } from './helpers.js';
 
 let work = '';

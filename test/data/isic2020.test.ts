@@ -13,7 +13,7 @@ import { prepareCache } from '../../src/data/prepare.js';
 import { readDataset } from '../../src/data/readers/index.js';
 import { ISIC2020_CLASSES } from '../../src/data/readers/isic2020.js';
 import { writeSampleDataset } from '../../src/data/sample_dataset.js';
-import { LesionSet } from '../../src/train/classifier_trainer.js';
+import { LesionSet } from '../../src/data/lesion_set.js';
 import { cliRunner, TINY } from '../helpers/cli.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-isic2020-'));

@@ -13,8 +13,9 @@ import { writeSampleDataset } from '../../src/data/sample_dataset.js';
 import { domainClassifier, lesionSegmenter, type AuxTraining } from '../../src/eval/aux_networks.js';
 import { rocAuc } from '../../src/eval/auc.js';
 import { segmentationScores } from '../../src/eval/segmentation.js';
-import { LesionSet, predictProbabilities } from '../../src/train/classifier_trainer.js';
-import { lesionTargets } from '../../src/train/segmenter_trainer.js';
+import { lesionTargets } from '../../src/data/label_map.js';
+import { LesionSet } from '../../src/data/lesion_set.js';
+import { predictProbabilities } from '../../src/train/classifier_trainer.js';
 
 let work = '';
 let cache: LesionCache;

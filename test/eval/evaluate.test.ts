@@ -2,7 +2,7 @@
 // computed without downloaded weights, a report that links files that exist, a comparison table
 // with the best values in bold, and a split holding synthetic lesions refused.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluate, type EvaluateOptions, type Metrics } from '../../src/eval/evaluate.js';
@@ -117,6 +117,43 @@ describe('evaluate', () => {
     expect(md).toMatch(/eval\/losses-G\.png/);
     expect(html).toMatch(/<img src="eval\/grid-melanoma\.png"/);
     expect(html).not.toMatch(/<script/);
+  }, 240_000);
+
+  it('evaluates one checkpoint of a run with --weights, into RUN/eval-step-N, leaving the run metrics alone', () => {
+    const run = runs[1]!;
+    const checkpoints = readdirSync(path.join(run, 'checkpoints')).filter((f) => f.endsWith('.safetensors'));
+    expect(checkpoints.length).toBeGreaterThan(0);
+    const ck = path.join(run, 'checkpoints', checkpoints[0]!);
+    const before = existsSync(path.join(run, 'metrics.json')) ? readFileSync(path.join(run, 'metrics.json')) : null;
+    const common = [
+      '--aux-dir',
+      path.join(work, 'aux'),
+      '--aux-epochs',
+      '1',
+      '--max-images',
+      '4',
+      '--grid-examples',
+      '1',
+    ];
+    const r = cli('evaluate', '--run', run, '--weights', ck, ...common);
+    expect(r.status, r.stderr).toBe(0);
+    const out = path.join(run, `eval-${checkpoints[0]!.replace(/\.safetensors$/, '')}`);
+    const m = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')) as Metrics;
+    expect(m.weights.file).toBe(ck);
+    expect(m.weights.step).toBe(Number(/(\d+)/.exec(checkpoints[0]!)![1]));
+    expect(m.data.lesions).toBe(4);
+    expect(existsSync(path.join(out, 'report.html'))).toBe(true);
+    // The run's own evaluation is untouched.
+    expect(existsSync(path.join(run, 'metrics.json')) ? readFileSync(path.join(run, 'metrics.json')) : null).toEqual(
+      before,
+    );
+    // --out alone, or --weights with a shipped model, is one clear error.
+    const bad = cli('evaluate', '--run', run, '--out', path.join(work, 'x'), ...common);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--out goes with --pretrained or --weights/);
+    const bad2 = cli('evaluate', '--pretrained', 'isic2017-128', '--weights', ck, '--data', data, ...common);
+    expect(bad2.status).not.toBe(0);
+    expect(bad2.stderr).toMatch(/--weights goes with --run/);
   }, 240_000);
 
   it('compare puts the runs side by side with the best of each column in bold', async () => {

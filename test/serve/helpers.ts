@@ -1,12 +1,30 @@
 // Shared by the studio's tests: a tiny trained run (32x32, two steps: seconds), the studio bundle
-// built from the current sources into a temporary folder, and small PNG masks.
+// built from the current sources into a temporary folder, small PNG masks, and Debian's chromium.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { build } from 'vite';
 
 export const root = path.resolve(import.meta.dirname, '../..');
 export const RUN_SIZE = 32;
+/** Debian's chromium (set-up installs it; the browser tests skip, saying so, without it). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Headless chromium without a GPU, as CI runs it (and so without WebGPU). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+}
 
 /** `dermosynth train` on the built-in sample data: a tiny proposed generator, 2 steps, 2 sample grids. */
 export function trainTinyRun(out: string): void {

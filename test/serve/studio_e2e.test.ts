@@ -5,11 +5,10 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startStudioServer, type StudioServer } from '../../src/serve/server.js';
-import { RUN_SIZE, buildStudio, maskPng, root, trainTinyRun } from './helpers.js';
+import { CHROMIUM, RUN_SIZE, buildStudio, launchChromium, maskPng, root, trainTinyRun } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium)
   console.warn(`studio_e2e: skipped, ${CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)`);
@@ -26,17 +25,7 @@ beforeAll(async () => {
   trainTinyRun(path.join(work, 'run'));
   await buildStudio(path.join(work, 'bundle'));
   studio = await startStudioServer({ runDir: path.join(work, 'run'), port: 0, bundleDir: path.join(work, 'bundle') });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   // Uncaught errors and console errors (a Content-Security-Policy violation among them) fail the test.
   page.on('pageerror', (e) => pageErrors.push(e.message));

@@ -33,6 +33,7 @@ import { MODEL_WEIGHTS_LIMIT, readModelConfig, type ModelConfig } from '../../sr
 import { packModel } from '../../src/synth/pack_model.js';
 import { findModel, initGeneratorFrom, listModels, referenceMasks } from '../../src/synth/pretrained.js';
 import { RunGenerator } from '../../src/synth/run_generator.js';
+import { writeReferenceFigures } from '../../src/pipeline/reference_figures.js';
 import { cliEnv, cliRunner, root, sampleAndTinyRun } from '../helpers/cli.js';
 
 const NAME = 'tiny-32';
@@ -495,6 +496,73 @@ describe('--pretrained', () => {
     );
     expect(existsSync(path.join(work, 'syn-bcc'))).toBe(false);
   });
+});
+
+describe("the demo report's reference figures", () => {
+  it('show label | real | demo | reference rows per diagnosis, the reference tile being the model on the resized mask', async () => {
+    const saved = process.env.DERMOSYNTH_MODELS_DIR;
+    process.env.DERMOSYNTH_MODELS_DIR = models;
+    const out = path.join(work, 'demo-out');
+    try {
+      const r = await writeReferenceFigures({
+        cacheDir: path.join(run, 'cache'),
+        runDir: run,
+        figuresDir: path.join(out, 'figures'),
+        out,
+        examples: 2,
+      });
+      if (r.model === null) throw new Error(r.reason);
+      expect(r.model).toBe(NAME);
+      const cache = await LesionCache.open(path.join(run, 'cache'));
+      const ref = await RunGenerator.load(modelDir);
+      try {
+        const [W, H] = [ref.width, ref.height];
+        const [w, h] = [cache.width, cache.height];
+        const val = cache.indices('val');
+        const classes = cache.spec.classes;
+        const present = [...new Set(val.map((i) => classes[cache.records[i]!.label]!))];
+        expect(Object.keys(r.figures).sort()).toEqual(present.sort());
+        const c = Object.keys(r.figures)[0]!;
+        const first = val.filter((i) => classes[cache.records[i]!.label] === c);
+        const rows = Math.min(2, first.length);
+        const { data: px, info } = await sharp(path.join(out, r.figures[c]!))
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        expect([info.width, info.height]).toEqual([4 * W + 3 * 2, rows * H + (rows - 1) * 2]);
+        // The fourth tile of the first row: the model on the lesion mask of the first val lesion.
+        const image = new Uint8Array(3 * w * h);
+        const label = new Uint8Array(w * h);
+        cache.readInto(first[0]!, image, 0, label, 0);
+        const mask = label.map((v) => ((v & 127) >= 1 && (v & 127) <= classes.length ? 255 : 0));
+        expect(w).toBe(W); // the tiny run and the model share their size: the mask needs no resize
+        const want = ref.generate([buildLabelBytes(mask, ref.classes.indexOf(c), ref.spec, W, H)])[0]!;
+        let worst = 0;
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++)
+            for (let k = 0; k < 3; k++) {
+              const got = px[(y * info.width + 3 * (W + 2) + x) * info.channels + k]!;
+              worst = Math.max(worst, Math.abs(got - want[(y * W + x) * 3 + k]!));
+            }
+        expect(worst).toBe(0);
+      } finally {
+        cache.close();
+        ref.dispose();
+      }
+      // With no model shipped, the report says why instead.
+      process.env.DERMOSYNTH_MODELS_DIR = path.join(work, 'no-models');
+      const none = await writeReferenceFigures({
+        cacheDir: path.join(run, 'cache'),
+        runDir: run,
+        figuresDir: path.join(out, 'figures2'),
+        out,
+        examples: 2,
+      });
+      expect(none).toEqual({ model: null, reason: expect.stringMatching(/no reference model ships/) });
+    } finally {
+      if (saved === undefined) delete process.env.DERMOSYNTH_MODELS_DIR;
+      else process.env.DERMOSYNTH_MODELS_DIR = saved;
+    }
+  }, 120_000);
 });
 
 describe('train --init', () => {

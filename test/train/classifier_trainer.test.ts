@@ -10,10 +10,10 @@ import { LesionCache } from '../../src/data/cache.js';
 import { prepareCache } from '../../src/data/prepare.js';
 import { readDataset } from '../../src/data/readers/index.js';
 import { writeSampleDataset } from '../../src/data/sample_dataset.js';
+import { LesionSet } from '../../src/data/lesion_set.js';
 import {
   ClassifierTrainer,
   DEFAULT_CLASSIFIER_OPTIONS,
-  LesionSet,
   predictProbabilities,
   type ClassifierTrainOptions,
 } from '../../src/train/classifier_trainer.js';

@@ -9,9 +9,9 @@ import path from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { Segmenter, loadSegmenter, saveSegmenter } from '../../src/models/segmenter.js';
+import { lesionTargets } from '../../src/data/label_map.js';
 import {
   lesionBatchSource,
-  lesionTargets,
   segmentationLoss,
   trainSegmenter,
   trainSegmenterSteps,

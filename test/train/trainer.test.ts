@@ -12,10 +12,11 @@ import { LesionCache } from '../../src/data/cache.js';
 import { prepareCache } from '../../src/data/prepare.js';
 import { readDataset } from '../../src/data/readers/index.js';
 import { writeSampleDataset } from '../../src/data/sample_dataset.js';
-import { Trainer, runPaths, type TrainRuntime } from '../../src/train/trainer.js';
-import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/train/options.js';
-import { listCheckpoints } from '../../src/train/checkpoint.js';
-import { TrainLog } from '../../src/train/train_log.js';
+import { Trainer, type TrainRuntime } from '../../src/train/trainer.js';
+import { runPaths } from '../../src/run/layout.js';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/run/options.js';
+import { listCheckpoints } from '../../src/run/checkpoints.js';
+import { TrainLog } from '../../src/run/log.js';
 import { BF16_SKIP_REASON } from '../helpers/isa.js';
 
 let work = '';

@@ -2,7 +2,7 @@
 // VGG19 loss network does), `call(x)` -> logits [N, classes] and `features(x)` -> the pooled
 // penultimate features [N, featureDim] (what the final layer reads; used for domain-FID), and
 // torchvision's conv + batch norm + activation unit with torchvision's child names (0, 1, 2).
-import { tensor, type Tensor } from '../../torch/index.js';
+import { tensor, tidy, type Tensor } from '../../torch/index.js';
 import * as nn from '../../nn/index.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../vgg19.js';
 
@@ -66,24 +66,16 @@ export abstract class ImageClassifier extends nn.Module<[Tensor], Tensor> {
       throw new RangeError(
         `${this.arch}: images must be at least 32x32 (five stride-2 stages), got ${x.shape[3]}x${x.shape[2]}`,
       );
-    if (!this.normalizeInput) return this.pooledFeatures(x);
-    const scaled = x.mul(this.buffer('input_scale')!);
-    const h = scaled.add_(this.buffer('input_shift')!);
-    try {
-      return this.pooledFeatures(h);
-    } finally {
-      h.dispose();
-    }
+    return tidy(() =>
+      this.pooledFeatures(
+        this.normalizeInput ? x.mul(this.buffer('input_scale')!).add_(this.buffer('input_shift')!) : x,
+      ),
+    );
   }
 
   /** [N, 3, H, W] in [-1, 1] -> logits [N, numClasses]. */
   forward(x: Tensor): Tensor {
-    const f = this.features(x);
-    try {
-      return this.head(f);
-    } finally {
-      f.dispose();
-    }
+    return this.head(this.features(x));
   }
 }
 
@@ -112,19 +104,14 @@ export function convBnAct(
 /** Runs named children in registration order (torchvision's nn.Sequential(OrderedDict(...))). */
 export class NamedSequential extends nn.Module {
   readonly order: [string, nn.Module][];
+  private readonly layers: nn.Module[];
   constructor(children: [string, nn.Module][]) {
     super();
     this.order = children;
-    for (const [name, m] of children) this.registerModule(name, m);
+    this.layers = children.map(([name, m]) => this.registerModule(name, m));
   }
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const [, layer] of this.order) {
-      const next = layer.call(y);
-      if (y !== x && next !== y) y.dispose();
-      y = next;
-    }
-    return y;
+    return nn.runLayers(x, this.layers);
   }
 }
 

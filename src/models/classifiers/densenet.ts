@@ -5,7 +5,7 @@
 // own .pth file predates those names, 'norm.1' for 'norm1': the weight loader renames them as
 // torchvision's loader does.) Initialisation as torchvision: convolutions Kaiming-normal, batch
 // norms 1 and 0, the classifier's bias 0.
-import { F, cat, type Tensor } from '../../torch/index.js';
+import { F, cat, release, type Tensor } from '../../torch/index.js';
 import * as nn from '../../nn/index.js';
 import { ImageClassifier, NamedSequential, globalAvgPool, type ClassifierOptions } from './common.js';
 
@@ -26,13 +26,7 @@ class DenseLayer extends nn.Module {
   /** The concatenated features so far -> `growth` new channels. */
   forward(x: Tensor): Tensor {
     const a = this.norm1.call(x).relu_();
-    const b = this.conv1.call(a);
-    a.dispose();
-    const c = this.norm2.call(b).relu_();
-    b.dispose();
-    const out = this.conv2.call(c);
-    c.dispose();
-    return out;
+    return this.conv2.call(this.norm2.call(this.conv1.call(a)).relu_());
   }
 }
 
@@ -45,14 +39,16 @@ class DenseBlock extends nn.Module {
     );
   }
   forward(x: Tensor): Tensor {
+    // Each concatenation is released once the next is made: kept to the end, they would add up
+    // to about half a block's layers times its output in inference.
     const feats: Tensor[] = [x];
     let all = x;
     for (const layer of this.denseLayers) {
       feats.push(layer.call(all));
-      if (all !== x) all.dispose();
-      all = cat(feats, 1);
+      const next = cat(feats, 1);
+      release(all);
+      all = next;
     }
-    for (const f of feats.slice(1)) f.dispose();
     return all;
   }
 }
@@ -106,12 +102,7 @@ export class DenseNet extends ImageClassifier {
   }
 
   protected pooledFeatures(x: Tensor): Tensor {
-    const h = this.features_.call(x);
-    const r = F.relu(h);
-    h.dispose();
-    const pooled = globalAvgPool(r);
-    r.dispose();
-    return pooled;
+    return globalAvgPool(F.relu(this.features_.call(x)));
   }
 
   protected head(f: Tensor): Tensor {

@@ -19,17 +19,8 @@ class SqueezeExcitation extends nn.Module {
     this.fc2 = this.registerModule('fc2', new nn.Conv2d(squeeze, channels, 1));
   }
   forward(x: Tensor): Tensor {
-    const s = x.mean([2, 3], true);
-    const a = this.fc1.call(s);
-    s.dispose();
-    const b = F.silu_(a);
-    const c = this.fc2.call(b);
-    b.dispose();
-    const scale = c.sigmoid();
-    c.dispose();
-    const out = x.mul(scale);
-    scale.dispose();
-    return out;
+    const scale = this.fc2.call(F.silu_(this.fc1.call(x.mean([2, 3], true)))).sigmoid();
+    return x.mul(scale);
   }
 }
 
@@ -52,9 +43,7 @@ class MBConv extends nn.Module {
   forward(x: Tensor): Tensor {
     const y = this.block.call(x);
     if (!this.useResidual) return y;
-    const dropped = this.stochasticDepth.call(y);
-    if (dropped !== y) y.dispose();
-    return dropped.add_(x);
+    return this.stochasticDepth.call(y).add_(x);
   }
 }
 
@@ -122,10 +111,7 @@ export class EfficientNet extends ImageClassifier {
   }
 
   protected pooledFeatures(x: Tensor): Tensor {
-    const h = this.features_.call(x);
-    const pooled = globalAvgPool(h);
-    h.dispose();
-    return pooled;
+    return globalAvgPool(this.features_.call(x));
   }
 
   protected head(f: Tensor): Tensor {

@@ -2,7 +2,7 @@
 // bottleneck is on its 3x3 convolution), with torchvision's state-dict names (conv1, bn1,
 // layer1.0.conv1, layer1.0.downsample.0, ..., fc), so converted ImageNet weights load as they are.
 // Initialisation as torchvision: convolutions Kaiming-normal (fan_out, ReLU), batch norms 1 and 0.
-import { F, type Tensor } from '../../torch/index.js';
+import type { Tensor } from '../../torch/index.js';
 import * as nn from '../../nn/index.js';
 import { ImageClassifier, globalAvgPool, type ClassifierOptions } from './common.js';
 
@@ -22,17 +22,8 @@ class BasicBlock extends nn.Module {
     this.downsample = downsample ? this.registerModule('downsample', downsample) : null;
   }
   forward(x: Tensor): Tensor {
-    const a = this.conv1.call(x);
-    const b = this.bn1.call(a).relu_();
-    a.dispose();
-    const c = this.conv2.call(b);
-    b.dispose();
-    const out = this.bn2.call(c);
-    c.dispose();
-    const identity = this.downsample ? this.downsample.call(x) : x;
-    out.add_(identity).relu_();
-    if (identity !== x) identity.dispose();
-    return out;
+    const out = this.bn2.call(this.conv2.call(this.bn1.call(this.conv1.call(x)).relu_()));
+    return out.add_(this.downsample ? this.downsample.call(x) : x).relu_();
   }
 }
 
@@ -56,24 +47,10 @@ class Bottleneck extends nn.Module {
     this.downsample = downsample ? this.registerModule('downsample', downsample) : null;
   }
   forward(x: Tensor): Tensor {
-    let h = x;
-    for (const [conv, bn] of [
-      [this.conv1, this.bn1],
-      [this.conv2, this.bn2],
-    ] as const) {
-      const c = conv.call(h);
-      if (h !== x) h.dispose();
-      h = bn.call(c).relu_();
-      c.dispose();
-    }
-    const c = this.conv3.call(h);
-    h.dispose();
-    const out = this.bn3.call(c);
-    c.dispose();
-    const identity = this.downsample ? this.downsample.call(x) : x;
-    out.add_(identity).relu_();
-    if (identity !== x) identity.dispose();
-    return out;
+    const a = this.bn1.call(this.conv1.call(x)).relu_();
+    const b = this.bn2.call(this.conv2.call(a)).relu_();
+    const out = this.bn3.call(this.conv3.call(b));
+    return out.add_(this.downsample ? this.downsample.call(x) : x).relu_();
   }
 }
 
@@ -120,20 +97,17 @@ export class ResNet extends ImageClassifier {
   }
 
   protected pooledFeatures(x: Tensor): Tensor {
-    const a = this.conv1.call(x);
-    const b = this.bn1.call(a).relu_();
-    a.dispose();
-    let h = F.maxPool2d(b, 3, { stride: 2, padding: 1 });
-    b.dispose();
-    for (const layer of this.layers) {
-      const next = layer.call(h);
-      h.dispose();
-      h = next;
-    }
-    const pooled = globalAvgPool(h);
-    h.dispose();
-    return pooled;
+    this.trunk ??= [
+      this.conv1,
+      this.bn1,
+      new nn.ReLU({ inplace: true }),
+      new nn.MaxPool2d(3, { stride: 2, padding: 1 }),
+      ...this.layers,
+    ];
+    return globalAvgPool(nn.runLayers(x, this.trunk));
   }
+  /** The stem and the four stages, run as one chain (stride-2 stages: each output freed once read). */
+  private trunk: nn.Module[] | undefined;
 
   protected head(f: Tensor): Tensor {
     return this.fc.call(f);

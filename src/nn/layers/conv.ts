@@ -83,13 +83,11 @@ export class Conv2d extends Module {
     }
     const [ph, pw] = pair(o.padding ?? 0);
     const padded = F.pad(x, [pw, pw, ph, ph], mode === 'reflect' ? 'reflect' : 'replicate');
-    const y = F.conv2d(padded, this.param('weight'), this.optionalParam('bias'), {
+    return F.conv2d(padded, this.param('weight'), this.optionalParam('bias'), {
       stride: o.stride,
       dilation: o.dilation,
       groups: o.groups,
     });
-    padded.dispose();
-    return y;
   }
 }
 

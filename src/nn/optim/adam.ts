@@ -32,7 +32,5 @@ export class Adam extends Optimizer<AdamOptions> {
     const denom = expAvgSq.sqrt();
     denom.div_(biasCorrection2Sqrt).add_(h.eps);
     param.addcdiv_(expAvg, denom, -(h.lr / biasCorrection1));
-    denom.dispose();
-    if (g !== grad) g.dispose();
   }
 }

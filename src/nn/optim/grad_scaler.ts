@@ -5,7 +5,7 @@
 // scale doubles. Per step:
 //   scaler.scale(loss).backward();  scaler.step(optimizer);  scaler.update();
 // (scaler.unscale(optimizer) first when the gradients are to be clipped or inspected.)
-import { call, noGrad, stack, tidy, type Tensor } from '../../torch/index.js';
+import { noGrad, ops, stack, tidy, type Tensor } from '../../torch/index.js';
 import type { Optimizer } from './optimizer.js';
 
 export interface GradScalerOptions {
@@ -125,7 +125,7 @@ export class GradScaler {
         }
         // Checked before unscaling, as PyTorch (a tiny scale's large reciprocal must not overflow the check).
         const finite =
-          stack(grads.map((g) => (call('aten::isfinite', g) as Tensor).all()))
+          stack(grads.map((g) => ops.isfinite(g).all()))
             .all()
             .item() === 1;
         for (const g of grads) g.mul_(invScale);

@@ -1,6 +1,7 @@
 // The Optimizer base: parameter groups with their own hyper-parameters, per-parameter state
 // tensors, and a state dict that saves every number and tensor needed for an exact resume.
 import { keep, noGrad, type Tensor } from '../../torch/index.js';
+import { closeScope, openScope } from '../../torch/scope.js';
 
 export interface ParamGroup<H> {
   params: Tensor[];
@@ -46,17 +47,25 @@ export abstract class Optimizer<H extends { lr: number }> {
     for (const g of this.groups) for (const p of g.params) p.zeroGrad();
   }
 
-  /** Applies one update from the current gradients (parameters without a gradient are skipped). */
+  /**
+   * Applies one update from the current gradients (parameters without a gradient are skipped).
+   * Each parameter's update is a scope of its own, so that its temporaries are freed before the
+   * next parameter's are made (one parameter's worth alive at a time, not the model's).
+   */
   step(): void {
     noGrad(() => {
       let index = 0;
       for (const group of this.groups) {
         for (const p of group.params) {
-          const grad = p.grad;
-          if (grad) {
-            this.steps.set(index, (this.steps.get(index) ?? 0) + 1);
-            this.update(p, grad, this.stateOf(index), this.steps.get(index)!, group.hyper);
-            grad.dispose();
+          openScope();
+          try {
+            const grad = p.grad;
+            if (grad) {
+              this.steps.set(index, (this.steps.get(index) ?? 0) + 1);
+              this.update(p, grad, this.stateOf(index), this.steps.get(index)!, group.hyper);
+            }
+          } finally {
+            closeScope();
           }
           index++;
         }
@@ -72,7 +81,7 @@ export abstract class Optimizer<H extends { lr: number }> {
     return s;
   }
 
-  /** Creates a state tensor the first time (kept out of tidy scopes). */
+  /** Creates a state tensor the first time (kept out of every scope). */
   protected slot(state: Map<string, Tensor>, name: string, create: () => Tensor): Tensor {
     let t = state.get(name);
     if (!t) state.set(name, (t = keep(create())));

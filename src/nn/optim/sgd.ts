@@ -20,17 +20,13 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   protected update(param: Tensor, grad: Tensor, state: Map<string, Tensor>, _step: number, h: SGDOptions): void {
-    const decayed = h.weightDecay !== 0 ? grad.add(param, h.weightDecay) : null;
-    let d = decayed ?? grad;
-    let nesterov: Tensor | null = null;
+    let d = h.weightDecay !== 0 ? grad.add(param, h.weightDecay) : grad;
     if (h.momentum !== 0) {
       let buf = state.get('momentum_buffer');
       if (!buf) buf = this.slot(state, 'momentum_buffer', () => d.clone('contiguous'));
       else buf.mul_(h.momentum).add_(d, 1 - h.dampening);
-      d = h.nesterov ? (nesterov = d.add(buf, h.momentum)) : buf;
+      d = h.nesterov ? d.add(buf, h.momentum) : buf;
     }
     param.add_(d, -h.lr);
-    decayed?.dispose();
-    nesterov?.dispose();
   }
 }

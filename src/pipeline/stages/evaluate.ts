@@ -7,7 +7,9 @@ import { writeRunReport } from '../../eval/run_report.js';
 import { formatSeconds } from '../format_seconds.js';
 import { removeFinishedCheckpoints } from '../finished_checkpoints.js';
 import { auxEpochs, trainLesions } from '../plan.js';
+import { writeReferenceFigures } from '../reference_figures.js';
 import type { StageRunner } from '../stage.js';
+import { stageResult } from '../state.js';
 import { prepareBars, type DemoUI, type ProgressBar } from '../ui.js';
 
 /** The evaluation's bars: the cache's phases, each auxiliary network's training, then the images. */
@@ -68,5 +70,18 @@ export const evaluateStage: StageRunner<'evaluate'> = async ({ state: s, record:
   const r = await writeRunReport(paths.run, m);
   rec.detail.runReport = path.relative(paths.out, r.html);
   await removeFinishedCheckpoints(path.join(paths.run, 'eval', 'networks'));
+  rec.detail.reference = await writeReferenceFigures({
+    cacheDir: path.join(paths.out, stageResult(s, 'data').cache),
+    runDir: paths.run,
+    figuresDir: paths.figures,
+    out: paths.out,
+    examples: s.settings.gridExamples,
+  });
+  const ref = rec.detail.reference;
+  ui.say(
+    ref.model === null
+      ? `reference model: none beside the demo's generator (${ref.reason})`
+      : `reference model ${ref.model} beside the demo's generator on the same val label maps: ${Object.values(ref.figures).join(', ')}`,
+  );
   return true;
 };

@@ -8,9 +8,10 @@
 // still stops at 110% of the budget, and says so. The last steps' time is kept for the later
 // stages' cost model.
 import path from 'node:path';
-import { readRunConfig, writeRunConfig } from '../../train/run_config.js';
+import { readRunConfig, writeRunConfig } from '../../run/config.js';
+import { runPaths } from '../../run/layout.js';
 import { openTrainingData } from '../../train/training_data.js';
-import { Trainer, runPaths, type TrainResult as TrainerResult } from '../../train/trainer.js';
+import { Trainer, type TrainResult as TrainerResult } from '../../train/trainer.js';
 import { ganTrainOptions } from '../options.js';
 import { planSteps, recentStepSeconds, replanPointReached, stepTimeChanged } from '../plan.js';
 import type { StageContext, StageRunner } from '../stage.js';

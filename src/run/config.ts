@@ -1,13 +1,15 @@
 // A run directory's config.json: the resolved options, model and losses, so that later commands
-// (resume, synthesis, evaluation) load the run without repeating options.
+// (resume, synthesis, evaluation) load the run without repeating options. Written atomically when
+// a run starts; read back checked (format, version, the options validated).
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../torch/atomic_file.js';
+import { writeJsonAtomic } from '../util/atomic_file.js';
 import { parseTrainOptions, type TrainOptions } from './options.js';
 
+export const RUN_CONFIG_FORMAT = 'dermosynth-run';
 export const RUN_CONFIG_VERSION = 1;
 
 export interface RunConfig {
-  format: 'dermosynth-run';
+  format: typeof RUN_CONFIG_FORMAT;
   version: number;
   created: string;
   options: TrainOptions;
@@ -38,7 +40,7 @@ export interface RunConfig {
 }
 
 export async function writeRunConfig(file: string, c: RunConfig): Promise<void> {
-  await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(c, null, 2) + '\n'));
+  await writeJsonAtomic(file, c);
 }
 
 export async function readRunConfig(file: string): Promise<RunConfig | null> {
@@ -50,7 +52,7 @@ export async function readRunConfig(file: string): Promise<RunConfig | null> {
     throw e;
   }
   const c = JSON.parse(text) as RunConfig;
-  if (c.format !== 'dermosynth-run' || c.version !== RUN_CONFIG_VERSION)
+  if (c.format !== RUN_CONFIG_FORMAT || c.version !== RUN_CONFIG_VERSION)
     throw new RangeError(`${file}: not a dermosynth run config of version ${RUN_CONFIG_VERSION}`);
   c.options = parseTrainOptions(c.options);
   return c;

@@ -1,4 +1,6 @@
-// The training log: one JSON object per line (step, epoch, stage, losses, lr, seconds), appended.
+// The training log, the run folder's log.jsonl: one JSON object per line (step, epoch, stage,
+// losses, lr, seconds), appended by the trainer (TrainLog), read by reports (TrainLog.read, strict)
+// and by the studio while a run may be writing it (readLogSoFar: a line cut by a kill is skipped).
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 
 export interface LogEntry {
@@ -62,4 +64,27 @@ export class TrainLog {
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as LogEntry);
   }
+}
+
+/**
+ * The entries of a log that may be being written (or was cut by a kill): null when there is no
+ * log yet; lines that are not JSON (a partial last line) are skipped.
+ */
+export async function readLogSoFar(file: string): Promise<LogEntry[] | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const entries: LogEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      entries.push(JSON.parse(line) as LogEntry);
+    } catch {
+      // a partial last line
+    }
+  }
+  return entries;
 }

@@ -1,5 +1,5 @@
 // Training options: what a run is made of, validated, with CPU-sized defaults. The resolved
-// options are the run's config.json; a resumed run must match them.
+// options are the `options` of the run's config.json (config.ts); a resumed run must match them.
 import { z } from 'zod';
 import { MODEL_NAMES } from '../models/types.js';
 
