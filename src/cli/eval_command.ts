@@ -8,7 +8,7 @@ import { evaluate } from '../eval/evaluate.js';
 import { writeRunReport } from '../eval/run_report.js';
 import { findModel } from '../synth/pretrained.js';
 import { PREPARE_PHASES } from './data_command.js';
-import { intIn } from './parse.js';
+import { intIn, precisionOption } from './parse.js';
 import { phasedProgress, progress, type Progress } from './progress.js';
 
 function device(v: string): Device {
@@ -64,14 +64,7 @@ export function evaluateCommand(): Command {
         .default('alex'),
     )
     .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N').argParser(device).default('cpu'))
-    .addOption(
-      new Option(
-        '--precision <p>',
-        "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA); the metric networks stay float32",
-      )
-        .choices([...amp.PRECISIONS])
-        .default('fp32'),
-    )
+    .addOption(precisionOption('; the metric networks stay float32'))
     .addOption(new Option('--batch <n>', 'images per batch').argParser(intIn(1, 4096)).default(16))
     .addOption(
       new Option('--max-images <n>', 'evaluate at most the first N lesions of the split').argParser(intIn(1, 1e9)),

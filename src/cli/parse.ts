@@ -1,5 +1,6 @@
 // Parsers for command-line values: each error names the flag and says what is expected.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { amp } from '../torch/index.js';
 
 /** 'WxH' or 'N' (square). */
 export function parseSize(v: string): { width: number; height: number } {
@@ -44,4 +45,14 @@ export function oneOf<T extends string>(values: readonly T[]): (v: string) => T 
 export function listOf<T extends string>(values: readonly T[]): (v: string) => T[] {
   const one = oneOf(values);
   return (v: string) => v.split(',').map((s) => one(s.trim()));
+}
+
+/** `--precision`: the generator's forward in float32, or under bf16/fp16 autocast; `more` ends the help. */
+export function precisionOption(more = ''): Option {
+  return new Option(
+    '--precision <p>',
+    `the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA)${more}`,
+  )
+    .choices([...amp.PRECISIONS])
+    .default('fp32');
 }

@@ -5,7 +5,7 @@ import { amp, checkDevice, type Precision } from '../torch/index.js';
 import { DEFAULT_HOST, DEFAULT_MAX_BODY, DEFAULT_PORT, DEFAULT_QUEUE, startStudioServer } from '../serve/server.js';
 import { BundleMissingError } from '../serve/static_files.js';
 import { defaultModel, findModel } from '../synth/pretrained.js';
-import { intIn } from './parse.js';
+import { intIn, precisionOption } from './parse.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -24,14 +24,7 @@ export function serveCommand(): Command {
       DEFAULT_HOST,
     )
     .option('--device <device>', 'cpu or cuda:N', 'cpu')
-    .addOption(
-      new Option(
-        '--precision <p>',
-        "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA)",
-      )
-        .choices([...amp.PRECISIONS])
-        .default('fp32'),
-    )
+    .addOption(precisionOption())
     .option(
       '--weights <file>',
       "a weights file instead of the run's generator.safetensors (a checkpoint or generator file)",

@@ -8,7 +8,7 @@ import { IMAGE_FORMATS } from '../data/flat_writer.js';
 import { DEFAULT_BALANCE_TARGET, parseBalanceTarget } from '../synth/balance.js';
 import { synthesize, type SynthesizeRequest } from '../synth/synthesize.js';
 import { checkModelFits, findModel } from '../synth/pretrained.js';
-import { intIn } from './parse.js';
+import { intIn, precisionOption } from './parse.js';
 import { progress, type Progress } from './progress.js';
 import { watchStopSignals } from './stop_signals.js';
 
@@ -80,14 +80,7 @@ export function synthCommand(): Command {
       new Option('--batch <n>', 'images per batch (default: about 1 Mpixel per batch)').argParser(intIn(1, 4096)),
     )
     .addOption(new Option('--device <d>', 'cpu, cuda or cuda:N').argParser(device).default('cpu'))
-    .addOption(
-      new Option(
-        '--precision <p>',
-        "the generator's forward: float32, or autocast to bf16 (CPU or CUDA) or fp16 (CUDA)",
-      )
-        .choices([...amp.PRECISIONS])
-        .default('fp32'),
-    )
+    .addOption(precisionOption())
     .addOption(new Option('--format <f>', 'image files').choices([...IMAGE_FORMATS]).default('jpg'))
     .option('--weights <file>', "a weights file instead of the run's own (a checkpoint or generator safetensors)")
     .option('--skip-bad', 'leave unusable dataset lesions out (listed) instead of stopping', false)
