@@ -1,6 +1,6 @@
 // npm run bench:quality [-- --size 64 --models proposed,pix2pixhd,pix2pix,spade --seeds 0,1,2 --steps 3000
 //                          --long-steps 12000 --long-seeds 0 --eval-every 1500 --upsample deconv
-//                          --jobs 2 --dir .bench-cache/quality-64-deconv --aux-epochs 30]
+//                          --jobs 2 --threads N --dir .bench-cache/quality-64-deconv --aux-epochs 30]
 //
 // The honest comparison of the four generators for the same training budgets, on the real ISIC-2017
 // images (../shared/data/isic2017-512, official split: 1,800 train, 121 val lesions):
@@ -8,7 +8,8 @@
 //  2. trains every model with its 'cpu' preset, batch 1, no VGG loss and otherwise the training
 //     defaults, through the CLI (`dermosynth train`), for --steps with each of --seeds and for
 //     --long-steps with each of --long-seeds, --jobs processes at a time with cores/jobs threads
-//     each; a checkpoint every --eval-every steps;
+//     each (--threads sets it, e.g. 1 to leave a core to other work); a checkpoint every
+//     --eval-every steps;
 //  3. evaluates every checkpoint and every final generator on the val split (`dermosynth evaluate`,
 //     the auxiliary networks trained once into DIR/aux until their real-val scores stop improving);
 //  4. writes DIR/quality.md (tables of the means and spreads over seeds at each budget, with the
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     'eval-every': { type: 'string', default: '1500' },
     upsample: { type: 'string' },
     jobs: { type: 'string', default: '2' },
+    threads: { type: 'string' },
     dir: { type: 'string' },
     'aux-epochs': { type: 'string', default: '30' },
     'dry-run': { type: 'boolean', default: false },
@@ -101,7 +103,8 @@ const dir = path.resolve(args.dir ?? path.join(repo, '.bench-cache', `quality-${
 const cacheDir = path.join(dir, 'cache');
 const auxDir = path.join(dir, 'aux');
 const cli = path.join(repo, 'bin', 'dermosynth.mjs');
-const threads = Math.max(1, Math.floor(os.availableParallelism() / jobs));
+const threads =
+  args.threads !== undefined ? int('threads', 1) : Math.max(1, Math.floor(os.availableParallelism() / jobs));
 const load = () =>
   os
     .loadavg()

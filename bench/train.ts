@@ -1,5 +1,5 @@
 // npm run bench:train [-- --size 256 --iters 10 --warmup 2 --rounds 2 --threads N --ngf 64 --pytorch-style one-pass --no-subpixel
-//                        --device cpu|cuda:0 --precision fp32|bf16 --batch 1]
+//                        --device cpu|cuda:0 --precision fp32|bf16 --batch 1 --live-memory]
 //
 // Training speed and memory of the `proposed` model against the same network in Python PyTorch.
 // dermosynth's side is its real training loop: `Trainer.run()` of src/train/trainer.ts on a small
@@ -17,8 +17,13 @@
 // at a time (dermosynth, python, dermosynth, python, ...; --warmup + --iters steps each), started
 // afresh for each of --rounds rounds. It prints each side's median seconds per iteration over the
 // steps after warm-up (and the CPU time), each process's peak RSS (getrusage, the largest over the
-// rounds) and `ratio dermosynth/pytorch` for both (the target is <= 1.05), and checks that both
-// sides' first-step losses agree. One iteration takes about 6 s on a quiet 2-core machine (and
+// rounds, and their median) and `ratio dermosynth/pytorch` for both (the target is <= 1.05), and
+// checks that both sides' first-step losses agree. A process's peak RSS varies from round to round
+// by a few hundred MiB (glibc's heap layout depends on the order in which threads allocate and
+// free; measured 4,016 to 4,528 MiB over six runs of the same dermosynth step), so compare medians
+// over several --rounds. `--live-memory` runs both sides with every block of 128 KiB or more
+// mmap'd and returned on free (MALLOC_MMAP_THRESHOLD_=131072): peak RSS is then the peak of the
+// memory really in use, without the heap's free space, at the price of page faults (slower). One iteration takes about 6 s on a quiet 2-core machine (and
 // 3-5 times longer when other processes compete for the cores); `--ngf 32` (about 1.5 s) is quicker.
 // `--no-subpixel` runs dermosynth's transposed convolutions through aten, as PyTorch does, instead
 // of their sub-pixel form, to separate that choice from the binding's own cost. `--device cuda:0`
@@ -56,6 +61,8 @@ const device = torch.checkDevice(arg('device', 'cpu'));
 const precision = torch.amp.checkPrecision(torch.amp.parsePrecision(arg('precision', 'fp32'), '--precision'), device);
 if (precision === 'fp16') throw new Error('bench:train: --precision fp16 is not benchmarked (fp32 or bf16)');
 const batch = intArg('batch', 1, 1);
+/** Both sides without heap reuse for large blocks, so that peak RSS measures live memory. */
+const liveMemory = process.argv.includes('--live-memory');
 const steps = warmup + iters;
 /**
  * Relative difference allowed between the two sides' first-step losses (same weights, same batch):
@@ -191,7 +198,11 @@ interface Peer {
 function startPeer(name: string, command: string, args: string[]): Peer {
   const proc = spawn(command, args, {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+    env: {
+      ...process.env,
+      OMP_NUM_THREADS: String(threads),
+      ...(liveMemory ? { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) } : {}),
+    },
   });
   const failed = new Promise<never>((_, reject) => {
     proc.on('error', (err) =>
@@ -358,6 +369,10 @@ async function main(): Promise<void> {
     console.log(
       `${rounds} rounds of dermosynth then python, ${warmup} warm-up + ${iters} timed steps each; load average ${loadStart} at the start`,
     );
+    if (liveMemory)
+      console.log(
+        "--live-memory: blocks of 128 KiB or more are mmap'd on both sides: peak RSS is live memory (times are slower)",
+      );
     const ts: RoundResult[] = [];
     const py: RoundResult[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -400,15 +415,24 @@ async function main(): Promise<void> {
       median(rs.flatMap((x) => x.steps.slice(warmup).map((s) => s.cpuSeconds)));
     const tsRss = Math.max(...ts.map((x) => x.maxRssKb)),
       pyRss = Math.max(...py.map((x) => x.maxRssKb));
+    const tsRssMedian = median(ts.map((x) => x.maxRssKb)),
+      pyRssMedian = median(py.map((x) => x.maxRssKb));
+    const rssRounds = (rs: RoundResult[]): string =>
+      rounds > 1
+        ? ` (median over rounds ${mib(median(rs.map((x) => x.maxRssKb)))}; rounds ${rs.map((x) => mib(x.maxRssKb)).join(', ')})`
+        : '';
     console.log(`parameters: generator ${p0.generator}, discriminator ${p0.discriminator}`);
     console.log(
-      `dermosynth: median ${tsMed.toFixed(3)} s/iter (Trainer.trainStep alone ${tsStepOnly.toFixed(3)} s; CPU ${cpu(ts).toFixed(3)} s/iter), peak RSS ${mib(tsRss)}`,
+      `dermosynth: median ${tsMed.toFixed(3)} s/iter (Trainer.trainStep alone ${tsStepOnly.toFixed(3)} s; CPU ${cpu(ts).toFixed(3)} s/iter), peak RSS ${mib(tsRss)}${rssRounds(ts)}`,
     );
     console.log(
-      `pytorch:    median ${pyMed.toFixed(3)} s/iter (CPU ${cpu(py).toFixed(3)} s/iter), peak RSS ${mib(pyRss)}`,
+      `pytorch:    median ${pyMed.toFixed(3)} s/iter (CPU ${cpu(py).toFixed(3)} s/iter), peak RSS ${mib(pyRss)}${rssRounds(py)}`,
     );
     console.log(`ratio dermosynth/pytorch time = ${(tsMed / pyMed).toFixed(3)} (target <= 1.05)`);
-    console.log(`ratio dermosynth/pytorch peak RSS = ${(tsRss / pyRss).toFixed(3)} (target <= 1.05)`);
+    console.log(
+      `ratio dermosynth/pytorch peak RSS = ${(tsRss / pyRss).toFixed(3)} (target <= 1.05)` +
+        (rounds > 1 ? `; of the medians over rounds ${(tsRssMedian / pyRssMedian).toFixed(3)}` : ''),
+    );
     console.log(`load average ${loadavg()} at the end (other processes on the machine slow both sides)`);
   } finally {
     rmSync(work, { recursive: true, force: true });

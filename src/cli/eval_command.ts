@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
 import { amp, isDevice, type Device, type Precision } from '../torch/index.js';
 import { SPLITS, type Split } from '../data/dataset.js';
+import { weightsEvalDir } from '../run/layout.js';
 import { writeComparison } from '../eval/compare.js';
 import { evaluate } from '../eval/evaluate.js';
 import { writeRunReport } from '../eval/run_report.js';
@@ -116,8 +117,7 @@ export function evaluateCommand(): Command {
       } else {
         run = path.resolve(String(o.run));
         if (o.weights !== undefined) {
-          const stem = path.basename(String(o.weights)).replace(/\.safetensors$/, '');
-          out = path.resolve(o.out === undefined ? path.join(run, `eval-${stem}`) : String(o.out));
+          out = path.resolve(o.out === undefined ? weightsEvalDir(run, String(o.weights)) : String(o.out));
         } else {
           if (o.out !== undefined)
             throw new RangeError(

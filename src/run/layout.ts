@@ -33,5 +33,13 @@ export function sampleGridFile(paths: RunPaths, step: number): string {
   return path.join(paths.samples, `step-${String(step).padStart(8, '0')}.png`);
 }
 
+/**
+ * Where `dermosynth evaluate --run DIR --weights FILE` writes by default: DIR/eval-STEM, e.g.
+ * DIR/eval-step-00006000 for a checkpoint (`models pack --weights` finds its metrics there).
+ */
+export function weightsEvalDir(runDir: string, weightsFile: string): string {
+  return path.join(runDir, `eval-${path.basename(weightsFile).replace(/\.safetensors$/, '')}`);
+}
+
 /** Names of sample grids (what samples/ may list; steps beyond 8 digits included). */
 export const SAMPLE_GRID_NAME = /^step-\d{1,12}\.png$/;

@@ -16,7 +16,7 @@ import { BOUNDARY_BIT, CLASS_BITS, buildLabelBytes } from '../data/label_map.js'
 import { colouriseLabels } from '../data/label_preview.js';
 import { cacheContentKey } from '../eval/aux_networks.js';
 import { METRICS_FILE, type Metrics } from '../eval/evaluate.js';
-import { runPaths } from '../run/layout.js';
+import { runPaths, weightsEvalDir } from '../run/layout.js';
 import { TrainLog, type LogEntry } from '../run/log.js';
 import { modelCard, type CardFacts } from './model_card.js';
 import {
@@ -210,22 +210,30 @@ export async function packModel(o: PackOptions, onNotice: (m: string) => void = 
     source.dispose();
   }
 
-  // Metrics: only when they were measured on the weights packed.
+  // Metrics: only when they were measured on the weights packed: the run's metrics.json (its final
+  // generator) or, for a checkpoint, where `evaluate --run RUN --weights FILE` writes by default.
   let metrics: Metrics | null = null;
-  const metricsFile = path.join(config.source.run, METRICS_FILE);
-  if (existsSync(metricsFile)) {
-    const m = JSON.parse(await readFile(metricsFile, 'utf8')) as Metrics;
+  const candidates = [path.join(config.source.run, METRICS_FILE)];
+  if (o.weights) candidates.push(path.join(weightsEvalDir(config.source.run, config.source.weights), METRICS_FILE));
+  const found: { file: string; sha256: string }[] = [];
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    const m = JSON.parse(await readFile(file, 'utf8')) as Metrics;
     if (m.weights?.sha256 === config.source.weightsSha256) {
       metrics = m;
       await writeFileAtomic(path.join(out, METRICS_FILE), new TextEncoder().encode(JSON.stringify(m, null, 2) + '\n'));
-    } else {
-      note(
-        `${metricsFile} was measured on other weights (sha256 ${String(m.weights?.sha256).slice(0, 12)}, not ${config.source.weightsSha256.slice(0, 12)}): left out; evaluate these weights and pack again`,
-      );
+      break;
     }
-  } else {
+    found.push({ file, sha256: String(m.weights?.sha256) });
+  }
+  if (!metrics) {
+    const evalCommand = o.weights
+      ? `dermosynth evaluate --run ${config.source.run} --weights ${config.source.weights}`
+      : `dermosynth evaluate --run ${config.source.run}`;
     note(
-      `${metricsFile} is missing: the card has no metrics; run 'dermosynth evaluate --run ${config.source.run}' and pack again`,
+      found.length > 0
+        ? `${found.map((f) => `${f.file} was measured on other weights (sha256 ${f.sha256.slice(0, 12)})`).join('; ')}, not these (${config.source.weightsSha256.slice(0, 12)}): left out; run '${evalCommand}' and pack again`
+        : `${candidates.join(' and ')} ${candidates.length > 1 ? 'are' : 'is'} missing: the card has no metrics; run '${evalCommand}' and pack again`,
     );
   }
 

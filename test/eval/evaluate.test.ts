@@ -8,6 +8,7 @@ import path from 'node:path';
 import { evaluate, type EvaluateOptions, type Metrics } from '../../src/eval/evaluate.js';
 import { compareRuns, writeComparison } from '../../src/eval/compare.js';
 import { lossSeries, writeRunReport } from '../../src/eval/run_report.js';
+import { packModel } from '../../src/synth/pack_model.js';
 import { TINY, cliEnv, cliRunner } from '../helpers/cli.js';
 
 const env = cliEnv;
@@ -119,7 +120,7 @@ describe('evaluate', () => {
     expect(html).not.toMatch(/<script/);
   }, 240_000);
 
-  it('evaluates one checkpoint of a run with --weights, into RUN/eval-step-N, leaving the run metrics alone', () => {
+  it('evaluates one checkpoint of a run with --weights, into RUN/eval-step-N, leaving the run metrics alone; models pack --weights finds them', async () => {
     const run = runs[1]!;
     const checkpoints = readdirSync(path.join(run, 'checkpoints')).filter((f) => f.endsWith('.safetensors'));
     expect(checkpoints.length).toBeGreaterThan(0);
@@ -147,6 +148,14 @@ describe('evaluate', () => {
     expect(existsSync(path.join(run, 'metrics.json')) ? readFileSync(path.join(run, 'metrics.json')) : null).toEqual(
       before,
     );
+    // Packing that checkpoint takes these metrics (measured on its weights) into the model folder and card.
+    const packed = path.join(work, 'packed-checkpoint');
+    const notes: string[] = [];
+    await packModel({ run, name: 'checkpoint-test', out: packed, weights: ck, examples: 1 }, (n) => notes.push(n));
+    expect(notes.filter((n) => /metrics/.test(n))).toEqual([]);
+    const shipped = JSON.parse(readFileSync(path.join(packed, 'metrics.json'), 'utf8')) as Metrics;
+    expect(shipped.weights.sha256).toBe(m.weights.sha256);
+    expect(readFileSync(path.join(packed, 'MODEL_CARD.md'), 'utf8')).not.toMatch(/no metrics/);
     // --out alone, or --weights with a shipped model, is one clear error.
     const bad = cli('evaluate', '--run', run, '--out', path.join(work, 'x'), ...common);
     expect(bad.status).not.toBe(0);
