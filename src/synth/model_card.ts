@@ -1,5 +1,6 @@
 // MODEL_CARD.md of a packaged model: everything the run knows, written out, and clearly marked
 // sections (TO WRITE) for what only a person can say (the failure cases, with pictures).
+import path from 'node:path';
 import { ISIC2017_CLASSES } from '../data/diagnosis.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { toMarkdown, type Block } from '../eval/report_document.js';
@@ -165,7 +166,7 @@ export function modelCard(f: CardFacts): string {
   } else {
     blocks.push({
       kind: 'paragraph',
-      text: `${TO_WRITE} no metrics: the run had no metrics.json for these weights. Run \`dermosynth evaluate --run ${c.source.run}\` and pack again.`,
+      text: `${TO_WRITE} no metrics: the run had no metrics.json for these weights. Run \`dermosynth evaluate --run ${c.source.run}${path.basename(c.source.weights) === 'generator.safetensors' ? '' : ` --weights ${c.source.weights}`}\` and pack again.`,
     });
   }
 
