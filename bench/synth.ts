@@ -34,7 +34,7 @@ import { writeSampleDataset } from '../src/data/sample_dataset.js';
 import { buildGenerator } from '../src/models/registry.js';
 import { DEFAULT_TRAIN_OPTIONS, parseTrainOptions } from '../src/run/options.js';
 import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, writeRunConfig } from '../src/run/config.js';
-import { imagesToRgb } from '../src/train/sample_grid.js';
+import { imagesToRgb } from '../src/data/sample_grid.js';
 import { RunGenerator } from '../src/synth/run_generator.js';
 import { arg, intListArg } from './args.js';
 

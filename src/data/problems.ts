@@ -32,3 +32,12 @@ export class DataError extends Error {
     this.name = 'DataError';
   }
 }
+
+/** Why the GAN cannot train on `where`, a dataset (or cache of one) without segmentation masks, and where to get masks. */
+export function noMasksMessage(where: string): string {
+  return (
+    `${where}: this dataset has no segmentation masks, and the GAN is conditioned on them (its input is a label map drawn from each lesion's mask); ` +
+    "it serves classifiers only. Train the GAN on data with masks: the ISIC archive's segmentation challenge data (ISIC 2017 Task 1 or ISIC 2018 Task 1 ground truth, " +
+    "about 2,600 lesions with masks, https://challenge.isic-archive.com/data/), HAM10000's segmentations (HAM10000_segmentations_lesion_tschandl), or masks you make yourself"
+  );
+}

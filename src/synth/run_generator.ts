@@ -14,7 +14,7 @@ import type { GeneratorModule, ModelName } from '../models/types.js';
 import { checkpointStep, latestCheckpoint } from '../run/checkpoints.js';
 import { readRunConfig, type RunConfig } from '../run/config.js';
 import { runPaths } from '../run/layout.js';
-import { imagesToRgb } from '../train/sample_grid.js';
+import { imagesToRgb } from '../data/sample_grid.js';
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, readModelConfig, type ModelConfig } from './model_folder.js';
 
 /** A run folder that cannot be used (missing, no config, no weights, weights of another model). */

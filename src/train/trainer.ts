@@ -30,7 +30,7 @@ import {
 } from './checkpoint.js';
 import { anyRank, meanOverRanks, shareFromRankZero, type DataParallel, type SharedState } from './data_parallel.js';
 import { GanLosses } from './losses.js';
-import { writeSampleGrid } from './sample_grid.js';
+import { writeSampleGrid } from '../data/sample_grid.js';
 
 export type Stage = 'global' | 'local' | 'joint';
 

@@ -3,8 +3,8 @@ import sharp from 'sharp';
 import { writeFileAtomic } from '../util/atomic_file.js';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { colouriseLabels } from '../data/label_preview.js';
-import type { LabelMapSpec } from '../data/label_map.js';
+import { colouriseLabels } from './label_preview.js';
+import type { LabelMapSpec } from './label_map.js';
 
 /** Images in [-1, 1], [B, 3, H, W], to interleaved RGB bytes per example. */
 export function imagesToRgb(images: Tensor): Uint8Array[] {
