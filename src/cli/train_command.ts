@@ -18,7 +18,7 @@ import {
   parseTrainOptions,
   type TrainOptions,
 } from '../run/options.js';
-import { readRunConfig, writeRunConfig } from '../run/config.js';
+import { readRunConfig, writeRunConfig, type LrSchedule } from '../run/config.js';
 import { runPaths } from '../run/layout.js';
 import { latestCheckpoint } from '../run/checkpoints.js';
 import { Trainer, type TrainHooks, type TrainRuntime } from '../train/trainer.js';
@@ -123,7 +123,10 @@ export function trainCommand(): Command {
         .default({ width: D.width, height: D.height }, `${D.width}x${D.height}`),
     )
     .addOption(
-      new Option('--steps <n>', 'total steps (default: (epochs + decay-epochs) epochs)').argParser(intIn(1, 1e9)),
+      new Option(
+        '--steps <n>',
+        'total steps (default: (epochs + decay-epochs) epochs); the learning rate then stays at --lr for the first epochs/(epochs + decay-epochs) of the steps (half, by default) and decays linearly to zero at the last, step by step',
+      ).argParser(intIn(1, 1e9)),
     )
     .addOption(
       new Option('--epochs <n>', 'epochs at the initial learning rate').argParser(intIn(0, 1e6)).default(D.epochs),
@@ -446,12 +449,20 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
       nodeRank,
       out,
       rankZeroEnv: {
-        [WORKER_ENV.options]: JSON.stringify({ options, cache: cacheDir, newRun: !existing, init: init?.name ?? null }),
+        [WORKER_ENV.options]: JSON.stringify({
+          options,
+          cache: cacheDir,
+          newRun: !existing,
+          init: init?.name ?? null,
+          lrSchedule: existing ? (existing.schedule.lr ?? 'per-epoch') : null,
+        }),
       },
     });
     return;
   }
-  await train(paths, options, cache, vgg, { device, precision }, !existing, init);
+  // A resumed run keeps the learning-rate schedule it started with (runs older than the field: per epoch).
+  const lrSchedule = existing ? (existing.schedule.lr ?? 'per-epoch') : undefined;
+  await train(paths, options, cache, vgg, { device, precision, lrSchedule }, !existing, init);
 }
 
 function initError(m: InstalledModel, bad: string[]): string {
@@ -685,7 +696,14 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
       cache: cacheDir,
       newRun,
       init: initName,
-    } = JSON.parse(shared) as { options: unknown; cache: string; newRun: boolean; init?: string | null };
+      lrSchedule,
+    } = JSON.parse(shared) as {
+      options: unknown;
+      cache: string;
+      newRun: boolean;
+      init?: string | null;
+      lrSchedule?: LrSchedule | null;
+    };
     // Only rank 0 loads a --init model; the others take its weights when the run starts.
     const init = initName && place.rank === 0 ? await findModel(initName) : null;
     const options = parseTrainOptions(raw);
@@ -712,6 +730,7 @@ async function runWorker(flags: Record<string, unknown>, place: WorkerPlace): Pr
         dist: { pg, rank: place.rank, worldSize: place.worldSize, localRank: place.localRank },
         syncBatchNorm: Boolean(flags.syncBn),
         precision: flags.precision as torch.Precision,
+        lrSchedule: lrSchedule ?? undefined,
       },
       newRun,
       init,

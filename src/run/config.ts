@@ -5,6 +5,15 @@ import { readFile } from 'node:fs/promises';
 import { writeJsonAtomic } from '../util/atomic_file.js';
 import { parseTrainOptions, type TrainOptions } from './options.js';
 
+/**
+ * How the learning rate decays. 'per-epoch' (runs by epochs, as pix2pixHD): constant for `epochs`,
+ * then linear decay to zero over `decayEpochs`, updated once per epoch. 'per-step' (runs given
+ * `--steps`): the same shape stretched to the run's steps (constant for the first
+ * epochs / (epochs + decayEpochs) of them, then linear decay to zero at the last), updated every
+ * step. Runs made with --steps before 'per-step' existed keep 'per-epoch' when resumed.
+ */
+export type LrSchedule = 'per-epoch' | 'per-step';
+
 export const RUN_CONFIG_FORMAT = 'dermosynth-run';
 export const RUN_CONFIG_VERSION = 1;
 
@@ -29,8 +38,17 @@ export interface RunConfig {
     val: number;
     test: number;
   };
-  /** Steps per epoch, total steps and coarse-to-fine stage epochs, as computed at the start. */
-  schedule: { stepsPerEpoch: number; totalSteps: number; globalEpochs: number; fixGlobalEpochs: number };
+  /**
+   * Steps per epoch, total steps and coarse-to-fine stage epochs, as computed at the start, and how
+   * the learning rate follows them (`lr`; runs made before this field have none: 'per-epoch').
+   */
+  schedule: {
+    stepsPerEpoch: number;
+    totalSteps: number;
+    globalEpochs: number;
+    fixGlobalEpochs: number;
+    lr?: LrSchedule;
+  };
   /** Where the run started: device, precision and processes (a resume may use others). */
   runtime?: { device: string; precision: string; processes: number };
   /** The machine the run started on (runs made before this field have none). */

@@ -16,7 +16,7 @@ import type { LesionCache } from '../data/cache.js';
 import { DataLoader, disposeBatch, type Batch } from '../data/loader.js';
 import { buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '../models/registry.js';
 import { latestCheckpoint } from '../run/checkpoints.js';
-import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, type RunConfig } from '../run/config.js';
+import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, type LrSchedule, type RunConfig } from '../run/config.js';
 import { sampleGridFile, type RunPaths } from '../run/layout.js';
 import { TrainLog, type LogEntry } from '../run/log.js';
 import type { TrainOptions } from '../run/options.js';
@@ -70,6 +70,11 @@ export interface TrainRuntime {
   precision?: torch.Precision;
   /** Dynamic loss scaling: default on for fp16 only; options override the scaler's defaults. */
   lossScaling?: boolean | Partial<nn.optim.GradScalerOptions>;
+  /**
+   * The learning-rate schedule (src/run/config.ts): default 'per-step' when the options give
+   * `steps`, else 'per-epoch'; a resumed run passes what its config.json recorded.
+   */
+  lrSchedule?: LrSchedule;
 }
 
 export interface TrainResult {
@@ -90,6 +95,8 @@ export class Trainer {
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
   readonly stageEpochs: { global: number; local: number };
+  /** How the learning rate decays (see LrSchedule). */
+  readonly lrSchedule: LrSchedule;
   private readonly schedG: nn.optim.LinearDecayLR;
   private readonly schedD: nn.optim.LinearDecayLR;
   private readonly log: TrainLog;
@@ -179,8 +186,15 @@ export class Trainer {
       adam,
     );
     this.optD = new nn.optim.Adam(this.models.discriminator.parameters(), adam);
-    this.schedG = new nn.optim.LinearDecayLR(this.optG, o.epochs, o.decayEpochs);
-    this.schedD = new nn.optim.LinearDecayLR(this.optD, o.epochs, o.decayEpochs);
+    this.lrSchedule = runtime.lrSchedule ?? (o.steps !== null ? 'per-step' : 'per-epoch');
+    // 'per-step': pix2pixHD's shape (constant, then linear decay to zero) stretched to the run's steps.
+    const share = o.epochs + o.decayEpochs > 0 ? o.epochs / (o.epochs + o.decayEpochs) : 1;
+    const [constant, decay] =
+      this.lrSchedule === 'per-step'
+        ? [share * this.totalSteps, (1 - share) * this.totalSteps]
+        : [o.epochs, o.decayEpochs];
+    this.schedG = new nn.optim.LinearDecayLR(this.optG, constant, decay);
+    this.schedD = new nn.optim.LinearDecayLR(this.optD, constant, decay);
     this.log = new TrainLog(paths.log);
     // A fixed set of examples for the sample grids: the first of the val split (or of train).
     const val = cache.indices('val').length > 0 ? 'val' : split;
@@ -290,6 +304,7 @@ export class Trainer {
         totalSteps: this.totalSteps,
         globalEpochs: this.stageEpochs.global,
         fixGlobalEpochs: this.stageEpochs.local,
+        lr: this.lrSchedule,
       },
       runtime: { device: this.device, precision: this.precision, processes: this.dist?.worldSize ?? 1 },
     };
@@ -341,7 +356,7 @@ export class Trainer {
         );
       }
       if (this.isMain) this.log.add(entry);
-      if (this.epochAt(this.step) !== epoch) this.syncSchedules();
+      if (this.lrSchedule === 'per-step' || this.epochAt(this.step) !== epoch) this.syncSchedules();
       hooks.onStep?.({
         step: this.step,
         totalSteps: this.totalSteps,
@@ -453,9 +468,9 @@ export class Trainer {
     return this.loader.next();
   }
 
-  /** The learning rates of epoch `epochAt(step)` (schedules advance per epoch, as pix2pixHD). */
+  /** The learning rates of the next step: of epoch `epochAt(step)` ('per-epoch', as pix2pixHD), or of the step. */
   private syncSchedules(): void {
-    const epoch = this.epochAt(this.step);
+    const epoch = this.lrSchedule === 'per-step' ? this.step : this.epochAt(this.step);
     for (const s of [this.schedG, this.schedD]) {
       const state = s.stateDict();
       s.loadStateDict({ ...state, lastEpoch: epoch });

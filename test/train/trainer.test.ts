@@ -159,6 +159,39 @@ describe('resume', () => {
   }
 });
 
+describe('learning-rate schedule', () => {
+  const lrs = async (dir: string) => (await TrainLog.read(runPaths(dir).log)).map((e) => e.lr);
+  it('with steps: constant for the first epochs/(epochs + decayEpochs) of them, then linear decay to zero, step by step', async () => {
+    // 8 steps, 20 + 20 epochs: steps 1-5 at lr (the 5th starts at step 4, the last constant one), then 3/4, 1/2, 1/4.
+    const o = options({ steps: 8 });
+    const a = await newTrainer(path.join(work, 'lr-half'), o);
+    expect(a.lrSchedule).toBe('per-step');
+    expect(a.runConfig().schedule.lr).toBe('per-step');
+    await a.run();
+    a.dispose();
+    expect(await lrs(path.join(work, 'lr-half'))).toEqual(
+      [1, 1, 1, 1, 1, 0.75, 0.5, 0.25].map((f) => expect.closeTo(o.lr * f, 15)),
+    );
+    // 1 epoch at the full rate for 3 decaying: a quarter of the steps at lr, then down by 1/6 a step.
+    const q = options({ steps: 8, epochs: 1, decayEpochs: 3 });
+    const b = await newTrainer(path.join(work, 'lr-quarter'), q);
+    await b.run();
+    b.dispose();
+    expect(await lrs(path.join(work, 'lr-quarter'))).toEqual(
+      [1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6].map((f) => expect.closeTo(q.lr * f, 15)),
+    );
+  });
+
+  it("'per-epoch' (a --steps run made before 'per-step' resumes so) keeps the rate for the first epochs", async () => {
+    const o = options({ steps: 8 });
+    const t = await newTrainer(path.join(work, 'lr-epochs'), o, { lrSchedule: 'per-epoch' });
+    expect(t.runConfig().schedule.lr).toBe('per-epoch');
+    await t.run();
+    t.dispose();
+    expect(await lrs(path.join(work, 'lr-epochs'))).toEqual(Array(8).fill(o.lr));
+  });
+});
+
 describe('checkpoints', () => {
   it('hold both networks, both optimizers and the RNG, keep the last K, and round-trip', async () => {
     const dir = path.join(work, 'ckpt');
