@@ -44,6 +44,17 @@ function duration(seconds: number): string {
   return h > 0 ? `${h} h ${m} min` : seconds >= 60 ? `${m} min` : `${seconds.toFixed(1)} s`;
 }
 
+/** The learning-rate schedule in words (src/run/config.ts's LrSchedule). */
+function lrScheduleText(run: ModelConfig['run']): string {
+  const o = run.options;
+  if (run.schedule.lr === 'per-step') {
+    const share = o.epochs + o.decayEpochs > 0 ? o.epochs / (o.epochs + o.decayEpochs) : 1;
+    const constant = Math.round(run.schedule.totalSteps * share);
+    return `constant for the first ${constant.toLocaleString('en')} steps, then linear decay to zero at step ${run.schedule.totalSteps.toLocaleString('en')} (--steps ${o.steps})`;
+  }
+  return `constant for ${o.epochs} epochs then linear decay over ${o.decayEpochs}${o.steps ? ` (--steps ${o.steps}: the run ends at epoch ${Math.ceil(o.steps / run.schedule.stepsPerEpoch)})` : ''}`;
+}
+
 export function modelCard(f: CardFacts): string {
   const c = f.config;
   const o = c.run.options;
@@ -135,7 +146,7 @@ export function modelCard(f: CardFacts): string {
   blocks.push({
     kind: 'list',
     items: [
-      `${f.log ? `${f.log.steps.toLocaleString('en')} steps` : `${c.source.step ?? 'unknown'} steps`} of ${c.run.schedule.totalSteps.toLocaleString('en')} planned (${c.run.schedule.stepsPerEpoch} per epoch), batch ${o.batch}, Adam lr ${o.lr} (betas ${o.beta1}, ${o.beta2}), constant for ${o.epochs} epochs then linear decay over ${o.decayEpochs}${o.steps ? ` (--steps ${o.steps})` : ''}` +
+      `${f.log ? `${f.log.steps.toLocaleString('en')} steps` : `${c.source.step ?? 'unknown'} steps`} of ${c.run.schedule.totalSteps.toLocaleString('en')} planned (${c.run.schedule.stepsPerEpoch} per epoch), batch ${o.batch}, Adam lr ${o.lr} (betas ${o.beta1}, ${o.beta2}), ${lrScheduleText(c.run)}` +
         `${f.log && f.log.skipped > 0 ? `; ${f.log.skipped} steps skipped for a non-finite loss` : ''}${f.log && f.log.stages.length > 1 ? `; stages ${f.log.stages.join(' -> ')}` : ''}.`,
       f.log
         ? `Training time: ${duration(f.log.seconds)} (the sum of the steps' times in log.jsonl: sample grids, checkpoints and pauses are not counted), ${where}, ${m.precision}${m.processes > 1 ? `, ${m.processes} processes` : ''}.`

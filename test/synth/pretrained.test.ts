@@ -150,6 +150,7 @@ describe('models pack', () => {
     ])
       expect(card).toContain(section);
     expect(card).toContain('2 steps of 2 planned');
+    expect(card).toContain('constant for the first 1 steps, then linear decay to zero at step 2 (--steps 2)');
     expect(card).toContain(`on the CPU ${os.cpus()[0]!.model.trim()}`); // the run recorded its machine
     expect(card).toMatch(/procedural sample data/); // not ISIC: no ISIC licence claimed
     expect(card).toMatch(/\*\*Never diagnosis\.\*\*/);
