@@ -125,7 +125,15 @@ export interface Metrics extends GeneratorProvenance {
   };
   networks: Record<string, { description: string; file: string; sha256: string }>;
   /** Files written next to metrics.json, relative to the run (PNG; the charts also as SVG). */
-  files: { grids: Record<string, string>; roc: Record<string, string> };
+  files: {
+    grids: Record<string, string>;
+    roc: Record<string, string>;
+    /**
+     * The --grid-examples lesions whose generated image has the lowest SSIM to its real one
+     * (label | real | generated, lowest first): where to look for failure cases. Absent in older metrics.
+     */
+    lowestSsim?: { grid: string; lesions: { id: string; diagnosis: string; ssim: number }[] };
+  };
   notes: string[];
 }
 
@@ -479,11 +487,28 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       );
     }
 
-    // One grid per diagnosis: label | real | generated.
+    // One grid per diagnosis, and one of the lowest-SSIM lesions: label | real | generated.
     const grids: Record<string, string> = {};
-    for (const [k, picked] of [...gridPick].sort((a, b) => a[0] - b[0])) {
+    const lowest = per.ssim
+      .map((v, i) => [v, i] as const)
+      .sort((a, b) => a[0] - b[0])
+      .slice(0, o.gridExamples);
+    const lowestSsim = {
+      grid: path.join('eval', 'grid-lowest-ssim.png'),
+      lesions: lowest.map(([v, i]) => ({
+        id: set.ids[positions[i]!]!,
+        diagnosis: classes[set.labels[positions[i]!]!]!,
+        ssim: v,
+      })),
+    };
+    const gridSets: [string, number[]][] = [
+      ...[...gridPick]
+        .sort((a, b) => a[0] - b[0])
+        .map(([k, picked]): [string, number[]] => [path.join('eval', `grid-${classes[k]}.png`), picked]),
+      ...(lowest.length > 0 ? [[lowestSsim.grid, lowest.map(([, i]) => positions[i]!)] as [string, number[]]] : []),
+    ];
+    for (const [rel, picked] of gridSets) {
       const { image, label } = set.read(picked);
-      const rel = path.join('eval', `grid-${classes[k]}.png`);
       const cols = torch.tidy(() => {
         const real = torch
           .fromBytes(image, 'uint8', [picked.length, 3, gen.height, gen.width])
@@ -498,7 +523,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       } finally {
         torch.dispose([cols.labelBytes, cols.real, cols.fake]);
       }
-      grids[classes[k]!] = rel;
+      if (rel !== lowestSsim.grid) grids[classes[set.labels[picked[0]!]!]!] = rel;
     }
 
     const result: Metrics = {
@@ -515,7 +540,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       },
       metrics,
       networks,
-      files: { grids, roc },
+      files: { grids, roc, ...(lowest.length > 0 ? { lowestSsim } : {}) },
       notes,
     };
     await writeFileAtomic(

@@ -214,6 +214,18 @@ export async function writeRunReport(runDir: string, m: Metrics): Promise<{ html
       alt: `${c}: label map | real image | generated image`,
     })),
   ];
+  const lowest = m.files.lowestSsim;
+  if (lowest && lowest.lesions.length > 0)
+    blocks.push(
+      { kind: 'heading', level: 2, text: 'Lowest SSIM' },
+      {
+        kind: 'paragraph',
+        text:
+          `The ${lowest.lesions.length} lesions whose generated image is least like the real one, lowest SSIM first (where to look for failure cases): ` +
+          `${lowest.lesions.map((l) => `${l.id} (${classAbbreviation(l.diagnosis)}, ${l.ssim.toFixed(3)})`).join(', ')}.`,
+      },
+      { kind: 'image', src: lowest.grid, alt: 'lowest SSIM: label map | real image | generated image' },
+    );
   if (losses.length > 0)
     blocks.push(
       { kind: 'heading', level: 2, text: 'Training losses' },

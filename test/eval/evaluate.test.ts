@@ -103,6 +103,14 @@ describe('evaluate', () => {
     for (const f of [...Object.values(metrics.files.grids), ...Object.values(metrics.files.roc)])
       expect(existsSync(path.join(runs[0]!, f)), f).toBe(true);
     expect(Object.keys(metrics.networks)).toEqual(['classifier', 'segmenter']);
+    // The lowest-SSIM lesions: the --grid-examples worst, lowest first, with their grid.
+    const lowest = metrics.files.lowestSsim!;
+    expect(lowest.lesions.length).toBe(Math.min(options(runs[0]!).gridExamples, metrics.data.lesions));
+    const values = lowest.lesions.map((l) => l.ssim);
+    expect(values).toEqual([...values].sort((a, b) => a - b));
+    expect(values[0]).toBeGreaterThanOrEqual(-1);
+    expect(values[0]).toBeLessThanOrEqual(metrics.metrics.ssim.mean);
+    expect(existsSync(path.join(runs[0]!, lowest.grid))).toBe(true);
   }, 240_000);
 
   it('reuses the auxiliary networks for another run on the same data, and the report links existing files', async () => {
