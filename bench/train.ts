@@ -23,10 +23,11 @@
 // free; measured 4,016 to 4,528 MiB over six runs of the same dermosynth step), so compare medians
 // over several --rounds. `--live-memory` runs both sides with every block of 128 KiB or more
 // mmap'd and returned on free (MALLOC_MMAP_THRESHOLD_=131072): peak RSS is then the peak of the
-// memory really in use, without the heap's free space, at the price of page faults (slower). One iteration takes about 6 s on a quiet 2-core machine (and
-// 3-5 times longer when other processes compete for the cores); `--ngf 32` (about 1.5 s) is quicker.
-// `--no-subpixel` runs dermosynth's transposed convolutions through aten, as PyTorch does, instead
-// of their sub-pixel form, to separate that choice from the binding's own cost. `--device cuda:0`
+// memory really in use, without the heap's free space, at the price of page faults (slower). One
+// iteration takes about 6 s on a quiet 2-core machine (and 3-5 times longer when other processes
+// compete for the cores); `--ngf 32` (about 1.5 s) is quicker. `--no-subpixel` runs dermosynth's
+// transposed convolutions through aten, as PyTorch does, instead of their sub-pixel form, to
+// separate that choice from the binding's own cost. `--device cuda:0`
 // runs both sides on a GPU, `--precision bf16` both under bf16 autocast (torch.autocast on the
 // Python side), `--batch` sets both sides' batch.
 import { spawn } from 'node:child_process';
@@ -417,16 +418,14 @@ async function main(): Promise<void> {
       pyRss = Math.max(...py.map((x) => x.maxRssKb));
     const tsRssMedian = median(ts.map((x) => x.maxRssKb)),
       pyRssMedian = median(py.map((x) => x.maxRssKb));
-    const rssRounds = (rs: RoundResult[]): string =>
-      rounds > 1
-        ? ` (median over rounds ${mib(median(rs.map((x) => x.maxRssKb)))}; rounds ${rs.map((x) => mib(x.maxRssKb)).join(', ')})`
-        : '';
+    const rssRounds = (rs: RoundResult[], med: number): string =>
+      rounds > 1 ? ` (median over rounds ${mib(med)}; rounds ${rs.map((x) => mib(x.maxRssKb)).join(', ')})` : '';
     console.log(`parameters: generator ${p0.generator}, discriminator ${p0.discriminator}`);
     console.log(
-      `dermosynth: median ${tsMed.toFixed(3)} s/iter (Trainer.trainStep alone ${tsStepOnly.toFixed(3)} s; CPU ${cpu(ts).toFixed(3)} s/iter), peak RSS ${mib(tsRss)}${rssRounds(ts)}`,
+      `dermosynth: median ${tsMed.toFixed(3)} s/iter (Trainer.trainStep alone ${tsStepOnly.toFixed(3)} s; CPU ${cpu(ts).toFixed(3)} s/iter), peak RSS ${mib(tsRss)}${rssRounds(ts, tsRssMedian)}`,
     );
     console.log(
-      `pytorch:    median ${pyMed.toFixed(3)} s/iter (CPU ${cpu(py).toFixed(3)} s/iter), peak RSS ${mib(pyRss)}${rssRounds(py)}`,
+      `pytorch:    median ${pyMed.toFixed(3)} s/iter (CPU ${cpu(py).toFixed(3)} s/iter), peak RSS ${mib(pyRss)}${rssRounds(py, pyRssMedian)}`,
     );
     console.log(`ratio dermosynth/pytorch time = ${(tsMed / pyMed).toFixed(3)} (target <= 1.05)`);
     console.log(

@@ -381,6 +381,8 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
     if (flags.batch === undefined && worldSize > 1)
       console.error(`--batch not given: the global batch is ${worldSize} (one lesion per process)`);
   }
+  // A resumed run keeps the learning-rate schedule it started with (runs older than the field: per epoch).
+  const lrSchedule = existing ? (existing.schedule.lr ?? 'per-epoch') : undefined;
 
   // The size check needs no data: fail before preparing any.
   const labelChannels = 1 + ISIC2017_CLASSES.length + (options.frame ? 1 : 0) + (options.boundary > 0 ? 1 : 0);
@@ -454,14 +456,12 @@ async function runTrain(flags: Record<string, unknown>, command: Command): Promi
           cache: cacheDir,
           newRun: !existing,
           init: init?.name ?? null,
-          lrSchedule: existing ? (existing.schedule.lr ?? 'per-epoch') : null,
+          lrSchedule: lrSchedule ?? null,
         }),
       },
     });
     return;
   }
-  // A resumed run keeps the learning-rate schedule it started with (runs older than the field: per epoch).
-  const lrSchedule = existing ? (existing.schedule.lr ?? 'per-epoch') : undefined;
   await train(paths, options, cache, vgg, { device, precision, lrSchedule }, !existing, init);
 }
 

@@ -501,13 +501,16 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
         ssim: v,
       })),
     };
-    const gridSets: [string, number[]][] = [
+    // (diagnosis null: the lowest-SSIM grid, listed in files.lowestSsim rather than files.grids)
+    const gridSets: { rel: string; picked: number[]; diagnosis: string | null }[] = [
       ...[...gridPick]
         .sort((a, b) => a[0] - b[0])
-        .map(([k, picked]): [string, number[]] => [path.join('eval', `grid-${classes[k]}.png`), picked]),
-      ...(lowest.length > 0 ? [[lowestSsim.grid, lowest.map(([, i]) => positions[i]!)] as [string, number[]]] : []),
+        .map(([k, picked]) => ({ rel: path.join('eval', `grid-${classes[k]}.png`), picked, diagnosis: classes[k]! })),
+      ...(lowest.length > 0
+        ? [{ rel: lowestSsim.grid, picked: lowest.map(([, i]) => positions[i]!), diagnosis: null }]
+        : []),
     ];
-    for (const [rel, picked] of gridSets) {
+    for (const { rel, picked, diagnosis } of gridSets) {
       const { image, label } = set.read(picked);
       const cols = torch.tidy(() => {
         const real = torch
@@ -523,7 +526,7 @@ export async function evaluate(o: EvaluateOptions, hooks: EvaluateHooks = {}): P
       } finally {
         torch.dispose([cols.labelBytes, cols.real, cols.fake]);
       }
-      if (rel !== lowestSsim.grid) grids[classes[set.labels[picked[0]!]!]!] = rel;
+      if (diagnosis !== null) grids[diagnosis] = rel;
     }
 
     const result: Metrics = {

@@ -14,6 +14,12 @@ import { parseTrainOptions, type TrainOptions } from './options.js';
  */
 export type LrSchedule = 'per-epoch' | 'per-step';
 
+/** 'per-step': the steps at the full rate and the steps of decay to zero, for a run of `totalSteps`. */
+export function perStepDecay(o: Pick<TrainOptions, 'epochs' | 'decayEpochs'>, totalSteps: number): [number, number] {
+  const share = o.epochs + o.decayEpochs > 0 ? o.epochs / (o.epochs + o.decayEpochs) : 1;
+  return [share * totalSteps, (1 - share) * totalSteps];
+}
+
 export const RUN_CONFIG_FORMAT = 'dermosynth-run';
 export const RUN_CONFIG_VERSION = 1;
 

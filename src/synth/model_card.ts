@@ -2,6 +2,8 @@
 // sections (TO WRITE) for what only a person can say (the failure cases, with pictures).
 import path from 'node:path';
 import { ISIC2017_CLASSES } from '../data/diagnosis.js';
+import { perStepDecay } from '../run/config.js';
+import { runPaths } from '../run/layout.js';
 import type { Metrics } from '../eval/evaluate.js';
 import { toMarkdown, type Block } from '../eval/report_document.js';
 import { metricTableBlock } from '../eval/run_report.js';
@@ -44,12 +46,17 @@ function duration(seconds: number): string {
   return h > 0 ? `${h} h ${m} min` : seconds >= 60 ? `${m} min` : `${seconds.toFixed(1)} s`;
 }
 
+/** The command that evaluates the packed weights of the source run (a checkpoint with --weights). */
+export function evaluateCommandFor(source: ModelConfig['source']): string {
+  const own = path.resolve(source.weights) === path.resolve(runPaths(source.run).generator);
+  return `dermosynth evaluate --run ${source.run}${own ? '' : ` --weights ${source.weights}`}`;
+}
+
 /** The learning-rate schedule in words (src/run/config.ts's LrSchedule). */
 function lrScheduleText(run: ModelConfig['run']): string {
   const o = run.options;
   if (run.schedule.lr === 'per-step') {
-    const share = o.epochs + o.decayEpochs > 0 ? o.epochs / (o.epochs + o.decayEpochs) : 1;
-    const constant = Math.round(run.schedule.totalSteps * share);
+    const constant = Math.round(perStepDecay(o, run.schedule.totalSteps)[0]);
     return `constant for the first ${constant.toLocaleString('en')} steps, then linear decay to zero at step ${run.schedule.totalSteps.toLocaleString('en')} (--steps ${o.steps})`;
   }
   return `constant for ${o.epochs} epochs then linear decay over ${o.decayEpochs}${o.steps ? ` (--steps ${o.steps}: the run ends at epoch ${Math.ceil(o.steps / run.schedule.stepsPerEpoch)})` : ''}`;
@@ -177,7 +184,7 @@ export function modelCard(f: CardFacts): string {
   } else {
     blocks.push({
       kind: 'paragraph',
-      text: `${TO_WRITE} no metrics: the run had no metrics.json for these weights. Run \`dermosynth evaluate --run ${c.source.run}${path.basename(c.source.weights) === 'generator.safetensors' ? '' : ` --weights ${c.source.weights}`}\` and pack again.`,
+      text: `${TO_WRITE} no metrics: the run had no metrics.json for these weights. Run \`${evaluateCommandFor(c.source)}\` and pack again.`,
     });
   }
 

@@ -18,7 +18,7 @@ import { cacheContentKey } from '../eval/aux_networks.js';
 import { METRICS_FILE, type Metrics } from '../eval/evaluate.js';
 import { runPaths, weightsEvalDir } from '../run/layout.js';
 import { TrainLog, type LogEntry } from '../run/log.js';
-import { modelCard, type CardFacts } from './model_card.js';
+import { evaluateCommandFor, modelCard, type CardFacts } from './model_card.js';
 import {
   MODEL_CARD_FILE,
   MODEL_CONFIG_FILE,
@@ -227,9 +227,7 @@ export async function packModel(o: PackOptions, onNotice: (m: string) => void = 
     found.push({ file, sha256: String(m.weights?.sha256) });
   }
   if (!metrics) {
-    const evalCommand = o.weights
-      ? `dermosynth evaluate --run ${config.source.run} --weights ${config.source.weights}`
-      : `dermosynth evaluate --run ${config.source.run}`;
+    const evalCommand = evaluateCommandFor(config.source);
     note(
       found.length > 0
         ? `${found.map((f) => `${f.file} was measured on other weights (sha256 ${f.sha256.slice(0, 12)})`).join('; ')}, not these (${config.source.weightsSha256.slice(0, 12)}): left out; run '${evalCommand}' and pack again`

@@ -16,7 +16,7 @@ import type { LesionCache } from '../data/cache.js';
 import { DataLoader, disposeBatch, type Batch } from '../data/loader.js';
 import { buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '../models/registry.js';
 import { latestCheckpoint } from '../run/checkpoints.js';
-import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, type LrSchedule, type RunConfig } from '../run/config.js';
+import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, perStepDecay, type LrSchedule, type RunConfig } from '../run/config.js';
 import { sampleGridFile, type RunPaths } from '../run/layout.js';
 import { TrainLog, type LogEntry } from '../run/log.js';
 import type { TrainOptions } from '../run/options.js';
@@ -188,11 +188,8 @@ export class Trainer {
     this.optD = new nn.optim.Adam(this.models.discriminator.parameters(), adam);
     this.lrSchedule = runtime.lrSchedule ?? (o.steps !== null ? 'per-step' : 'per-epoch');
     // 'per-step': pix2pixHD's shape (constant, then linear decay to zero) stretched to the run's steps.
-    const share = o.epochs + o.decayEpochs > 0 ? o.epochs / (o.epochs + o.decayEpochs) : 1;
     const [constant, decay] =
-      this.lrSchedule === 'per-step'
-        ? [share * this.totalSteps, (1 - share) * this.totalSteps]
-        : [o.epochs, o.decayEpochs];
+      this.lrSchedule === 'per-step' ? perStepDecay(o, this.totalSteps) : [o.epochs, o.decayEpochs];
     this.schedG = new nn.optim.LinearDecayLR(this.optG, constant, decay);
     this.schedD = new nn.optim.LinearDecayLR(this.optD, constant, decay);
     this.log = new TrainLog(paths.log);
