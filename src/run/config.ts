@@ -12,7 +12,8 @@ import { parseTrainOptions, type TrainOptions } from './options.js';
  * epochs / (epochs + decayEpochs) of them, then linear decay to zero at the last), updated every
  * step. Runs made with --steps before 'per-step' existed keep 'per-epoch' when resumed.
  */
-export type LrSchedule = 'per-epoch' | 'per-step';
+export const LR_SCHEDULES = ['per-epoch', 'per-step'] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
 
 /** 'per-step': the steps at the full rate and the steps of decay to zero, for a run of `totalSteps`. */
 export function perStepDecay(o: Pick<TrainOptions, 'epochs' | 'decayEpochs'>, totalSteps: number): [number, number] {
@@ -79,5 +80,10 @@ export async function readRunConfig(file: string): Promise<RunConfig | null> {
   if (c.format !== RUN_CONFIG_FORMAT || c.version !== RUN_CONFIG_VERSION)
     throw new RangeError(`${file}: not a dermosynth run config of version ${RUN_CONFIG_VERSION}`);
   c.options = parseTrainOptions(c.options);
+  const lr = (c.schedule as { lr?: unknown } | undefined)?.lr;
+  if (lr !== undefined && !LR_SCHEDULES.includes(lr as LrSchedule))
+    throw new RangeError(
+      `${file}: schedule.lr is ${JSON.stringify(lr)}; it must be one of ${LR_SCHEDULES.map((v) => `'${v}'`).join(', ')} (or absent: 'per-epoch')`,
+    );
   return c;
 }

@@ -3,7 +3,7 @@
 // mixed precision: bf16 autocast keeps float32 weights with losses close to fp32's, and the
 // dynamic loss scaler skips overflowing steps, backs off, and resumes with its state exactly.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { runPaths } from '../../src/run/layout.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/run/options.js';
 import { listCheckpoints } from '../../src/run/checkpoints.js';
 import { TrainLog } from '../../src/run/log.js';
+import { readRunConfig, writeRunConfig } from '../../src/run/config.js';
 import { BF16_SKIP_REASON } from '../helpers/isa.js';
 
 let work = '';
@@ -179,6 +180,19 @@ describe('learning-rate schedule', () => {
     b.dispose();
     expect(await lrs(path.join(work, 'lr-quarter'))).toEqual(
       [1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6].map((f) => expect.closeTo(q.lr * f, 15)),
+    );
+  });
+
+  it('config.json with an unknown schedule.lr is refused, naming the file and the allowed values', async () => {
+    const t = await newTrainer(path.join(work, 'lr-config'), options({ steps: 2 }));
+    const file = path.join(work, 'lr-config-bad.json');
+    const config = t.runConfig();
+    t.dispose();
+    await writeRunConfig(file, config);
+    expect((await readRunConfig(file))!.schedule.lr).toBe('per-step');
+    writeFileSync(file, JSON.stringify({ ...config, schedule: { ...config.schedule, lr: 'per-week' } }));
+    await expect(readRunConfig(file)).rejects.toThrow(
+      `${file}: schedule.lr is "per-week"; it must be one of 'per-epoch', 'per-step'`,
     );
   });
 
