@@ -31,7 +31,7 @@ import {
 } from '../synth/pretrained.js';
 import { sizeText } from '../synth/model_folder.js';
 import { WORKER_ENV, freePort, launchWorkers, workerPlace, type WorkerPlace } from './train_launcher.js';
-import { intIn, parseSize } from './parse.js';
+import { fraction, intIn, parseSize } from './parse.js';
 import { phasedProgress, progress } from './progress.js';
 import { PREPARE_PHASES } from './data_command.js';
 import { watchStopSignals } from './stop_signals.js';
@@ -63,6 +63,7 @@ const FLAG_FIELDS: Record<string, keyof TrainOptions> = {
   boundary: 'boundary',
   frame: 'frame',
   skipBad: 'skipBad',
+  gEma: 'gEma',
 };
 /** CLI flag -> network option (overrides on top of the preset). */
 const MODEL_FLAG_OPTIONS: Record<string, string> = {
@@ -197,6 +198,14 @@ export function trainCommand(): Command {
     )
     .option('--frame', 'dermoscope-frame class in the label map', D.frame)
     .option('--skip-bad', 'leave unusable lesions out when preparing the data', D.skipBad)
+    .addOption(
+      new Option(
+        '--g-ema <decay>',
+        "moving average of the generator's weights, e.g. 0.999 (samples, checkpoints' readers and generator.safetensors use it; 0: off)",
+      )
+        .argParser(fraction)
+        .default(D.gEma),
+    )
     .addOption(new Option('--ngf <n>', 'generator base channels (overrides the preset)').argParser(intIn(1, 4096)))
     .addOption(new Option('--n-down <n>', 'generator downsamplings').argParser(intIn(0, 12)))
     .addOption(new Option('--n-blocks <n>', 'generator residual blocks').argParser(intIn(0, 64)))

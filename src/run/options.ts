@@ -39,6 +39,12 @@ export const trainOptionsSchema = z.object({
   skipBad: z.boolean(),
   /** Generator/discriminator overrides on top of the preset (ngf, nBlocks, ...). */
   modelOverrides: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  /**
+   * Decay of the moving average of the generator's weights (0: none). With one, checkpoints hold
+   * the average too and the samples, readers of the checkpoints and generator.safetensors use it.
+   * Runs made before this field have none.
+   */
+  gEma: z.number().min(0).lt(1).default(0),
   /** Loss weights on top of the model's defaults (runs made before this field have none). */
   lossOverrides: z
     .object({ featureMatching: z.number().min(0).optional(), featureStd: z.number().min(0).optional() })
@@ -74,6 +80,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   frame: false,
   skipBad: false,
   modelOverrides: {},
+  gEma: 0,
   lossOverrides: {},
 };
 

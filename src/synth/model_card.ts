@@ -161,6 +161,11 @@ export function modelCard(f: CardFacts): string {
       `Augmentation ${o.augment}; loss weights ${Object.entries(c.run.model.losses)
         .map(([k, v]) => `${k} ${String(v)}`)
         .join(', ')}${o.vggWeights ? '' : ' (the VGG term is off without --vgg-weights)'}; seed ${o.seed}.`,
+      ...((o.gEma ?? 0) > 0
+        ? [
+            `The weights are the moving average of the generator's weights (--g-ema ${o.gEma}: each step moves it ${+(1 - o.gEma).toPrecision(3)} of the way to the trained weights), not the trained weights of the last step.`,
+          ]
+        : []),
     ],
   });
 

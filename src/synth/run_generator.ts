@@ -123,10 +123,17 @@ export class RunGenerator {
     const { generator } = buildGenerator(o2.model, spec.channels.length, o2.modelOverrides, o2.preset);
     const { tensors } = torch.readSafetensors(weights.bytes, weights.file);
     try {
-      // A checkpoint holds G.*, D.* and optimizer state; a generator file holds G's names alone.
-      const prefixed = [...tensors.keys()].some((k) => k.startsWith('G.'));
-      const state = prefixed
-        ? new Map([...tensors].filter(([k]) => k.startsWith('G.')).map(([k, t]) => [k.slice(2), t]))
+      // A checkpoint holds G.*, D.* and optimizer state (and Gema.*, the generator's weight
+      // average, when the run has --g-ema: that is the generator it samples from); a generator
+      // file holds G's names alone.
+      const keys = [...tensors.keys()];
+      const prefix = keys.some((k) => k.startsWith('Gema.'))
+        ? 'Gema.'
+        : keys.some((k) => k.startsWith('G.'))
+          ? 'G.'
+          : '';
+      const state = prefix
+        ? new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]))
         : tensors;
       try {
         generator.loadStateDict(state, { source: weights.file });

@@ -37,6 +37,8 @@ export interface Checkpointable {
   modules: Record<string, Module<any, any>>;
   /** Optimizers by tensor-name prefix (e.g. optG, optD). */
   optimizers: Record<string, { stateDict(): OptimizerState; loadStateDict(s: OptimizerState): void }>;
+  /** Module prefixes a checkpoint may lack (Gema: --g-ema turned on for a run); restoring leaves them as they are. */
+  optional?: string[];
 }
 
 /** Every module's state dict under its prefix: `G.front.1.weight`, `D.scale0...`. */
@@ -47,13 +49,22 @@ export function moduleTensors(nets: Pick<Checkpointable, 'modules'>): Map<string
   return tensors;
 }
 
-/** Loads each module from the tensors under its prefix (the inverse of moduleTensors). */
+/**
+ * Loads each module from the tensors under its prefix (the inverse of moduleTensors); returns the
+ * optional modules that `tensors` has nothing for (left as they are).
+ */
 export function loadModuleTensors(
-  nets: Pick<Checkpointable, 'modules'>,
+  nets: Pick<Checkpointable, 'modules' | 'optional'>,
   tensors: Map<string, Tensor>,
   source: string,
-): void {
-  for (const [prefix, m] of Object.entries(nets.modules)) m.loadStateDict(withoutPrefix(tensors, prefix), { source });
+): string[] {
+  const absent: string[] = [];
+  for (const [prefix, m] of Object.entries(nets.modules)) {
+    const own = withoutPrefix(tensors, prefix);
+    if (own.size === 0 && nets.optional?.includes(prefix)) absent.push(prefix);
+    else m.loadStateDict(own, { source });
+  }
+  return absent;
 }
 
 function withoutPrefix(tensors: Map<string, Tensor>, prefix: string): Map<string, Tensor> {
@@ -88,8 +99,11 @@ export async function saveCheckpoint(
   return file;
 }
 
+/** A restored checkpoint's state, and the optional modules it had no tensors for. */
+export type RestoredState = TrainState & { absentModules: string[] };
+
 /** Restores networks, optimizers and the RNG from a checkpoint; returns the rest of the state. */
-export async function loadCheckpoint(file: string, nets: Checkpointable): Promise<TrainState> {
+export async function loadCheckpoint(file: string, nets: Checkpointable): Promise<RestoredState> {
   const { tensors, metadata } = await torch.loadSafetensors(file);
   try {
     return restoreCheckpoint(file, tensors, metadata, nets);
@@ -104,14 +118,14 @@ export function restoreCheckpoint(
   tensors: Map<string, Tensor>,
   metadata: Record<string, string>,
   nets: Checkpointable,
-): TrainState {
+): RestoredState {
   {
     const raw = metadata['dermosynth.state'];
     if (!raw) throw new Error(`${file}: not a dermosynth checkpoint (no 'dermosynth.state' metadata)`);
     const state = JSON.parse(raw) as TrainState;
     if (state.version !== CHECKPOINT_VERSION)
       throw new Error(`${file}: checkpoint version ${state.version}, this dermosynth reads ${CHECKPOINT_VERSION}`);
-    loadModuleTensors(nets, tensors, file);
+    const absentModules = loadModuleTensors(nets, tensors, file);
     for (const [prefix, o] of Object.entries(nets.optimizers)) {
       const config = state.optimizers[prefix];
       if (!config) throw new Error(`${file}: the checkpoint has no state for optimizer ${prefix}`);
@@ -120,6 +134,6 @@ export function restoreCheckpoint(
     const rng = tensors.get('rng.cpu');
     if (!rng) throw new Error(`${file}: the checkpoint has no RNG state`);
     torch.setRngState(rng);
-    return state;
+    return { ...state, absentModules };
   }
 }

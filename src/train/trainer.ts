@@ -14,7 +14,7 @@ import * as nn from '../nn/index.js';
 import type { GradientReducer } from '../torch/distributed.js';
 import type { LesionCache } from '../data/cache.js';
 import { DataLoader, disposeBatch, type Batch } from '../data/loader.js';
-import { buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '../models/registry.js';
+import { buildGenerator, buildModels, checkImageSize, isCoarseToFine, type BuiltModels } from '../models/registry.js';
 import { latestCheckpoint } from '../run/checkpoints.js';
 import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, perStepDecay, type LrSchedule, type RunConfig } from '../run/config.js';
 import { sampleGridFile, type RunPaths } from '../run/layout.js';
@@ -26,11 +26,13 @@ import {
   restoreCheckpoint,
   saveCheckpoint,
   type Checkpointable,
+  type RestoredState,
   type TrainState,
 } from './checkpoint.js';
 import { anyRank, meanOverRanks, shareFromRankZero, type DataParallel, type SharedState } from './data_parallel.js';
 import { GanLosses } from './losses.js';
 import { writeSampleGrid } from '../data/sample_grid.js';
+import { WeightAverage } from './weight_average.js';
 
 export type Stage = 'global' | 'local' | 'joint';
 
@@ -114,7 +116,13 @@ export class Trainer {
   readonly scaler: nn.optim.GradScaler;
   /** After resume(): how many processes trained up to the checkpoint (null: no checkpoint). */
   resumedProcesses: number | null = null;
+  /**
+   * `--g-ema`: the moving average of the generator's weights (checkpointed as Gema.*), which the
+   * samples, the checkpoints' readers and the final generator.safetensors use; null when off.
+   */
+  readonly ema: WeightAverage | null;
   private readonly reducers = new Map<string, GradientReducer>();
+  private readonly notice: (message: string) => void;
   /** On an accelerator: the next batch, loaded while the device finishes this step. */
   private prefetched: { batch: Batch; stateBefore: ReturnType<DataLoader['state']> } | null = null;
 
@@ -127,6 +135,7 @@ export class Trainer {
     runtime: TrainRuntime = {},
   ) {
     const o = options;
+    this.notice = (m) => hooks.onNotice?.(m);
     this.device = runtime.device ?? 'cpu';
     this.dist = runtime.dist && runtime.dist.worldSize > 1 ? runtime.dist : null;
     this.isMain = !this.dist || this.dist.rank === 0;
@@ -186,6 +195,7 @@ export class Trainer {
       adam,
     );
     this.optD = new nn.optim.Adam(this.models.discriminator.parameters(), adam);
+    this.ema = o.gEma > 0 ? this.weightAverage(labelChannels, o.gEma) : null;
     this.lrSchedule = runtime.lrSchedule ?? (o.steps !== null ? 'per-step' : 'per-epoch');
     // 'per-step': pix2pixHD's shape (constant, then linear decay to zero) stretched to the run's steps.
     const [constant, decay] =
@@ -218,7 +228,7 @@ export class Trainer {
       const newest = await latestCheckpoint(this.paths.checkpoints);
       if (newest) read = { ...(await torch.loadSafetensors(newest.file)), file: newest.file };
     }
-    let state: TrainState | null = null;
+    let state: RestoredState | null = null;
     try {
       if (this.dist) {
         const shared = shareFromRankZero(
@@ -245,6 +255,15 @@ export class Trainer {
       }
     } finally {
       if (read) for (const t of read.tensors.values()) t.dispose();
+    }
+    if (!state || state.absentModules.includes('Gema')) {
+      // A new run (after any --init and rank 0's initial weights), or --g-ema turned on for a run
+      // whose checkpoint has no average yet: the average starts from the generator.
+      this.ema?.reset();
+      if (state && this.ema)
+        this.notice(
+          `--g-ema ${this.options.gEma}: the checkpoint has no weight average; it starts from the generator at step ${state.step}`,
+        );
     }
     if (!state) return 0;
     this.resumedProcesses = state.processes ?? 1;
@@ -393,7 +412,7 @@ export class Trainer {
         lastCheckpoint: null,
         generatorFile: null,
       };
-    await nn.saveModule(this.paths.generator, this.models.generator);
+    await nn.saveModule(this.paths.generator, this.ema?.average ?? this.models.generator);
     return {
       step: this.step,
       totalSteps: this.totalSteps,
@@ -422,7 +441,22 @@ export class Trainer {
     const g = this.models.generator;
     const modules: Checkpointable['modules'] = { G: g, D: this.models.discriminator };
     if (isCoarseToFine(g)) modules.Gglobal = g.globalGenerator;
-    return { modules, optimizers: { optG: this.optG, optD: this.optD } };
+    if (this.ema) modules.Gema = this.ema.average;
+    return { modules, optimizers: { optG: this.optG, optD: this.optD }, optional: ['Gema'] };
+  }
+
+  /** The generator's weight average: the same network built again, without drawing from the run's RNG. */
+  private weightAverage(labelChannels: number, decay: number): WeightAverage {
+    const o = this.options;
+    const rng = torch.getRngState();
+    try {
+      const { generator } = buildGenerator(o.model, labelChannels, o.modelOverrides, o.preset);
+      if (this.device !== 'cpu') generator.to(this.device);
+      return new WeightAverage(generator, this.models.generator, decay);
+    } finally {
+      torch.setRngState(rng);
+      rng.dispose();
+    }
   }
 
   dispose(): void {
@@ -543,6 +577,7 @@ export class Trainer {
         this.scaler.step(this.optG);
         this.scaler.step(this.optD);
         this.scaler.update();
+        this.ema?.update();
         return { losses, skipped: null, comm };
       });
       this.prefetch();
@@ -563,6 +598,7 @@ export class Trainer {
     const b = this.sampleBatch;
     if (!b) return;
     const g = this.models.generator;
+    const average = this.ema?.average;
     const fake = torch.tidy(() =>
       torch.noGrad(() => {
         g.eval();
@@ -574,7 +610,7 @@ export class Trainer {
                 F.interpolate(b.label, { size: [b.label.shape[2]! / s, b.label.shape[3]! / s], mode: 'nearest' }),
               );
             }
-            return g.call(b.label);
+            return (average ?? g).call(b.label);
           });
           return out.float();
         } finally {

@@ -146,6 +146,38 @@ describe('dermosynth train: model and loss options', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/--fm-std-weight.*expected a number >= 0, got '-1'/);
   });
+
+  it('--g-ema reaches the config and the checkpoints (Gema.*, beside G.*); a decay of 1 is refused naming the flag', async () => {
+    const out = path.join(work, 'run-ema');
+    let r = cli(
+      'train',
+      '--out',
+      out,
+      '--data',
+      data,
+      ...TINY,
+      '--steps',
+      '2',
+      '--checkpoint-every',
+      '2',
+      '--g-ema',
+      '0.9',
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')).options.gEma).toBe(0.9);
+    const { tensors } = await torch.loadSafetensors(path.join(out, 'checkpoints', 'step-00000002.safetensors'));
+    try {
+      const names = [...tensors.keys()];
+      const g = names.filter((k) => k.startsWith('G.')).map((k) => k.slice(2));
+      expect(g.length).toBeGreaterThan(0);
+      expect(names.filter((k) => k.startsWith('Gema.')).map((k) => k.slice(5))).toEqual(g);
+    } finally {
+      torch.dispose(tensors);
+    }
+    r = cli('train', '--out', path.join(work, 'x-ema'), '--data', data, ...TINY, '--g-ema', '1');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--g-ema.*expected a fraction in \[0, 1\), got '1'/);
+  });
 });
 
 describe('dermosynth train: signals', () => {

@@ -177,6 +177,21 @@ describe('models pack', () => {
     expect(card).toContain('arXiv:1710.05006');
     expect(card).toContain('Training time: 1 h 2 min');
     expect(card).toContain(`the model was packed on Some CPU: ${TO_WRITE} confirm the training CPU`);
+    expect(card).not.toContain('moving average');
+    // A run with --g-ema ships the average: the card says so.
+    const averaged = modelCard({
+      config: { ...config, run: { ...config.run, options: { ...config.run.options, gEma: 0.9995 } } },
+      log: null,
+      metrics: null,
+      grids: {},
+      maskSource: 'x',
+      machine: { cpu: 'Some CPU', cores: 2, threads: 2, device: 'cpu', precision: 'fp32', processes: 1 },
+      dataSource: null,
+      packedOn: 'Some CPU',
+    });
+    expect(averaged).toContain(
+      "The weights are the moving average of the generator's weights (--g-ema 0.9995: each step moves it 0.0005 of the way to the trained weights)",
+    );
   });
 
   it('refuses a model over the size limit, a bad name and a folder in the way, writing nothing', async () => {
