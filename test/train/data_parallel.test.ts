@@ -43,6 +43,7 @@ function normalisedAwayBiases(): Set<string> {
   const out = new Set<string>();
   for (const [prefix, net] of [
     ['G', m.generator],
+    ['Gema', m.generator],
     ['D', m.discriminator],
   ] as const) {
     for (const [name, mod] of net.namedModules()) {
@@ -73,7 +74,7 @@ async function compareCheckpoints(
   try {
     expect([...A.tensors.keys()].sort()).toEqual([...B.tensors.keys()].sort());
     for (const [name, ta] of A.tensors) {
-      if (!/^(G|D)\./.test(name)) continue;
+      if (!/^(G|Gema|D)\./.test(name)) continue;
       const tb = B.tensors.get(name)!;
       const d = ta.double().sub(tb.double()).abs();
       const diff = d.max().item();
@@ -177,6 +178,9 @@ describe.skipIf(!haveGloo)('data parallel (gloo, 2 processes on this machine)', 
       '4',
       '--keep-checkpoints',
       '5',
+      // Every rank keeps the generator's weight average: rank 0's checkpoint holds it (Gema.*), compared too.
+      '--g-ema',
+      '0.5',
     ];
     const two = path.join(work, 'two');
     const one = path.join(work, 'one');
