@@ -1,5 +1,5 @@
 // npm run bench:quality [-- --size 64 --models proposed,pix2pixhd,pix2pix,spade --seeds 0,1,2 --steps 3000
-//                          --long-steps 12000 --long-seeds 0 --eval-every 1500 --upsample deconv
+//                          --long-steps 12000 --long-seeds 0 --eval-every 1500 --upsample deconv --g-ema 0.999
 //                          --jobs 2 --threads N --dir .bench-cache/quality-64-deconv --aux-epochs 30]
 //
 // The honest comparison of the four generators for the same training budgets, on the real ISIC-2017
@@ -9,7 +9,8 @@
 //     defaults, through the CLI (`dermosynth train`), for --steps with each of --seeds and for
 //     --long-steps with each of --long-seeds, --jobs processes at a time with cores/jobs threads
 //     each (--threads sets it, e.g. 1 to leave a core to other work); a checkpoint every
-//     --eval-every steps;
+//     --eval-every steps; --g-ema gives every model the same moving average of its generator's
+//     weights (train --g-ema), which is then what is evaluated;
 //  3. evaluates every checkpoint and every final generator on the val split (`dermosynth evaluate`,
 //     the auxiliary networks trained once into DIR/aux until their real-val scores stop improving);
 //  4. writes DIR/quality.md (tables of the means and spreads over seeds at each budget, with the
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     'long-seeds': { type: 'string', default: '0' },
     'eval-every': { type: 'string', default: '1500' },
     upsample: { type: 'string' },
+    'g-ema': { type: 'string' },
     jobs: { type: 'string', default: '2' },
     threads: { type: 'string' },
     dir: { type: 'string' },
@@ -99,7 +101,14 @@ if (!existsSync(root)) {
   console.log(`bench:quality: ${root} is missing; this benchmark needs the shared ISIC-2017 data`);
   process.exit(0);
 }
-const dir = path.resolve(args.dir ?? path.join(repo, '.bench-cache', `quality-${size}-${upsample ?? 'default'}`));
+const gEma = args['g-ema'] === undefined ? null : Number(args['g-ema']);
+if (gEma !== null && !(gEma > 0 && gEma < 1)) fail(`--g-ema must be a decay in (0, 1), got ${args['g-ema']}`);
+const dir = path.resolve(
+  args.dir ??
+    path.join(repo, '.bench-cache', `quality-${size}-${upsample ?? 'default'}${gEma !== null ? `-ema${gEma}` : ''}`),
+);
+/** How the generators are trained, in words (the console header and quality.md). */
+const setting = `'cpu' presets, batch 1, no VGG loss, upsampling ${upsample ?? "each model's default"}, ${gEma !== null ? `the generators' weight averages (--g-ema ${gEma}) evaluated` : 'the trained weights evaluated (no --g-ema)'}`;
 const cacheDir = path.join(dir, 'cache');
 const auxDir = path.join(dir, 'aux');
 const cli = path.join(repo, 'bin', 'dermosynth.mjs');
@@ -130,7 +139,7 @@ for (const model of models) {
 for (const r of runs) r.dir = path.join(dir, 'runs', r.name);
 
 console.log(
-  `bench:quality: ${models.join(', ')} at ${size}x${size}, 'cpu' presets, batch 1, no VGG, upsampling ${upsample ?? "each model's default"}; ` +
+  `bench:quality: ${models.join(', ')} at ${size}x${size}, ${setting}; ` +
     `${steps} steps x seeds ${seeds.join(',') || '-'}${longSeeds.length ? `, ${longSteps} steps x seeds ${longSeeds.join(',')}` : ''}; ` +
     `${jobs} job(s) of ${threads} thread(s) on ${os.availableParallelism()} cores, load average ${load()}\n  -> ${dir}`,
 );
@@ -200,6 +209,7 @@ await pool(toTrain, jobs, async (r) => {
         '--sample-every',
         String(evalEvery),
         ...(upsample !== null && UPSAMPLING_MODELS.has(r.model) ? ['--upsample', upsample] : []),
+        ...(gEma !== null ? ['--g-ema', String(gEma)] : []),
       ];
   const s0 = performance.now();
   console.log(`  ${resume ? 'resuming' : 'training'} ${r.name} (${elapsed()})`);
@@ -304,6 +314,7 @@ const json: Record<string, unknown> = {
   data: root,
   size,
   upsample,
+  gEma,
   preset: 'cpu',
   batch: 1,
   vggLoss: false,
@@ -317,7 +328,7 @@ md.push(
   '',
   `ISIC-2017 (\`../shared/data/isic2017-512\`) at ${size}x${size}: trained on the train split, ` +
     `evaluated on the ${anyMetrics.data.lesions} val lesions with \`dermosynth evaluate\` (auxiliary networks trained once on the real train split; ` +
-    `their own scores on the real val images are the "real" ceilings below). 'cpu' presets, batch 1, no VGG loss, upsampling ${upsample ?? "each model's default"}. ` +
+    `their own scores on the real val images are the "real" ceilings below). ${setting}. ` +
     `Means ± sample standard deviations over seeds; ↓ lower is better, ↑ higher is better; the best mean of each column in bold.`,
   '',
 );
