@@ -711,6 +711,11 @@ describe(
         expect(card, 'MODEL_CARD.md still has sections to write').not.toContain(TO_WRITE);
         for (const s of ['CC-BY-NC 4.0', 'arXiv:1710.05006', '## Failure cases', '## Intended use', 'Never diagnosis'])
           expect(card).toContain(s);
+        // Every picture the card shows is in the folder, and the failure cases have pictures.
+        const images = [...card.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]!);
+        for (const f of images) expect(existsSync(path.join(REAL, f)), f).toBe(true);
+        const failures = card.slice(card.indexOf('## Failure cases'), card.indexOf('## Intended use'));
+        expect(images.filter((f) => failures.includes(`(${f})`)).length).toBeGreaterThan(0);
         const gen = await RunGenerator.load(REAL);
         try {
           expect([gen.width, gen.height, gen.classes]).toEqual([128, 128, [...ISIC2017_CLASSES]]);
