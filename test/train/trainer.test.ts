@@ -9,9 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import { LesionCache } from '../../src/data/cache.js';
-import { prepareCache } from '../../src/data/prepare.js';
-import { readDataset } from '../../src/data/readers/index.js';
-import { writeSampleDataset } from '../../src/data/sample_dataset.js';
 import { Trainer, type TrainRuntime } from '../../src/train/trainer.js';
 import { runPaths } from '../../src/run/layout.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../src/run/options.js';
@@ -19,6 +16,7 @@ import { listCheckpoints } from '../../src/run/checkpoints.js';
 import { TrainLog } from '../../src/run/log.js';
 import { readRunConfig, writeRunConfig } from '../../src/run/config.js';
 import { BF16_SKIP_REASON } from '../helpers/isa.js';
+import { tinyCaches } from '../helpers/tiny_cache.js';
 
 let work = '';
 let cacheDir = '';
@@ -26,24 +24,7 @@ let cache64 = '';
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-trainer-'));
-  await writeSampleDataset(path.join(work, 'data'), { n: 12, seed: 1, size: 64 });
-  cacheDir = path.join(work, 'cache');
-  const index = await readDataset(path.join(work, 'data'));
-  await prepareCache(index, cacheDir, {
-    width: 32,
-    height: 32,
-    fit: 'crop',
-    labelMap: { boundary: 1, frame: false },
-    workers: 0,
-  });
-  cache64 = path.join(work, 'cache64');
-  await prepareCache(index, cache64, {
-    width: 64,
-    height: 64,
-    fit: 'crop',
-    labelMap: { boundary: 1, frame: false },
-    workers: 0,
-  });
+  [cacheDir, cache64] = await tinyCaches(work, { n: 12, seed: 1, size: 64, boundary: 1, sizes: [32, 64] });
 });
 
 afterAll(() => {

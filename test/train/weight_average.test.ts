@@ -8,9 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LesionCache } from '../../src/data/cache.js';
-import { prepareCache } from '../../src/data/prepare.js';
-import { readDataset } from '../../src/data/readers/index.js';
-import { writeSampleDataset } from '../../src/data/sample_dataset.js';
 import type { Module } from '../../src/nn/index.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { runPaths } from '../../src/run/layout.js';
@@ -19,21 +16,14 @@ import { listCheckpoints } from '../../src/run/checkpoints.js';
 import { TrainLog } from '../../src/run/log.js';
 import { writeRunConfig } from '../../src/run/config.js';
 import { RunGenerator } from '../../src/synth/run_generator.js';
+import { tinyCaches } from '../helpers/tiny_cache.js';
 
 let work = '';
 let cacheDir = '';
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-ema-'));
-  await writeSampleDataset(path.join(work, 'data'), { n: 10, seed: 3, size: 48 });
-  cacheDir = path.join(work, 'cache');
-  await prepareCache(await readDataset(path.join(work, 'data')), cacheDir, {
-    width: 32,
-    height: 32,
-    fit: 'crop',
-    labelMap: { boundary: 0, frame: false },
-    workers: 0,
-  });
+  [cacheDir] = await tinyCaches(work, { n: 10, seed: 3, size: 48, boundary: 0, sizes: [32] });
 });
 
 afterAll(() => {
