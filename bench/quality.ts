@@ -179,7 +179,10 @@ if (!existsSync(path.join(cacheDir, 'cache.json'))) {
 // ---- 2. training ----------------------------------------------------------------------------------
 const t0 = performance.now();
 const elapsed = () => `${((performance.now() - t0) / 60_000).toFixed(1)} min`;
-const toTrain = runs.filter((r) => !existsSync(path.join(r.dir, 'generator.safetensors')));
+// The longest runs first, so the last ones to finish are short and no core idles at the end.
+const toTrain = runs
+  .filter((r) => !existsSync(path.join(r.dir, 'generator.safetensors')))
+  .sort((a, b) => b.steps - a.steps);
 console.log(`\ntraining: ${toTrain.length} of ${runs.length} runs to do`);
 let trained = 0;
 await pool(toTrain, jobs, async (r) => {
