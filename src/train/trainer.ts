@@ -577,7 +577,7 @@ export class Trainer {
         this.scaler.step(this.optG);
         this.scaler.step(this.optD);
         this.scaler.update();
-        this.ema?.update();
+        this.ema?.update(batch.label);
         return { losses, skipped: null, comm };
       });
       this.prefetch();
