@@ -20,10 +20,11 @@ import { tinyCaches } from '../helpers/tiny_cache.js';
 
 let work = '';
 let cacheDir = '';
+let cache64 = '';
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'dermosynth-ema-'));
-  [cacheDir] = await tinyCaches(work, { n: 10, seed: 3, size: 48, boundary: 0, sizes: [32] });
+  [cacheDir, cache64] = await tinyCaches(work, { n: 10, seed: 3, size: 64, boundary: 0, sizes: [32, 64] });
 });
 
 afterAll(() => {
@@ -122,6 +123,46 @@ describe('--g-ema', () => {
       } finally {
         rg.dispose();
       }
+    }
+    t.dispose();
+  });
+
+  it('pix2pix (batch norm, dropout): the average has its own statistics; training is unchanged', async () => {
+    // numDowns 6: batch norm throughout and one decoder block with dropout (torch RNG).
+    const o = (extra: Partial<TrainOptions> = {}) =>
+      options({
+        model: 'pix2pix',
+        data: cache64,
+        width: 64,
+        height: 64,
+        steps: 4,
+        modelOverrides: { ngf: 4, numDowns: 6, ndf: 4, nLayersD: 2 },
+        ...extra,
+      });
+    const plain = await newTrainer(path.join(work, 'pix2pix-plain'), o());
+    await plain.resume();
+    await plain.run();
+    const plainG = snapshot(plain.models.generator);
+    plain.dispose();
+    const dir = path.join(work, 'pix2pix-ema');
+    const t = await newTrainer(dir, o({ gEma: 0.5 }));
+    await t.resume();
+    await t.run();
+    expect(t.ema!.hasRunningStats).toBe(true);
+    // Refreshing the average's statistics drew nothing from the RNG: the same training, to the bit.
+    expect(maxDiff(plainG, snapshot(t.models.generator))).toBe(0);
+    const g = snapshot(t.models.generator);
+    const avg = snapshot(t.ema!.average);
+    const stats = [...g.keys()].filter((k) => k.endsWith('running_mean') || k.endsWith('running_var'));
+    expect(stats.length).toBeGreaterThan(5);
+    for (const k of stats) expect(avg.get(k), `${k}: the average's own, not a copy`).not.toEqual(g.get(k));
+    // What readers get (generator.safetensors) is the average with its statistics.
+    await writeRunConfig(runPaths(dir).config, t.runConfig());
+    const rg = await RunGenerator.load(dir);
+    try {
+      expect(maxDiff(avg, snapshot(rg.generator))).toBe(0);
+    } finally {
+      rg.dispose();
     }
     t.dispose();
   });
