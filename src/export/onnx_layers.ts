@@ -80,6 +80,11 @@ function runningStatsNorm(w: ModuleWalker, m: nn.BatchNorm2d | nn.InstanceNorm2d
 }
 
 function batchNorm(w: ModuleWalker, m: nn.BatchNorm2d, path: string, [x]: string[]): string {
+  if (m.evalStats === 'sample') {
+    // Each sample's own statistics in eval mode (pix2pix's test protocol): instance norm.
+    const [scale, shift] = affine(w, m, path, m.numFeatures);
+    return w.g.node('InstanceNormalization', [x!, scale, shift], { epsilon: float(m.eps) }, { name: path });
+  }
   if (!m.trackRunningStats) {
     throw new UnsupportedLayerError(
       path,

@@ -7,6 +7,12 @@ export interface NormOptions {
   momentum?: number;
   affine?: boolean;
   trackRunningStats?: boolean;
+  /**
+   * Batch norm in eval mode: 'running' (default) normalises with the running statistics; 'sample'
+   * with each sample's own statistics over H and W (pix2pix's test protocol: its generator runs
+   * at test time as in training, batch 1, so batch norm is instance norm there).
+   */
+  evalStats?: 'running' | 'sample';
 }
 
 abstract class RunningStatsNorm extends Module {
@@ -69,11 +75,26 @@ export class InstanceNorm2d extends RunningStatsNorm {
 
 /** Batch normalisation with running statistics (updated in training mode). */
 export class BatchNorm2d extends RunningStatsNorm {
+  /** The statistics of eval mode (NormOptions.evalStats). */
+  evalStats: 'running' | 'sample';
   constructor(numFeatures: number, o: NormOptions = {}) {
     super(numFeatures, o, { affine: true, track: true });
+    this.evalStats = o.evalStats ?? 'running';
+    if (this.evalStats !== 'running' && this.evalStats !== 'sample')
+      throw new RangeError(`BatchNorm2d: evalStats must be 'running' or 'sample', got '${String(o.evalStats)}'`);
   }
   forward(x: Tensor): Tensor {
     this.checkInput(x);
+    if (!this.training && this.evalStats === 'sample')
+      return F.instanceNorm(x, {
+        weight: this.optionalParam('weight'),
+        bias: this.optionalParam('bias'),
+        runningMean: null,
+        runningVar: null,
+        useInputStats: true,
+        momentum: this.momentum,
+        eps: this.eps,
+      });
     const useBatchStats = this.training || !this.trackRunningStats;
     if (this.training && this.trackRunningStats) this.countBatch();
     return F.batchNorm(x, {

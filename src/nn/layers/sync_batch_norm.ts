@@ -52,6 +52,7 @@ export class SyncBatchNorm2d extends BatchNorm2d {
       momentum: bn.momentum,
       affine: weight !== null,
       trackRunningStats: bn.trackRunningStats,
+      evalStats: bn.evalStats,
       processGroup,
     });
     // Registering under the same names drops the fresh tensors the constructor made.
