@@ -153,7 +153,7 @@ export function lineChartSpec(
         type: 'nominal',
         title: null,
         sort: series.map((s) => s.name),
-        legend: series.length > 1 ? { orient: 'right' } : null,
+        legend: series.length > 1 ? { orient: 'right', labelLimit: 400 } : null,
       },
     },
   } as TopLevelSpec;
