@@ -114,8 +114,8 @@ export class UnetGenerator extends nn.Module {
     // normalises each image with its own statistics. The running statistics of batch-1 training
     // describe no single image: with them, eval-mode outputs came out orange or near-white
     // (bench:quality at 64x64, step 9,000 of 12,000: domain-FID 124 with the running statistics,
-    // 9.0 with each image's own). Dropout stays off at
-    // inference (pix2pix keeps it on), so outputs are deterministic.
+    // 9.0 with each image's own). Dropout stays off at inference (pix2pix keeps it on), so
+    // outputs are deterministic.
     for (const [, m] of this.namedModules()) if (m instanceof nn.BatchNorm2d) m.evalStats = 'sample';
   }
   forward(x: Tensor): Tensor {

@@ -65,7 +65,8 @@ export class WeightAverage {
   reset(): void {
     const sourceBuffers = new Map(this.source.namedBuffers());
     torch.noGrad(() => {
-      for (const [a, s] of [...this.pairs, ...this.buffers]) a.copy_(s);
+      for (const [a, s] of this.pairs) a.copy_(s);
+      // Every buffer by name: the copied ones and the batch-norm statistics alike.
       for (const [name, a] of this.average.namedBuffers()) {
         const s = sourceBuffers.get(name);
         if (s) a.copy_(s);
